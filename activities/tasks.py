@@ -1,0 +1,28 @@
+"""Human-task side effects, shared by every workflow that asks a person for a decision."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+
+from dealerflow import tasks
+from dealerflow.contracts import EscalationResult, TaskResult, TaskSpec
+
+
+class TaskActivities:
+    def __init__(self, sessions: sessionmaker[Session]):
+        self.sessions = sessions
+
+    @activity.defn
+    def open_task(self, spec: TaskSpec) -> None:
+        with self.sessions.begin() as session:
+            tasks.open_task(session, spec, workflow_id=activity.info().workflow_id)
+
+    @activity.defn
+    def record_task_completion(self, result: TaskResult) -> None:
+        with self.sessions.begin() as session:
+            tasks.record_completion(session, result)
+
+    @activity.defn
+    def escalate_task(self, spec: TaskSpec) -> EscalationResult:
+        with self.sessions.begin() as session:
+            return tasks.escalate(session, spec.task_id, spec.escalate_to)

@@ -1,0 +1,150 @@
+"""Server-rendered pages for people: login, the approver's inbox, task and order pages."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+from dealerflow import tasks
+from dealerflow.models import Order, Product, User
+from dealerflow.orders import OrderInputError
+from dealerflow.security import issue_token
+
+from . import orchestration
+from .deps import COOKIE, SessionDep, SettingsDep, TemporalDep, user_from_token
+from .routes.auth import authenticate
+from .schemas import OrderCreate, OrderLineIn, TaskComplete
+from .views import dealer_scope, order_read, parse_uuid, task_read, visible_order
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+
+def console_user(request: Request, session: SessionDep, settings: SettingsDep) -> User:
+    user = user_from_token(session, settings, request.cookies.get(COOKIE))
+    if user is None:
+        raise HTTPException(303, headers={"Location": f"/console/login?next={request.url.path}"})
+    return user
+
+
+ConsoleUser = Annotated[User, Depends(console_user)]
+
+
+def page(request: Request, name: str, user: User | None, status_code: int = 200, **context) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"user": user, **context}, status_code=status_code)
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/console"):
+    return page(request, "login.html", None, next=next if next.startswith("/console") else "/console")
+
+
+@router.post("/login")
+def login(request: Request, session: SessionDep, settings: SettingsDep, username: Annotated[str, Form()],
+          password: Annotated[str, Form()], next: Annotated[str, Form()] = "/console"):
+    user = authenticate(session, username, password)
+    if user is None:
+        return page(request, "login.html", None, 401, next=next, error="Wrong username or password.")
+    token = issue_token(username=user.username, role=user.role, secret=settings.secret_key,
+                        minutes=settings.token_minutes)
+    response = RedirectResponse(next if next.startswith("/console") else "/console", status_code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=settings.token_minutes * 60)
+    return response
+
+
+@router.post("/logout")
+def logout():
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("")
+def home(user: ConsoleUser):
+    return RedirectResponse("/console/orders" if user.role == "dealer" else "/console/tasks", status_code=303)
+
+
+@router.get("/tasks")
+def inbox(request: Request, session: SessionDep, user: ConsoleUser, status: str = "open"):
+    status = status if status in ("open", "completed") else "open"
+    rows = [task_read(session, t) for t in tasks.inbox(session, user, status=status)]
+    return page(request, "inbox.html", user, tasks=rows, status=status)
+
+
+def _task_page(request, session, user, task_id, error=None, status_code=200):
+    tid = parse_uuid(task_id)
+    task = tasks.visible(session, user, tid) if tid else None
+    if task is None:
+        raise HTTPException(404, "task not found")
+    order = visible_order(session, user, task.subject_id) if task.subject_type == "order" else None
+    return page(request, "task.html", user, status_code, task=task_read(session, task, with_history=True),
+                order=order_read(session, order) if order else None,
+                may_complete=tasks.may_complete(user, task) and task.status == "open", error=error)
+
+
+@router.get("/tasks/{task_id}")
+def task_page(task_id: str, request: Request, session: SessionDep, user: ConsoleUser):
+    return _task_page(request, session, user, task_id)
+
+
+@router.post("/tasks/{task_id}")
+async def complete_task(task_id: str, request: Request, session: SessionDep, user: ConsoleUser,
+                        client: TemporalDep, outcome: Annotated[str, Form()],
+                        comment: Annotated[str, Form(max_length=2000)] = ""):
+    tid = parse_uuid(task_id)
+    task = tasks.visible(session, user, tid) if tid else None
+    if task is None:
+        raise HTTPException(404, "task not found")
+    try:
+        await orchestration.complete_task(client=client, sessions=request.app.state.sessions, user=user,
+                                          task=task, body=TaskComplete(outcome=outcome, comment=comment))
+    except HTTPException as e:
+        session.expire_all()
+        message = e.detail if isinstance(e.detail, str) else "; ".join(d["message"] for d in e.detail)
+        return _task_page(request, session, user, task_id, error=message, status_code=e.status_code)
+    return RedirectResponse("/console/tasks", status_code=303)
+
+
+@router.get("/orders")
+def orders_page(request: Request, session: SessionDep, user: ConsoleUser, status: str | None = None):
+    q = select(Order).order_by(Order.created_at.desc()).limit(100)
+    scope = dealer_scope(user)
+    if scope is not None:
+        q = q.where(scope)
+    if status:
+        q = q.where(Order.status == status)
+    rows = [order_read(session, o) for o in session.scalars(q)]
+    products = list(session.scalars(select(Product).order_by(Product.sku))) if user.role == "dealer" else []
+    return page(request, "orders.html", user, orders=rows, products=products, status=status)
+
+
+@router.post("/orders")
+async def place_order(request: Request, session: SessionDep, user: ConsoleUser, client: TemporalDep,
+                      settings: SettingsDep, sku: Annotated[str, Form()], quantity: Annotated[int, Form()]):
+    if user.role != "dealer":
+        raise HTTPException(403, "only dealers place orders")
+    try:
+        body = OrderCreate(lines=[OrderLineIn(sku=sku, quantity=quantity)])
+        placed = await orchestration.place_order(client=client, task_queue=settings.task_queue,
+                                                 sessions=request.app.state.sessions, user=user, body=body,
+                                                 idempotency_key=None)
+    except (ValueError, OrderInputError, HTTPException) as e:
+        message = getattr(e, "detail", None) or str(e)
+        return page(request, "orders.html", user, 422, orders=[], status=None, error=str(message),
+                    products=list(session.scalars(select(Product).order_by(Product.sku))))
+    return RedirectResponse(f"/console/orders/{placed.order.id}", status_code=303)
+
+
+@router.get("/orders/{order_id}")
+def order_page(order_id: str, request: Request, session: SessionDep, user: ConsoleUser):
+    order = visible_order(session, user, order_id)
+    if order is None:
+        raise HTTPException(404, "order not found")
+    return page(request, "order.html", user, order=order_read(session, order))

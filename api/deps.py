@@ -1,0 +1,68 @@
+"""Dependencies: database session, Temporal client, the caller and their role."""
+from __future__ import annotations
+
+from typing import Annotated, Iterator
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+
+from dealerflow.config import Settings
+from dealerflow.models import User
+from dealerflow.security import read_token
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+COOKIE = "dealerflow_token"
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_temporal(request: Request) -> Client:
+    return request.app.state.temporal
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+
+def user_from_token(session: Session, settings: Settings, token: str | None) -> User | None:
+    claims = read_token(token, secret=settings.secret_key) if token else None
+    if not claims:
+        return None
+    user = session.scalars(select(User).where(User.username == claims.get("sub"))).first()
+    # A role change invalidates tokens issued for the old role.
+    return user if user is not None and user.role == claims.get("role") else None
+
+
+def get_current_user(request: Request, session: SessionDep, settings: SettingsDep,
+                     token: Annotated[str | None, Depends(oauth2)]) -> User:
+    user = user_from_token(session, settings, token or request.cookies.get(COOKIE))
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not authenticated",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_role(*roles: str):
+    def check(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"requires role: {' or '.join(roles)}")
+        return user
+    return Depends(check)
+
+
+AdminUser = Annotated[User, require_role("admin")]
+DealerUser = Annotated[User, require_role("dealer")]

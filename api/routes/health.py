@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+router = APIRouter(prefix="/api/v1", tags=["health"])
+
+
+@router.get("/health")
+async def health(request: Request):
+    """Reports the database and Temporal; 503 when either is down."""
+    state = request.app.state
+
+    def db() -> str:
+        with state.sessions() as session:
+            session.execute(text("select 1"))
+        return "ok"
+
+    report = {}
+    try:
+        report["database"] = await run_in_threadpool(db)
+    except Exception as e:
+        report["database"] = f"error: {e.__class__.__name__}"
+    try:
+        await asyncio.wait_for(state.temporal.service_client.check_health(), timeout=3)
+        report["temporal"] = "ok"
+    except Exception as e:
+        report["temporal"] = f"error: {e.__class__.__name__}"
+    ok = all(v == "ok" for v in report.values())
+    return JSONResponse({"status": "ok" if ok else "degraded", **report}, status_code=200 if ok else 503)

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import or_, select
+
+from dealerflow.models import Notification
+
+from ..deps import CurrentUser, SessionDep
+
+router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
+
+
+@router.get("")
+def my_notifications(session: SessionDep, user: CurrentUser, limit: int = 50):
+    rows = session.scalars(select(Notification).where(or_(
+        Notification.recipient_user_id == user.id,
+        Notification.recipient_role == (user.role if user.role != "dealer" else None),
+    )).order_by(Notification.id.desc()).limit(min(limit, 200)))
+    return [{"id": n.id, "kind": n.kind, "title": n.title, "body": n.body, "link": n.link,
+             "created_at": n.created_at.isoformat(), "read": n.read_at is not None} for n in rows]

@@ -1,0 +1,46 @@
+"""Rule files: list deployed versions, validate, deploy (takes effect without a restart)."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException, Query
+
+from dealerflow import rulebook
+from policies_dsl import load_rule_file, run_rule_tests
+
+from ..deps import AdminUser, SessionDep, require_role
+from ..schemas import RuleDeployResult, RuleVersionRead
+
+router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
+MAX_RULE_FILE = 256 * 1024
+YamlBody = Annotated[str, Body(media_type="application/yaml", max_length=MAX_RULE_FILE)]
+Filename = Annotated[str, Query(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_./-]+\.ya?ml$")]
+
+
+@router.get("", response_model=list[RuleVersionRead], dependencies=[require_role("admin", "hq")])
+def versions(session: SessionDep):
+    return [RuleVersionRead.model_validate(v, from_attributes=True) for v in rulebook.versions(session)]
+
+
+def _check(filename: str, text: str):
+    rule_file = load_rule_file(filename, text)  # RuleFileError → 422 with file:line
+    failed = [r for r in run_rule_tests(rule_file) if not r.passed]
+    if failed:
+        raise HTTPException(422, [{"file": filename, "line": r.line, "path": "tests", "message": r.message,
+                                   "text": f"{filename}:{r.line} tests: {r.name}: {r.message}"} for r in failed])
+    return rule_file
+
+
+@router.post("/validate")
+def validate(text: YamlBody, filename: Filename, _: AdminUser):
+    rule_file = _check(filename, text)
+    return {"ruleset": rule_file.name, "valid": True, "rules": len(rule_file.rules), "tests": len(rule_file.tests)}
+
+
+@router.post("/deploy", response_model=RuleDeployResult, status_code=201)
+def deploy(text: YamlBody, filename: Filename, session: SessionDep, user: AdminUser):
+    """Validate, run the file's own tests, and make it the active version (nothing changes on error)."""
+    _check(filename, text)
+    result = rulebook.deploy(session, filename=filename, text=text, actor=user.username)
+    session.commit()
+    return RuleDeployResult(ruleset=result.ruleset, version=result.version, changed=result.changed)

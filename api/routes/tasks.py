@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from dealerflow import tasks
+
+from .. import orchestration
+from ..deps import CurrentUser, SessionDep, TemporalDep
+from ..schemas import TaskComplete, TaskRead
+from ..views import parse_uuid, task_read
+
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+
+
+@router.get("", response_model=list[TaskRead])
+def inbox(session: SessionDep, user: CurrentUser,
+          status: Annotated[Literal["open", "completed", "cancelled"] | None, Query()] = "open"):
+    """The caller's inbox: tasks for their role, or escalated to it."""
+    return [task_read(session, t) for t in tasks.inbox(session, user, status=status)]
+
+
+def _task(session, user, task_id: str):
+    tid = parse_uuid(task_id)
+    task = tasks.visible(session, user, tid) if tid else None
+    if task is None:
+        raise HTTPException(404, "task not found")
+    return task
+
+
+@router.get("/{task_id}", response_model=TaskRead)
+def get_task(task_id: str, session: SessionDep, user: CurrentUser):
+    return task_read(session, _task(session, user, task_id), with_history=True)
+
+
+@router.post("/{task_id}/complete", response_model=TaskRead)
+async def complete(task_id: str, body: TaskComplete, request: Request, user: CurrentUser, client: TemporalDep):
+    sessions = request.app.state.sessions
+    with sessions() as session:
+        task = _task(session, user, task_id)
+    await orchestration.complete_task(client=client, sessions=sessions, user=user, task=task, body=body)
+    with sessions() as session:
+        return task_read(session, _task(session, user, task_id), with_history=True)

@@ -1,0 +1,75 @@
+"""Read models: database rows → response shapes, with the caller's dealer scope applied."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from dealerflow import tasks
+from dealerflow.models import Dealer, Decision, HumanTask, Order, OrderEvent, User
+
+from .schemas import DecisionRead, OrderEventRead, OrderLineRead, OrderRead, TaskRead
+
+
+def parse_uuid(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
+
+
+def dealer_scope(user: User):
+    """A dealer sees its own orders and, for a level-1 dealer, those of its level-2 dealers."""
+    if user.role != "dealer":
+        return None
+    children = select(Dealer.id).where(Dealer.parent_id == user.dealer_id)
+    return or_(Order.dealer_id == user.dealer_id, Order.dealer_id.in_(children))
+
+
+def visible_order(session: Session, user: User, order_id: str) -> Order | None:
+    oid = parse_uuid(order_id)
+    if oid is None:
+        return None
+    q = select(Order).where(Order.id == oid)
+    scope = dealer_scope(user)
+    if scope is not None:
+        q = q.where(scope)
+    return session.scalars(q).first()
+
+
+def order_read(session: Session, order: Order) -> OrderRead:
+    dealer_code = session.scalar(select(Dealer.code).where(Dealer.id == order.dealer_id))
+    decision = session.scalars(select(Decision).where(
+        Decision.subject_type == "order", Decision.subject_id == str(order.id))).first()
+    events = session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id))
+    task_id = session.scalar(select(HumanTask.id).where(
+        HumanTask.subject_type == "order", HumanTask.subject_id == str(order.id)).order_by(HumanTask.created_at))
+    return OrderRead(
+        id=str(order.id), dealer_code=dealer_code, status=order.status, amount=order.amount,
+        created_at=order.created_at,
+        lines=[OrderLineRead(line_no=l.line_no, sku=l.sku, quantity=l.quantity, unit_price=l.unit_price,
+                             amount=l.amount) for l in order.lines],
+        decision=decision_read(decision) if decision else None,
+        history=[OrderEventRead(at=e.at, status=e.status, actor=e.actor, note=e.note) for e in events],
+        review_task_id=str(task_id) if task_id else None)
+
+
+def decision_read(d: Decision) -> DecisionRead:
+    x = d.explanation
+    return DecisionRead(ruleset=d.ruleset, version=d.version, rule=d.rule, outcome=d.outcome,
+                        reason=x.get("reason", ""), matched=x.get("matched", []), facts=x.get("facts", {}),
+                        decided_at=d.decided_at)
+
+
+def task_read(session: Session, task: HumanTask, *, with_history: bool = False) -> TaskRead:
+    history = [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "detail": e.detail}
+               for e in tasks.events(session, task.id)] if with_history else []
+    return TaskRead(
+        id=str(task.id), kind=task.kind, title=task.title, status=task.status,
+        subject_type=task.subject_type, subject_id=task.subject_id, assignee_role=task.assignee_role,
+        escalated_to_role=task.escalated_to_role, outcomes=task.outcomes, payload=task.payload,
+        due_at=task.due_at, overdue=task.status == "open" and task.due_at < datetime.now(timezone.utc),
+        outcome=task.outcome, comment=task.comment, completed_by=task.completed_by,
+        completed_at=task.completed_at, history=history)

@@ -1,0 +1,167 @@
+"""Order placement over HTTP at 1 and 20 concurrent clients, on the embedded PostgreSQL and Temporal
+dev server with a real worker and API process; and, in the same run, the rate at which the same
+Temporal server starts a bare workflow: the ceiling of a workflow-per-order design on this machine.
+
+    .venv/bin/python bench/order_placement.py [--orders 300] [--clients 20]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+from sqlalchemy import insert
+from temporalio import workflow
+from temporalio.worker import Worker
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dealerflow.config import Settings  # noqa: E402
+from dealerflow.db import make_engine, make_sessionmaker  # noqa: E402
+from dealerflow.models import Dealer, Product, User  # noqa: E402
+from dealerflow.runtime import free_port  # noqa: E402
+from dealerflow.security import hash_password, issue_token  # noqa: E402
+from dealerflow.temporal import connect  # noqa: E402
+from launcher.stack import EmbeddedStack, prepare  # noqa: E402
+
+
+@workflow.defn(sandboxed=False)
+class BareWorkflow:
+    @workflow.run
+    async def run(self) -> None:
+        return None
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def make_data(settings: Settings, dealers: int) -> list[str]:
+    """Dealers rated A with room for every order, one product; returns bearer tokens."""
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    pw = hash_password("bench-password")
+    tokens = []
+    with sessions.begin() as s:
+        s.execute(insert(Product).values(sku="BENCH-DOOR", name="Bench door", category="door",
+                                         unit_price=Decimal("100.00")))
+        for i in range(dealers):
+            code = f"B{i:04d}"
+            dealer_id = s.execute(insert(Dealer).values(
+                code=code, name=f"Bench dealer {i}", region="east", level=1, tier="core",
+                credit_limit=Decimal("100000000.00"), outstanding=Decimal("0"), rating="A", overdue_days=0)
+                .returning(Dealer.id)).scalar_one()
+            s.execute(insert(User).values(username=code.lower(), password_hash=pw, role="dealer", dealer_id=dealer_id))
+            tokens.append(issue_token(username=code.lower(), role="dealer", secret=settings.secret_key, minutes=120))
+    return tokens
+
+
+async def place(http: httpx.AsyncClient, token: str) -> float:
+    started = time.perf_counter()
+    r = await http.post("/api/v1/orders", json={"lines": [{"sku": "BENCH-DOOR", "quantity": 1}]},
+                        headers={"Authorization": f"Bearer {token}"})
+    elapsed = time.perf_counter() - started
+    if r.status_code != 201 or r.json()["status"] != "approved":
+        raise RuntimeError(f"unexpected response {r.status_code}: {r.text[:300]}")
+    return elapsed
+
+
+async def run_clients(base: str, tokens: list[str], clients: int, orders: int) -> dict:
+    latencies: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(orders):
+        queue.put_nowait(i)
+
+    async def client(n: int) -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+            while not queue.empty():
+                i = queue.get_nowait()
+                latencies.append(await place(http, tokens[(n + i) % len(tokens)]))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    wall = time.perf_counter() - started
+    return {"orders/s": orders / wall, "p50 ms": percentile(latencies, 50) * 1000,
+            "p99 ms": percentile(latencies, 99) * 1000}
+
+
+async def bare_start_rate(settings: Settings, count: int, concurrency: int) -> float:
+    client = await connect(settings)
+    queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
+    async with Worker(client, task_queue=queue, workflows=[BareWorkflow]):
+        sem = asyncio.Semaphore(concurrency)
+
+        async def start(i: int) -> None:
+            async with sem:
+                await client.start_workflow(BareWorkflow.run, id=f"bare-{queue}-{i}", task_queue=queue)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(start(i) for i in range(count)))
+        return count / (time.perf_counter() - started)
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=300)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--api-workers", type=int, default=1)
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="dealerflow-bench-"))
+    stack = EmbeddedStack(data_dir, free_port(), None, persistent=True)
+    settings = stack.start(Settings.from_env({"DEALERFLOW_DATA_DIR": str(data_dir)}))
+    children = []
+    try:
+        prepare(settings)
+        tokens = make_data(settings, dealers=200)
+        port = free_port()
+        env = dict(os.environ, DATABASE_URL=settings.database_url, TEMPORAL_ADDRESS=settings.temporal_address,
+                   DEALERFLOW_SECRET_KEY=settings.secret_key, DEALERFLOW_DATA_DIR=str(data_dir))
+        root = Path(__file__).resolve().parent.parent
+        for cmd in (["worker"], ["api", "--port", str(port), "--workers", str(args.api_workers)]):
+            children.append(subprocess.Popen([sys.executable, "-m", "launcher.main", *cmd], env=env, cwd=root,
+                                             stdout=open(data_dir / f"{cmd[0]}.log", "ab"), stderr=subprocess.STDOUT))
+        base = f"http://127.0.0.1:{port}"
+        wait_http(base + "/api/v1/health")
+        asyncio.run(run_clients(base, tokens, 4, 40))  # warm-up: connections, compiled rules
+        one = asyncio.run(run_clients(base, tokens, 1, max(50, args.orders // 3)))
+        many = asyncio.run(run_clients(base, tokens, args.clients, args.orders))
+        bare = asyncio.run(bare_start_rate(settings, args.orders, args.clients))
+    finally:
+        for c in children:
+            c.terminate()
+            c.wait(20)
+        stack.stop()
+
+    print(f"order placement over HTTP (API + worker + Temporal dev server + PostgreSQL, {os.cpu_count()} cores)")
+    print(f"  1 client   : {one['orders/s']:7.1f} orders/s   p50 {one['p50 ms']:6.1f} ms   p99 {one['p99 ms']:6.1f} ms"
+          "   (aim: p50 < 150 ms)")
+    print(f"  {args.clients} clients : {many['orders/s']:7.1f} orders/s   p50 {many['p50 ms']:6.1f} ms   "
+          f"p99 {many['p99 ms']:6.1f} ms   (aim: p99 < 500 ms)")
+    print(f"bare workflow starts on the same server ({args.clients} concurrent): {bare:7.1f} starts/s")
+    print(f"orders/s at {args.clients} clients ÷ bare start rate: {many['orders/s'] / bare:.2f}   (aim: ≥ 0.5)")
+
+
+if __name__ == "__main__":
+    main()

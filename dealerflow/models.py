@@ -1,0 +1,209 @@
+"""The database schema. Money is Numeric(14, 2) here and Decimal in Python, never float."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON, BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
+    UniqueConstraint, func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+Money = Numeric(14, 2)
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now():
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+ROLES = ("admin", "hq", "credit_manager", "dealer")
+
+
+class Dealer(Base):
+    __tablename__ = "dealers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(64), index=True)
+    level: Mapped[int] = mapped_column(Integer, default=1)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"), index=True)
+    tier: Mapped[str] = mapped_column(String(32), default="normal")
+    credit_limit: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    # Receivables booked outside the platform (ERP); approved unpaid orders are added on top.
+    outstanding: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    rating: Mapped[str] = mapped_column(String(1), default="C")
+    overdue_days: Mapped[int] = mapped_column(Integer, default=0)
+    account_manager: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        CheckConstraint("level in (1, 2)", name="dealer_level"),
+        CheckConstraint("credit_limit >= 0 and outstanding >= 0 and overdue_days >= 0", name="dealer_credit"),
+    )
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(32))
+    dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"), index=True)
+    created_at: Mapped[datetime] = _now()
+    dealer: Mapped[Dealer | None] = relationship(lazy="joined")
+    __table_args__ = (
+        CheckConstraint("role in ('admin', 'hq', 'credit_manager', 'dealer')", name="user_role"),
+        CheckConstraint("(role = 'dealer') = (dealer_id is not null)", name="user_dealer_scope"),
+    )
+
+
+class Product(Base):
+    __tablename__ = "products"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(32), default="other")
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (CheckConstraint("unit_price >= 0", name="product_price"),)
+
+
+ORDER_STATUSES = ("submitted", "approved", "pending_review", "rejected", "cancelled", "completed")
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    status: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    workflow_id: Mapped[str] = mapped_column(String(128))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+    lines: Mapped[list["OrderLine"]] = relationship(order_by="OrderLine.line_no", lazy="selectin")
+    __table_args__ = (
+        UniqueConstraint("dealer_id", "idempotency_key", name="order_idempotency"),
+        Index("order_dealer_status", "dealer_id", "status"),
+        Index("order_dealer_created", "dealer_id", "created_at"),
+    )
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    sku: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    __table_args__ = (CheckConstraint("quantity > 0", name="line_quantity"),)
+
+
+class OrderEvent(Base):
+    """Status history of an order: who moved it where, when, and why."""
+    __tablename__ = "order_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), index=True)
+    at: Mapped[datetime] = _now()
+    status: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Decision(Base):
+    """Every automated decision with its explanation: rule file, version, rules that fired, facts."""
+    __tablename__ = "decisions"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    ruleset: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    rule: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[dict] = mapped_column(Json)
+    explanation: Mapped[dict] = mapped_column(Json)
+    decided_at: Mapped[datetime] = _now()
+    __table_args__ = (UniqueConstraint("subject_type", "subject_id", "ruleset", name="decision_once"),)
+
+
+class RuleVersion(Base):
+    """Deployed rule files. The highest version of a ruleset is the active one."""
+    __tablename__ = "rule_versions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ruleset: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)
+    filename: Mapped[str] = mapped_column(String(255))
+    deployed_by: Mapped[str] = mapped_column(String(64))
+    deployed_at: Mapped[datetime] = _now()
+    __table_args__ = (UniqueConstraint("ruleset", "version", name="rule_version_unique"),)
+
+
+TASK_STATUSES = ("open", "completed", "cancelled")
+
+
+class HumanTask(Base):
+    """A piece of work for a person, opened and awaited by a workflow."""
+    __tablename__ = "human_tasks"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(300))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"))
+    workflow_id: Mapped[str] = mapped_column(String(128))
+    assignee_role: Mapped[str] = mapped_column(String(32))
+    assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    escalated_to_role: Mapped[str | None] = mapped_column(String(32))
+    outcomes: Mapped[list] = mapped_column(Json)
+    payload: Mapped[dict] = mapped_column(Json)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    comment: Mapped[str | None] = mapped_column(Text)
+    completed_by: Mapped[str | None] = mapped_column(String(64))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        Index("task_inbox", "status", "assignee_role"),
+        Index("task_subject", "subject_type", "subject_id"),
+    )
+
+
+class TaskEvent(Base):
+    """Audit of a human task: who did what, when."""
+    __tablename__ = "task_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("human_tasks.id"), index=True)
+    at: Mapped[datetime] = _now()
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict] = mapped_column(Json, default=dict)
+
+
+class Notification(Base):
+    """In-app inbox entry for a role or a user (reminders, escalations)."""
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    recipient_role: Mapped[str | None] = mapped_column(String(32))
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str | None] = mapped_column(String(300))
+    dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = _now()
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,129 @@
+"""`dealerflow dev`: every part of the product on one machine, stopped cleanly by Ctrl-C."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from sqlalchemy import func, select
+
+from dealerflow.config import Settings
+from dealerflow.db import make_engine, make_sessionmaker
+from dealerflow.models import Dealer
+
+from .stack import EmbeddedStack, prepare
+
+
+def _child(args: list[str], settings: Settings, log_name: str) -> subprocess.Popen:
+    env = dict(os.environ, DATABASE_URL=settings.database_url, TEMPORAL_ADDRESS=settings.temporal_address,
+               DEALERFLOW_SECRET_KEY=settings.secret_key)
+    out = open(settings.data_dir / log_name, "ab")
+    return subprocess.Popen([sys.executable, "-m", "launcher.main", *args], env=env, stdout=out,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen, timeout: float = 15) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _step(message: str) -> None:
+    print(f"• {message}", flush=True)
+
+
+def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int:
+    if reset and settings.data_dir.exists():
+        shutil.rmtree(settings.data_dir)
+        settings = Settings.from_env()  # a new secret key for the new data dir
+    stack = EmbeddedStack(settings.data_dir, settings.temporal_port, settings.temporal_ui_port)
+    runtime_file = settings.data_dir / "runtime.json"
+    children: list[subprocess.Popen] = []
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        _step(f"starting PostgreSQL and Temporal (data in {settings.data_dir})")
+        settings = stack.start(settings)
+        _step("migrating the database, registering search attributes, deploying rules/")
+        for d in prepare(settings):
+            if d.changed:
+                _step(f"  {d.ruleset} v{d.version} deployed")
+        engine = make_engine(settings.database_url, pool_size=1)
+        sessions = make_sessionmaker(engine)
+        with sessions() as session:
+            empty = session.scalar(select(func.count()).select_from(Dealer)) == 0
+        if seed and empty:
+            from dealerflow.demo import seed_demo
+            _step(f"loading the demo dataset ({dealers} dealers, a year of orders)…")
+            started = time.monotonic()
+            with sessions.begin() as session:
+                summary = seed_demo(session, dealers=dealers)
+            _step(f"  {summary} in {time.monotonic() - started:.1f}s")
+        engine.dispose()
+        runtime_file.write_text(json.dumps({"database_url": settings.database_url,
+                                            "temporal_address": settings.temporal_address}))
+        _step("starting the worker and the API")
+        children.append(_child(["worker"], settings, "worker.log"))
+        children.append(_child(["api"], settings, "api.log"))
+        _wait_for_api(settings, children)
+        _banner(settings)
+        while all(c.poll() is None for c in children):
+            time.sleep(0.5)
+        dead = [c for c in children if c.poll() is not None]
+        print(f"a child process exited ({dead[0].args[3]}, code {dead[0].returncode}); "
+              f"see {settings.data_dir}/*.log — stopping", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+        return 0
+    finally:
+        for child in reversed(children):
+            _stop(child)
+        stack.stop()
+        runtime_file.unlink(missing_ok=True)
+        print("stopped: no process left behind", flush=True)
+
+
+def _wait_for_api(settings: Settings, children, timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    url = f"http://{settings.api_host}:{settings.api_port}/api/v1/health"
+    while time.monotonic() < deadline:
+        if any(c.poll() is not None for c in children):
+            return
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+
+
+def _banner(settings: Settings) -> None:
+    from dealerflow.demo import DEMO_LOGINS
+
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    print(f"""
+dealerflow is running
+  console        {api}/console
+  API docs       {api}/docs
+  Temporal UI    http://127.0.0.1:{settings.temporal_ui_port}   (filter e.g. Stage="pending_review")
+  PostgreSQL     {settings.database_url}
+  logs           {settings.data_dir}/api.log, worker.log, temporal.log
+
+demo logins""")
+    for username, password, role, note in DEMO_LOGINS:
+        print(f"  {username:<10} {password:<12} {role:<15} {note}")
+    print("\nCtrl-C stops everything.", flush=True)

@@ -1,0 +1,185 @@
+"""The `dealerflow` command."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from dealerflow.config import ConfigError, Settings
+
+log = logging.getLogger("dealerflow")
+
+
+def settings_from_env() -> Settings:
+    """Settings from the environment; without DATABASE_URL/TEMPORAL_ADDRESS, attach to the servers
+    that a running `dealerflow dev` recorded in the data directory."""
+    settings = Settings.from_env()
+    runtime = settings.data_dir / "runtime.json"
+    if (settings.database_url is None or settings.temporal_address is None) and runtime.exists():
+        recorded = json.loads(runtime.read_text())
+        settings = settings.with_(database_url=settings.database_url or recorded["database_url"],
+                                  temporal_address=settings.temporal_address or recorded["temporal_address"])
+    missing = [name for name, value in (("DATABASE_URL", settings.database_url),
+                                        ("TEMPORAL_ADDRESS", settings.temporal_address)) if not value]
+    if missing:
+        raise ConfigError(f"{' and '.join(missing)} not set: point them at your servers, "
+                          f"or run `dealerflow dev` to start the embedded ones")
+    return settings
+
+
+def cmd_dev(args) -> int:
+    from .dev import run_dev
+    return run_dev(Settings.from_env(), reset=args.reset, seed=not args.no_seed, dealers=args.dealers)
+
+
+def cmd_api(args) -> int:
+    import uvicorn
+
+    settings = settings_from_env()
+    os.environ["DATABASE_URL"], os.environ["TEMPORAL_ADDRESS"] = settings.database_url, settings.temporal_address
+    uvicorn.run("api.app:create_app", factory=True, host=args.host or settings.api_host,
+                port=args.port or settings.api_port, workers=args.workers, log_level="warning")
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from dealerflow.db import make_engine, make_sessionmaker
+    from dealerflow.temporal import connect, ensure_search_attributes
+
+    from .worker import run_worker
+
+    settings = settings_from_env()
+
+    async def main() -> None:
+        client = await connect(settings)
+        await ensure_search_attributes(client)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        engine = make_engine(settings.database_url)
+        print(f"worker polling task queue {settings.task_queue!r} on {settings.temporal_address}", flush=True)
+        try:
+            await run_worker(client, make_sessionmaker(engine), settings.task_queue, stop)
+        finally:
+            engine.dispose()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    from dealerflow.migrate import upgrade
+
+    settings = settings_from_env()
+    upgrade(settings.database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_seed(args) -> int:
+    from dealerflow.db import make_engine, make_sessionmaker
+    from dealerflow.demo import seed_demo
+
+    settings = settings_from_env()
+    engine = make_engine(settings.database_url)
+    with make_sessionmaker(engine).begin() as session:
+        summary = seed_demo(session, dealers=args.dealers, seed=args.seed)
+    print(f"demo dataset loaded: {summary}")
+    return 0
+
+
+def _rule_files(paths: list[str]) -> list[Path]:
+    if not paths:
+        paths = [str(Settings.from_env().rules_dir)]
+    files: list[Path] = []
+    for p in map(Path, paths):
+        files += sorted(p.rglob("*.yaml")) if p.is_dir() else [p]
+    return files
+
+
+def cmd_rules(args) -> int:
+    from policies_dsl import RuleFileError, load_rule_file, run_rule_tests, write_json_schema
+
+    if args.action == "schema":
+        write_json_schema(Path(args.paths[0]) if args.paths else Path("schemas/rule-file.schema.json"))
+        return 0
+    files = _rule_files(args.paths)
+    failed = 0
+    loaded = []
+    for path in files:
+        try:
+            rule_file = load_rule_file(str(path))
+        except RuleFileError as e:
+            print(e, file=sys.stderr)
+            failed += 1
+            continue
+        except OSError as e:
+            print(f"{path}: {e.strerror}", file=sys.stderr)
+            failed += 1
+            continue
+        loaded.append((path, rule_file))
+        if args.action == "validate":
+            print(f"{path}: ok ({rule_file.name}, {len(rule_file.rules)} rules, {len(rule_file.tests)} tests)")
+        if args.action in ("test", "deploy"):
+            for r in run_rule_tests(rule_file):
+                print(f"{path}:{r.line} {'PASS' if r.passed else 'FAIL'} {r.name}"
+                      + ("" if r.passed else f": {r.message}"))
+                failed += not r.passed
+    if args.action == "test":
+        total = sum(len(rf.tests) for _, rf in loaded)
+        print(f"{total - failed} passed, {failed} failed")
+    if failed or args.action != "deploy":
+        return 1 if failed else 0
+    from dealerflow import rulebook
+    from dealerflow.db import make_engine, make_sessionmaker
+
+    settings = settings_from_env()
+    with make_sessionmaker(make_engine(settings.database_url)).begin() as session:
+        for path, _ in loaded:
+            d = rulebook.deploy(session, filename=str(path), text=path.read_text(encoding="utf-8"),
+                                actor=os.environ.get("USER") or "cli")
+            print(f"{path}: {d.ruleset} v{d.version} " + ("deployed" if d.changed else "unchanged"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dealerflow", description="Dealer channel management platform.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("dev", help="start PostgreSQL, Temporal, a worker and the API with a demo dataset")
+    p.add_argument("--reset", action="store_true", help="delete the data directory first")
+    p.add_argument("--no-seed", action="store_true", help="do not load the demo dataset")
+    p.add_argument("--dealers", type=int, default=600, help="demo dealers to create on first run")
+    p.set_defaults(func=cmd_dev)
+    p = sub.add_parser("api", help="serve the API and console")
+    p.add_argument("--host"), p.add_argument("--port", type=int), p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=cmd_api)
+    sub.add_parser("worker", help="run a Temporal worker").set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    p = sub.add_parser("seed", help="load the demo dataset into an empty database")
+    p.add_argument("--dealers", type=int, default=600), p.add_argument("--seed", type=int, default=20261122)
+    p.set_defaults(func=cmd_seed)
+    p = sub.add_parser("rules", help="validate, test and deploy rule files")
+    p.add_argument("action", choices=["validate", "test", "deploy", "schema"])
+    p.add_argument("paths", nargs="*", help="rule files or directories (default: rules/)")
+    p.set_defaults(func=cmd_rules)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except ConfigError as e:
+        print(f"dealerflow: configuration error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Assembles a Temporal worker: every workflow and activity on one task queue. Stateless apart
+from its connections, so any number of workers can run against the same cluster and database."""
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import all_activities
+from workflows import ALL_WORKFLOWS
+
+ACTIVITY_THREADS = 16
+
+
+def build_worker(client: Client, sessions: sessionmaker[Session], task_queue: str,
+                 executor: ThreadPoolExecutor) -> Worker:
+    return Worker(client, task_queue=task_queue, workflows=ALL_WORKFLOWS,
+                  activities=all_activities(sessions), activity_executor=executor,
+                  max_concurrent_activities=ACTIVITY_THREADS)
+
+
+async def run_worker(client: Client, sessions: sessionmaker[Session], task_queue: str,
+                     stop: asyncio.Event) -> None:
+    with ThreadPoolExecutor(ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
+        worker = build_worker(client, sessions, task_queue, executor)
+        async with worker:
+            await stop.wait()

@@ -1,0 +1,162 @@
+"""Shared fixtures: one real PostgreSQL and one real Temporal dev server per test session; per
+test a fresh task queue with its own worker and API app, and factories for dealers and users."""
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import insert, select
+
+from api.app import create_app
+from dealerflow.config import ROOT, Settings
+from dealerflow.db import make_engine, make_sessionmaker
+from dealerflow.models import Dealer, Product, User
+from dealerflow.runtime import free_port
+from dealerflow.security import hash_password, issue_token
+from dealerflow.temporal import connect
+from launcher.stack import EmbeddedStack, prepare
+from launcher.worker import run_worker
+
+PASSWORD = "correct-horse-9"
+_PASSWORD_HASH = hash_password(PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_path_factory) -> Settings:
+    data_dir = tmp_path_factory.mktemp("stack")
+    stack = EmbeddedStack(data_dir, free_port(), None, persistent=False)
+    settings = stack.start(Settings.from_env({"DEALERFLOW_DATA_DIR": str(data_dir)}))
+    try:
+        prepare(settings)
+        yield settings
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def sessions(stack_settings):
+    engine = make_engine(stack_settings.database_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+class WorkerThread:
+    """A real worker on its own event loop in a background thread, polling one task queue."""
+
+    def __init__(self, settings: Settings, sessions):
+        self.settings, self.sessions = settings, sessions
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        async def main():
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            client = await connect(self.settings)
+            self._ready.set()
+            await run_worker(client, self.sessions, self.settings.task_queue, self._stop)
+        try:
+            asyncio.run(main())
+        except BaseException as e:  # surfaced by stop()
+            self._error = e
+            self._ready.set()
+
+    def start(self) -> "WorkerThread":
+        self._thread.start()
+        assert self._ready.wait(30), "worker did not start"
+        if self._error:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+        if self._error:
+            raise self._error
+
+
+@pytest.fixture
+def settings(stack_settings) -> Settings:
+    """Settings with a task queue of this test's own."""
+    return stack_settings.with_(task_queue=f"test-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def worker(settings, sessions):
+    w = WorkerThread(settings, sessions).start()
+    yield w
+    w.stop()
+
+
+@pytest.fixture
+def client(settings, worker) -> TestClient:
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@dataclass
+class Actor:
+    user: User
+    headers: dict
+    dealer: Dealer | None = None
+
+
+@pytest.fixture
+def make_user(sessions, stack_settings) -> Callable[..., Actor]:
+    def make(role: str, dealer: Dealer | None = None) -> Actor:
+        username = f"{role}-{uuid.uuid4().hex[:10]}"
+        with sessions.begin() as s:
+            s.execute(insert(User).values(username=username, password_hash=_PASSWORD_HASH, role=role,
+                                          dealer_id=dealer.id if dealer else None))
+        with sessions() as s:
+            user = s.scalars(select(User).where(User.username == username)).one()
+        token = issue_token(username=username, role=role, secret=stack_settings.secret_key, minutes=60)
+        return Actor(user, {"Authorization": f"Bearer {token}"}, dealer)
+    return make
+
+
+@pytest.fixture
+def make_dealer(sessions, make_user) -> Callable[..., Actor]:
+    """A dealer with its own dealer user. Defaults: rating A, limit 10,000.00, nothing outstanding."""
+    def make(**fields) -> Actor:
+        values = dict(code=f"T{uuid.uuid4().hex[:10].upper()}", name="Test Doors & Windows", region="east",
+                      level=1, tier="normal", credit_limit=Decimal("10000.00"), outstanding=Decimal("0.00"),
+                      rating="A", overdue_days=0)
+        values.update(fields)
+        with sessions.begin() as s:
+            dealer = Dealer(**values)
+            s.add(dealer)
+        return make_user("dealer", dealer)
+    return make
+
+
+@pytest.fixture
+def product(sessions) -> Product:
+    """A product priced 100.00 a unit."""
+    with sessions.begin() as s:
+        p = Product(sku=f"SKU-{uuid.uuid4().hex[:8]}", name="Oak door", category="door",
+                    unit_price=Decimal("100.00"))
+        s.add(p)
+    return p
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 20, interval: float = 0.05):
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        threading.Event().wait(interval)

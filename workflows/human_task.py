@@ -1,0 +1,70 @@
+"""A person's decision as a child workflow: open the task, wait under its SLA, remind and escalate
+when the SLA passes, and return the outcome. Every process that needs a human reuses this."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.tasks import TaskActivities
+    from dealerflow.contracts import STAGE, TASK_ROLE, CompleteTaskInput, TaskResult, TaskSpec
+
+ACTIVITY = dict(start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
+
+
+def task_workflow_id(task_id: str) -> str:
+    return f"task-{task_id}"
+
+
+@workflow.defn
+class HumanTaskWorkflow:
+    def __init__(self) -> None:
+        self._spec: TaskSpec | None = None
+        self._claimed: CompleteTaskInput | None = None
+        self._result: TaskResult | None = None
+
+    @workflow.run
+    async def run(self, spec: TaskSpec) -> TaskResult:
+        self._spec = spec
+        await workflow.execute_activity_method(TaskActivities.open_task, spec, **ACTIVITY)
+        try:
+            await workflow.wait_condition(lambda: self._result is not None,
+                                          timeout=timedelta(seconds=spec.sla_seconds))
+        except TimeoutError:
+            workflow.upsert_search_attributes([STAGE.value_set("escalated"),
+                                               TASK_ROLE.value_set(spec.escalate_to or spec.assignee_role)])
+            escalation = await workflow.execute_activity_method(TaskActivities.escalate_task, spec, **ACTIVITY)
+            if escalation.completed is not None and self._claimed is None:
+                self._result = escalation.completed
+            await workflow.wait_condition(lambda: self._result is not None)
+        workflow.upsert_search_attributes([STAGE.value_set("completed")])
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._result
+
+    @workflow.update
+    async def complete(self, inp: CompleteTaskInput) -> TaskResult:
+        if self._claimed is not None or self._result is not None:
+            raise ApplicationError("task already completed", type="TaskAlreadyCompleted")
+        self._claimed = inp
+        result = TaskResult(inp.task_id, inp.outcome, inp.actor, inp.comment)
+        await workflow.execute_activity_method(TaskActivities.record_task_completion, result, **ACTIVITY)
+        self._result = result
+        return result
+
+    @complete.validator
+    def _validate(self, inp: CompleteTaskInput) -> None:
+        if self._spec is None or inp.task_id != self._spec.task_id:
+            raise ApplicationError("no such task in this workflow", type="TaskNotFound")
+        if self._claimed is not None or self._result is not None:
+            raise ApplicationError("task already completed", type="TaskAlreadyCompleted")
+        if inp.outcome not in self._spec.outcomes:
+            raise ApplicationError(f"outcome must be one of {', '.join(self._spec.outcomes)}",
+                                   type="InvalidOutcome")
+
+    @workflow.query
+    def state(self) -> dict:
+        return {"claimed": self._claimed is not None, "done": self._result is not None}

@@ -1,0 +1,76 @@
+"""One workflow per order: credit decision through the rules, a reviewer when the rules say so,
+then the order's final state. The API waits on the `decision` update to answer in one request."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.orders import OrderActivities
+    from dealerflow.contracts import STAGE, TASK_ROLE, CreditDecision, OrderResult, PlaceOrderInput, \
+        ReviewOutcomeInput, TaskSpec
+
+from .human_task import HumanTaskWorkflow, task_workflow_id
+
+ACTIVITY = dict(start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30),
+                                         non_retryable_error_types=["OrderInputError"]))
+
+
+@workflow.defn
+class OrderWorkflow:
+    def __init__(self) -> None:
+        self._decision: CreditDecision | None = None
+        self._invalid: ApplicationError | None = None
+        self._status = "submitted"
+
+    @workflow.run
+    async def run(self, inp: PlaceOrderInput) -> OrderResult:
+        try:
+            decision = await workflow.execute_activity_method(OrderActivities.decide_credit, inp, **ACTIVITY)
+        except ActivityError as e:
+            if not (isinstance(e.cause, ApplicationError) and e.cause.type == "OrderInputError"):
+                raise
+            # Bad input (e.g. a SKU removed since the API checked it): nothing was written; the
+            # waiting update reports it and the workflow ends without an order.
+            self._invalid, self._status = e.cause, "invalid"
+            workflow.upsert_search_attributes([STAGE.value_set("invalid")])
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return OrderResult(inp.order_id, "invalid")
+        self._decision, self._status = decision, decision.status
+        workflow.upsert_search_attributes([STAGE.value_set(decision.status)])
+        if decision.status == "pending_review":
+            task_id = str(workflow.uuid4())
+            result = await workflow.execute_child_workflow(
+                HumanTaskWorkflow.run,
+                TaskSpec(task_id=task_id, kind="order_credit_review",
+                         title=f"Credit review of order {inp.order_id[:8]}",
+                         subject_type="order", subject_id=inp.order_id, dealer_id=inp.dealer_id,
+                         assignee_role=decision.review_role or "credit_manager", outcomes=["approve", "reject"],
+                         sla_seconds=decision.review_sla_seconds or 24 * 3600,
+                         escalate_to=decision.escalate_to,
+                         payload={"reason": decision.reason, "rule": decision.rule,
+                                  "ruleset": decision.ruleset, "version": decision.version}),
+                id=task_workflow_id(task_id),
+                search_attributes=workflow.info().typed_search_attributes.updated(
+                    STAGE.value_set("open"), TASK_ROLE.value_set(decision.review_role or "credit_manager")),
+            )
+            self._status = await workflow.execute_activity_method(
+                OrderActivities.apply_review, ReviewOutcomeInput(inp.order_id, result), **ACTIVITY)
+            workflow.upsert_search_attributes([STAGE.value_set(self._status)])
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return OrderResult(inp.order_id, self._status)
+
+    @workflow.update
+    async def decision(self) -> CreditDecision:
+        await workflow.wait_condition(lambda: self._decision is not None or self._invalid is not None)
+        if self._invalid is not None:
+            raise ApplicationError(self._invalid.message, *self._invalid.details, type="OrderInputError")
+        return self._decision
+
+    @workflow.query
+    def status(self) -> str:
+        return self._status

@@ -1,0 +1,157 @@
+"""The demo dataset on a real PostgreSQL: shape, exact money, the dealer hierarchy, silent dealers,
+determinism, and refusal to seed a database that already has dealers.
+
+Self-contained for now (its own embedded PostgreSQL per database); the bodies only need a
+sessionmaker over a migrated, empty database, so they move onto the shared fixtures unchanged."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select, text
+
+from dealerflow.db import make_engine, make_sessionmaker
+from dealerflow.demo import DEMO_LOGINS, DemoDataError, seed_demo
+from dealerflow.migrate import upgrade
+from dealerflow.models import Dealer, Order, OrderEvent, OrderLine, Product, User
+from dealerflow.runtime import EmbeddedPostgres
+from dealerflow.security import verify_password
+
+DEALERS, SEED, TODAY = 120, 7, date(2026, 11, 22)
+
+
+@contextmanager
+def fresh_database(pgdata):
+    """A migrated, empty database on its own embedded PostgreSQL; yields a sessionmaker."""
+    pg = EmbeddedPostgres(pgdata)
+    engine = None
+    try:
+        url = pg.start()
+        upgrade(url)
+        engine = make_engine(url, pool_size=2)
+        yield make_sessionmaker(engine)
+    finally:
+        if engine is not None:
+            engine.dispose()
+        pg.stop()
+
+
+def seed(sessions, **kw):
+    with sessions.begin() as session:
+        return seed_demo(session, dealers=DEALERS, seed=SEED, today=TODAY, **kw)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    with fresh_database(tmp_path_factory.mktemp("demo") / "pg") as sessions:
+        yield sessions, seed(sessions)
+
+
+def snapshot(sessions) -> tuple:
+    with sessions() as s:
+        dealers = s.execute(select(Dealer.code, Dealer.name, Dealer.credit_limit, Dealer.level, Dealer.region)
+                            .order_by(Dealer.code)).all()
+        total = s.scalar(select(func.sum(Order.amount)))
+        ids = s.scalars(select(Order.id).order_by(Order.id)).all()
+    return dealers, total, ids
+
+
+def test_counts_and_shape(seeded):
+    sessions, summary = seeded
+    with sessions() as s:
+        count = lambda model: s.scalar(select(func.count()).select_from(model))  # noqa: E731
+        assert (summary.dealers, count(Dealer)) == (DEALERS, DEALERS)
+        assert summary.products == count(Product) >= 50
+        assert summary.users == count(User) == DEALERS + 3
+        assert summary.orders == count(Order) > DEALERS * 10
+        assert summary.lines == count(OrderLine) > summary.orders
+        assert summary.events == count(OrderEvent) >= 2 * summary.orders
+        assert summary.regions == s.scalar(select(func.count(Dealer.region.distinct()))) == 6
+        assert set(s.scalars(select(Product.category).distinct())) == {"door", "window", "cabinet"}
+        assert set(s.scalars(select(Dealer.tier).distinct())) == {"core", "key", "normal"}
+        assert set(s.scalars(select(Dealer.rating).distinct())) == {"A", "B", "C", "D"}
+        assert set(s.scalars(select(Order.status).distinct())) <= {"completed", "rejected", "cancelled"}
+        assert s.scalar(select(func.count()).where(Order.status == "completed")) > 0.8 * summary.orders
+        # Every order has an event per status, ending in its own status; workflow ids match the order id.
+        assert s.scalar(text("""
+            select count(*) from orders o
+            where o.workflow_id <> 'order-' || o.id::text
+               or (select e.status from order_events e where e.order_id = o.id order by e.at desc, e.id desc
+                   limit 1) is distinct from o.status
+               or not exists (select 1 from order_events e where e.order_id = o.id and e.status = 'submitted'
+                              and e.at = o.created_at)""")) == 0
+        assert s.scalar(select(func.max(Order.created_at))) < datetime.combine(TODAY, time(0), timezone.utc)
+        assert s.scalar(select(func.min(Order.created_at))) >= datetime.combine(
+            TODAY - timedelta(days=366), time(0), timezone.utc)
+        # One dealer user per dealer, named after its code; the staff logins work.
+        assert s.scalar(text("""select count(*) from users u join dealers d on d.id = u.dealer_id
+                                where u.role = 'dealer' and u.username = lower(d.code)""")) == DEALERS
+        hashes = dict(s.execute(select(User.username, User.password_hash)).all())
+    for username, password, role, _ in DEMO_LOGINS:
+        assert verify_password(password, hashes[username]), username
+        assert len(password) >= 8
+
+
+def test_dealer_hierarchy(seeded):
+    sessions, _ = seeded
+    with sessions() as s:
+        levels = dict(s.execute(select(Dealer.level, func.count()).group_by(Dealer.level)).all())
+        assert levels[1] > levels[2] > 0
+        assert s.scalar(select(func.count()).where(Dealer.level == 1, Dealer.parent_id.is_not(None))) == 0
+        assert s.scalar(text("""
+            select count(*) from dealers c left join dealers p on p.id = c.parent_id
+            where c.level = 2 and (p.id is null or p.level <> 1 or p.region <> c.region)""")) == 0
+        assert s.scalar(select(func.count()).where(Dealer.account_manager.is_(None))) == 0
+        d2 = s.scalars(select(Dealer).where(Dealer.code == "D0002")).one()
+        assert (d2.level, s.get(Dealer, d2.parent_id).code) == (2, "D0001")
+
+
+def test_money_is_exact(seeded):
+    sessions, _ = seeded
+    with sessions() as s:
+        mismatches = s.scalar(text("""
+            select count(*) from orders o
+            left join (select order_id, sum(amount) as total, count(*) as n,
+                              count(*) filter (where amount <> unit_price * quantity) as bad
+                       from order_lines group by order_id) l on l.order_id = o.id
+            where l.total is distinct from o.amount or l.bad <> 0 or l.n not between 1 and 5"""))
+        assert mismatches == 0
+        for limit, outstanding in s.execute(select(Dealer.credit_limit, Dealer.outstanding)):
+            assert isinstance(limit, Decimal) and limit % 100 == 0 and 50_000 <= limit <= 2_000_000
+            assert outstanding == outstanding.quantize(Decimal("0.01"))
+        for category, low, high in s.execute(select(Product.category, func.min(Product.unit_price),
+                                                    func.max(Product.unit_price)).group_by(Product.category)):
+            assert {"door": (800, 6000), "window": (500, 4000), "cabinet": (2000, 15000)}[category][0] <= low
+            assert high <= {"door": 6000, "window": 4000, "cabinet": 15000}[category]
+
+
+def test_silent_dealers_have_no_recent_orders(seeded):
+    sessions, summary = seeded
+    cutoff = datetime.combine(TODAY - timedelta(days=183), time(0), timezone.utc)
+    with sessions() as s:
+        recent = set(s.scalars(select(Dealer.code).join(Order, Order.dealer_id == Dealer.id)
+                               .where(Order.created_at >= cutoff).distinct()))
+        ever = set(s.scalars(select(Dealer.code).join(Order, Order.dealer_id == Dealer.id).distinct()))
+        codes = set(s.scalars(select(Dealer.code)))
+    silent = set(summary.silent_dealers)
+    assert len(silent) == round(0.10 * DEALERS)
+    assert silent == codes - recent  # silent means exactly: no order in the last six months
+    assert silent <= ever  # ...but they did order before
+
+
+def test_same_seed_same_data(seeded, tmp_path):
+    sessions, _ = seeded
+    with fresh_database(tmp_path / "pg") as other:
+        seed(other)
+        assert snapshot(other) == snapshot(sessions)
+
+
+def test_refuses_a_database_with_dealers(seeded):
+    sessions, _ = seeded
+    with sessions() as s:
+        with pytest.raises(DemoDataError, match="empty database"):
+            seed_demo(s, dealers=5, seed=SEED, today=TODAY)
+        s.rollback()
+        assert s.scalar(select(func.count()).select_from(Dealer)) == DEALERS

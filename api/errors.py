@@ -20,7 +20,9 @@ def field_path(loc) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
-        errors = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        errors = [{"field": "body", "message": f"malformed JSON at character {e['loc'][-1]}: "
+                   f"{e.get('ctx', {}).get('error', 'cannot parse')}"} if e["type"] == "json_invalid" else
+                  {"field": field_path(e["loc"]), "message": e["msg"]} for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(OrderInputError)

@@ -8,7 +8,7 @@ from fastapi import HTTPException, status
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import SearchAttributePair as Pair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
@@ -57,8 +57,8 @@ async def place_order(*, client: Client, task_queue: str, sessions: sessionmaker
                         user_id=user.id, idempotency_key=idempotency_key),
         id=wid, task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         search_attributes=TypedSearchAttributes([
-            DEALER_ID.value_set(dealer.code), REGION.value_set(dealer.region),
-            ORDER_ID.value_set(str(order_id)), STAGE.value_set("submitted")]))
+            Pair(DEALER_ID, dealer.code), Pair(REGION, dealer.region),
+            Pair(ORDER_ID, str(order_id)), Pair(STAGE, "submitted")]))
     try:
         await client.execute_update_with_start_workflow(OrderWorkflow.decision, start_workflow_operation=start)
     except WorkflowUpdateFailedError as e:

@@ -24,7 +24,8 @@ from dealerflow.temporal import connect
 from launcher.stack import EmbeddedStack, prepare
 from launcher.worker import run_worker
 
-PASSWORD = "correct-horse-9"
+from .support import PASSWORD
+
 _PASSWORD_HASH = hash_password(PASSWORD)
 
 
@@ -146,17 +147,3 @@ def product(sessions) -> Product:
                     unit_price=Decimal("100.00"))
         s.add(p)
     return p
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 20, interval: float = 0.05):
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        threading.Event().wait(interval)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from dealerflow.models import User
 from dealerflow.security import verify_password
 
-from .conftest import PASSWORD
+from .support import PASSWORD
 
 
 def test_password_login_issues_a_bearer_token(client, make_user):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from .conftest import PASSWORD, wait_until
+from .support import PASSWORD, wait_until
 
 
 def login(client: TestClient, username: str) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from dealerflow.models import Decision, Order
 
-from .conftest import wait_until
+from .support import wait_until
 
 
 def order(client, actor, product, quantity, **headers):

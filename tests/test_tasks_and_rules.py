@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from dealerflow.config import ROOT
 
-from .conftest import wait_until
+from .support import wait_until
 
 CREDIT = (ROOT / "rules" / "credit_approval.yaml").read_text()
 
@@ -62,7 +62,9 @@ def test_a_deployed_rule_change_takes_effect_without_restart_and_bumps_the_versi
     before = order(client, dealer, product, 1)
     assert before["status"] == "pending_review"
     relaxed = CREDIT.replace('dealer.rating in ["A", "B"]', 'dealer.rating in ["A", "B", "C"]')
-    assert relaxed != CREDIT
+    # The file's own example for rating C changes with the rule, or the deploy is refused.
+    example = relaxed.index("rating C within headroom goes to review")
+    relaxed = relaxed[:example] + relaxed[example:].replace("expect: {decision: review}", "expect: {decision: approve}", 1)
     with deployed(client, admin, relaxed) as result:
         assert result["changed"] is True and result["version"] == before["decision"]["version"] + 1
         after = order(client, dealer, product, 1)

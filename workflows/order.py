@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributePair as Pair
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -56,7 +56,7 @@ class OrderWorkflow:
                                   "ruleset": decision.ruleset, "version": decision.version}),
                 id=task_workflow_id(task_id),
                 search_attributes=workflow.info().typed_search_attributes.updated(
-                    STAGE.value_set("open"), TASK_ROLE.value_set(decision.review_role or "credit_manager")),
+                    Pair(STAGE, "open"), Pair(TASK_ROLE, decision.review_role or "credit_manager")),
             )
             self._status = await workflow.execute_activity_method(
                 OrderActivities.apply_review, ReviewOutcomeInput(inp.order_id, result), **ACTIVITY)

@@ -1,0 +1,131 @@
+"""Compiled rulesets on the durable_rules engine, and `decide()`.
+
+The low-level `durable_rules_engine` module is used directly: `durable.engine.Host` starts timer
+threads we do not need. Known engine traits handled here: a ruleset name registers once per process
+(#157, #262) so each compile gets a fresh versioned name; creating rulesets leaks (#137, #371) so the
+live set is a bounded LRU; concurrent posts to one sid fail spuriously (#291, #292) so calls on one
+ruleset are serialized; and `delete_state` can free an uninitialised pointer (seen here as a
+segfault in deleteStateNode), so every decision asserts its fact with its own id in one state and
+retracts it afterwards: memory stays flat and the state is never deleted."""
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import durable_rules_engine as _engine
+
+from .compiler import compile_condition
+from .conditions import facts_in
+from .facts import check_facts, to_engine, to_json
+from .model import RuleFile
+
+MAX_LIVE_RULESETS = 64
+_NOT_MATCHED = 1
+_names = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Decision:
+    ruleset: str
+    version: int
+    outcome: dict
+    rule: str  # the winning rule, or "default"
+    matched: tuple  # every rule that matched: {name, priority, when}
+    reason: str
+    facts: dict  # JSON-safe exact values
+
+    def to_dict(self) -> dict:
+        return {"ruleset": self.ruleset, "version": self.version, "outcome": self.outcome, "rule": self.rule,
+                "matched": list(self.matched), "reason": self.reason, "facts": self.facts}
+
+
+class CompiledRuleset:
+    def __init__(self, rule_file: RuleFile, version: int):
+        self.rule_file, self.version = rule_file, version
+        self.name = rule_file.name
+        self._order = {r.name: i for i, r in enumerate(rule_file.rules)}
+        self._rules = {r.name: r for r in rule_file.rules}
+        definition = {r.name: {"all": [{"m": compile_condition(r.condition, rule_file.facts)}]}
+                      for r in rule_file.rules}
+        self.engine_name = f"{rule_file.name}@v{version}#{next(_names)}"
+        self._handle = _engine.create_ruleset(self.engine_name, json.dumps(definition)) if definition else None
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+
+    def matching(self, engine_facts: dict) -> list[str]:
+        if self._handle is None:
+            return []
+        fact = json.dumps({**engine_facts, "sid": "0", "id": next(self._ids)})
+        matched = []
+        with self._lock:
+            result = _engine.assert_fact(self._handle, fact)
+            try:
+                if result[0] == 0:
+                    action = _engine.start_action_for_state(self._handle, result[1])
+                    message = action[1] if action else None
+                    while message:
+                        matched += json.loads(message).keys()
+                        message = _engine.complete_and_start_action(self._handle, result[1])
+                elif result[0] != _NOT_MATCHED:
+                    raise RuntimeError(f"durable_rules returned code {result[0]} for {self.engine_name}")
+            finally:
+                _engine.retract_fact(self._handle, fact)
+        return matched
+
+    def decide(self, facts: dict) -> Decision:
+        specs = self.rule_file.facts
+        exact = check_facts(specs, facts)
+        names = self.matching(to_engine(specs, exact))
+        matched = sorted((self._rules[n] for n in set(names)), key=lambda r: (-r.priority, self._order[r.name]))
+        shown = to_json(specs, exact)
+        if matched:
+            winner = matched[0]
+            used = ", ".join(f"{f}={shown[f]}" for f in facts_in(winner.condition))
+            reason = f"rule '{winner.name}' (priority {winner.priority}) matched: {winner.when} with {used}"
+            if len(matched) > 1:
+                reason += f"; also matched: {', '.join(r.name for r in matched[1:])}"
+            outcome, rule = winner.then, winner.name
+        else:
+            checked = ", ".join(r.name for r in self.rule_file.rules) or "none"
+            reason = f"no rule matched (checked: {checked}); the default outcome applies"
+            outcome, rule = self.rule_file.default, "default"
+        if outcome.get("reason"):
+            reason = f"{outcome['reason']} — {reason}"
+        return Decision(self.name, self.version, dict(outcome), rule,
+                        tuple({"name": r.name, "priority": r.priority, "when": r.when} for r in matched),
+                        reason, shown)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            with self._lock:
+                _engine.delete_ruleset(self._handle)
+                self._handle = None
+
+
+def decide(ruleset: CompiledRuleset, facts: dict) -> Decision:
+    return ruleset.decide(facts)
+
+
+def compile_rule_file(rule_file: RuleFile, version: int) -> CompiledRuleset:
+    return CompiledRuleset(rule_file, version)
+
+
+_live: OrderedDict = OrderedDict()
+_live_lock = threading.Lock()
+
+
+def get_compiled(rule_file: RuleFile, version: int) -> CompiledRuleset:
+    """The compiled ruleset for this file and version, compiled once per process (bounded LRU)."""
+    key = (rule_file.name, version, rule_file.sha256)
+    with _live_lock:
+        compiled = _live.get(key)
+        if compiled is not None:
+            _live.move_to_end(key)
+            return compiled
+        compiled = _live[key] = CompiledRuleset(rule_file, version)
+        while len(_live) > MAX_LIVE_RULESETS:
+            _live.popitem(last=False)[1].close()
+        return compiled

@@ -1,0 +1,80 @@
+"""Facts checked against their declared types before they reach the engine: durable_rules lets a
+string pass a numeric test, and money must stay exact."""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from .compiler import CENT, engine_field
+from .errors import FactError, did_you_mean
+
+_PYTHON_TYPE = {"int": "an integer", "decimal": "a decimal number", "money": "an amount with at most 2 decimals",
+                "bool": "true or false", "string": "text", "enum": "one of"}
+
+
+def coerce(spec, value):
+    """Return the exact Python value of a fact, or raise FactError naming it."""
+    def fail():
+        expected = _PYTHON_TYPE[spec.type] + (f" {', '.join(spec.values)}" if spec.type == "enum" else "")
+        return FactError(f"fact '{spec.name}': expected {expected}, got {value!r}")
+
+    t = spec.type
+    if t == "bool":
+        if isinstance(value, bool):
+            return value
+        raise fail()
+    if t in ("string", "enum"):
+        if not isinstance(value, str) or (t == "enum" and value not in spec.values):
+            raise fail()
+        return value
+    if isinstance(value, bool) or isinstance(value, float):  # floats are never exact money
+        raise fail()
+    if t == "int":
+        if isinstance(value, int):
+            return value
+        raise fail()
+    if isinstance(value, (int, Decimal)):
+        number = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise fail() from None
+    else:
+        raise fail()
+    if not number.is_finite() or (t == "money" and number != number.quantize(CENT)):
+        raise fail()
+    return number
+
+
+def check_facts(specs: dict, facts: dict) -> dict:
+    """All declared facts present, none undeclared, each of its type. Returns exact values."""
+    unknown = [k for k in facts if k not in specs]
+    if unknown:
+        raise FactError(f"undeclared fact '{unknown[0]}'{did_you_mean(unknown[0], specs)}")
+    missing = [k for k in specs if k not in facts]
+    if missing:
+        raise FactError(f"missing fact '{missing[0]}' ({spec_desc(specs[missing[0]])})")
+    return {name: coerce(specs[name], facts[name]) for name in specs}
+
+
+def spec_desc(spec) -> str:
+    return spec.type + (f" of {', '.join(spec.values)}" if spec.values else "")
+
+
+def to_engine(specs: dict, exact: dict) -> dict:
+    """Exact values → the engine's JSON: money as integer cents, decimals as floats."""
+    out = {}
+    for name, value in exact.items():
+        t = specs[name].type
+        if t == "money":
+            value = int(value * 100)
+        elif t == "decimal":
+            value = float(value)
+        out[engine_field(name)] = value
+    return out
+
+
+def to_json(specs: dict, exact: dict) -> dict:
+    """Exact values for an explanation: money and decimals as strings."""
+    return {name: (f"{v:.2f}" if specs[name].type == "money" else str(v) if isinstance(v, Decimal) else v)
+            for name, v in exact.items()}

@@ -1,0 +1,45 @@
+"""A validated rule file."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    name: str
+    type: str
+    values: tuple = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    when: str
+    then: dict
+    priority: int
+    line: int
+    condition: object  # parsed AST
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RuleTest:
+    name: str
+    given: dict  # fact name → value (exact: Decimal for numbers written as decimals)
+    expect: dict
+    line: int
+
+
+@dataclass(frozen=True)
+class RuleFile:
+    file: str
+    name: str
+    kind: str
+    description: str
+    facts: dict  # name → FactSpec
+    rules: tuple
+    default: dict
+    tests: tuple
+    source: str
+    sha256: str

@@ -1,0 +1,96 @@
+"""The JSON Schema of rule files: the one the validator uses and the one published for editors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .kinds import KINDS
+
+FACT_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
+RULE_NAME = r"^[a-z0-9][a-z0-9-]*$"
+RULESET_NAME = r"^[a-z][a-z0-9_]*$"
+FACT_TYPES = ["int", "decimal", "money", "bool", "string", "enum"]
+SCHEMA_ID = "https://dealerflow.dev/schemas/rule-file.schema.json"
+
+# What a pattern means, for error messages a business admin can act on.
+PATTERN_MEANING = {
+    FACT_NAME: "a fact name like dealer.rating (lower case, dotted)",
+    RULE_NAME: "a rule name like approve-within-headroom (lower case, digits, hyphens)",
+    RULESET_NAME: "a ruleset name like credit_approval (lower case, digits, underscores)",
+}
+
+
+def json_schema() -> dict:
+    defs = {
+        "fact": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["type"],
+            "properties": {
+                "type": {"enum": FACT_TYPES},
+                "values": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                "description": {"type": "string"},
+            },
+        },
+        "rule": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name", "when", "then"],
+            "properties": {
+                "name": {"type": "string", "pattern": RULE_NAME},
+                "description": {"type": "string"},
+                "priority": {"type": "integer"},
+                "when": {"type": "string", "minLength": 1,
+                         "description": "A condition: comparisons, and/or/not, in [...], + - * /"},
+                "then": {"type": "object"},
+            },
+        },
+        "test": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name", "given", "expect"],
+            "properties": {
+                "name": {"type": "string", "minLength": 1},
+                "given": {"type": "object", "propertyNames": {"pattern": FACT_NAME}},
+                "expect": {"type": "object", "minProperties": 1,
+                           "description": "Outcome keys that must match; `rule` names the winning rule"},
+            },
+        },
+    }
+    for kind, outcome in KINDS.items():
+        defs[f"outcome_{kind}"] = outcome
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "dealerflow rule file",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["ruleset", "kind", "facts", "rules", "default"],
+        "properties": {
+            "$schema": {"type": "string"},
+            "ruleset": {"type": "string", "pattern": RULESET_NAME},
+            "kind": {"enum": sorted(KINDS)},
+            "description": {"type": "string"},
+            "facts": {"type": "object", "minProperties": 1, "propertyNames": {"pattern": FACT_NAME},
+                      "additionalProperties": {"$ref": "#/$defs/fact"}},
+            "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
+            "default": {"type": "object"},
+            "tests": {"type": "array", "items": {"$ref": "#/$defs/test"}},
+        },
+        "allOf": [
+            {"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+             "then": {"properties": {
+                 "default": {"$ref": f"#/$defs/outcome_{kind}"},
+                 "rules": {"items": {"properties": {"then": {"$ref": f"#/$defs/outcome_{kind}"}}}}}}}
+            for kind in sorted(KINDS)
+        ] + [{"if": {"properties": {"facts": {"type": "object"}}},
+              "then": {"properties": {"facts": {"additionalProperties": {
+                  "if": {"properties": {"type": {"const": "enum"}}, "required": ["type"]},
+                  "then": {"required": ["values"]}}}}}}],
+        "$defs": defs,
+    }
+
+
+def write_json_schema(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n")

@@ -1,0 +1,127 @@
+"""Rule file text → RuleFile, or RuleFileError listing every problem with file:line and path."""
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+
+from .conditions import ConditionError, check, parse
+from .compiler import compile_condition
+from .errors import FactError, RuleError, RuleFileError, did_you_mean
+from .facts import coerce
+from .loader import Document, load_document
+from .model import FactSpec, Rule, RuleFile, RuleTest
+from .schema import PATTERN_MEANING, json_schema
+
+_validator = Draft202012Validator(json_schema())
+_JSON_TYPES = {dict: "a mapping", list: "a list", str: "text", bool: "true/false", int: "a number",
+               float: "a number", type(None): "nothing"}
+
+
+def load_rule_file(file: str | Path, text: str | None = None) -> RuleFile:
+    file = str(file)
+    if text is None:
+        text = Path(file).read_text(encoding="utf-8")
+    doc = load_document(file, text)
+    errors = schema_errors(doc)
+    if errors:
+        raise RuleFileError(errors)
+    return _semantic(doc, text)
+
+
+def schema_errors(doc: Document) -> list[RuleError]:
+    out: list[RuleError] = []
+    for e in _validator.iter_errors(doc.data):
+        path = tuple(e.absolute_path)
+        if e.validator in ("if", "allOf", "then"):
+            continue
+        if e.validator == "additionalProperties":
+            allowed = list(e.schema.get("properties", {}))
+            extra = [k for k in e.instance if k not in allowed]
+            for key in extra:
+                out.append(doc.error(path + (key,), f"unknown key '{key}'{did_you_mean(key, allowed)}"
+                                     f" (expected one of: {', '.join(allowed)})"))
+        elif e.validator == "required":
+            missing = e.message.split("'")[1]
+            out.append(doc.error(path, f"missing required key '{missing}'"))
+        elif e.validator == "type":
+            expected = e.validator_value if isinstance(e.validator_value, str) else " or ".join(e.validator_value)
+            expected = {"object": "a mapping", "array": "a list", "string": "text", "integer": "an integer"}.get(
+                expected, expected)
+            out.append(doc.error(path, f"expected {expected}, got {_JSON_TYPES.get(type(e.instance), 'a value')}"
+                                 f" {e.instance!r}" if not isinstance(e.instance, (dict, list)) else
+                                 f"expected {expected}, got {_JSON_TYPES[type(e.instance)]}"))
+        elif e.validator == "enum":
+            choices = [str(c) for c in e.validator_value]
+            out.append(doc.error(path, f"{e.instance!r} is not allowed{did_you_mean(str(e.instance), choices)}"
+                                 f" (expected one of: {', '.join(choices)})"))
+        elif e.validator == "pattern":
+            if "propertyNames" in e.schema_path:  # the key itself is wrong; point at it
+                path = path + (e.instance,)
+            meaning = PATTERN_MEANING.get(e.validator_value)
+            if meaning is None and e.validator_value.endswith("(s|m|h|d)$"):
+                meaning = "a duration like 30s, 15m, 24h or 2d"
+            out.append(doc.error(path, f"{e.instance!r} is not {meaning or 'valid: ' + e.validator_value}"))
+        elif e.validator in ("minItems", "minProperties", "minLength"):
+            out.append(doc.error(path, "must not be empty"))
+        else:
+            out.append(doc.error(path, e.message))
+    return sorted(set(out))
+
+
+def _semantic(doc: Document, text: str) -> RuleFile:
+    data = doc.data
+    errors: list[RuleError] = []
+    facts = {name: FactSpec(name, spec["type"], tuple(spec.get("values", ())), spec.get("description", ""))
+             for name, spec in data["facts"].items()}
+    rules: list[Rule] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(data["rules"]):
+        line = doc.line(("rules", i))
+        if raw["name"] in seen:
+            errors.append(doc.error(("rules", i, "name"), f"duplicate rule name '{raw['name']}'"
+                                    f" (also on line {seen[raw['name']]})"))
+        seen.setdefault(raw["name"], doc.line(("rules", i, "name")))
+        try:
+            condition = parse(raw["when"])
+            check(condition, facts)
+            compile_condition(condition, facts)
+        except ConditionError as e:
+            errors.append(doc.error(("rules", i, "when"), str(e)))
+            continue
+        rules.append(Rule(raw["name"], raw["when"], raw["then"], raw.get("priority", 0), line, condition,
+                          raw.get("description", "")))
+    tests = []
+    for i, raw in enumerate(data.get("tests", [])):
+        given, ok = {}, True
+        for name, value in raw["given"].items():
+            path = ("tests", i, "given", name)
+            if name not in facts:
+                errors.append(doc.error(path, f"undeclared fact '{name}'{did_you_mean(name, facts)}"))
+                ok = False
+                continue
+            if path in doc.raw and isinstance(value, float):
+                value = Decimal(doc.raw[path])  # 1500.50 in YAML is a float; keep the exact text
+            try:
+                given[name] = coerce(facts[name], value)
+            except FactError as e:
+                errors.append(doc.error(path, str(e)))
+                ok = False
+        missing = [f for f in facts if f not in raw["given"]]
+        if missing:
+            errors.append(doc.error(("tests", i, "given"), f"missing fact '{missing[0]}' (a test gives every declared fact)"))
+            ok = False
+        expected_rule = raw["expect"].get("rule")
+        if expected_rule is not None and expected_rule != "default" and expected_rule not in seen:
+            errors.append(doc.error(("tests", i, "expect", "rule"),
+                                    f"no rule named '{expected_rule}'{did_you_mean(str(expected_rule), seen)}"))
+            ok = False
+        if ok:
+            tests.append(RuleTest(raw["name"], given, raw["expect"], doc.line(("tests", i))))
+    if errors:
+        raise RuleFileError(errors)
+    return RuleFile(file=doc.file, name=data["ruleset"], kind=data["kind"], description=data.get("description", ""),
+                    facts=facts, rules=tuple(rules), default=data["default"], tests=tuple(tests), source=text,
+                    sha256=hashlib.sha256(text.encode()).hexdigest())

@@ -10,6 +10,7 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from .errors import RuleError, RuleFileError
 
 Path = tuple  # keys and indexes from the document root
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")}
 
 
 @dataclass
@@ -58,6 +59,10 @@ def load_document(file: str, text: str) -> Document:
 
 def _build(node, path: Path, doc: Document, constructor: SafeConstructor, errors: list):
     doc.lines.setdefault(path, node.start_mark.line + 1)
+    if node.tag not in _PLAIN_TAGS:  # e.g. !!python/object: never constructed, refused
+        errors.append(RuleError(doc.file, node.start_mark.line + 1, format_path(path),
+                                f"YAML tag {node.tag!r} is not allowed in a rule file"))
+        return None
     if isinstance(node, MappingNode):
         out = {}
         for key_node, value_node in node.value:

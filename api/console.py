@@ -27,8 +27,8 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 
 
 
-def console_user(request: Request, session: SessionDep, settings: SettingsDep) -> User:
-    user = user_from_token(session, settings, request.cookies.get(COOKIE))
+def console_user(request: Request) -> User:
+    user = user_from_token(request, request.cookies.get(COOKIE))
     if user is None:
         raise HTTPException(303, headers={"Location": f"/console/login?next={request.url.path}"})
     return user

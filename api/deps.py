@@ -35,18 +35,20 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 
 
-def user_from_token(session: Session, settings: Settings, token: str | None) -> User | None:
-    claims = read_token(token, secret=settings.secret_key) if token else None
+def user_from_token(request: Request, token: str | None) -> User | None:
+    """The caller, loaded in a session of its own that is closed at once: a request that then
+    waits on Temporal holds no database connection meanwhile."""
+    claims = read_token(token, secret=request.app.state.settings.secret_key) if token else None
     if not claims:
         return None
-    user = session.scalars(select(User).where(User.username == claims.get("sub"))).first()
+    with request.app.state.sessions() as session:
+        user = session.scalars(select(User).where(User.username == claims.get("sub"))).first()
     # A role change invalidates tokens issued for the old role.
     return user if user is not None and user.role == claims.get("role") else None
 
 
-def get_current_user(request: Request, session: SessionDep, settings: SettingsDep,
-                     token: Annotated[str | None, Depends(oauth2)]) -> User:
-    user = user_from_token(session, settings, token or request.cookies.get(COOKIE))
+def get_current_user(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> User:
+    user = user_from_token(request, token or request.cookies.get(COOKIE))
     if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not authenticated",
                             headers={"WWW-Authenticate": "Bearer"})

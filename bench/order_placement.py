@@ -151,7 +151,10 @@ def main() -> None:
     finally:
         for c in children:
             c.terminate()
-            c.wait(20)
+            try:
+                c.wait(20)
+            except subprocess.TimeoutExpired:
+                c.kill()
         stack.stop()
 
     print(f"order placement over HTTP (API + worker + Temporal dev server + PostgreSQL, {os.cpu_count()} cores)")

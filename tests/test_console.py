@@ -28,7 +28,7 @@ def test_approver_decides_in_the_console_and_the_order_page_explains(client, mak
                          .json()["review_task_id"])
     login(client, approver.user.username)
     inbox = wait_until(lambda: (r := client.get("/console/tasks")).status_code == 200 and task_id in r.text and r)
-    assert "Credit review of order" in inbox.text
+    assert f"Credit review: {dealer.dealer.code}" in inbox.text
     page = client.get(f"/console/tasks/{task_id}")
     assert page.status_code == 200
     assert "needs a credit manager" in page.text and "credit_approval v" in page.text

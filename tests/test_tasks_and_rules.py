@@ -104,3 +104,21 @@ def test_only_admins_deploy_rules(client, make_user):
     hq = make_user("hq")
     assert deploy(client, hq, CREDIT).status_code == 403
     assert client.get("/api/v1/rules", headers=hq.headers).status_code == 200
+
+
+def test_two_people_completing_one_task_at_once_one_wins(client, make_dealer, make_user, product):
+    from concurrent.futures import ThreadPoolExecutor
+
+    dealer, first, second = make_dealer(rating="C"), make_user("credit_manager"), make_user("credit_manager")
+    placed = order(client, dealer, product, 1)
+    task_id = wait_until(lambda: client.get(f"/api/v1/orders/{placed['id']}", headers=first.headers).json()["review_task_id"])
+    wait_until(lambda: client.get(f"/api/v1/tasks/{task_id}", headers=first.headers).status_code == 200)
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(lambda a: client.post(f"/api/v1/tasks/{task_id}/complete",
+                                                      json={"outcome": a[1]}, headers=a[0].headers).status_code,
+                                [(first, "approve"), (second, "reject")]))
+    assert codes == [200, 409]
+    task = client.get(f"/api/v1/tasks/{task_id}", headers=first.headers).json()
+    assert [h["action"] for h in task["history"]].count("completed") == 1
+    final = {"approve": "approved", "reject": "rejected"}[task["outcome"]]
+    wait_until(lambda: client.get(f"/api/v1/orders/{placed['id']}", headers=dealer.headers).json()["status"] == final)

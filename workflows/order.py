@@ -49,12 +49,13 @@ class OrderWorkflow:
             result = await workflow.execute_child_workflow(
                 HumanTaskWorkflow.run,
                 TaskSpec(task_id=task_id, kind="order_credit_review",
-                         title=f"Credit review of order {inp.order_id[:8]}",
+                         title=f"Credit review: {decision.dealer_code}, order {inp.order_id[:8]}, {decision.amount}",
                          subject_type="order", subject_id=inp.order_id, dealer_id=inp.dealer_id,
                          assignee_role=decision.review_role or "credit_manager", outcomes=["approve", "reject"],
                          sla_seconds=decision.review_sla_seconds or 24 * 3600,
                          escalate_to=decision.escalate_to,
-                         payload={"reason": decision.reason, "rule": decision.rule,
+                         payload={"reason": decision.reason, "rule": decision.rule, "amount": decision.amount,
+                                  "dealer": decision.dealer_code,
                                   "ruleset": decision.ruleset, "version": decision.version}),
                 id=task_workflow_id(task_id),
                 search_attributes=workflow.info().typed_search_attributes.updated(

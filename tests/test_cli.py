@@ -1,0 +1,22 @@
+"""The `dealerflow rules` commands a business admin runs before deploying."""
+from __future__ import annotations
+
+from launcher.main import main
+
+
+def test_rules_validate_and_test_the_shipped_files(capsys):
+    assert main(["rules", "validate"]) == 0
+    assert "credit_approval.yaml: ok (credit_approval, 2 rules" in capsys.readouterr().out
+    assert main(["rules", "test"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS amount exactly equal to the headroom is approved" in out and "FAIL" not in out
+
+
+def test_rules_validate_reports_file_and_line_and_fails(tmp_path, capsys):
+    bad = tmp_path / "credit.yaml"
+    bad.write_text("ruleset: credit_approval\nkind: credit_approval\nfacts: {order.amount: {type: money}}\n"
+                   "rules:\n  - name: big\n    when: order.amountt > 100\n    then: {decision: review}\n"
+                   "default: {decision: approve}\n")
+    assert main(["rules", "validate", str(bad)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"{bad}:6 rules[0].when: unknown fact 'order.amountt' — did you mean 'order.amount'? (declared: order.amount)")

@@ -18,19 +18,16 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from .models import Dealer, Order, OrderEvent, OrderLine, Product, User
+from .orders import workflow_id_for
 from .security import hash_password
 
 DEFAULT_SEED = 20261122
 CHUNK = 5000
 CST = timezone(timedelta(hours=8))  # China Standard Time: orders are placed in Chinese office hours
 CENT = Decimal("0.01")
-# As in dealerflow.orders (not imported: the demo should not need the rule engine to load).
-CREDIT_RULESET = "credit_approval"
-
-
-def workflow_id_for(order_id: uuid.UUID) -> str:
-    return f"order-{order_id}"
-
+# Past orders come from the manufacturer's previous system: their history says so, and they carry
+# no decision record of ours (every order placed on the platform gets one).
+HISTORY = "imported history"
 
 DEALER_PASSWORD = "dealer123"
 # (username, password, role, note): for the README and the `dealerflow dev` banner.
@@ -459,13 +456,13 @@ def _history(rng: random.Random, d: _Dealer, username: str, created: datetime,
     steps = [("submitted", created, username, "order placed")]
     roll = rng.random()
     reject_chance = {"A": 0.005, "B": 0.015, "C": 0.04, "D": 0.12}[d.rating]
-    rules = f"{CREDIT_RULESET} v1"
+    rules = HISTORY
     if roll < reject_chance:
-        steps.append(("rejected", later(created, 0, 2), "credit-rules", f"{rules}: credit check failed"))
+        steps.append(("rejected", later(created, 0, 2), "previous-system", f"{rules}: credit check failed"))
         return steps
     reviewed = roll < reject_chance + {"A": 0.03, "B": 0.06, "C": 0.12, "D": 0.25}[d.rating]
     if reviewed:
-        steps.append(("pending_review", later(created, 0, 2), "credit-rules",
+        steps.append(("pending_review", later(created, 0, 2), "previous-system",
                       f"{rules}: over the credit limit, sent to review"))
         at = later(steps[-1][1], 30, 26 * 60)
         if rng.random() < 0.2:
@@ -473,7 +470,7 @@ def _history(rng: random.Random, d: _Dealer, username: str, created: datetime,
             return steps
         steps.append(("approved", at, "approver", "review: approved"))
     else:
-        steps.append(("approved", later(created, 0, 2), "credit-rules", f"{rules}: within the credit limit"))
+        steps.append(("approved", later(created, 0, 2), "previous-system", f"{rules}: within the credit limit"))
     if rng.random() < 0.04:
         steps.append(("cancelled", later(steps[-1][1], 60, 5 * 24 * 60), username, "cancelled by the dealer"))
         return steps

@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from dealerflow import tasks
-from dealerflow.models import Order, Product, User
+from dealerflow.models import Product, User
 from dealerflow.orders import OrderInputError
 from dealerflow.security import issue_token
 
@@ -18,7 +19,7 @@ from . import orchestration
 from .deps import COOKIE, SessionDep, SettingsDep, TemporalDep, user_from_token
 from .routes.auth import authenticate
 from .schemas import OrderCreate, OrderLineIn, TaskComplete
-from .views import dealer_scope, order_read, parse_uuid, task_read, visible_order
+from .views import order_read, order_summaries, parse_uuid, task_read, visible_order
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -95,50 +96,57 @@ def task_page(task_id: str, request: Request, session: SessionDep, user: Console
 
 
 @router.post("/tasks/{task_id}")
-async def complete_task(task_id: str, request: Request, session: SessionDep, user: ConsoleUser,
-                        client: TemporalDep, outcome: Annotated[str, Form()],
-                        comment: Annotated[str, Form(max_length=2000)] = ""):
-    tid = parse_uuid(task_id)
-    task = tasks.visible(session, user, tid) if tid else None
+async def complete_task(task_id: str, request: Request, user: ConsoleUser, client: TemporalDep,
+                        outcome: Annotated[str, Form()], comment: Annotated[str, Form(max_length=2000)] = ""):
+    sessions = request.app.state.sessions
+
+    def load():
+        tid = parse_uuid(task_id)
+        with sessions() as session:
+            return tasks.visible(session, user, tid) if tid else None
+
+    task = await run_in_threadpool(load)
     if task is None:
         raise HTTPException(404, "task not found")
     try:
-        await orchestration.complete_task(client=client, sessions=request.app.state.sessions, user=user,
-                                          task=task, body=TaskComplete(outcome=outcome, comment=comment))
+        await orchestration.complete_task(client=client, sessions=sessions, user=user, task=task,
+                                          body=TaskComplete(outcome=outcome, comment=comment))
     except HTTPException as e:
-        session.expire_all()
         message = e.detail if isinstance(e.detail, str) else "; ".join(d["message"] for d in e.detail)
-        return _task_page(request, session, user, task_id, error=message, status_code=e.status_code)
+
+        def again():
+            with sessions() as session:
+                return _task_page(request, session, user, task_id, error=message, status_code=e.status_code)
+        return await run_in_threadpool(again)
     return RedirectResponse("/console/tasks", status_code=303)
 
 
 @router.get("/orders")
 def orders_page(request: Request, session: SessionDep, user: ConsoleUser, status: str | None = None):
-    q = select(Order).order_by(Order.created_at.desc()).limit(100)
-    scope = dealer_scope(user)
-    if scope is not None:
-        q = q.where(scope)
-    if status:
-        q = q.where(Order.status == status)
-    rows = [order_read(session, o) for o in session.scalars(q)]
+    rows = order_summaries(session, user, status=status, limit=100)
     products = list(session.scalars(select(Product).order_by(Product.sku))) if user.role == "dealer" else []
     return page(request, "orders.html", user, orders=rows, products=products, status=status)
 
 
 @router.post("/orders")
-async def place_order(request: Request, session: SessionDep, user: ConsoleUser, client: TemporalDep,
-                      settings: SettingsDep, sku: Annotated[str, Form()], quantity: Annotated[int, Form()]):
+async def place_order(request: Request, user: ConsoleUser, client: TemporalDep, settings: SettingsDep,
+                      sku: Annotated[str, Form()], quantity: Annotated[int, Form()]):
     if user.role != "dealer":
         raise HTTPException(403, "only dealers place orders")
+    sessions = request.app.state.sessions
     try:
         body = OrderCreate(lines=[OrderLineIn(sku=sku, quantity=quantity)])
         placed = await orchestration.place_order(client=client, task_queue=settings.task_queue,
-                                                 sessions=request.app.state.sessions, user=user, body=body,
-                                                 idempotency_key=None)
+                                                 sessions=sessions, user=user, body=body, idempotency_key=None)
     except (ValueError, OrderInputError, HTTPException) as e:
-        message = getattr(e, "detail", None) or str(e)
-        return page(request, "orders.html", user, 422, orders=[], status=None, error=str(message),
-                    products=list(session.scalars(select(Product).order_by(Product.sku))))
+        message = str(getattr(e, "detail", None) or e)
+
+        def again():
+            with sessions() as session:
+                return page(request, "orders.html", user, 422, status=None, error=message,
+                            orders=order_summaries(session, user, status=None, limit=100),
+                            products=list(session.scalars(select(Product).order_by(Product.sku))))
+        return await run_in_threadpool(again)
     return RedirectResponse(f"/console/orders/{placed.order.id}", status_code=303)
 
 

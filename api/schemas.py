@@ -52,6 +52,15 @@ class DecisionRead(BaseModel):
     decided_at: datetime | None = None
 
 
+class OrderSummary(BaseModel):
+    id: str
+    dealer_code: str
+    status: str
+    amount: MoneyOut
+    created_at: datetime
+    rule: str | None  # the credit rule that decided it
+
+
 class OrderRead(BaseModel):
     id: str
     dealer_code: str

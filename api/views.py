@@ -4,13 +4,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 
 from dealerflow import tasks
 from dealerflow.models import Dealer, Decision, HumanTask, Order, OrderEvent, User
 
-from .schemas import DecisionRead, OrderEventRead, OrderLineRead, OrderRead, TaskRead
+from .schemas import DecisionRead, OrderEventRead, OrderLineRead, OrderRead, OrderSummary, TaskRead
 
 
 def parse_uuid(raw: str) -> uuid.UUID | None:
@@ -37,6 +37,21 @@ def visible_order(session: Session, user: User, order_id: str) -> Order | None:
     if scope is not None:
         q = q.where(scope)
     return session.scalars(q).first()
+
+
+def order_summaries(session: Session, user: User, *, status: str | None, limit: int) -> list[OrderSummary]:
+    """The newest orders the caller may see, in one query."""
+    q = (select(Order.id, Dealer.code, Order.status, Order.amount, Order.created_at, Decision.rule)
+         .join(Dealer, Dealer.id == Order.dealer_id)
+         .outerjoin(Decision, (Decision.subject_type == "order") & (Decision.subject_id == cast(Order.id, String)))
+         .order_by(Order.created_at.desc()).limit(limit))
+    scope = dealer_scope(user)
+    if scope is not None:
+        q = q.where(scope)
+    if status:
+        q = q.where(Order.status == status)
+    return [OrderSummary(id=str(r[0]), dealer_code=r[1], status=r[2], amount=r[3], created_at=r[4], rule=r[5])
+            for r in session.execute(q)]
 
 
 def order_read(session: Session, order: Order) -> OrderRead:

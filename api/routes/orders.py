@@ -3,15 +3,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
-from sqlalchemy import select
-
 from dealerflow import orders
-from dealerflow.models import Order
 
 from .. import orchestration
 from ..deps import CurrentUser, DealerUser, SessionDep, SettingsDep, TemporalDep
-from ..schemas import OrderCreate, OrderRead
-from ..views import dealer_scope, order_read, visible_order
+from ..schemas import OrderCreate, OrderRead, OrderSummary
+from ..views import order_read, order_summaries, visible_order
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
@@ -31,16 +28,11 @@ async def place_order(body: OrderCreate, request: Request, response: Response, u
     return placed.order
 
 
-@router.get("", response_model=list[OrderRead])
+@router.get("", response_model=list[OrderSummary])
 def list_orders(session: SessionDep, user: CurrentUser, status_: Annotated[str | None, Query(alias="status")] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 50):
-    q = select(Order).order_by(Order.created_at.desc()).limit(limit)
-    scope = dealer_scope(user)
-    if scope is not None:
-        q = q.where(scope)
-    if status_:
-        q = q.where(Order.status == status_)
-    return [order_read(session, o) for o in session.scalars(q)]
+    """Newest first; a dealer sees its own orders (and its level-2 dealers')."""
+    return order_summaries(session, user, status=status_, limit=limit)
 
 
 @router.get("/{order_id}", response_model=OrderRead)

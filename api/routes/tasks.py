@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from dealerflow import tasks
 
@@ -37,8 +38,12 @@ def get_task(task_id: str, session: SessionDep, user: CurrentUser):
 @router.post("/{task_id}/complete", response_model=TaskRead)
 async def complete(task_id: str, body: TaskComplete, request: Request, user: CurrentUser, client: TemporalDep):
     sessions = request.app.state.sessions
-    with sessions() as session:
-        task = _task(session, user, task_id)
+
+    def load(read: bool):
+        with sessions() as session:
+            task = _task(session, user, task_id)
+            return task_read(session, task, with_history=True) if read else task
+
+    task = await run_in_threadpool(load, False)
     await orchestration.complete_task(client=client, sessions=sessions, user=user, task=task, body=body)
-    with sessions() as session:
-        return task_read(session, _task(session, user, task_id), with_history=True)
+    return await run_in_threadpool(load, True)

@@ -96,8 +96,8 @@ def place_and_decide(session: Session, inp: PlaceOrderInput, workflow_id: str) -
     order_id = uuid.UUID(inp.order_id)
     # The dealer row lock serializes every credit decision of one dealer.
     dealer = session.scalars(select(Dealer).where(Dealer.id == inp.dealer_id).with_for_update()).one()
-    order = session.get(Order, order_id)
-    if order is None:
+    amount = session.scalar(select(Order.amount).where(Order.id == order_id))
+    if amount is None:
         lines = price_lines(session, inp.lines)
         amount = sum((line.amount for line in lines), Decimal("0"))
         session.execute(insert(Order).values(
@@ -106,32 +106,33 @@ def place_and_decide(session: Session, inp: PlaceOrderInput, workflow_id: str) -
         session.execute(insert(OrderLine), [
             dict(order_id=order_id, line_no=l.line_no, product_id=l.product_id, sku=l.sku,
                  quantity=l.quantity, unit_price=l.unit_price, amount=l.amount) for l in lines])
-        session.add(OrderEvent(order_id=order_id, status="submitted", actor=inp.actor, note="order placed"))
-        order = session.get(Order, order_id)
-    existing = session.scalars(select(Decision).where(
-        Decision.subject_type == "order", Decision.subject_id == str(order_id),
-        Decision.ruleset == CREDIT_RULESET)).first()
-    if existing is not None:
-        return _credit_decision(order, dealer, existing.outcome, existing.explanation)
+        _event(session, order_id, "submitted", actor=inp.actor, note="order placed")
+    else:  # a retry after the order was written: the decision may be stored too
+        existing = session.scalars(select(Decision).where(
+            Decision.subject_type == "order", Decision.subject_id == str(order_id),
+            Decision.ruleset == CREDIT_RULESET)).first()
+        if existing is not None:
+            return _credit_decision(order_id, amount, dealer, existing.outcome, existing.explanation)
 
     ruleset = rulebook.active(session, CREDIT_RULESET)
-    decision = ruleset.decide(credit_facts(dealer, credit_exposure(session, dealer), order.amount))
+    decision = ruleset.decide(credit_facts(dealer, credit_exposure(session, dealer), amount))
     explanation = decision.to_dict()
-    session.add(Decision(subject_type="order", subject_id=str(order_id), ruleset=decision.ruleset,
-                         version=decision.version, rule=decision.rule, outcome=decision.outcome,
-                         explanation=explanation))
+    session.execute(insert(Decision).values(
+        subject_type="order", subject_id=str(order_id), ruleset=decision.ruleset, version=decision.version,
+        rule=decision.rule, outcome=decision.outcome, explanation=explanation))
     status = STATUS_FOR_DECISION[decision.outcome["decision"]]
-    _move(session, order, status, actor="credit-rules",
-          note=f"{decision.ruleset} v{decision.version}: {decision.reason}")
-    return _credit_decision(order, dealer, decision.outcome, explanation)
+    _set_status(session, order_id, status, actor="credit-rules",
+                note=f"{decision.ruleset} v{decision.version}: {decision.reason}")
+    return _credit_decision(order_id, amount, dealer, decision.outcome, explanation)
 
 
-def _credit_decision(order: Order, dealer: Dealer, outcome: dict, explanation: dict) -> CreditDecision:
+def _credit_decision(order_id: uuid.UUID, amount: Decimal, dealer: Dealer, outcome: dict,
+                     explanation: dict) -> CreditDecision:
     task = outcome.get("task") or {}
     return CreditDecision(
-        order_id=str(order.id), status=STATUS_FOR_DECISION[outcome["decision"]],
+        order_id=str(order_id), status=STATUS_FOR_DECISION[outcome["decision"]],
         decision=outcome["decision"], ruleset=explanation["ruleset"], version=explanation["version"],
-        rule=explanation["rule"], reason=explanation["reason"], amount=f"{order.amount:.2f}",
+        rule=explanation["rule"], reason=explanation["reason"], amount=f"{amount:.2f}",
         dealer_code=dealer.code,
         review_role=task.get("role"),
         review_sla_seconds=int(parse_duration(task["sla"]).total_seconds()) if task.get("sla") else None,
@@ -145,7 +146,7 @@ def apply_review(session: Session, order_id: str, task: TaskResult) -> str:
         return order.status
     status = {"approve": "approved", "reject": "rejected"}[task.outcome]
     note = f"review task {task.task_id}: {task.outcome}" + (f" — {task.comment}" if task.comment else "")
-    _move(session, order, status, actor=task.actor, note=note)
+    _set_status(session, order.id, status, actor=task.actor, note=note)
     return status
 
 
@@ -154,11 +155,14 @@ def cancel(session: Session, order: Order, actor: str) -> None:
     reopened: a new order goes through a new credit decision."""
     if order.status != "approved":
         raise OrderStateError(f"an order in status {order.status!r} cannot be cancelled")
-    _move(session, order, "cancelled", actor=actor, note="cancelled by the dealer")
+    _set_status(session, order.id, "cancelled", actor=actor, note="cancelled by the dealer")
+    order.status = "cancelled"
 
 
-def _move(session: Session, order: Order, status: str, *, actor: str, note: str) -> None:
-    session.execute(update(Order).where(Order.id == order.id)
-                    .values(status=status, updated_at=func.now()))
-    order.status = status
-    session.add(OrderEvent(order_id=order.id, status=status, actor=actor, note=note))
+def _set_status(session: Session, order_id: uuid.UUID, status: str, *, actor: str, note: str) -> None:
+    session.execute(update(Order).where(Order.id == order_id).values(status=status, updated_at=func.now()))
+    _event(session, order_id, status, actor=actor, note=note)
+
+
+def _event(session: Session, order_id: uuid.UUID, status: str, *, actor: str, note: str) -> None:
+    session.execute(insert(OrderEvent).values(order_id=order_id, status=status, actor=actor, note=note))

@@ -103,7 +103,10 @@ class TemporalDevServer:
             args += ["--headless"]
         if self.db_file:
             self.db_file.parent.mkdir(parents=True, exist_ok=True)
-            args += ["--db-filename", str(self.db_file)]
+            # WAL with synchronous=NORMAL: survives a crash of the process, not a power cut (this is
+            # the single-machine default; production runs a Temporal cluster).
+            args += ["--db-filename", str(self.db_file), "--sqlite-pragma", "journal_mode=wal",
+                     "--sqlite-pragma", "synchronous=normal"]
         args += self.extra_args
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         # Own process group: Ctrl-C reaches the supervisor, which stops this server in order.

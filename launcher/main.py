@@ -84,12 +84,16 @@ def cmd_migrate(args) -> int:
 
 def cmd_seed(args) -> int:
     from dealerflow.db import make_engine, make_sessionmaker
-    from dealerflow.demo import seed_demo
+    from dealerflow.demo import DemoDataError, seed_demo
 
     settings = settings_from_env()
     engine = make_engine(settings.database_url)
-    with make_sessionmaker(engine).begin() as session:
-        summary = seed_demo(session, dealers=args.dealers, seed=args.seed)
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            summary = seed_demo(session, dealers=args.dealers, seed=args.seed)
+    except DemoDataError as e:
+        print(f"dealerflow seed: {e}", file=sys.stderr)
+        return 1
     print(f"demo dataset loaded: {summary}")
     return 0
 

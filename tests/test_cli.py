@@ -20,3 +20,11 @@ def test_rules_validate_reports_file_and_line_and_fails(tmp_path, capsys):
     assert main(["rules", "validate", str(bad)]) == 1
     assert capsys.readouterr().err.strip() == (
         f"{bad}:6 rules[0].when: unknown fact 'order.amountt' — did you mean 'order.amount'? (declared: order.amount)")
+
+
+def test_seed_refuses_a_database_that_already_has_dealers(stack_settings, make_dealer, monkeypatch, capsys):
+    make_dealer()
+    monkeypatch.setenv("DATABASE_URL", stack_settings.database_url)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", stack_settings.temporal_address)
+    assert main(["seed", "--dealers", "5"]) == 1
+    assert "the demo dataset needs an empty database" in capsys.readouterr().err

@@ -50,13 +50,14 @@ def deploy_directory(session: Session, rules_dir: Path, *, actor: str) -> list[D
     texts = {p: p.read_text(encoding="utf-8") for p in files}
     for path, text in texts.items():
         load_rule_file(str(path), text)
-    return [deploy(session, filename=_display(path, rules_dir), text=text, actor=actor)
+    return [deploy(session, filename=display_name(path, rules_dir), text=text, actor=actor)
             for path, text in texts.items()]
 
 
-def _display(path: Path, rules_dir: Path) -> str:
+def display_name(path: Path, rules_dir: Path) -> str:
+    """How a rule file is named in errors and in the database: rules/… when it lives there."""
     try:
-        return str(Path("rules") / path.relative_to(rules_dir))
+        return str(Path("rules") / Path(path).resolve().relative_to(Path(rules_dir).resolve()))
     except ValueError:
         return str(path)
 

@@ -113,12 +113,16 @@ def cmd_rules(args) -> int:
     if args.action == "schema":
         write_json_schema(Path(args.paths[0]) if args.paths else Path("schemas/rule-file.schema.json"))
         return 0
+    from dealerflow.rulebook import display_name
+
+    rules_dir = Settings.from_env().rules_dir
     files = _rule_files(args.paths)
     failed = 0
     loaded = []
     for path in files:
+        name = display_name(path, rules_dir)
         try:
-            rule_file = load_rule_file(str(path))
+            rule_file = load_rule_file(name, path.read_text(encoding="utf-8"))
         except RuleFileError as e:
             print(e, file=sys.stderr)
             failed += 1
@@ -127,17 +131,17 @@ def cmd_rules(args) -> int:
             print(f"{path}: {e.strerror}", file=sys.stderr)
             failed += 1
             continue
-        loaded.append((path, rule_file))
+        loaded.append((path, name, rule_file))
         if args.action == "validate":
-            print(f"{path}: ok ({rule_file.name}, {len(rule_file.rules)} rules, {len(rule_file.tests)} tests)")
+            print(f"{name}: ok ({rule_file.name}, {len(rule_file.rules)} rules, {len(rule_file.tests)} tests)")
         if args.action in ("test", "deploy"):
             for r in run_rule_tests(rule_file):
-                print(f"{path}:{r.line} {'PASS' if r.passed else 'FAIL'} {r.name}"
+                print(f"{name}:{r.line} {'PASS' if r.passed else 'FAIL'} {r.name}"
                       + ("" if r.passed else f": {r.message}"))
                 failed += not r.passed
     if args.action == "test":
-        total = sum(len(rf.tests) for _, rf in loaded)
-        print(f"{total - failed} passed, {failed} failed")
+        total = sum(len(rule_file.tests) for _, _, rule_file in loaded)
+        print(f"rule examples: {total - failed} of {total} pass")
     if failed or args.action != "deploy":
         return 1 if failed else 0
     from dealerflow import rulebook
@@ -145,10 +149,10 @@ def cmd_rules(args) -> int:
 
     settings = settings_from_env()
     with make_sessionmaker(make_engine(settings.database_url)).begin() as session:
-        for path, _ in loaded:
-            d = rulebook.deploy(session, filename=str(path), text=path.read_text(encoding="utf-8"),
+        for path, name, _ in loaded:
+            d = rulebook.deploy(session, filename=name, text=path.read_text(encoding="utf-8"),
                                 actor=os.environ.get("USER") or "cli")
-            print(f"{path}: {d.ruleset} v{d.version} " + ("deployed" if d.changed else "unchanged"))
+            print(f"{name}: {d.ruleset} v{d.version} " + ("deployed" if d.changed else "unchanged"))
     return 0
 
 

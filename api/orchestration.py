@@ -15,7 +15,7 @@ from temporalio.service import RPCError
 from dealerflow import orders, tasks
 from dealerflow.contracts import DEALER_ID, ORDER_ID, REGION, STAGE, CompleteTaskInput, OrderLineInput, \
     PlaceOrderInput
-from dealerflow.models import HumanTask, Order, User
+from dealerflow.models import HumanTask, User
 from workflows import HumanTaskWorkflow, OrderWorkflow
 from workflows.human_task import task_workflow_id
 
@@ -41,11 +41,10 @@ async def place_order(*, client: Client, task_queue: str, sessions: sessionmaker
 
     def check() -> OrderRead | None:
         with sessions() as session:
-            first = session.get(Order, order_id)
-            if first is not None:
-                return order_read(session, first)
-            orders.price_lines(session, lines)  # 422 naming the line, before anything starts
-            return None
+            first = order_read(session, order_id)
+            if first is None:
+                orders.price_lines(session, lines)  # 422 naming the line, before anything starts
+            return first
 
     first = await run_in_threadpool(check)
     if first is not None:
@@ -72,7 +71,7 @@ async def place_order(*, client: Client, task_queue: str, sessions: sessionmaker
 
     def read() -> OrderRead:
         with sessions() as session:
-            return order_read(session, session.get(Order, order_id))
+            return order_read(session, order_id)
 
     return Placed(await run_in_threadpool(read), replayed=False)
 

@@ -8,7 +8,7 @@ from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 
 from dealerflow import tasks
-from dealerflow.models import Dealer, Decision, HumanTask, Order, OrderEvent, User
+from dealerflow.models import Dealer, Decision, HumanTask, Order, OrderEvent, OrderLine, User
 
 from .schemas import DecisionRead, OrderEventRead, OrderLineRead, OrderRead, OrderSummary, TaskRead
 
@@ -54,21 +54,29 @@ def order_summaries(session: Session, user: User, *, status: str | None, limit: 
             for r in session.execute(q)]
 
 
-def order_read(session: Session, order: Order) -> OrderRead:
-    dealer_code = session.scalar(select(Dealer.code).where(Dealer.id == order.dealer_id))
-    decision = session.scalars(select(Decision).where(
-        Decision.subject_type == "order", Decision.subject_id == str(order.id))).first()
-    events = session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id))
-    task_id = session.scalar(select(HumanTask.id).where(
-        HumanTask.subject_type == "order", HumanTask.subject_id == str(order.id)).order_by(HumanTask.created_at))
+def order_read(session: Session, order: Order | uuid.UUID) -> OrderRead | None:
+    """The whole order in three queries: the order with its dealer, decision and review task; its
+    lines; its history."""
+    order_id = order.id if isinstance(order, Order) else order
+    subject = (Decision.subject_type == "order") & (Decision.subject_id == cast(Order.id, String))
+    task = (select(HumanTask.id).where(HumanTask.subject_type == "order",
+                                       HumanTask.subject_id == cast(Order.id, String))
+            .order_by(HumanTask.created_at).limit(1).scalar_subquery())
+    row = session.execute(select(Order.id, Order.status, Order.amount, Order.created_at, Dealer.code, Decision,
+                                 task.label("task_id"))
+                          .join(Dealer, Dealer.id == Order.dealer_id).outerjoin(Decision, subject)
+                          .where(Order.id == order_id)).first()
+    if row is None:
+        return None
+    lines = session.scalars(select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no))
+    events = session.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id))
     return OrderRead(
-        id=str(order.id), dealer_code=dealer_code, status=order.status, amount=order.amount,
-        created_at=order.created_at,
+        id=str(row.id), dealer_code=row.code, status=row.status, amount=row.amount, created_at=row.created_at,
         lines=[OrderLineRead(line_no=l.line_no, sku=l.sku, quantity=l.quantity, unit_price=l.unit_price,
-                             amount=l.amount) for l in order.lines],
-        decision=decision_read(decision) if decision else None,
+                             amount=l.amount) for l in lines],
+        decision=decision_read(row.Decision) if row.Decision else None,
         history=[OrderEventRead(at=e.at, status=e.status, actor=e.actor, note=e.note) for e in events],
-        review_task_id=str(task_id) if task_id else None)
+        review_task_id=str(row.task_id) if row.task_id else None)
 
 
 def decision_read(d: Decision) -> DecisionRead:

@@ -113,10 +113,11 @@ async def complete_task(task_id: str, request: Request, user: ConsoleUser, clien
                                           body=TaskComplete(outcome=outcome, comment=comment))
     except HTTPException as e:
         message = e.detail if isinstance(e.detail, str) else "; ".join(d["message"] for d in e.detail)
+        status_code = e.status_code
 
         def again():
             with sessions() as session:
-                return _task_page(request, session, user, task_id, error=message, status_code=e.status_code)
+                return _task_page(request, session, user, task_id, error=message, status_code=status_code)
         return await run_in_threadpool(again)
     return RedirectResponse("/console/tasks", status_code=303)
 

@@ -78,6 +78,7 @@ def active(session: Session, name: str) -> CompiledRuleset:
 
 
 _files: dict[tuple[str, int, str], RuleFile] = {}
+_MAX_FILES = 256  # parsed versions kept per process; the engine's own cache is bounded too
 
 
 def _compiled(session: Session, name: str, version: int, sha: str, filename: str) -> CompiledRuleset:
@@ -86,6 +87,8 @@ def _compiled(session: Session, name: str, version: int, sha: str, filename: str
     if rule_file is None:
         source = session.scalar(select(RuleVersion.source).where(
             RuleVersion.ruleset == name, RuleVersion.version == version))
+        if len(_files) >= _MAX_FILES:
+            _files.clear()
         rule_file = _files[key] = load_rule_file(filename, source)
     return get_compiled(rule_file, version)
 

@@ -7,7 +7,6 @@ import threading
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Callable
 
 import pytest
@@ -15,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
 from api.app import create_app
-from dealerflow.config import ROOT, Settings
+from dealerflow.config import Settings
 from dealerflow.db import make_engine, make_sessionmaker
 from dealerflow.models import Dealer, Product, User
 from dealerflow.runtime import free_port

@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import psutil
 from sqlalchemy import insert
 from temporalio import workflow
 from temporalio.worker import Worker
@@ -108,6 +109,27 @@ async def bare_start_rate(settings: Settings, count: int, concurrency: int) -> f
         return count / (time.perf_counter() - started)
 
 
+def cpu_seconds(processes: dict[str, list[psutil.Process]]) -> dict[str, float]:
+    """CPU time used so far by each part of the stack (user + system, children included)."""
+    out = {}
+    for name, procs in processes.items():
+        total = 0.0
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        out[name] = total
+    return out
+
+
+def stack_processes(children, stack) -> dict[str, list[psutil.Process]]:
+    pg = psutil.Process(stack.postgres._server.get_pid())
+    return {"api": [psutil.Process(children[1].pid)], "worker": [psutil.Process(children[0].pid)],
+            "temporal": [psutil.Process(stack.temporal.proc.pid)], "postgres": [pg, *pg.children(recursive=True)]}
+
+
 def wait_http(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -145,7 +167,11 @@ def main() -> None:
         wait_http(base + "/api/v1/health")
         asyncio.run(run_clients(base, tokens, 4, 40))  # warm-up: connections, compiled rules
         one = asyncio.run(run_clients(base, tokens, 1, max(50, args.orders // 3)))
+        procs = stack_processes(children, stack)
+        before = cpu_seconds(procs)
         many = asyncio.run(run_clients(base, tokens, args.clients, args.orders))
+        after = cpu_seconds(procs)
+        cpu_per_order = {k: (after[k] - before[k]) / args.orders * 1000 for k in before}
         bare = asyncio.run(bare_start_rate(settings, args.orders, args.clients))
     finally:
         for c in children:
@@ -161,6 +187,8 @@ def main() -> None:
           "   (aim: p50 < 150 ms)")
     print(f"  {args.clients} clients : {many['orders/s']:7.1f} orders/s   p50 {many['p50 ms']:6.1f} ms   "
           f"p99 {many['p99 ms']:6.1f} ms   (aim: p99 < 500 ms)")
+    print("  CPU per order at 20 clients: " + ", ".join(f"{k} {v:.1f} ms" for k, v in cpu_per_order.items())
+          + f"  (total {sum(cpu_per_order.values()):.1f} ms on {os.cpu_count()} cores)")
     print(f"bare workflow starts on the same server ({args.clients} concurrent): {bare:7.1f} starts/s")
     print(f"orders/s at {args.clients} clients ÷ bare start rate: {many['orders/s'] / bare:.2f}   (aim: ≥ 0.5)")
 

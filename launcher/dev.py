@@ -96,6 +96,7 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
 
 
 def _wait_for_api(settings: Settings, children, timeout: float = 60) -> None:
+    """Wait until the API reports itself healthy; a child that dies meanwhile is caught by the caller."""
     import httpx
 
     deadline = time.monotonic() + timeout
@@ -109,6 +110,7 @@ def _wait_for_api(settings: Settings, children, timeout: float = 60) -> None:
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
+    print(f"warning: {url} is not healthy after {timeout:.0f}s; see {settings.data_dir}/api.log", file=sys.stderr)
 
 
 def _banner(settings: Settings) -> None:

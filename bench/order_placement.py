@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ from dealerflow.models import Dealer, Product, User  # noqa: E402
 from dealerflow.runtime import free_port  # noqa: E402
 from dealerflow.security import hash_password, issue_token  # noqa: E402
 from dealerflow.temporal import connect  # noqa: E402
+from launcher.processes import spawn, stop  # noqa: E402
 from launcher.stack import EmbeddedStack, prepare  # noqa: E402
 
 
@@ -157,12 +157,8 @@ def main() -> None:
         prepare(settings)
         tokens = make_data(settings, dealers=200)
         port = free_port()
-        env = dict(os.environ, DATABASE_URL=settings.database_url, TEMPORAL_ADDRESS=settings.temporal_address,
-                   DEALERFLOW_SECRET_KEY=settings.secret_key, DEALERFLOW_DATA_DIR=str(data_dir))
-        root = Path(__file__).resolve().parent.parent
         for cmd in (["worker"], ["api", "--port", str(port), "--workers", str(args.api_workers)]):
-            children.append(subprocess.Popen([sys.executable, "-m", "launcher.main", *cmd], env=env, cwd=root,
-                                             stdout=open(data_dir / f"{cmd[0]}.log", "ab"), stderr=subprocess.STDOUT))
+            children.append(spawn(cmd, settings, f"{cmd[0]}.log"))
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/api/v1/health")
         asyncio.run(run_clients(base, tokens, 4, 40))  # warm-up: connections, compiled rules
@@ -175,11 +171,7 @@ def main() -> None:
         bare = asyncio.run(bare_start_rate(settings, args.orders, args.clients))
     finally:
         for c in children:
-            c.terminate()
-            try:
-                c.wait(20)
-            except subprocess.TimeoutExpired:
-                c.kill()
+            stop(c)
         stack.stop()
 
     print(f"order placement over HTTP (API + worker + Temporal dev server + PostgreSQL, {os.cpu_count()} cores)")

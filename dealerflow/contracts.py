@@ -39,11 +39,11 @@ class CreditDecision:
     version: int
     rule: str
     reason: str
-    amount: str = ""  # decimal string: exact, and readable in the Temporal UI
-    dealer_code: str = ""
-    # Present when the rules send the order to a person.
-    review_role: str | None = None
-    review_sla_seconds: int | None = None
+    amount: str  # decimal string: exact, and readable in the Temporal UI
+    dealer_code: str
+    # Who reviews, should the rules send the order to a person.
+    review_role: str
+    review_sla_seconds: int
     escalate_to: str | None = None
 
 

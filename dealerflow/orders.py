@@ -21,6 +21,8 @@ ORDER_NAMESPACE = uuid.UUID("5b0c4f52-8d8e-4c53-9a53-0f4f6c1d2e71")
 STATUS_FOR_DECISION = {"approve": "approved", "review": "pending_review", "reject": "rejected"}
 # Orders that hold credit: approved and not yet paid (completed) or cancelled.
 HOLDS_CREDIT = ("approved",)
+# Who reviews when a rule says `review` without naming a task.
+DEFAULT_REVIEW = {"role": "credit_manager", "sla": "24h"}
 
 
 class OrderInputError(ValueError):
@@ -128,14 +130,13 @@ def place_and_decide(session: Session, inp: PlaceOrderInput, workflow_id: str) -
 
 def _credit_decision(order_id: uuid.UUID, amount: Decimal, dealer: Dealer, outcome: dict,
                      explanation: dict) -> CreditDecision:
-    task = outcome.get("task") or {}
+    task = {**DEFAULT_REVIEW, **(outcome.get("task") or {})}
     return CreditDecision(
         order_id=str(order_id), status=STATUS_FOR_DECISION[outcome["decision"]],
         decision=outcome["decision"], ruleset=explanation["ruleset"], version=explanation["version"],
         rule=explanation["rule"], reason=explanation["reason"], amount=f"{amount:.2f}",
         dealer_code=dealer.code,
-        review_role=task.get("role"),
-        review_sla_seconds=int(parse_duration(task["sla"]).total_seconds()) if task.get("sla") else None,
+        review_role=task["role"], review_sla_seconds=int(parse_duration(task["sla"]).total_seconds()),
         escalate_to=task.get("escalate_to"))
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from policies_dsl import CompiledRuleset, RuleFile, get_compiled, load_rule_file
+from policies_dsl import CompiledRuleset, RuleFile, compiled_for, load_rule_file
 
 from .models import RuleVersion
 
@@ -74,23 +74,13 @@ def active(session: Session, name: str) -> CompiledRuleset:
                           .order_by(RuleVersion.version.desc()).limit(1)).first()
     if row is None:
         raise UnknownRuleset(f"ruleset {name!r} has not been deployed (run `dealerflow rules deploy`)")
-    return _compiled(session, name, row.version, row.sha256, row.filename)
 
-
-_files: dict[tuple[str, int, str], RuleFile] = {}
-_MAX_FILES = 256  # parsed versions kept per process; the engine's own cache is bounded too
-
-
-def _compiled(session: Session, name: str, version: int, sha: str, filename: str) -> CompiledRuleset:
-    key = (name, version, sha)
-    rule_file = _files.get(key)
-    if rule_file is None:
+    def load() -> RuleFile:  # only when this process has not compiled this version yet
         source = session.scalar(select(RuleVersion.source).where(
-            RuleVersion.ruleset == name, RuleVersion.version == version))
-        if len(_files) >= _MAX_FILES:
-            _files.clear()
-        rule_file = _files[key] = load_rule_file(filename, source)
-    return get_compiled(rule_file, version)
+            RuleVersion.ruleset == name, RuleVersion.version == row.version))
+        return load_rule_file(row.filename, source)
+
+    return compiled_for(name, row.version, row.sha256, load)
 
 
 def versions(session: Session) -> list[RuleVersion]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -15,25 +14,8 @@ from dealerflow.config import Settings
 from dealerflow.db import make_engine, make_sessionmaker
 from dealerflow.models import Dealer
 
+from .processes import spawn, stop
 from .stack import EmbeddedStack, prepare
-
-
-def _child(args: list[str], settings: Settings, log_name: str) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=settings.database_url, TEMPORAL_ADDRESS=settings.temporal_address,
-               DEALERFLOW_SECRET_KEY=settings.secret_key)
-    out = open(settings.data_dir / log_name, "ab")
-    return subprocess.Popen([sys.executable, "-m", "launcher.main", *args], env=env, stdout=out,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen, timeout: float = 15) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def _step(message: str) -> None:
@@ -74,8 +56,8 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
         runtime_file.write_text(json.dumps({"database_url": settings.database_url,
                                             "temporal_address": settings.temporal_address}))
         _step("starting the worker and the API")
-        children.append(_child(["worker"], settings, "worker.log"))
-        children.append(_child(["api"], settings, "api.log"))
+        children.append(spawn(["worker"], settings, "worker.log"))
+        children.append(spawn(["api"], settings, "api.log"))
         _wait_for_api(settings, children)
         _banner(settings)
         while all(c.poll() is None for c in children):
@@ -88,8 +70,11 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
         print("\nstopping…", flush=True)
         return 0
     finally:
+        # A second Ctrl-C while stopping must not cut the shutdown short and leave servers behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in reversed(children):
-            _stop(child)
+            stop(child)
         stack.stop()
         runtime_file.unlink(missing_ok=True)
         print("stopped: no process left behind", flush=True)

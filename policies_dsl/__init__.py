@@ -1,7 +1,7 @@
 """The rule DSL: YAML rule files validated with file:line errors, `when` conditions compiled to the
 durable_rules engine, and decisions that explain themselves. Imports nothing else of dealerflow."""
 from .durations import parse_duration
-from .engine import CompiledRuleset, Decision, compile_rule_file, decide, get_compiled
+from .engine import CompiledRuleset, Decision, compile_rule_file, compiled_for, decide, get_compiled
 from .errors import FactError, RuleError, RuleFileError
 from .model import FactSpec, Rule, RuleFile, RuleTest
 from .schema import json_schema, write_json_schema
@@ -10,6 +10,6 @@ from .validator import load_rule_file
 
 __all__ = [
     "CompiledRuleset", "Decision", "FactError", "FactSpec", "Rule", "RuleError", "RuleFile", "RuleFileError",
-    "RuleTest", "RuleTestResult", "compile_rule_file", "decide", "get_compiled", "json_schema", "load_rule_file",
+    "RuleTest", "RuleTestResult", "compile_rule_file", "compiled_for", "decide", "get_compiled", "json_schema", "load_rule_file",
     "parse_duration", "run_rule_tests", "write_json_schema",
 ]

@@ -14,6 +14,7 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Callable
 
 import durable_rules_engine as _engine
 
@@ -54,13 +55,16 @@ class CompiledRuleset:
         self._handle = _engine.create_ruleset(self.engine_name, json.dumps(definition)) if definition else None
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._closed = False
 
     def matching(self, engine_facts: dict) -> list[str]:
-        if self._handle is None:
-            return []
         fact = json.dumps({**engine_facts, "sid": "0", "id": next(self._ids)})
-        matched = []
+        matched: list[str] = []
         with self._lock:
+            if self._closed:  # evicted from the cache while a caller still held it: ask again
+                raise RuntimeError(f"{self.engine_name} was closed; get the ruleset again")
+            if self._handle is None:  # a file with no rules: only the default applies
+                return matched
             result = _engine.assert_fact(self._handle, fact)
             try:
                 if result[0] == 0:
@@ -99,8 +103,9 @@ class CompiledRuleset:
                         reason, shown)
 
     def close(self) -> None:
-        if self._handle is not None:
-            with self._lock:
+        with self._lock:
+            self._closed = True
+            if self._handle is not None:
                 _engine.delete_ruleset(self._handle)
                 self._handle = None
 
@@ -119,13 +124,18 @@ _live_lock = threading.Lock()
 
 def get_compiled(rule_file: RuleFile, version: int) -> CompiledRuleset:
     """The compiled ruleset for this file and version, compiled once per process (bounded LRU)."""
-    key = (rule_file.name, version, rule_file.sha256)
+    return compiled_for(rule_file.name, version, rule_file.sha256, lambda: rule_file)
+
+
+def compiled_for(name: str, version: int, sha256: str, load: Callable[[], RuleFile]) -> CompiledRuleset:
+    """Like get_compiled, but `load` is called only on a miss (e.g. to read the source from a store)."""
+    key = (name, version, sha256)
     with _live_lock:
         compiled = _live.get(key)
         if compiled is not None:
             _live.move_to_end(key)
             return compiled
-        compiled = _live[key] = CompiledRuleset(rule_file, version)
+        compiled = _live[key] = CompiledRuleset(load(), version)
         while len(_live) > MAX_LIVE_RULESETS:
             _live.popitem(last=False)[1].close()
         return compiled

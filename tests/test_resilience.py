@@ -5,30 +5,26 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from dealerflow.config import ROOT
+from launcher.processes import spawn, stop
 
 from .support import wait_until
 
 
-def start_worker(settings, log_path) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=settings.database_url, TEMPORAL_ADDRESS=settings.temporal_address,
-               DEALERFLOW_TASK_QUEUE=settings.task_queue, DEALERFLOW_SECRET_KEY=settings.secret_key,
-               DEALERFLOW_DATA_DIR=str(settings.data_dir))
-    proc = subprocess.Popen([sys.executable, "-m", "launcher.main", "worker"], cwd=ROOT, env=env,
-                            stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+def start_worker(settings, name: str) -> subprocess.Popen:
+    proc = spawn(["worker"], settings, name)
+    log_path = settings.data_dir / name
     wait_until(lambda: b"worker polling" in log_path.read_bytes() or proc.poll() is not None, timeout=30)
     assert proc.poll() is None, log_path.read_text()
     return proc
 
 
-def test_an_order_in_flight_survives_its_worker_being_killed(settings, make_dealer, make_user, product, tmp_path):
+def test_an_order_in_flight_survives_its_worker_being_killed(settings, make_dealer, make_user, product):
     dealer, approver = make_dealer(rating="C"), make_user("credit_manager")
-    first = start_worker(settings, tmp_path / "first.log")
+    first = start_worker(settings, f"{settings.task_queue}-first.log")
     second = None
     try:
         with TestClient(create_app(settings)) as client:
@@ -40,7 +36,7 @@ def test_an_order_in_flight_survives_its_worker_being_killed(settings, make_deal
             wait_until(lambda: client.get(f"/api/v1/tasks/{task_id}", headers=approver.headers).status_code == 200)
             os.killpg(first.pid, signal.SIGKILL)  # no clean shutdown
             first.wait(10)
-            second = start_worker(settings, tmp_path / "second.log")
+            second = start_worker(settings, f"{settings.task_queue}-second.log")
             r = client.post(f"/api/v1/tasks/{task_id}/complete", json={"outcome": "approve"}, headers=approver.headers)
             assert r.status_code == 200, r.text
             final = wait_until(lambda: (o := client.get(f"/api/v1/orders/{placed['id']}", headers=dealer.headers)
@@ -51,6 +47,5 @@ def test_an_order_in_flight_survives_its_worker_being_killed(settings, make_deal
                                headers=make_dealer().headers).json()["status"] == "approved"
     finally:
         for proc in (first, second):
-            if proc is not None and proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(20)
+            if proc is not None:
+                stop(proc)

@@ -51,15 +51,14 @@ class OrderWorkflow:
                 TaskSpec(task_id=task_id, kind="order_credit_review",
                          title=f"Credit review: {decision.dealer_code}, order {inp.order_id[:8]}, {decision.amount}",
                          subject_type="order", subject_id=inp.order_id, dealer_id=inp.dealer_id,
-                         assignee_role=decision.review_role or "credit_manager", outcomes=["approve", "reject"],
-                         sla_seconds=decision.review_sla_seconds or 24 * 3600,
-                         escalate_to=decision.escalate_to,
+                         assignee_role=decision.review_role, outcomes=["approve", "reject"],
+                         sla_seconds=decision.review_sla_seconds, escalate_to=decision.escalate_to,
                          payload={"reason": decision.reason, "rule": decision.rule, "amount": decision.amount,
                                   "dealer": decision.dealer_code,
                                   "ruleset": decision.ruleset, "version": decision.version}),
                 id=task_workflow_id(task_id),
                 search_attributes=workflow.info().typed_search_attributes.updated(
-                    Pair(STAGE, "open"), Pair(TASK_ROLE, decision.review_role or "credit_manager")),
+                    Pair(STAGE, "open"), Pair(TASK_ROLE, decision.review_role)),
             )
             self._status = await workflow.execute_activity_method(
                 OrderActivities.apply_review, ReviewOutcomeInput(inp.order_id, result), **ACTIVITY)

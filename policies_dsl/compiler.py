@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from .conditions import And, Arith, Compare, ConditionError, Fact, In, Lit, Not, Or, type_of
+from .conditions import And, Arith, Compare, ConditionError, Fact, Has, In, Lit, Not, Or, check, parse, type_of
 
 _OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "!=": "$neq"}
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
@@ -18,10 +18,22 @@ def engine_field(name: str) -> str:
     return name.replace(".", "__")
 
 
+def member_field(name: str, member: str) -> str:
+    return f"{engine_field(name)}__{member}"
+
+
 def to_cents(value: Decimal) -> int:
     if value != value.quantize(CENT):
         raise ConditionError(f"money literal {value} has more than 2 decimal places")
     return int(value * 100)
+
+
+def checked_condition(text: str, facts: dict):
+    """Parse, type-check and trial-compile a `when`; the AST, or ConditionError."""
+    node = parse(text)
+    check(node, facts)
+    compile_condition(node, facts)
+    return node
 
 
 def compile_condition(node, facts: dict) -> dict:
@@ -41,6 +53,8 @@ def _push_not(node, negate: bool):
         return Compare(_NEGATE[node.op], node.left, node.right)
     if isinstance(node, In):
         return In(node.subject, node.values, not node.negated)
+    if isinstance(node, Has):
+        return Has(node.collection, node.value, not node.negated)
     if isinstance(node, Fact):  # a bool fact
         return Compare("==", node, Lit(False))
     return Not(node)
@@ -53,6 +67,8 @@ def _cond(node, facts: dict) -> dict:
         return {"$or": [_cond(i, facts) for i in node.items]}
     if isinstance(node, Fact):
         return {engine_field(node.name): True}
+    if isinstance(node, Has):  # a set travels as one true field per member
+        return {"$nex" if node.negated else "$ex": {member_field(node.collection.name, node.value.value): 1}}
     if isinstance(node, In):
         if not isinstance(node.subject, Fact):
             raise ConditionError("the left of 'in' must be a single fact")

@@ -2,6 +2,7 @@
 Conditions are data: parsed, never evaluated by Python."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -19,6 +20,8 @@ GRAMMAR = r"""
 ?comparison: sum COMP sum        -> compare
     | sum _IN list               -> in_
     | sum _NOT _IN list          -> not_in
+    | sum _IN NAME               -> has
+    | sum _NOT _IN NAME          -> has_not
     | sum
 ?sum: product (ADDOP product)*
 ?product: unary (MULOP unary)*
@@ -88,6 +91,14 @@ class In:
 
 
 @dataclass(frozen=True)
+class Has:
+    """`"tag" in dealer.tags`: a set fact holds a value."""
+    collection: Fact
+    value: object
+    negated: bool = False
+
+
+@dataclass(frozen=True)
 class And:
     items: tuple
 
@@ -150,6 +161,12 @@ class _ToAst(Transformer):
     def not_in(self, subject, values):
         return In(subject, values, negated=True)
 
+    def has(self, value, name):
+        return Has(Fact(str(name)), value)
+
+    def has_not(self, value, name):
+        return Has(Fact(str(name)), value, negated=True)
+
     def not_(self, item):
         return Not(item)
 
@@ -192,6 +209,7 @@ def _describe(expected) -> str:
 # --- types ------------------------------------------------------------------------------------
 
 NUMERIC = ("int", "decimal", "money")
+SET_MEMBER = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -205,7 +223,7 @@ def facts_in(node) -> list[str]:
     if isinstance(node, Fact):
         return [node.name]
     children = {Arith: lambda n: (n.left, n.right), Compare: lambda n: (n.left, n.right),
-                In: lambda n: (n.subject,), And: lambda n: n.items, Or: lambda n: n.items,
+                In: lambda n: (n.subject,), Has: lambda n: (n.collection,), And: lambda n: n.items, Or: lambda n: n.items,
                 Not: lambda n: (n.item,)}.get(type(node), lambda n: ())(node)
     out: list[str] = []
     for c in children:
@@ -231,8 +249,17 @@ def check(node, facts: dict) -> None:
             raise ConditionError("the list after 'in' is empty")
         for value in node.values:
             _comparable(subject, type_of(value, facts), node)
+    elif isinstance(node, Has):
+        if type_of(node.collection, facts).kind != "set":
+            raise ConditionError(f"'{node.collection.name}' is not a set: use 'in [...]' to test its value")
+        if not (isinstance(node.value, Lit) and isinstance(node.value.value, str)):
+            raise ConditionError(f"test a set with a quoted value: \"tag\" in {node.collection.name}")
+        if not SET_MEMBER.match(node.value.value):
+            raise ConditionError(f"{node.value.value!r} is not a valid set value (lower case, digits, underscores)")
     else:
         t = type_of(node, facts)
+        if t.kind == "set":
+            raise ConditionError(f"a set is tested with \"value\" in {render(node)}")
         if t.kind != "bool" or not isinstance(node, Fact):
             raise ConditionError("a condition must compare facts or test a bool fact")
 
@@ -294,6 +321,8 @@ def render(node) -> str:
         return f"{render(node.left)} {node.op} {render(node.right)}"
     if isinstance(node, In):
         return f"{render(node.subject)} {'not in' if node.negated else 'in'} [{', '.join(map(render, node.values))}]"
+    if isinstance(node, Has):
+        return f"{render(node.value)} {'not in' if node.negated else 'in'} {node.collection.name}"
     if isinstance(node, And):
         return " and ".join(f"({render(i)})" if isinstance(i, Or) else render(i) for i in node.items)
     if isinstance(node, Or):

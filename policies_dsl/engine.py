@@ -49,6 +49,7 @@ class CompiledRuleset:
         self.name = rule_file.name
         self._order = {r.name: i for i, r in enumerate(rule_file.rules)}
         self._rules = {r.name: r for r in rule_file.rules}
+        self.required = tuple(dict.fromkeys(f for r in rule_file.rules for f in facts_in(r.condition)))
         definition = {r.name: {"all": [{"m": compile_condition(r.condition, rule_file.facts)}]}
                       for r in rule_file.rules}
         self.engine_name = f"{rule_file.name}@v{version}#{next(_names)}"
@@ -81,7 +82,7 @@ class CompiledRuleset:
 
     def decide(self, facts: dict) -> Decision:
         specs = self.rule_file.facts
-        exact = check_facts(specs, facts)
+        exact = check_facts(specs, facts, self.required)
         names = self.matching(to_engine(specs, exact))
         matched = sorted((self._rules[n] for n in set(names)), key=lambda r: (-r.priority, self._order[r.name]))
         shown = to_json(specs, exact)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from .compiler import CENT, engine_field
+from .compiler import CENT, engine_field, member_field
+from .conditions import SET_MEMBER
 from .errors import FactError, did_you_mean
 
 _PYTHON_TYPE = {"int": "an integer", "decimal": "a decimal number", "money": "an amount with at most 2 decimals",
-                "bool": "true or false", "string": "text", "enum": "one of"}
+                "bool": "true or false", "string": "text", "enum": "one of",
+                "set": "a list of values (lower case, digits, underscores)"}
 
 
 def coerce(spec, value):
@@ -21,6 +23,11 @@ def coerce(spec, value):
     if t == "bool":
         if isinstance(value, bool):
             return value
+        raise fail()
+    if t == "set":
+        if isinstance(value, (list, tuple, set, frozenset)) and all(
+                isinstance(v, str) and SET_MEMBER.match(v) for v in value):
+            return frozenset(value)
         raise fail()
     if t in ("string", "enum"):
         if not isinstance(value, str) or (t == "enum" and value not in spec.values):
@@ -46,15 +53,16 @@ def coerce(spec, value):
     return number
 
 
-def check_facts(specs: dict, facts: dict) -> dict:
-    """All declared facts present, none undeclared, each of its type. Returns exact values."""
+def check_facts(specs: dict, facts: dict, required=None) -> dict:
+    """Every required fact (default: all declared) present, none undeclared, each of its type.
+    Returns exact values."""
     unknown = [k for k in facts if k not in specs]
     if unknown:
         raise FactError(f"undeclared fact '{unknown[0]}'{did_you_mean(unknown[0], specs)}")
-    missing = [k for k in specs if k not in facts]
+    missing = [k for k in (specs if required is None else required) if k not in facts]
     if missing:
         raise FactError(f"missing fact '{missing[0]}' ({spec_desc(specs[missing[0]])})")
-    return {name: coerce(specs[name], facts[name]) for name in specs}
+    return {name: coerce(specs[name], facts[name]) for name in specs if name in facts}
 
 
 def spec_desc(spec) -> str:
@@ -70,11 +78,15 @@ def to_engine(specs: dict, exact: dict) -> dict:
             value = int(value * 100)
         elif t == "decimal":
             value = float(value)
+        elif t == "set":
+            out.update((member_field(name, member), True) for member in value)
+            continue
         out[engine_field(name)] = value
     return out
 
 
 def to_json(specs: dict, exact: dict) -> dict:
     """Exact values for an explanation: money and decimals as strings."""
-    return {name: (f"{v:.2f}" if specs[name].type == "money" else str(v) if isinstance(v, Decimal) else v)
+    return {name: (f"{v:.2f}" if specs[name].type == "money" else str(v) if isinstance(v, Decimal) else
+                   sorted(v) if isinstance(v, frozenset) else v)
             for name, v in exact.items()}

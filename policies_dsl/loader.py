@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -84,4 +85,6 @@ def _build(node, path: Path, doc: Document, constructor: SafeConstructor, errors
     value = constructor.construct_object(node)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         doc.raw[path] = node.value
+    if isinstance(value, (date, datetime)):  # dates stay text: the schema checks their form
+        return node.value
     return value

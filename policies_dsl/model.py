@@ -43,3 +43,4 @@ class RuleFile:
     tests: tuple
     source: str
     sha256: str
+    spec: object = None  # a document kind's parsed section, e.g. a PolicySpec

@@ -9,7 +9,7 @@ from .kinds import KINDS
 FACT_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
 RULE_NAME = r"^[a-z0-9][a-z0-9-]*$"
 RULESET_NAME = r"^[a-z][a-z0-9_]*$"
-FACT_TYPES = ["int", "decimal", "money", "bool", "string", "enum"]
+FACT_TYPES = ["int", "decimal", "money", "bool", "string", "enum", "set"]
 SCHEMA_ID = "https://dealerflow.dev/schemas/rule-file.schema.json"
 
 # What a pattern means, for error messages a business admin can act on.
@@ -57,15 +57,16 @@ def json_schema() -> dict:
             },
         },
     }
-    for kind, outcome in KINDS.items():
-        defs[f"outcome_{kind}"] = outcome
+    for name, kind in KINDS.items():
+        defs[f"outcome_{name}"] = kind.outcome
+    sections = {k.section: k.section_schema for k in KINDS.values() if k.section}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "dealerflow rule file",
         "type": "object",
         "additionalProperties": False,
-        "required": ["ruleset", "kind", "facts", "rules", "default"],
+        "required": ["ruleset", "kind"],
         "properties": {
             "$schema": {"type": "string"},
             "ruleset": {"type": "string", "pattern": RULESET_NAME},
@@ -75,20 +76,32 @@ def json_schema() -> dict:
                       "additionalProperties": {"$ref": "#/$defs/fact"}},
             "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
             "default": {"type": "object"},
+            **sections,
             "tests": {"type": "array", "items": {"$ref": "#/$defs/test"}},
         },
-        "allOf": [
-            {"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
-             "then": {"properties": {
-                 "default": {"$ref": f"#/$defs/outcome_{kind}"},
-                 "rules": {"items": {"properties": {"then": {"$ref": f"#/$defs/outcome_{kind}"}}}}}}}
-            for kind in sorted(KINDS)
-        ] + [{"if": {"properties": {"facts": {"type": "object"}}},
-              "then": {"properties": {"facts": {"additionalProperties": {
-                  "if": {"properties": {"type": {"const": "enum"}}, "required": ["type"]},
-                  "then": {"required": ["values"]}}}}}}],
+        "allOf": [_per_kind(name, kind) for name, kind in sorted(KINDS.items())] + [
+            {"if": {"properties": {"facts": {"type": "object"}}},
+             "then": {"properties": {"facts": {"additionalProperties": {
+                 "if": {"properties": {"type": {"const": "enum"}}, "required": ["type"]},
+                 "then": {"required": ["values"]}}}}}}],
         "$defs": defs,
     }
+
+
+NOT_HERE = {"not": {}, "description": "belongs to another kind of rule file"}
+
+
+def _per_kind(name: str, kind) -> dict:
+    if kind.section:  # a document kind: its section, built-in facts, derived rules
+        then = {"required": [kind.section],
+                "properties": {"facts": NOT_HERE, "rules": NOT_HERE, "default": NOT_HERE,
+                               **{k.section: NOT_HERE for k in KINDS.values() if k.section and k is not kind}}}
+    else:
+        then = {"required": ["facts", "rules", "default"],
+                "properties": {"default": {"$ref": f"#/$defs/outcome_{name}"},
+                               "rules": {"items": {"properties": {"then": {"$ref": f"#/$defs/outcome_{name}"}}}},
+                               **{k.section: NOT_HERE for k in KINDS.values() if k.section}}}
+    return {"if": {"properties": {"kind": {"const": name}}, "required": ["kind"]}, "then": then}
 
 
 def write_json_schema(path: Path) -> None:

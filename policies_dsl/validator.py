@@ -7,12 +7,14 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from .conditions import ConditionError, check, parse
-from .compiler import compile_condition
+from .conditions import ConditionError, facts_in
+from .compiler import checked_condition
 from .errors import FactError, RuleError, RuleFileError, did_you_mean
 from .facts import coerce
 from .loader import Document, load_document
-from .model import FactSpec, Rule, RuleFile, RuleTest
+from .kinds import KINDS
+from .model import Rule, RuleFile, RuleTest
+from .policy import facts_of, parse_policy
 from .schema import PATTERN_MEANING, json_schema
 
 _validator = Draft202012Validator(json_schema())
@@ -64,6 +66,8 @@ def schema_errors(doc: Document) -> list[RuleError]:
             if meaning is None and e.validator_value.endswith("(s|m|h|d)$"):
                 meaning = "a duration like 30s, 15m, 24h or 2d"
             out.append(doc.error(path, f"{e.instance!r} is not {meaning or 'valid: ' + e.validator_value}"))
+        elif e.validator == "not":  # a key that another kind of file uses
+            out.append(doc.error(path, f"'{path[-1]}' does not belong in a {doc.data.get('kind')} file"))
         elif e.validator in ("minItems", "minProperties", "minLength"):
             out.append(doc.error(path, "must not be empty"))
         else:
@@ -74,25 +78,17 @@ def schema_errors(doc: Document) -> list[RuleError]:
 def _semantic(doc: Document, text: str) -> RuleFile:
     data = doc.data
     errors: list[RuleError] = []
-    facts = {name: FactSpec(name, spec["type"], tuple(spec.get("values", ())), spec.get("description", ""))
-             for name, spec in data["facts"].items()}
-    rules: list[Rule] = []
-    seen: dict[str, int] = {}
-    for i, raw in enumerate(data["rules"]):
-        line = doc.line(("rules", i))
-        if raw["name"] in seen:
-            errors.append(doc.error(("rules", i, "name"), f"duplicate rule name '{raw['name']}'"
-                                    f" (also on line {seen[raw['name']]})"))
-        seen.setdefault(raw["name"], doc.line(("rules", i, "name")))
-        try:
-            condition = parse(raw["when"])
-            check(condition, facts)
-            compile_condition(condition, facts)
-        except ConditionError as e:
-            errors.append(doc.error(("rules", i, "when"), str(e)))
-            continue
-        rules.append(Rule(raw["name"], raw["when"], raw["then"], raw.get("priority", 0), line, condition,
-                          raw.get("description", "")))
+    kind = KINDS[data["kind"]]
+    spec = None
+    if kind.section:  # built-in facts; rules derived from the section
+        facts = facts_of(kind.facts)
+        spec, rules, default = parse_policy(doc, facts, errors)
+        seen = {r.name: r.line for r in rules}
+    else:
+        facts = facts_of(data["facts"])
+        rules, seen = _rules(doc, facts, errors)
+        default = data["default"]
+    read = {f for r in rules for f in facts_in(r.condition)}
     tests = []
     for i, raw in enumerate(data.get("tests", [])):
         given, ok = {}, True
@@ -109,9 +105,9 @@ def _semantic(doc: Document, text: str) -> RuleFile:
             except FactError as e:
                 errors.append(doc.error(path, str(e)))
                 ok = False
-        missing = [f for f in facts if f not in raw["given"]]
+        missing = [f for f in facts if f in read and f not in raw["given"]]
         if missing:
-            errors.append(doc.error(("tests", i, "given"), f"missing fact '{missing[0]}' (a test gives every declared fact)"))
+            errors.append(doc.error(("tests", i, "given"), f"missing fact '{missing[0]}' (a test gives every fact the rules read)"))
             ok = False
         expected_rule = raw["expect"].get("rule")
         if expected_rule is not None and expected_rule != "default" and expected_rule not in seen:
@@ -123,5 +119,24 @@ def _semantic(doc: Document, text: str) -> RuleFile:
     if errors:
         raise RuleFileError(errors)
     return RuleFile(file=doc.file, name=data["ruleset"], kind=data["kind"], description=data.get("description", ""),
-                    facts=facts, rules=tuple(rules), default=data["default"], tests=tuple(tests), source=text,
-                    sha256=hashlib.sha256(text.encode()).hexdigest())
+                    facts=facts, rules=tuple(rules), default=default, tests=tuple(tests), source=text,
+                    sha256=hashlib.sha256(text.encode()).hexdigest(), spec=spec)
+
+
+def _rules(doc: Document, facts: dict, errors: list[RuleError]) -> tuple[list[Rule], dict]:
+    rules: list[Rule] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(doc.data["rules"]):
+        line = doc.line(("rules", i))
+        if raw["name"] in seen:
+            errors.append(doc.error(("rules", i, "name"), f"duplicate rule name '{raw['name']}'"
+                                    f" (also on line {seen[raw['name']]})"))
+        seen.setdefault(raw["name"], doc.line(("rules", i, "name")))
+        try:
+            condition = checked_condition(raw["when"], facts)
+        except ConditionError as e:
+            errors.append(doc.error(("rules", i, "when"), str(e)))
+            continue
+        rules.append(Rule(raw["name"], raw["when"], raw["then"], raw.get("priority", 0), line, condition,
+                          raw.get("description", "")))
+    return rules, seen

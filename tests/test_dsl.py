@@ -114,11 +114,11 @@ def test_outcomes_and_durations_are_checked_per_kind():
 def test_rule_file_tests_are_checked_for_undeclared_and_mistyped_facts():
     given = ", ".join(f"{k}: {json.dumps(str(v)) if isinstance(v, Decimal) else json.dumps(v)}"
                       for k, v in FACTS.items() if k != "dealer.overdue_days")
-    text = rules_file("  - name: a\n    when: order.amount > 1\n    then: {decision: approve}\n",
+    text = rules_file("  - name: a\n    when: order.amount > 1 and dealer.overdue_days < 5\n    then: {decision: approve}\n",
                       "default: {decision: review}\ntests:\n"
                       f"  - name: t\n    given: {{{given}, dealer.overdue_dayz: 3}}\n    expect: {{rule: b}}\n")
     assert errors_of(text) == [
-        "rules/sample.yaml:19 tests[0].given: missing fact 'dealer.overdue_days' (a test gives every declared fact)",
+        "rules/sample.yaml:19 tests[0].given: missing fact 'dealer.overdue_days' (a test gives every fact the rules read)",
         "rules/sample.yaml:19 tests[0].given.dealer.overdue_dayz: undeclared fact 'dealer.overdue_dayz' — "
         "did you mean 'dealer.overdue_days'?",
         "rules/sample.yaml:20 tests[0].expect.rule: no rule named 'b'",

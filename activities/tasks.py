@@ -23,6 +23,11 @@ class TaskActivities:
             tasks.record_completion(session, result)
 
     @activity.defn
+    def cancel_task(self, result: TaskResult) -> None:
+        with self.sessions.begin() as session:
+            tasks.cancel(session, result.task_id, result.actor, result.comment)
+
+    @activity.defn
     def escalate_task(self, spec: TaskSpec) -> EscalationResult:
         with self.sessions.begin() as session:
             return tasks.escalate(session, spec.task_id, spec.escalate_to)

@@ -41,6 +41,13 @@ class Settings:
     api_port: int = 8000
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
+    evidence_dir: Path | None = None  # default: <data_dir>/evidence
+    notify_webhook_url: str | None = None  # a WeCom/DingTalk/SMS gateway; None: in-app inbox only
+    notify_webhook_token: str | None = None
+
+    @property
+    def evidence_path(self) -> Path:
+        return self.evidence_dir or self.data_dir / "evidence"
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -52,6 +59,9 @@ class Settings:
         url = env.get("DATABASE_URL") or None
         if url and not url.startswith(("postgresql://", "postgresql+psycopg2://", "postgres://")):
             raise ConfigError(f"DATABASE_URL={url!r}: expected a postgresql:// URL")
+        webhook = env.get("DEALERFLOW_NOTIFY_WEBHOOK_URL") or None
+        if webhook and not webhook.startswith(("http://", "https://")):
+            raise ConfigError(f"DEALERFLOW_NOTIFY_WEBHOOK_URL={webhook!r}: expected an http(s):// URL")
         return cls(
             database_url=url,
             temporal_address=env.get("TEMPORAL_ADDRESS") or None,
@@ -68,6 +78,9 @@ class Settings:
             api_port=_int(env, "DEALERFLOW_API_PORT", 8000),
             temporal_port=_int(env, "DEALERFLOW_TEMPORAL_PORT", 7233),
             temporal_ui_port=_int(env, "DEALERFLOW_TEMPORAL_UI_PORT", 8233),
+            evidence_dir=Path(env["DEALERFLOW_EVIDENCE_DIR"]) if env.get("DEALERFLOW_EVIDENCE_DIR") else None,
+            notify_webhook_url=webhook,
+            notify_webhook_token=env.get("DEALERFLOW_NOTIFY_WEBHOOK_TOKEN") or None,
         )
 
     def with_(self, **changes) -> "Settings":

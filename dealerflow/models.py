@@ -9,7 +9,7 @@ from sqlalchemy import (
     JSON, BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
     UniqueConstraint, func,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 Money = Numeric(14, 2)
@@ -24,7 +24,7 @@ def _now():
     return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
-ROLES = ("admin", "hq", "credit_manager", "dealer")
+ROLES = ("admin", "hq", "credit_manager", "account_manager", "dealer")
 
 
 class Dealer(Base):
@@ -42,6 +42,8 @@ class Dealer(Base):
     rating: Mapped[str] = mapped_column(String(1), default="C")
     overdue_days: Mapped[int] = mapped_column(Integer, default=0)
     account_manager: Mapped[str | None] = mapped_column(String(64))
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list, server_default="{}")
+    channel: Mapped[str] = mapped_column(String(32), default="retail", server_default="retail")
     created_at: Mapped[datetime] = _now()
     __table_args__ = (
         CheckConstraint("level in (1, 2)", name="dealer_level"),
@@ -59,7 +61,7 @@ class User(Base):
     created_at: Mapped[datetime] = _now()
     dealer: Mapped[Dealer | None] = relationship(lazy="joined")
     __table_args__ = (
-        CheckConstraint("role in ('admin', 'hq', 'credit_manager', 'dealer')", name="user_role"),
+        CheckConstraint("role in ('admin', 'hq', 'credit_manager', 'account_manager', 'dealer')", name="user_role"),
         CheckConstraint("(role = 'dealer') = (dealer_id is not null)", name="user_dealer_scope"),
     )
 
@@ -200,6 +202,7 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     recipient_role: Mapped[str | None] = mapped_column(String(32))
     recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recipient_dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"))
     kind: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text, default="")
@@ -207,3 +210,128 @@ class Notification(Base):
     dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = _now()
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Outbox for external channels (webhook): set once the notification has been sent there.
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        Index("notification_dealer", "recipient_dealer_id", "id"),
+        Index("notification_unsent", "id", postgresql_where="sent_at is null"),
+    )
+
+
+# --- policies ----------------------------------------------------------------------------------
+
+POLICY_STATUSES = ("pilot", "awaiting_decision", "rolling_out", "active", "closed", "withdrawn", "cancelled")
+
+
+class Policy(Base):
+    """A published policy: the version being rolled out and where its rollout stands. The content
+    lives in the deployed rule file (`rule_versions`, ruleset = policy id)."""
+    __tablename__ = "policies"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    workflow_id: Mapped[str] = mapped_column(String(128))
+    published_by: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = _now()
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pilot_decision: Mapped[str | None] = mapped_column(String(32))
+    final_figures: Mapped[dict | None] = mapped_column(Json)
+
+
+class PolicyTarget(Base):
+    """One targeted dealer of a policy: delivery, reading, acknowledgment and chasing. Set-based
+    updates on this table are how a rollout reaches thousands of dealers in a few statements."""
+    __tablename__ = "policy_targets"
+    policy_id: Mapped[str] = mapped_column(ForeignKey("policies.id"), primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), primary_key=True)
+    pilot: Mapped[bool] = mapped_column(default=False)
+    targeted_version: Mapped[int] = mapped_column(Integer)
+    facts: Mapped[dict] = mapped_column(Json)  # the dealer facts the targeting rule saw
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_version: Mapped[int | None] = mapped_column(Integer)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_version: Mapped[int | None] = mapped_column(Integer)
+    acknowledged_late: Mapped[bool | None] = mapped_column()
+    chase_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # delivery or amendment
+    ack_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    overdue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("policy_target_dealer", "dealer_id", "delivered_at"),)
+
+
+ASSIGNMENT_STATUSES = ("assigned", "submitted", "returned", "accepted", "cancelled")
+
+
+class PolicyAssignment(Base):
+    """A policy task assigned to one dealer: due date, submissions, review, points."""
+    __tablename__ = "policy_assignments"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    policy_id: Mapped[str] = mapped_column(ForeignKey("policies.id"))
+    task_key: Mapped[str] = mapped_column(String(64))
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    status: Mapped[str] = mapped_column(String(16), default="assigned")
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    overdue_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    submissions: Mapped[int] = mapped_column(Integer, default=0)
+    review_task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        UniqueConstraint("policy_id", "task_key", "dealer_id", name="assignment_once"),
+        Index("assignment_dealer", "dealer_id", "status"),
+        CheckConstraint("status in ('assigned', 'submitted', 'returned', 'accepted', 'cancelled')",
+                        name="assignment_status"),
+    )
+
+
+class Evidence(Base):
+    """One file or set of figures submitted for an assignment; files are stored by their SHA-256."""
+    __tablename__ = "evidence"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    assignment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("policy_assignments.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # photo | video | document | figures
+    filename: Mapped[str | None] = mapped_column(String(255))
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    figures: Mapped[dict | None] = mapped_column(Json)
+    note: Mapped[str] = mapped_column(Text, default="")
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = _now()
+
+
+class PointsEntry(Base):
+    """The dealer's points ledger. One entry per source (e.g. an accepted assignment): the unique
+    key makes awarding points idempotent at the database, whatever retries happen above it."""
+    __tablename__ = "points_ledger"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    points: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(300))
+    source_type: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (UniqueConstraint("source_type", "source_id", name="points_once"),)
+
+
+class PolicyQuestion(Base):
+    """A dealer's question on a policy; HQ answers, and may publish the answer to the policy's FAQ."""
+    __tablename__ = "policy_questions"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    policy_id: Mapped[str] = mapped_column(ForeignKey("policies.id"), index=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    asked_by: Mapped[str] = mapped_column(String(64))
+    question: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime] = _now()
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(64))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    in_faq: Mapped[bool] = mapped_column(default=False)

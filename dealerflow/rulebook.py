@@ -69,11 +69,17 @@ def _active_row(session: Session, name: str) -> RuleVersion | None:
 
 def active(session: Session, name: str) -> CompiledRuleset:
     """The active compiled ruleset: one indexed lookup, then the per-process compile cache."""
-    row = session.execute(select(RuleVersion.version, RuleVersion.sha256, RuleVersion.filename)
-                          .where(RuleVersion.ruleset == name)
-                          .order_by(RuleVersion.version.desc()).limit(1)).first()
+    return compiled(session, name)
+
+
+def compiled(session: Session, name: str, version: int | None = None) -> CompiledRuleset:
+    """A deployed version (default: the active one), compiled once per process."""
+    q = select(RuleVersion.version, RuleVersion.sha256, RuleVersion.filename).where(RuleVersion.ruleset == name)
+    q = q.where(RuleVersion.version == version) if version is not None else q
+    row = session.execute(q.order_by(RuleVersion.version.desc()).limit(1)).first()
     if row is None:
-        raise UnknownRuleset(f"ruleset {name!r} has not been deployed (run `dealerflow rules deploy`)")
+        raise UnknownRuleset(f"ruleset {name!r}" + (f" version {version}" if version is not None else "")
+                             + " has not been deployed (run `dealerflow rules deploy`)")
 
     def load() -> RuleFile:  # only when this process has not compiled this version yet
         source = session.scalar(select(RuleVersion.source).where(

@@ -12,7 +12,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from .contracts import EscalationResult, TaskResult, TaskSpec
-from .models import HumanTask, Notification, TaskEvent, User
+from .models import HumanTask, TaskEvent, User
+from .notifications import notify
 
 
 class TaskConflict(Exception):
@@ -24,14 +25,15 @@ def open_task(session: Session, spec: TaskSpec, *, workflow_id: str, now: dateti
     inserted = session.execute(insert(HumanTask).values(
         id=uuid.UUID(spec.task_id), kind=spec.kind, title=spec.title, subject_type=spec.subject_type,
         subject_id=spec.subject_id, dealer_id=spec.dealer_id, workflow_id=workflow_id,
-        assignee_role=spec.assignee_role, outcomes=spec.outcomes, payload=spec.payload,
+        assignee_role=spec.assignee_role, assignee_user_id=spec.assignee_user_id, outcomes=spec.outcomes, payload=spec.payload,
         due_at=now + timedelta(seconds=spec.sla_seconds), status="open", reminders_sent=0,
     ).on_conflict_do_nothing(index_elements=["id"]))
     if inserted.rowcount:  # retried activities add no second event or notification
         session.add(TaskEvent(task_id=uuid.UUID(spec.task_id), actor="system", action="opened",
                               detail={"role": spec.assignee_role, "sla_seconds": spec.sla_seconds}))
-        notify(session, role=spec.assignee_role, kind="task", title=f"New task: {spec.title}",
-               link=f"/console/tasks/{spec.task_id}", dedup_key=f"task-opened:{spec.task_id}")
+        notify(session, role=None if spec.assignee_user_id else spec.assignee_role, user_id=spec.assignee_user_id,
+               kind="task", title=f"New task: {spec.title}", link=f"/console/tasks/{spec.task_id}",
+               dedup_key=f"task-opened:{spec.task_id}")
 
 
 def record_completion(session: Session, result: TaskResult) -> None:
@@ -42,6 +44,13 @@ def record_completion(session: Session, result: TaskResult) -> None:
     if done.rowcount:
         session.add(TaskEvent(task_id=uuid.UUID(result.task_id), actor=result.actor, action="completed",
                               detail={"outcome": result.outcome, "comment": result.comment}))
+
+
+def cancel(session: Session, task_id: str, actor: str, reason: str) -> None:
+    done = session.execute(update(HumanTask).where(
+        HumanTask.id == uuid.UUID(task_id), HumanTask.status == "open").values(status="cancelled"))
+    if done.rowcount:
+        session.add(TaskEvent(task_id=uuid.UUID(task_id), actor=actor, action="cancelled", detail={"reason": reason}))
 
 
 def escalate(session: Session, task_id: str, escalate_to: str | None) -> EscalationResult:
@@ -63,13 +72,6 @@ def escalate(session: Session, task_id: str, escalate_to: str | None) -> Escalat
         notify(session, role=escalate_to, kind="escalation", title=f"Escalated to you: {task.title}",
                link=f"/console/tasks/{task_id}", dedup_key=f"task-escalated:{task_id}")
     return EscalationResult(True)
-
-
-def notify(session: Session, *, role: str | None = None, user_id: int | None = None, kind: str, title: str,
-           body: str = "", link: str | None = None, dedup_key: str | None = None) -> None:
-    session.execute(insert(Notification).values(
-        recipient_role=role, recipient_user_id=user_id, kind=kind, title=title, body=body, link=link,
-        dedup_key=dedup_key).on_conflict_do_nothing(index_elements=["dedup_key"]))
 
 
 # --- who sees and who may complete -----------------------------------------------------------

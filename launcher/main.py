@@ -65,7 +65,7 @@ def cmd_worker(args) -> int:
         engine = make_engine(settings.database_url)
         print(f"worker polling task queue {settings.task_queue!r} on {settings.temporal_address}", flush=True)
         try:
-            await run_worker(client, make_sessionmaker(engine), settings.task_queue, stop)
+            await run_worker(client, make_sessionmaker(engine), settings, stop)
         finally:
             engine.dispose()
 

@@ -11,6 +11,8 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import all_activities
+from dealerflow.config import Settings
+from dealerflow.notifications import Channel, WebhookChannel
 from workflows import ALL_WORKFLOWS
 
 ACTIVITY_THREADS = 16
@@ -20,16 +22,23 @@ RUNNER = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_p
     "dealerflow", "activities", "policies_dsl", "sqlalchemy", "pydantic"))
 
 
+def channels_for(settings: Settings) -> list[Channel]:
+    """External notification channels; the in-app inbox needs none."""
+    if settings.notify_webhook_url:
+        return [WebhookChannel(settings.notify_webhook_url, token=settings.notify_webhook_token)]
+    return []
+
+
 def build_worker(client: Client, sessions: sessionmaker[Session], task_queue: str,
-                 executor: ThreadPoolExecutor) -> Worker:
+                 executor: ThreadPoolExecutor, channels: list[Channel]) -> Worker:
     return Worker(client, task_queue=task_queue, workflows=ALL_WORKFLOWS, workflow_runner=RUNNER,
-                  activities=all_activities(sessions), activity_executor=executor,
+                  activities=all_activities(sessions, channels), activity_executor=executor,
                   max_concurrent_activities=ACTIVITY_THREADS)
 
 
-async def run_worker(client: Client, sessions: sessionmaker[Session], task_queue: str,
+async def run_worker(client: Client, sessions: sessionmaker[Session], settings: Settings,
                      stop: asyncio.Event) -> None:
     with ThreadPoolExecutor(ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
-        worker = build_worker(client, sessions, task_queue, executor)
+        worker = build_worker(client, sessions, settings.task_queue, executor, channels_for(settings))
         async with worker:
             await stop.wait()

@@ -62,7 +62,7 @@ class WorkerThread:
             self._stop = asyncio.Event()
             client = await connect(self.settings)
             self._ready.set()
-            await run_worker(client, self.sessions, self.settings.task_queue, self._stop)
+            await run_worker(client, self.sessions, self.settings, self._stop)
         try:
             asyncio.run(main())
         except BaseException as e:  # surfaced by stop()

@@ -2,6 +2,7 @@
 when the SLA passes, and return the outcome. Every process that needs a human reuses this."""
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -31,6 +32,16 @@ class HumanTaskWorkflow:
     async def run(self, spec: TaskSpec) -> TaskResult:
         self._spec = spec
         await workflow.execute_activity_method(TaskActivities.open_task, spec, **ACTIVITY)
+        try:
+            return await self._await_person(spec)
+        except asyncio.CancelledError:  # the process that asked no longer needs the answer
+            await workflow.execute_activity_method(
+                TaskActivities.cancel_task, TaskResult(spec.task_id, "cancelled", "system", "no longer needed"),
+                **ACTIVITY)
+            workflow.upsert_search_attributes([STAGE.value_set("cancelled")])
+            raise
+
+    async def _await_person(self, spec: TaskSpec) -> TaskResult:
         try:
             await workflow.wait_condition(lambda: self._result is not None,
                                           timeout=timedelta(seconds=spec.sla_seconds))

@@ -1,0 +1,38 @@
+"""One workflow per evidence submission: a reviewer accepts it or returns it with a comment (the
+human-task workflow), and the outcome is applied: points on acceptance, exactly once."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributePair as Pair
+from temporalio.exceptions import ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.policies import PolicyActivities
+    from dealerflow.contracts import STAGE, TASK_ROLE, EvidenceOutcomeInput, EvidenceReviewInput
+
+from .human_task import HumanTaskWorkflow, task_workflow_id
+
+ACTIVITY = dict(start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
+
+
+@workflow.defn
+class EvidenceReviewWorkflow:
+    @workflow.run
+    async def run(self, inp: EvidenceReviewInput) -> str:
+        workflow.upsert_search_attributes([STAGE.value_set("in_review")])
+        try:
+            result = await workflow.execute_child_workflow(
+                HumanTaskWorkflow.run, inp.review, id=task_workflow_id(inp.review.task_id),
+                search_attributes=workflow.info().typed_search_attributes.updated(
+                    Pair(STAGE, "open"), Pair(TASK_ROLE, inp.review.assignee_role)))
+        except ChildWorkflowError:  # the review was cancelled with its policy
+            workflow.upsert_search_attributes([STAGE.value_set("cancelled")])
+            return "cancelled"
+        status = await workflow.execute_activity_method(
+            PolicyActivities.apply_evidence_review, EvidenceOutcomeInput(inp.assignment_id, inp.attempt, result),
+            **ACTIVITY)
+        workflow.upsert_search_attributes([STAGE.value_set(status)])
+        return status

@@ -1,0 +1,246 @@
+"""One workflow per policy: resolve targets → (pilot → promote, amend or cancel) → deliver in
+batches → chase acknowledgments and task due dates → close with final figures.
+
+Scale lives in the database: delivery is a few activities of hundreds of dealers each, chasing is a
+set-based sweep at each offset of the policy file, and acknowledgments are rows, not signals. The
+history therefore grows with the number of offsets and amendments, not with the number of dealers."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributePair as Pair
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.policies import PolicyActivities
+    from dealerflow.contracts import (STAGE, TASK_ROLE, AmendApplied, AmendInput, CloseInput, DeliverInput,
+                                      PilotInput, RolloutInput, RolloutPlan, RolloutResult, SweepInput, TaskSpec,
+                                      WithdrawInput)
+
+from .human_task import HumanTaskWorkflow, task_workflow_id
+
+ACTIVITY = dict(start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
+PARALLEL_DELIVERIES = 4  # batches in flight at once; they skip each other's rows in the database
+
+
+@workflow.defn
+class PolicyRolloutWorkflow:
+    def __init__(self) -> None:
+        self._policy = ""
+        self._version = 0
+        self._stage = "starting"
+        self._plan: RolloutPlan | None = None
+        self._wakeups: list[datetime] = []
+        self._amendments: list[AmendInput] = []
+        self._withdraw: WithdrawInput | None = None
+        self._pilot_only = False
+        self._closed: str | None = None
+        self._counts = {"delivered": 0, "reminded": 0, "escalated": 0, "overdue": 0, "tasks_reminded": 0,
+                        "tasks_overdue": 0, "escalation_tasks": 0, "sweeps": 0}
+
+    @workflow.run
+    async def run(self, inp: RolloutInput) -> RolloutResult:
+        self._policy, self._version = inp.policy_id, inp.version
+        self._plan = await workflow.execute_activity_method(PolicyActivities.begin_rollout, inp, **ACTIVITY)
+        outcome = "promote"
+        if self._plan.pilot_seconds:
+            outcome = await self._pilot()
+        if outcome == "promote" and not self._withdraw:
+            await self._set_stage("rolling_out")
+            self._pilot_only = False
+            await self._deliver()
+            await self._set_stage("active")
+            outcome = await self._chase(until=lambda: workflow.now() >= self._close_at())
+        status = {"promote": "closed", "done": "closed"}.get(outcome, outcome)
+        return await self._close(status, self._withdraw.actor if self._withdraw else inp.actor)
+
+    # --- pilot ---------------------------------------------------------------------------------
+
+    async def _pilot(self) -> str:
+        """Deliver to the pilot, wait its duration while chasing, then promote by the rules or ask HQ.
+        'amend' waits for the amended version and pilots it again."""
+        self._pilot_only = True
+        await self._set_stage("pilot")
+        await self._deliver()
+        while True:
+            end = workflow.now() + timedelta(seconds=self._plan.pilot_seconds)
+            if await self._chase(until=lambda: workflow.now() >= end) == "withdrawn":
+                return "withdrawn"
+            pilot = PilotInput(self._policy, self._version, workflow.now(), str(workflow.uuid4()))
+            reason = ""
+            if self._plan.pilot_decided_by is None:
+                verdict = await workflow.execute_activity_method(PolicyActivities.pilot_verdict, pilot, **ACTIVITY)
+                if verdict.promote:
+                    return "promote"
+                reason = verdict.reason  # the figures fall short: HQ decides, nobody is left waiting
+            decision = await self._hq_decision(pilot, reason)
+            if decision in ("promote", "withdrawn"):
+                return decision
+            if decision == "cancel":
+                return "cancelled"
+            await self._set_stage("awaiting_amendment")
+            version = self._version
+            if await self._chase(until=lambda: self._version > version) == "withdrawn":
+                return "withdrawn"
+            await self._set_stage("pilot")
+
+    async def _hq_decision(self, pilot: PilotInput, reason: str) -> str:
+        spec: TaskSpec = await workflow.execute_activity_method(PolicyActivities.pilot_task, pilot, **ACTIVITY)
+        if reason:
+            spec.payload["promotion_rules"] = reason
+        if not spec.assignee_role:
+            spec.assignee_role = "hq"
+        await self._set_stage("awaiting_decision")
+        child = await workflow.start_child_workflow(
+            HumanTaskWorkflow.run, spec, id=task_workflow_id(spec.task_id),
+            search_attributes=workflow.info().typed_search_attributes.updated(
+                Pair(STAGE, "open"), Pair(TASK_ROLE, spec.assignee_role)))
+        if await self._chase(until=child.done) == "withdrawn":
+            return "withdrawn"
+        result = await child
+        await workflow.execute_activity_method(
+            PolicyActivities.record_pilot_outcome,
+            CloseInput(self._policy, "", result.actor, workflow.now(), result.outcome), **ACTIVITY)
+        return result.outcome
+
+    # --- delivery and chasing ------------------------------------------------------------------
+
+    async def _deliver(self) -> None:
+        """Deliver to every undelivered target in batches, then schedule the chase of this wave."""
+        now = workflow.now()
+        while True:
+            batch = DeliverInput(self._policy, self._version, now, pilot_only=self._pilot_only)
+            done = await asyncio.gather(*[
+                workflow.execute_activity_method(PolicyActivities.deliver_batch, batch, **ACTIVITY)
+                for _ in range(PARALLEL_DELIVERIES)])
+            self._counts["delivered"] += sum(done)
+            if sum(done) < PARALLEL_DELIVERIES * batch.limit:
+                break
+        self._schedule(now)
+        await self._send_notifications()
+
+    def _schedule(self, start: datetime) -> None:
+        self._wakeups = sorted(set(self._wakeups) | {start + timedelta(seconds=s) for s in self._plan.chase_offsets})
+
+    async def _chase(self, until) -> str:
+        """Sweep at every scheduled wake-up until `until()` holds; apply amendments as they come.
+        Returns 'done', or 'withdrawn' when HQ withdraws the policy."""
+        while True:
+            if self._withdraw:
+                return "withdrawn"
+            if self._amendments:
+                await self._amend(self._amendments.pop(0))
+                continue
+            now = workflow.now()
+            if any(w <= now for w in self._wakeups):
+                self._wakeups = [w for w in self._wakeups if w > now]
+                await self._sweep()
+                continue
+            if until():
+                return "done"
+            wake = min(self._wakeups + [self._close_at()])
+            try:
+                await workflow.wait_condition(lambda: bool(self._withdraw or self._amendments) or until(),
+                                              timeout=max(wake - now, timedelta(seconds=1)))
+            except TimeoutError:
+                pass
+
+    async def _sweep(self) -> None:
+        result = await workflow.execute_activity_method(
+            PolicyActivities.sweep, SweepInput(self._policy, self._version, workflow.now()), **ACTIVITY)
+        self._counts["sweeps"] += 1
+        for key in ("reminded", "escalated", "overdue", "tasks_reminded", "tasks_overdue"):
+            self._counts[key] += getattr(result, key)
+        for spec in result.escalation_tasks:
+            # Account managers answer in their own time; the rollout does not wait for them.
+            try:
+                await workflow.start_child_workflow(
+                    HumanTaskWorkflow.run, spec, id=task_workflow_id(spec.task_id),
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                    search_attributes=workflow.info().typed_search_attributes.updated(
+                        Pair(STAGE, "open"), Pair(TASK_ROLE, spec.assignee_role)))
+                self._counts["escalation_tasks"] += 1
+            except WorkflowAlreadyStartedError:  # a retried sweep returned the same task
+                pass
+        await self._send_notifications()
+
+    async def _send_notifications(self) -> None:
+        await workflow.execute_activity_method(
+            PolicyActivities.send_notifications, start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=timedelta(minutes=1), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
+
+    async def _amend(self, amendment: AmendInput) -> None:
+        plan = await workflow.execute_activity_method(
+            PolicyActivities.amend_policy, AmendApplied(self._policy, amendment.version, workflow.now()), **ACTIVITY)
+        self._plan = RolloutPlan(**{**plan.__dict__, "pilot_seconds": self._plan.pilot_seconds,
+                                    "pilot_targets": self._plan.pilot_targets})
+        self._version = amendment.version
+        self._wakeups = []  # the amended version restarts every chase clock
+        await self._deliver()
+
+    def _close_at(self) -> datetime:
+        """The end of the effective window, or the last chase step if that is later."""
+        return max([self._plan.close_at] + self._wakeups)
+
+    async def _close(self, status: str, actor: str) -> RolloutResult:
+        await self._set_stage("closing")
+        result = await workflow.execute_activity_method(
+            PolicyActivities.close_policy,
+            CloseInput(self._policy, status, actor, workflow.now(), self._withdraw.reason if self._withdraw else ""),
+            **ACTIVITY)
+        for workflow_id in result.open_task_workflows:
+            try:
+                await workflow.get_external_workflow_handle(workflow_id).cancel()
+            except ApplicationError:
+                pass  # already finished
+        await self._send_notifications()
+        self._closed = status
+        await self._set_stage(status)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return RolloutResult(self._policy, self._version, status)
+
+    async def _set_stage(self, stage: str) -> None:
+        self._stage = stage
+        workflow.upsert_search_attributes([STAGE.value_set(stage)])
+        if stage in ("pilot", "awaiting_decision", "rolling_out", "active"):
+            await workflow.execute_activity_method(
+                PolicyActivities.set_policy_status, CloseInput(self._policy, stage, "system", workflow.now()),
+                **ACTIVITY)
+
+    # --- HQ's hands on the rollout -------------------------------------------------------------
+
+    @workflow.update
+    async def amend(self, inp: AmendInput) -> int:
+        self._amendments.append(inp)
+        await workflow.wait_condition(lambda: self._version >= inp.version or self._closed is not None)
+        if self._closed is not None and self._version < inp.version:
+            raise ApplicationError(f"the rollout ended ({self._closed}) before the amendment", type="RolloutClosed")
+        return self._version
+
+    @amend.validator
+    def _check_amend(self, inp: AmendInput) -> None:
+        if self._closed is not None or self._withdraw is not None:
+            raise ApplicationError("the rollout has ended", type="RolloutClosed")
+        pending = max([a.version for a in self._amendments] + [self._version])
+        if inp.version <= pending:
+            raise ApplicationError(f"version {inp.version} is not newer than version {pending}", type="NotNewer")
+
+    @workflow.update
+    async def withdraw(self, inp: WithdrawInput) -> str:
+        self._withdraw = inp
+        await workflow.wait_condition(lambda: self._closed is not None)
+        return self._closed
+
+    @withdraw.validator
+    def _check_withdraw(self, inp: WithdrawInput) -> None:
+        if self._closed is not None or self._withdraw is not None:
+            raise ApplicationError("the rollout has ended", type="RolloutClosed")
+
+    @workflow.query
+    def progress(self) -> dict:
+        return {"policy_id": self._policy, "version": self._version, "stage": self._stage,
+                "next_sweep": min(self._wakeups).isoformat() if self._wakeups else None, **self._counts}

@@ -13,7 +13,7 @@ from dealerflow.temporal import connect
 
 from . import errors
 from .console import router as console_router, STATIC_DIR
-from .routes import admin, auth, health, notifications, orders, rules, tasks
+from .routes import admin, auth, health, notifications, orders, policies, policy_tasks, rules, tasks
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,10 +31,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.dispose()
 
     app = FastAPI(title="dealerflow", version="0.1.0", lifespan=lifespan,
-                  description="Dealer channel management: orders with automatic credit decisions, "
-                              "human approval tasks, YAML rules.")
+                  description="Dealer channel management: orders with automatic credit decisions, policies "
+                              "rolled out to dealers with acknowledgment and tasks, human approval tasks, YAML rules.")
     errors.install(app)
-    for module in (auth, orders, tasks, admin, rules, notifications, health):
+    for module in (auth, orders, tasks, policies, policy_tasks, admin, rules, notifications, health):
         app.include_router(module.router)
     app.include_router(console_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -77,8 +77,9 @@ def escalate(session: Session, task_id: str, escalate_to: str | None) -> Escalat
 # --- who sees and who may complete -----------------------------------------------------------
 
 def _mine(user: User):
-    return or_(HumanTask.assignee_role == user.role, HumanTask.escalated_to_role == user.role,
-               HumanTask.assignee_user_id == user.id)
+    """Tasks for my role, unless assigned to one person; and tasks escalated to my role."""
+    return or_(and_(HumanTask.assignee_role == user.role, HumanTask.assignee_user_id.is_(None)),
+               HumanTask.assignee_user_id == user.id, HumanTask.escalated_to_role == user.role)
 
 
 def inbox(session: Session, user: User, *, status: str | None = "open", limit: int = 200) -> list[HumanTask]:

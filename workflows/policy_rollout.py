@@ -29,9 +29,10 @@ PARALLEL_DELIVERIES = 4  # batches in flight at once; they skip each other's row
 
 @workflow.defn
 class PolicyRolloutWorkflow:
-    def __init__(self) -> None:
-        self._policy = ""
-        self._version = 0
+    @workflow.init
+    def __init__(self, inp: RolloutInput) -> None:
+        # Set from the input here, not in run(): an update can arrive in the very first task.
+        self._policy, self._version = inp.policy_id, inp.version
         self._stage = "starting"
         self._plan: RolloutPlan | None = None
         self._wakeups: list[datetime] = []
@@ -44,7 +45,6 @@ class PolicyRolloutWorkflow:
 
     @workflow.run
     async def run(self, inp: RolloutInput) -> RolloutResult:
-        self._policy, self._version = inp.policy_id, inp.version
         self._plan = await workflow.execute_activity_method(PolicyActivities.begin_rollout, inp, **ACTIVITY)
         outcome = "promote"
         if self._plan.pilot_seconds:

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException, Query
 
 from dealerflow import rulebook
+from dealerflow.models import User
 from policies_dsl import load_rule_file, run_rule_tests
 
 from ..deps import AdminUser, SessionDep, require_role
@@ -38,9 +39,13 @@ def validate(text: YamlBody, filename: Filename, _: AdminUser):
 
 
 @router.post("/deploy", response_model=RuleDeployResult, status_code=201)
-def deploy(text: YamlBody, filename: Filename, session: SessionDep, user: AdminUser):
-    """Validate, run the file's own tests, and make it the active version (nothing changes on error)."""
-    _check(filename, text)
+def deploy(text: YamlBody, filename: Filename, session: SessionDep,
+           user: Annotated[User, require_role("admin", "hq")]):
+    """Validate, run the file's own tests, and make it the active version (nothing changes on error).
+    HQ deploys policy files; every other kind of rule file is for admins."""
+    rule_file = _check(filename, text)
+    if user.role != "admin" and rule_file.kind != "policy":
+        raise HTTPException(403, f"a {rule_file.kind} rule file is deployed by an admin")
     result = rulebook.deploy(session, filename=filename, text=text, actor=user.username)
     session.commit()
     return RuleDeployResult(ruleset=result.ruleset, version=result.version, changed=result.changed)

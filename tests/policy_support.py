@@ -1,0 +1,51 @@
+"""Policy files for tests: unique ids and regions per test (the database is shared by the session),
+durations in seconds."""
+from __future__ import annotations
+
+import uuid
+
+from .support import wait_until
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def policy_yaml(policy_id: str, target: str, *, title: str = "Spring display subsidy", body: str = "Set up the display.",
+                ack: str = "{required: true, deadline: 4s, reminders: [1s, 2s], escalate: [{after: 2s, to: account_manager}, {after: 3s, to: hq}]}",
+                pilot: str | None = None, tasks: str | None = None,
+                effective: str = "{from: 2026-01-01, to: 2026-01-31}") -> str:
+    """A policy file. The effective window is in the past by default, so the rollout closes once its
+    last chase step has run."""
+    text = (f"ruleset: {policy_id}\nkind: policy\npolicy:\n  title: {title}\n  category: promotion\n"
+            f"  body: {body!r}\n  effective: {effective}\n  target: '{target}'\n  acknowledgment: {ack}\n")
+    if pilot:
+        text += f"  pilot: {pilot}\n"
+    if tasks:
+        text += "  tasks:\n" + "".join(f"    - {t}\n" for t in tasks.strip().splitlines())
+    return text
+
+
+def deploy(client, actor, text: str, filename: str = "rules/policies/test.yaml"):
+    return client.post("/api/v1/rules/deploy", params={"filename": filename}, content=text.encode(),
+                       headers={**actor.headers, "Content-Type": "application/yaml"})
+
+
+def deploy_and_publish(client, hq, text: str) -> dict:
+    r = deploy(client, hq, text)
+    assert r.status_code == 201, r.text
+    policy_id = r.json()["ruleset"]
+    r = client.post(f"/api/v1/policies/{policy_id}/publish", headers=hq.headers)
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
+def delivered(client, dealer, policy_id: str, timeout: float = 20) -> dict:
+    return wait_until(lambda: next((p for p in client.get("/api/v1/policies", headers=dealer.headers).json()
+                                    if p["id"] == policy_id), None), timeout)
+
+
+def status(client, hq, policy_id: str) -> dict:
+    r = client.get(f"/api/v1/policies/{policy_id}/status", headers=hq.headers)
+    assert r.status_code == 200, r.text
+    return r.json()

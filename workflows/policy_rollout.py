@@ -54,7 +54,7 @@ class PolicyRolloutWorkflow:
             self._pilot_only = False
             await self._deliver()
             await self._set_stage("active")
-            outcome = await self._chase(until=lambda: workflow.now() >= self._close_at())
+            outcome = await self._chase(deadline=self._close_at)
         status = {"promote": "closed", "done": "closed"}.get(outcome, outcome)
         return await self._close(status, self._withdraw.actor if self._withdraw else inp.actor)
 
@@ -68,7 +68,7 @@ class PolicyRolloutWorkflow:
         await self._deliver()
         while True:
             end = workflow.now() + timedelta(seconds=self._plan.pilot_seconds)
-            if await self._chase(until=lambda: workflow.now() >= end) == "withdrawn":
+            if await self._chase(deadline=lambda: end) == "withdrawn":
                 return "withdrawn"
             pilot = PilotInput(self._policy, self._version, workflow.now(), str(workflow.uuid4()))
             reason = ""
@@ -126,9 +126,9 @@ class PolicyRolloutWorkflow:
     def _schedule(self, start: datetime) -> None:
         self._wakeups = sorted(set(self._wakeups) | {start + timedelta(seconds=s) for s in self._plan.chase_offsets})
 
-    async def _chase(self, until) -> str:
-        """Sweep at every scheduled wake-up until `until()` holds; apply amendments as they come.
-        Returns 'done', or 'withdrawn' when HQ withdraws the policy."""
+    async def _chase(self, until=lambda: False, deadline=None) -> str:
+        """Sweep at every scheduled wake-up until `until()` holds or the `deadline()` time passes;
+        apply amendments as they come. Returns 'done', or 'withdrawn' when HQ withdraws the policy."""
         while True:
             if self._withdraw:
                 return "withdrawn"
@@ -140,9 +140,9 @@ class PolicyRolloutWorkflow:
                 self._wakeups = [w for w in self._wakeups if w > now]
                 await self._sweep()
                 continue
-            if until():
+            if until() or (deadline and now >= deadline()):
                 return "done"
-            wake = min(self._wakeups + [self._close_at()])
+            wake = min(self._wakeups + [self._close_at()] + ([deadline()] if deadline else []))
             try:
                 await workflow.wait_condition(lambda: bool(self._withdraw or self._amendments) or until(),
                                               timeout=max(wake - now, timedelta(seconds=1)))

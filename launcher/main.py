@@ -156,6 +156,46 @@ def cmd_rules(args) -> int:
     return 0
 
 
+def cmd_policy(args) -> int:
+    """Preview, publish (or amend with the newest deployed version) and watch a policy."""
+    from fastapi import HTTPException
+
+    from api.orchestration import publish_policy
+    from dealerflow import policies
+    from dealerflow.db import make_engine, make_sessionmaker
+    from dealerflow.models import Policy
+    from dealerflow.status import policy_figures
+    from dealerflow.temporal import connect
+
+    settings = settings_from_env()
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    try:
+        if args.action == "publish":
+            async def publish():
+                client = await connect(settings)
+                return await publish_policy(client=client, task_queue=settings.task_queue, sessions=sessions,
+                                            policy_id=args.policy_id, actor=os.environ.get("USER") or "cli")
+            result = asyncio.run(publish())
+            print(f"{result.policy_id} v{result.version}: {result.action} (workflow {result.workflow_id})")
+            return 0
+        with sessions() as session:
+            if args.action == "preview":
+                out = policies.preview(session, args.policy_id)
+            else:
+                policy = session.get(Policy, args.policy_id)
+                if policy is None:
+                    raise policies.PolicyNotFound(f"policy {args.policy_id!r} has not been published")
+                out = policy_figures(session, policy, policies.spec_of(session, policy.id, policy.version))
+        print(json.dumps(out, indent=2, default=str, ensure_ascii=False))
+        return 0
+    except policies.PolicyNotFound as e:
+        print(f"dealerflow policy: {e}", file=sys.stderr)
+        return 1
+    except HTTPException as e:
+        print(f"dealerflow policy: {e.detail}", file=sys.stderr)
+        return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dealerflow", description="Dealer channel management platform.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -176,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["validate", "test", "deploy", "schema"])
     p.add_argument("paths", nargs="*", help="rule files or directories (default: rules/)")
     p.set_defaults(func=cmd_rules)
+    p = sub.add_parser("policy", help="preview, publish and follow a policy rollout")
+    p.add_argument("action", choices=["preview", "publish", "status"])
+    p.add_argument("policy_id", help="the policy's ruleset name, e.g. spring_window_display")
+    p.set_defaults(func=cmd_policy)
     return parser
 
 

@@ -29,3 +29,39 @@ def test_seed_refuses_a_database_that_already_has_dealers(stack_settings, make_d
     monkeypatch.setenv("TEMPORAL_ADDRESS", stack_settings.temporal_address)
     assert main(["seed", "--dealers", "5"]) == 1
     assert "the demo dataset needs an empty database" in capsys.readouterr().err
+
+
+def test_policy_preview_publish_and_status_from_the_command_line(settings, worker, sessions, make_dealer,
+                                                                 monkeypatch, capsys):
+    import json
+
+    from dealerflow import rulebook
+
+    from .policy_support import policy_yaml, unique
+    from .support import wait_until
+
+    region = unique("r")
+    dealer = make_dealer(region=region)
+    policy_id = unique("p")
+    with sessions.begin() as s:
+        rulebook.deploy(s, filename="rules/policies/cli.yaml", actor="test",
+                        text=policy_yaml(policy_id, f'dealer.region == "{region}"', ack="{required: true, deadline: 1h}",
+                                         effective="{from: 2026-01-01, to: 2099-12-31}"))
+    for name, value in (("DATABASE_URL", settings.database_url), ("TEMPORAL_ADDRESS", settings.temporal_address),
+                        ("DEALERFLOW_TASK_QUEUE", settings.task_queue)):
+        monkeypatch.setenv(name, value)
+    assert main(["policy", "preview", policy_id]) == 0
+    assert json.loads(capsys.readouterr().out)["sample"] == [dealer.dealer.code]
+    assert main(["policy", "status", policy_id]) == 1
+    assert "has not been published" in capsys.readouterr().err
+    assert main(["policy", "publish", policy_id]) == 0
+    assert capsys.readouterr().out.startswith(f"{policy_id} v1: started")
+    assert main(["policy", "publish", policy_id]) == 0
+    assert f"{policy_id} v1: unchanged" in capsys.readouterr().out
+
+    def delivered():
+        assert main(["policy", "status", policy_id]) == 0
+        return json.loads(capsys.readouterr().out)["acknowledgment"]["delivered"] == 1
+    wait_until(delivered, 20)
+    assert main(["policy", "publish", "no_such_policy"]) == 1
+    assert "has not been deployed" in capsys.readouterr().err

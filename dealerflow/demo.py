@@ -30,11 +30,14 @@ CENT = Decimal("0.01")
 HISTORY = "imported history"
 
 DEALER_PASSWORD = "dealer123"
+MANAGER_PASSWORD = "manager123"  # every account manager (am_<region>_<n>) logs in with it
 # (username, password, role, note): for the README and the `dealerflow dev` banner.
 DEMO_LOGINS: list[tuple[str, str, str, str]] = [
     ("admin", "admin1234", "admin", "business admin: rule files, users, everything"),
     ("hq", "hq123456", "hq", "headquarters: every dealer, policies, reports"),
     ("approver", "approver123", "credit_manager", "reviews orders sent to a human (over the limit)"),
+    ("am_east_1", MANAGER_PASSWORD, "account_manager", "account manager of d0001 and its region peers; gets "
+                                                       "escalations about silent dealers"),
     ("d0001", DEALER_PASSWORD, "dealer", "level-1 core dealer in Hangzhou; parent of d0002"),
     ("d0002", DEALER_PASSWORD, "dealer", "level-2 dealer under d0001; every dealer logs in "
                                          "with its lower-case code and dealer123"),
@@ -212,6 +215,7 @@ def seed_demo(session: Session, *, dealers: int = 600, seed: int = DEFAULT_SEED,
 
     products = _seed_products(session, rng, today)
     plan = _plan_dealers(rng, dealers, today)
+    _tag_dealers(random.Random(seed + 1), plan)
     dealer_ids = _insert_dealers(session, plan)
     user_ids = _seed_users(session, plan, dealer_ids)
     orders, lines, events = _seed_orders(session, rng, plan, dealer_ids, user_ids, products, today)
@@ -340,6 +344,27 @@ def _plan_dealers(rng: random.Random, n: int, today: date) -> list[_Dealer]:
     return plan
 
 
+def _tag_dealers(rng: random.Random, plan: list[_Dealer]) -> None:
+    """Tags and channel types that policies target (a rural dealer is not sent a high-end offer)."""
+    for d in plan:
+        tags = set()
+        if d.specialty in ("window", "door_window"):
+            tags.add("window_specialist")
+        if d.specialty == "cabinet":
+            tags.add("cabinet_specialist")
+        if rng.random() < (0.7 if d.level == 2 else 0.3) or d is plan[0]:
+            tags.add("retail_terminal")
+        if rng.random() < 0.25 and d is not plan[0]:
+            tags.add("rural_market")
+        if rng.random() < 0.1:
+            tags.add("high_growth")
+        d.row["tags"] = sorted(tags)
+        d.row["channel"] = (rng.choices(["wholesale", "retail", "engineering"], [40, 45, 15])[0] if d.level == 1
+                            else rng.choices(["retail", "online"], [85, 15])[0])
+        if d is plan[0] or d.parent is plan[0]:
+            d.row["account_manager"] = "am_east_1"
+
+
 def _insert_dealers(session: Session, plan: list[_Dealer]) -> dict[str, int]:
     table = Dealer.__table__
     ids: dict[str, int] = {}
@@ -359,6 +384,9 @@ def _seed_users(session: Session, plan: list[_Dealer], dealer_ids: dict[str, int
     dealer_hash = hash_password(DEALER_PASSWORD)  # one bcrypt hash shared by every dealer user
     rows += [dict(username=d.code.lower(), password_hash=dealer_hash, role="dealer",
                   dealer_id=dealer_ids[d.code]) for d in plan]
+    manager_hash = hash_password(MANAGER_PASSWORD)
+    managers = sorted({d.row["account_manager"] for d in plan} - {None} - {u for u, _, _ in _STAFF})
+    rows += [dict(username=m, password_hash=manager_hash, role="account_manager", dealer_id=None) for m in managers]
     table = User.__table__
     ids: dict[str, int] = {}
     for chunk in _chunks(rows):
@@ -489,3 +517,28 @@ def _cumulative(weights: Iterable[float]) -> Iterable[float]:
 def _chunks(rows: Sequence[dict], size: int = CHUNK) -> Iterable[Sequence[dict]]:
     for start in range(0, len(rows), size):
         yield rows[start:start + size]
+
+
+# --- policy responses -------------------------------------------------------------------------------
+
+DEMO_POLICIES = ("new_door_training", "spring_window_display")
+_DEMO_LOGIN_DEALERS = ("D0001", "D0002")  # left for the person trying the demo
+
+
+def simulate_acknowledgments(session: Session, policy_id: str, *, share: float = 0.6,
+                             seed: int = DEFAULT_SEED) -> int:
+    """Dealers answering a freshly delivered demo policy: `share` of them acknowledge now, the rest
+    stay silent and get chased. Goes through `policies.acknowledge`, as a dealer's click does."""
+    from .models import PolicyTarget
+    from .policies import acknowledge
+
+    rng = random.Random(f"{seed}:{policy_id}")
+    rows = session.execute(select(PolicyTarget.dealer_id, PolicyTarget.delivered_at).join(Dealer)
+                           .where(PolicyTarget.policy_id == policy_id, PolicyTarget.delivered_at.is_not(None),
+                                  Dealer.code.not_in(_DEMO_LOGIN_DEALERS))
+                           .order_by(PolicyTarget.dealer_id)).all()
+    answered = [r for r in rows if rng.random() < share]
+    now = datetime.now(timezone.utc)
+    for dealer_id, _ in answered:
+        acknowledge(session, policy_id=policy_id, dealer_id=dealer_id, now=now)
+    return len(answered)

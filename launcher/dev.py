@@ -45,7 +45,8 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
         sessions = make_sessionmaker(engine)
         with sessions() as session:
             empty = session.scalar(select(func.count()).select_from(Dealer)) == 0
-        if seed and empty:
+        seeded = seed and empty
+        if seeded:
             from dealerflow.demo import seed_demo
             _step(f"loading the demo dataset ({dealers} dealers, a year of orders)…")
             started = time.monotonic()
@@ -59,6 +60,8 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
         children.append(spawn(["worker"], settings, "worker.log"))
         children.append(spawn(["api"], settings, "api.log"))
         _wait_for_api(settings, children)
+        if seeded:
+            _publish_demo_policies(settings)
         _banner(settings)
         while all(c.poll() is None for c in children):
             time.sleep(0.5)
@@ -78,6 +81,49 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
         stack.stop()
         runtime_file.unlink(missing_ok=True)
         print("stopped: no process left behind", flush=True)
+
+
+def _publish_demo_policies(settings: Settings) -> None:
+    """First run: roll out the demo policies, as HQ would, and let the demo dealers answer."""
+    import asyncio
+
+    from api.orchestration import publish_policy
+    from dealerflow.demo import DEMO_POLICIES, simulate_acknowledgments
+    from dealerflow.models import Policy, PolicyTarget
+    from dealerflow.temporal import connect
+
+    engine = make_engine(settings.database_url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+
+    async def publish():
+        client = await connect(settings)
+        for policy_id in DEMO_POLICIES:
+            result = await publish_policy(client=client, task_queue=settings.task_queue, sessions=sessions,
+                                          policy_id=policy_id, actor="hq")
+            _step(f"  policy {policy_id} v{result.version}: {result.action}")
+
+    try:
+        _step("publishing the demo policies")
+        asyncio.run(publish())
+        deadline = time.monotonic() + 60
+        for policy_id in DEMO_POLICIES:
+            while time.monotonic() < deadline:  # delivery runs in the worker; wait for it to settle
+                with sessions() as s:
+                    policy = s.get(Policy, policy_id)
+                    q = select(func.count()).select_from(PolicyTarget).where(
+                        PolicyTarget.policy_id == policy_id, PolicyTarget.delivered_at.is_(None))
+                    if policy is not None and policy.status == "pilot":
+                        q = q.where(PolicyTarget.pilot)
+                    if policy is not None and s.scalar(q) == 0:
+                        break
+                time.sleep(0.5)
+            with sessions.begin() as s:
+                answered = simulate_acknowledgments(s, policy_id)
+            _step(f"  {answered} dealers acknowledged {policy_id}")
+    except Exception as e:  # the demo still runs; the policies can be published from the console
+        print(f"warning: could not publish the demo policies: {e}", file=sys.stderr)
+    finally:
+        engine.dispose()
 
 
 def _wait_for_api(settings: Settings, children, timeout: float = 60) -> None:

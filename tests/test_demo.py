@@ -64,7 +64,13 @@ def test_counts_and_shape(seeded):
         count = lambda model: s.scalar(select(func.count()).select_from(model))  # noqa: E731
         assert (summary.dealers, count(Dealer)) == (DEALERS, DEALERS)
         assert summary.products == count(Product) >= 50
-        assert summary.users == count(User) == DEALERS + 3
+        managers = s.scalar(select(func.count(Dealer.account_manager.distinct())))
+        assert summary.users == count(User) == DEALERS + 3 + managers
+        assert s.scalar(select(func.count()).select_from(User).where(User.role == "account_manager")) == managers
+        assert s.scalar(select(Dealer.account_manager).where(Dealer.code == "D0001")) == "am_east_1"
+        tags = set(s.scalars(select(func.unnest(Dealer.tags)).distinct()))
+        assert {"window_specialist", "rural_market", "retail_terminal"} <= tags
+        assert set(s.scalars(select(Dealer.channel).distinct())) >= {"retail", "wholesale"}
         assert summary.orders == count(Order) > DEALERS * 10
         assert summary.lines == count(OrderLine) > summary.orders
         assert summary.events == count(OrderEvent) >= 2 * summary.orders

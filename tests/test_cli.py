@@ -59,9 +59,9 @@ def test_policy_preview_publish_and_status_from_the_command_line(settings, worke
     assert main(["policy", "publish", policy_id]) == 0
     assert f"{policy_id} v1: unchanged" in capsys.readouterr().out
 
-    def delivered():
-        assert main(["policy", "status", policy_id]) == 0
-        return json.loads(capsys.readouterr().out)["acknowledgment"]["delivered"] == 1
+    def delivered():  # the rollout writes the policy row a moment after the start
+        code, out = main(["policy", "status", policy_id]), capsys.readouterr().out
+        return code == 0 and json.loads(out)["acknowledgment"]["delivered"] == 1
     wait_until(delivered, 20)
     assert main(["policy", "publish", "no_such_policy"]) == 1
     assert "has not been deployed" in capsys.readouterr().err

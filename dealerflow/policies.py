@@ -136,19 +136,19 @@ def begin_rollout(session: Session, *, policy_id: str, version: int, actor: str,
     spec: PolicySpec = ruleset.rule_file.spec
     session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"policy:{policy_id}"))))
     policy = session.get(Policy, policy_id)
-    first = policy is None
-    status = "pilot" if (first and spec.pilot) else "rolling_out"
-    if first:
-        policy = Policy(id=policy_id, version=version, title=spec.title, category=spec.category, status=status,
-                        workflow_id=workflow_id_for(policy_id), published_by=actor)
-        session.add(policy)
-        session.flush()
-    else:
-        policy.version, policy.title, policy.category, policy.status = version, spec.title, spec.category, status
-        policy.published_by, policy.published_at, policy.closed_at = actor, now, None
-    targets, pilot = resolve_targets(session, ruleset, now=now, choose_pilot=first)
-    if not first:
-        pilot = 0
+    if policy is not None and policy.version == version and policy.closed_at is None:  # a retried first step
+        counts = session.execute(select(func.count(), func.count().filter(PolicyTarget.pilot)).where(
+            PolicyTarget.policy_id == policy_id, PolicyTarget.removed_at.is_(None))).one()
+        return plan_of(spec, version, counts[0], counts[1] if policy.status == "pilot" else 0)
+    if policy is not None:  # published before and closed since: roll the new version out as an amendment
+        policy.status, policy.published_by, policy.published_at, policy.closed_at = "rolling_out", actor, now, None
+        return amend(session, AmendApplied(policy_id, version, now))
+    policy = Policy(id=policy_id, version=version, title=spec.title, category=spec.category,
+                    status="pilot" if spec.pilot else "rolling_out", workflow_id=workflow_id_for(policy_id),
+                    published_by=actor)
+    session.add(policy)
+    session.flush()
+    targets, pilot = resolve_targets(session, ruleset, now=now, choose_pilot=True)
     return plan_of(spec, version, targets, pilot)
 
 
@@ -406,9 +406,11 @@ def close(session: Session, inp: CloseInput) -> CloseResult:
     """End a rollout: final figures kept on the policy. Withdrawal and cancellation also cancel open
     assignments and tell the dealers. Returns the human-task workflows still open, to cancel."""
     policy = session.get(Policy, inp.policy_id)
-    open_tasks = session.execute(select(HumanTask.id, HumanTask.workflow_id).where(
-        HumanTask.subject_type == "policy", HumanTask.subject_id == inp.policy_id,
-        HumanTask.status == "open")).all()
+    q = select(HumanTask.id, HumanTask.workflow_id).where(
+        HumanTask.subject_type == "policy", HumanTask.subject_id == inp.policy_id, HumanTask.status == "open")
+    if inp.status == "closed":  # evidence sent in time is still reviewed after the window closes
+        q = q.where(HumanTask.kind != "evidence_review")
+    open_tasks = session.execute(q).all()
     if inp.status != "closed":
         session.execute(update(PolicyAssignment).where(
             PolicyAssignment.policy_id == inp.policy_id,

@@ -138,3 +138,21 @@ def test_amendment_needs_reacknowledgment_and_withdrawal_ends_the_rollout(client
     assert any(n["title"].startswith("Policy withdrawn") for n in client.get("/api/v1/notifications", headers=b.headers).json())
     assert client.post(f"/api/v1/policies/{policy_id}/withdraw", json={"reason": "again"}, headers=hq.headers).status_code == 409
     assert client.post(f"/api/v1/policies/{policy_id}/withdraw", json={"reason": "x"}, headers=a.headers).status_code == 403
+
+
+def test_a_closed_policy_republished_with_a_new_version_reaches_everyone_again(client, make_dealer, make_user):
+    region = unique("r")
+    hq = make_user("hq")
+    dealer = make_dealer(region=region)
+    policy_id = unique("p")
+    quick = "{required: true, deadline: 1s}"
+    deploy_and_publish(client, hq, policy_yaml(policy_id, f'dealer.region == "{region}"', ack=quick))
+    assert client.post(f"/api/v1/policies/{policy_id}/acknowledge", headers=dealer.headers).status_code in (200, 404)
+    wait_until(lambda: client.get(f"/api/v1/policies/{policy_id}/status", headers=hq.headers).json().get("status")
+               == "closed", 20)
+    assert client.post(f"/api/v1/policies/{policy_id}/publish", headers=hq.headers).json()["action"] == "unchanged"
+    r = deploy(client, hq, policy_yaml(policy_id, f'dealer.region == "{region}"', ack=quick, title="Second season"))
+    assert r.json()["version"] == 2
+    assert client.post(f"/api/v1/policies/{policy_id}/publish", headers=hq.headers).json()["action"] == "started"
+    mine = wait_until(lambda: (p := delivered(client, dealer, policy_id)) and p["version"] == 2 and p)
+    assert (mine["title"], mine["acknowledged"]) == ("Second season", False)

@@ -35,3 +35,30 @@ def test_order_and_task_histories_replay(client, make_dealer, make_user, product
 
     results = asyncio.run(replay())
     assert all(r.replay_failure is None for r in results), [r.replay_failure for r in results]
+
+
+def test_policy_rollout_history_replays_and_stays_short(client, make_dealer, make_user, settings):
+    from .policy_support import deploy_and_publish, delivered, policy_yaml, unique
+
+    region = unique("r")
+    hq = make_user("hq")
+    dealers = [make_dealer(region=region) for _ in range(3)]
+    policy_id = unique("p")
+    deploy_and_publish(client, hq, policy_yaml(
+        policy_id, f'dealer.region == "{region}"', ack="{required: true, deadline: 2s, reminders: [1s]}",
+        pilot="{share: 30%, duration: 1s, promote_when: 'pilot.dealers >= 1'}",
+        tasks="{key: photo, title: Photo, due: 2s, evidence: [photo], reviewer: hq, points: 5}"))
+    for d in dealers:
+        delivered(client, d, policy_id, timeout=30)
+
+    async def replay():
+        c = await connect(settings)
+        handle = c.get_workflow_handle(f"policy-{policy_id}")
+        await handle.result()
+        history = await handle.fetch_history()
+        result = await Replayer(workflows=ALL_WORKFLOWS, workflow_runner=RUNNER).replay_workflow(history)
+        return result, len(history.events)
+
+    result, events = asyncio.run(replay())
+    assert result.replay_failure is None, result.replay_failure
+    assert events < 200  # pilot, promotion, two waves of chasing: batches and sweeps, not dealers

@@ -228,14 +228,15 @@ def delivered_target(session: Session, policy_id: str, dealer_id: int) -> Policy
 
 def acknowledge(session: Session, *, policy_id: str, dealer_id: int, now: datetime) -> PolicyTarget:
     """Acknowledge the delivered version; idempotent: a second call returns the first acknowledgment."""
-    session.execute(update(PolicyTarget).where(
+    target = session.scalars(update(PolicyTarget).where(
         PolicyTarget.policy_id == policy_id, PolicyTarget.dealer_id == dealer_id,
         PolicyTarget.delivered_at.is_not(None), PolicyTarget.removed_at.is_(None),
         PolicyTarget.acknowledged_version.is_distinct_from(PolicyTarget.delivered_version),
     ).values(acknowledged_at=now, acknowledged_version=PolicyTarget.delivered_version,
              acknowledged_late=func.coalesce(PolicyTarget.ack_due_at < now, False),
-             read_at=func.coalesce(PolicyTarget.read_at, now)))
-    target = delivered_target(session, policy_id, dealer_id)
+             read_at=func.coalesce(PolicyTarget.read_at, now)).returning(PolicyTarget)
+        .execution_options(synchronize_session=False)).first()
+    target = target or delivered_target(session, policy_id, dealer_id)  # acknowledged before, or not delivered
     if target is None:
         raise PolicyNotFound(policy_id)
     return target

@@ -13,6 +13,7 @@ from dealerflow.temporal import connect
 
 from . import errors
 from .console import router as console_router, STATIC_DIR
+from .console_policies import router as console_policies_router
 from .routes import admin, auth, health, notifications, orders, policies, policy_tasks, rules, tasks
 
 
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (auth, orders, tasks, policies, policy_tasks, admin, rules, notifications, health):
         app.include_router(module.router)
     app.include_router(console_router)
+    app.include_router(console_policies_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -1,6 +1,9 @@
-"""Server-rendered pages for people: login, the approver's inbox, task and order pages."""
+"""Server-rendered pages for people: login, the approver's inbox, task and order pages. The policy
+pages are in console_policies.py and share the layout, helpers and filters defined here."""
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from sqlalchemy import select
 
-from dealerflow import tasks
+from dealerflow import policy_tasks, tasks
 from dealerflow.models import Product, User
 from dealerflow.orders import OrderInputError
 from dealerflow.security import issue_token
@@ -19,13 +22,26 @@ from . import orchestration
 from .deps import COOKIE, SessionDep, SettingsDep, TemporalDep, user_from_token
 from .routes.auth import authenticate
 from .schemas import OrderCreate, OrderLineIn, TaskComplete
-from .views import order_read, order_summaries, parse_uuid, task_read, visible_order
+from .views import assignment_read, order_read, order_summaries, parse_uuid, task_read, visible_order
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/console", include_in_schema=False)
 
+
+def _when(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A datetime or an ISO string (read models carry both) as the console shows times; "" for none."""
+    if not value:
+        return ""
+    return (datetime.fromisoformat(value) if isinstance(value, str) else value).strftime(fmt)
+
+
+def _pct(rate) -> str:
+    return f"{Decimal(str(rate)) * 100:.1f}%"  # rates travel as decimal strings such as "0.5000"
+
+
+templates.env.filters.update(when=_when, pct=_pct)
 
 
 def console_user(request: Request) -> User:
@@ -85,8 +101,13 @@ def _task_page(request, session, user, task_id, error=None, status_code=200):
     if task is None:
         raise HTTPException(404, "task not found")
     order = visible_order(session, user, task.subject_id) if task.subject_type == "order" else None
+    assignment = None
+    if task.kind == "evidence_review":  # the reviewer decides on what was submitted
+        aid = parse_uuid(str(task.payload.get("assignment_id", "")))
+        a = policy_tasks.assignment_of(session, aid, None) if aid else None
+        assignment = assignment_read(session, a, with_evidence=True) if a else None
     return page(request, "task.html", user, status_code, task=task_read(session, task, with_history=True),
-                order=order_read(session, order) if order else None,
+                order=order_read(session, order) if order else None, assignment=assignment,
                 may_complete=tasks.may_complete(user, task) and task.status == "open", error=error)
 
 

@@ -1,5 +1,6 @@
 """Policies: dealers read and acknowledge what was delivered to them and ask questions; HQ previews,
-publishes, amends (publish a newer version), withdraws, answers, and watches the live status."""
+publishes, amends (publish a newer version), withdraws, answers, and watches the live status.
+The work is in plain functions that the console (api/console_policies.py) calls too."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -56,9 +57,8 @@ def _published(session, policy_id: str) -> Policy:
     return policy
 
 
-@router.get("")
-def list_policies(session: SessionDep, user: CurrentUser):
-    """Dealer: the policies delivered to me, unread first. HQ: every policy file and its rollout."""
+def policy_list(session, user) -> list[dict]:
+    """Dealer: the policies delivered to it, unread first. HQ/admin: every policy file and its rollout."""
     if user.role == "dealer":
         rows = session.execute(
             select(PolicyTarget, Policy).join(Policy, Policy.id == PolicyTarget.policy_id)
@@ -85,19 +85,20 @@ def list_policies(session: SessionDep, user: CurrentUser):
     return out
 
 
-@router.get("/{policy_id}")
-def get_policy(policy_id: str, session: SessionDep, user: CurrentUser):
-    if user.role == "dealer":
-        target = _delivered(session, user, policy_id)
-        policies.mark_read(session, policy_id=policy_id, dealer_id=user.dealer_id, now=_now())
-        session.commit()
-        body = policy_content(session, policy_id, target.delivered_version)
-        body["my"] = {"delivered_at": target.delivered_at, "acknowledged": target.acknowledged_version == target.delivered_version,
-                      "acknowledged_at": target.acknowledged_at, "acknowledge_by": target.ack_due_at,
-                      "pilot": target.pilot}
-        return body
-    if user.role not in ("hq", "admin"):
-        raise HTTPException(404, "policy not found")
+def dealer_policy(session, user, policy_id: str) -> dict:
+    """The delivered version as the dealer reads it (marked read), with the dealer's own state."""
+    target = _delivered(session, user, policy_id)
+    policies.mark_read(session, policy_id=policy_id, dealer_id=user.dealer_id, now=_now())
+    session.commit()
+    body = policy_content(session, policy_id, target.delivered_version)
+    body["my"] = {"delivered_at": target.delivered_at, "acknowledged": target.acknowledged_version == target.delivered_version,
+                  "acknowledged_at": target.acknowledged_at, "acknowledge_by": target.ack_due_at,
+                  "pilot": target.pilot}
+    return body
+
+
+def staff_policy(session, policy_id: str) -> dict:
+    """The published version, or the deployed one while it is still a draft."""
     policy = session.get(Policy, policy_id)
     try:
         body = policy_content(session, policy_id, policy.version if policy else None)
@@ -107,9 +108,7 @@ def get_policy(policy_id: str, session: SessionDep, user: CurrentUser):
     return body
 
 
-@router.post("/{policy_id}/acknowledge")
-def acknowledge(policy_id: str, session: SessionDep, user: DealerUser):
-    """Idempotent: a second call returns the first acknowledgment of this version."""
+def acknowledge_policy(session, user, policy_id: str) -> dict:
     try:
         target = policies.acknowledge(session, policy_id=policy_id, dealer_id=user.dealer_id, now=_now())
     except policies.PolicyNotFound:
@@ -119,8 +118,7 @@ def acknowledge(policy_id: str, session: SessionDep, user: DealerUser):
             "acknowledged_at": target.acknowledged_at, "late": bool(target.acknowledged_late)}
 
 
-@router.post("/{policy_id}/questions", status_code=201)
-def ask(policy_id: str, body: QuestionCreate, session: SessionDep, user: DealerUser):
+def ask_question(session, user, policy_id: str, body: QuestionCreate) -> dict:
     _delivered(session, user, policy_id)
     q = PolicyQuestion(policy_id=policy_id, dealer_id=user.dealer_id, asked_by=user.username, question=body.question)
     session.add(q)
@@ -131,8 +129,7 @@ def ask(policy_id: str, body: QuestionCreate, session: SessionDep, user: DealerU
     return _question(q)
 
 
-@router.get("/{policy_id}/questions")
-def questions(policy_id: str, session: SessionDep, user: CurrentUser):
+def questions_for(session, user, policy_id: str) -> list[dict]:
     """Dealer: my questions and the policy's FAQ. HQ: every question."""
     q = select(PolicyQuestion).where(PolicyQuestion.policy_id == policy_id).order_by(PolicyQuestion.id)
     if user.role == "dealer":
@@ -143,8 +140,7 @@ def questions(policy_id: str, session: SessionDep, user: CurrentUser):
     return [_question(x) for x in session.scalars(q)]
 
 
-@router.post("/{policy_id}/questions/{question_id}/answer")
-def answer(policy_id: str, question_id: int, body: AnswerCreate, session: SessionDep, user: HqUser):
+def answer_question(session, user, policy_id: str, question_id: int, body: AnswerCreate) -> dict:
     q = session.get(PolicyQuestion, question_id)
     if q is None or q.policy_id != policy_id:
         raise HTTPException(404, "question not found")
@@ -158,6 +154,59 @@ def answer(policy_id: str, question_id: int, body: AnswerCreate, session: Sessio
 def _question(q: PolicyQuestion) -> dict:
     return {"id": q.id, "question": q.question, "asked_at": q.asked_at, "answer": q.answer,
             "answered_at": q.answered_at, "in_faq": q.in_faq}
+
+
+async def withdraw_policy(*, sessions, client, policy_id: str, user, reason: str) -> str:
+    def exists():
+        with sessions() as session:
+            _published(session, policy_id)
+
+    await run_in_threadpool(exists)
+    return await orchestration.withdraw_policy(client=client, policy_id=policy_id, actor=user.username, reason=reason)
+
+
+def policy_status(session, policy_id: str) -> dict:
+    policy = _published(session, policy_id)
+    return policy_figures(session, policy, policies.spec_of(session, policy_id, policy.version))
+
+
+# --- routes ------------------------------------------------------------------------------------
+
+@router.get("")
+def list_policies(session: SessionDep, user: CurrentUser):
+    """Dealer: the policies delivered to me, unread first. HQ: every policy file and its rollout."""
+    return policy_list(session, user)
+
+
+@router.get("/{policy_id}")
+def get_policy(policy_id: str, session: SessionDep, user: CurrentUser):
+    if user.role == "dealer":
+        return dealer_policy(session, user, policy_id)
+    if user.role not in ("hq", "admin"):
+        raise HTTPException(404, "policy not found")
+    return staff_policy(session, policy_id)
+
+
+@router.post("/{policy_id}/acknowledge")
+def acknowledge(policy_id: str, session: SessionDep, user: DealerUser):
+    """Idempotent: a second call returns the first acknowledgment of this version."""
+    return acknowledge_policy(session, user, policy_id)
+
+
+@router.post("/{policy_id}/questions", status_code=201)
+def ask(policy_id: str, body: QuestionCreate, session: SessionDep, user: DealerUser):
+    return ask_question(session, user, policy_id, body)
+
+
+@router.get("/{policy_id}/questions")
+def questions(policy_id: str, session: SessionDep, user: CurrentUser):
+    """Dealer: my questions and the policy's FAQ. HQ: every question."""
+    return questions_for(session, user, policy_id)
+
+
+@router.post("/{policy_id}/questions/{question_id}/answer")
+def answer(policy_id: str, question_id: int, body: AnswerCreate, session: SessionDep, user: HqUser):
+    return answer_question(session, user, policy_id, question_id, body)
 
 
 @router.get("/{policy_id}/preview")
@@ -179,13 +228,8 @@ async def publish(policy_id: str, request: Request, client: TemporalDep, user: H
 
 @router.post("/{policy_id}/withdraw")
 async def withdraw(policy_id: str, body: WithdrawBody, request: Request, client: TemporalDep, user: HqUser):
-    def exists():
-        with request.app.state.sessions() as session:
-            _published(session, policy_id)
-
-    await run_in_threadpool(exists)
-    status = await orchestration.withdraw_policy(client=client, policy_id=policy_id, actor=user.username,
-                                                 reason=body.reason)
+    status = await withdraw_policy(sessions=request.app.state.sessions, client=client, policy_id=policy_id,
+                                   user=user, reason=body.reason)
     return {"policy_id": policy_id, "status": status}
 
 
@@ -193,6 +237,4 @@ async def withdraw(policy_id: str, body: WithdrawBody, request: Request, client:
 def status(policy_id: str, session: SessionDep, _: StaffUser):
     """Live figures: acknowledgment (on time, late, not yet, overdue), chasing, tasks, conversion,
     the same by region, and the dealers still silent."""
-    policy = _published(session, policy_id)
-    return policy_figures(session, policy, policies.spec_of(session, policy_id, policy.version))
-
+    return policy_status(session, policy_id)

@@ -1,5 +1,6 @@
 """Policy tasks: a dealer lists its tasks, submits evidence (checked for size and type; nothing is
-kept when a file is refused), reads the reviewer's comment and resubmits. Points: the ledger."""
+kept when a file is refused), reads the reviewer's comment and resubmits. Points: the ledger.
+The console's task page submits through the same `submit_uploads`."""
 from __future__ import annotations
 
 import json
@@ -32,7 +33,7 @@ def _scope(user) -> set[int] | None:
     raise HTTPException(404, "task not found")
 
 
-def _assignment(session, user, assignment_id: str):
+def visible_assignment(session, user, assignment_id: str):
     aid = parse_uuid(assignment_id)
     a = policy_tasks.assignment_of(session, aid, _scope(user)) if aid else None
     if a is None:
@@ -47,7 +48,7 @@ def my_tasks(session: SessionDep, user: DealerUser, policy: str | None = None):
 
 @router.get("/api/v1/policy-tasks/{assignment_id}")
 def get_task(assignment_id: str, session: SessionDep, user: CurrentUser):
-    return assignment_read(session, _assignment(session, user, assignment_id), with_evidence=True)
+    return assignment_read(session, visible_assignment(session, user, assignment_id), with_evidence=True)
 
 
 def _figures(raw: str | None) -> dict | None:
@@ -86,6 +87,14 @@ async def submit_evidence(
 ):
     """Multipart: `photo`, `video`, `document` files and `figures` (a JSON object), as the task
     requires. The review goes to the task's reviewer as a human task."""
+    return await submit_uploads(request=request, client=client, user=user, assignment_id=assignment_id,
+                                photo=photo, video=video, document=document, figures=figures, note=note)
+
+
+async def submit_uploads(*, request: Request, client, user, assignment_id: str, photo: list[UploadFile],
+                         video: list[UploadFile], document: list[UploadFile], figures: str | None, note: str) -> dict:
+    """A dealer's submission, shared by the API and the console: returns the assignment with its
+    evidence, or raises HTTPException 404 / 409 / 413 / 415 / 422 (nothing kept) or 503."""
     if int(request.headers.get("content-length") or 0) > MAX_REQUEST:
         raise HTTPException(413, "upload too large")
     settings, sessions = request.app.state.settings, request.app.state.sessions
@@ -107,7 +116,7 @@ async def submit_evidence(
     def record(staged):  # the transaction stays open until the review has started
         session = sessions()
         try:
-            a = _assignment(session, user, assignment_id)
+            a = visible_assignment(session, user, assignment_id)
             policy = session.get(Policy, a.policy_id)
             task = policies.spec_of(session, a.policy_id, policy.version).task(a.task_key)
             if task is None:
@@ -123,7 +132,7 @@ async def submit_evidence(
     # Check the assignment before reading any upload: another dealer's task is a 404 either way.
     def visible():
         with sessions() as session:
-            _assignment(session, user, assignment_id)
+            visible_assignment(session, user, assignment_id)
 
     await run_in_threadpool(visible)
     try:
@@ -156,7 +165,7 @@ async def submit_evidence(
 
     def read():
         with sessions() as s:
-            return assignment_read(s, _assignment(s, user, assignment_id), with_evidence=True)
+            return assignment_read(s, visible_assignment(s, user, assignment_id), with_evidence=True)
 
     return await run_in_threadpool(read)
 
@@ -168,7 +177,7 @@ def evidence_file(evidence_id: int, session: SessionDep, user: CurrentUser, requ
     if e is None or e.sha256 is None:
         raise HTTPException(404, "evidence not found")
     if user.role == "dealer":
-        _assignment(session, user, str(e.assignment_id))
+        visible_assignment(session, user, str(e.assignment_id))
     elif user.role == "credit_manager":
         raise HTTPException(404, "evidence not found")
     path = EvidenceStore(request.app.state.settings.evidence_path).path(e.sha256)

@@ -49,3 +49,24 @@ def status(client, hq, policy_id: str) -> dict:
     r = client.get(f"/api/v1/policies/{policy_id}/status", headers=hq.headers)
     assert r.status_code == 200, r.text
     return r.json()
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+FUTURE = "{from: 2026-01-01, to: 2099-12-31}"  # an effective window that keeps the rollout open
+
+
+def publish_with_tasks(client, make_dealer, make_user, tasks: str):
+    """Two dealers of a fresh region receive a policy with `tasks`; returns (policy id, hq, dealer, other)."""
+    region = unique("r")
+    hq, dealer, other = make_user("hq"), make_dealer(region=region), make_dealer(region=region)
+    policy_id = unique("p")
+    deploy_and_publish(client, hq, policy_yaml(policy_id, f'dealer.region == "{region}"', tasks=tasks,
+                                               ack="{required: false}", effective=FUTURE))
+    delivered(client, dealer, policy_id)
+    delivered(client, other, policy_id)
+    return policy_id, hq, dealer, other
+
+
+def assignment(client, dealer, key: str) -> dict:
+    return next(a for a in client.get("/api/v1/policy-tasks", headers=dealer.headers).json() if a["task_key"] == key)

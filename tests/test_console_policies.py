@@ -7,12 +7,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from .policy_support import delivered, deploy, deploy_and_publish, policy_yaml, status, unique
+from .policy_support import FUTURE, PNG, assignment, delivered, deploy, deploy_and_publish, policy_yaml, publish_with_tasks, status, unique
 from .support import PASSWORD, wait_until
 
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
-FUTURE = "{from: 2026-01-01, to: 2099-12-31}"
 ACK = "{required: true, deadline: 1h}"
 TASKS = """\
 {key: window-photo, title: Photograph the window, due: 1h, evidence: [photo], reviewer: hq, points: 50}
@@ -204,23 +201,12 @@ def test_hq_previews_a_draft_and_publishes_it_from_the_console(client, make_deal
 
 @pytest.fixture
 def with_tasks(client, make_dealer, make_user):
-    region = unique("r")
-    hq, dealer, other = make_user("hq"), make_dealer(region=region), make_dealer(region=region)
-    policy_id = unique("p")
-    deploy_and_publish(client, hq, policy_yaml(policy_id, f'dealer.region == "{region}"', tasks=TASKS,
-                                               ack="{required: false}", effective=FUTURE))
-    delivered(client, dealer, policy_id)
-    delivered(client, other, policy_id)
-    return policy_id, hq, dealer, other
-
-
-def _assignment(client, dealer, key):
-    return next(a for a in client.get("/api/v1/policy-tasks", headers=dealer.headers).json() if a["task_key"] == key)
+    return publish_with_tasks(client, make_dealer, make_user, TASKS)
 
 
 def test_task_form_takes_a_png_refuses_text_posing_as_a_photo_and_hides_others_tasks(client, with_tasks):
     policy_id, _, dealer, other = with_tasks
-    photo, report = _assignment(client, dealer, "window-photo"), _assignment(client, dealer, "sales-report")
+    photo, report = assignment(client, dealer, "window-photo"), assignment(client, dealer, "sales-report")
     login(client, dealer.user.username)
     listing = client.get("/console/policy-tasks")
     assert listing.status_code == 200 and "0 points" in listing.text
@@ -237,7 +223,7 @@ def test_task_form_takes_a_png_refuses_text_posing_as_a_photo_and_hides_others_t
     assert r.status_code == 415 and 'role="alert"' in r.text and "window.png: content is unknown" in r.text
     r = client.post(url, **browser_form([("photo", "", b""), ("note", None, b"forgot it")]))  # empty file input
     assert r.status_code == 422 and "this task needs a photo" in r.text and "forgot it" in r.text
-    assert _assignment(client, dealer, "window-photo")["submissions"] == 0
+    assert assignment(client, dealer, "window-photo")["submissions"] == 0
 
     r = client.post(url, **browser_form([("photo", "window.png", PNG), ("note", None, b"front window")]),
                     follow_redirects=False)
@@ -245,7 +231,7 @@ def test_task_form_takes_a_png_refuses_text_posing_as_a_photo_and_hides_others_t
     page = client.get(url)
     assert "badge submitted" in page.text and "Attempt 1" in page.text and "front window" in page.text
     assert "window.png</a>" in page.text and 'enctype="multipart/form-data"' not in page.text
-    assert _assignment(client, dealer, "window-photo")["status"] == "submitted"
+    assert assignment(client, dealer, "window-photo")["status"] == "submitted"
 
     url = f"/console/policy-tasks/{report['id']}"
     assert 'name="figures"' in client.get(url).text and 'type="file"' not in client.get(url).text
@@ -266,7 +252,7 @@ def _review_task(client, hq, assignment_id):
 
 def test_reviewer_sees_the_evidence_returns_one_and_accepts_the_other(client, with_tasks):
     _, hq, dealer, _ = with_tasks
-    photo, report = _assignment(client, dealer, "window-photo"), _assignment(client, dealer, "sales-report")
+    photo, report = assignment(client, dealer, "window-photo"), assignment(client, dealer, "sales-report")
     sent = client.post(f"/api/v1/policy-tasks/{photo['id']}/evidence", files={"photo": ("window.png", PNG, "image/png")},
                        data={"note": "front window"}, headers=dealer.headers)
     assert sent.status_code == 201, sent.text

@@ -17,12 +17,9 @@ from dealerflow.contracts import EvidenceOutcomeInput, TaskResult
 from dealerflow.models import Evidence, PointsEntry
 
 from .conftest import WorkerThread
-from .policy_support import deploy_and_publish, delivered, policy_yaml, status, unique
+from .policy_support import FUTURE, PNG, assignment, deploy_and_publish, policy_yaml, publish_with_tasks, status, unique
 from .support import wait_until
 
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
-FUTURE = "{from: 2026-01-01, to: 2099-12-31}"
 TASKS = """\
 {key: window-photo, title: Photograph the window, due: 1h, evidence: [photo], reviewer: hq, points: 50}
 {key: sales-report, title: Report sales, due: 2s, remind_before: 1s, evidence: [figures], reviewer: hq, points: 30}"""
@@ -30,19 +27,7 @@ TASKS = """\
 
 @pytest.fixture
 def rollout(client, make_dealer, make_user):
-    region = unique("r")
-    hq = make_user("hq")
-    dealer, other = make_dealer(region=region), make_dealer(region=region)
-    policy_id = unique("p")
-    deploy_and_publish(client, hq, policy_yaml(policy_id, f'dealer.region == "{region}"', tasks=TASKS,
-                                               ack="{required: false}", effective=FUTURE))
-    delivered(client, dealer, policy_id)
-    delivered(client, other, policy_id)
-    return policy_id, hq, dealer, other
-
-
-def _assignment(client, dealer, key):
-    return next(a for a in client.get("/api/v1/policy-tasks", headers=dealer.headers).json() if a["task_key"] == key)
+    return publish_with_tasks(client, make_dealer, make_user, TASKS)
 
 
 def _review_task(client, hq, assignment_id):
@@ -57,7 +42,7 @@ def _evidence_rows(sessions):
 
 def test_submit_return_resubmit_accept_gives_points_exactly_once(client, rollout, sessions, settings):
     policy_id, hq, dealer, other = rollout
-    photo = _assignment(client, dealer, "window-photo")
+    photo = assignment(client, dealer, "window-photo")
     assert (photo["status"], photo["points"], photo["evidence_required"]) == ("assigned", 50, ["photo"])
     url = f"/api/v1/policy-tasks/{photo['id']}/evidence"
 
@@ -89,14 +74,14 @@ def test_submit_return_resubmit_accept_gives_points_exactly_once(client, rollout
     r = client.post(f"/api/v1/tasks/{review['id']}/complete", json={"outcome": "return", "comment": "sign not visible"},
                     headers=hq.headers)
     assert r.status_code == 200, r.text
-    returned = wait_until(lambda: (a := _assignment(client, dealer, "window-photo"))["status"] == "returned" and a)
+    returned = wait_until(lambda: (a := assignment(client, dealer, "window-photo"))["status"] == "returned" and a)
     assert returned["review_comment"] == "sign not visible"
 
     r = client.post(url, files={"photo": ("window2.png", PNG + b"v2", "image/png")}, headers=dealer.headers)
     assert r.status_code == 201 and r.json()["submissions"] == 2
     second = wait_until(lambda: (t := _review_task(client, hq, photo["id"]))["id"] != review["id"] and t)
     client.post(f"/api/v1/tasks/{second['id']}/complete", json={"outcome": "accept"}, headers=hq.headers)
-    wait_until(lambda: _assignment(client, dealer, "window-photo")["status"] == "accepted")
+    wait_until(lambda: assignment(client, dealer, "window-photo")["status"] == "accepted")
     points = client.get("/api/v1/points", headers=dealer.headers).json()
     assert points["balance"] == 50 and [e["source_id"] for e in points["entries"]] == [photo["id"]]
 
@@ -113,7 +98,7 @@ def test_submit_return_resubmit_accept_gives_points_exactly_once(client, rollout
 
 def test_figures_evidence_and_overdue_tasks(client, rollout, sessions):
     policy_id, hq, dealer, other = rollout
-    report = _assignment(client, dealer, "sales-report")
+    report = assignment(client, dealer, "sales-report")
     url = f"/api/v1/policy-tasks/{report['id']}/evidence"
     r = client.post(url, data={"figures": json.dumps({"units": "x"})}, headers=dealer.headers)
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "figures.units"
@@ -125,7 +110,7 @@ def test_figures_evidence_and_overdue_tasks(client, rollout, sessions):
         return [n["title"] for n in client.get("/api/v1/notifications", headers=other.headers).json()]
     wait_until(lambda: "Task overdue: Report sales" in kinds(), 20)
     assert "Task due soon: Report sales" in kinds()
-    assert _assignment(client, other, "sales-report")["overdue"] is True
+    assert assignment(client, other, "sales-report")["overdue"] is True
     tasks = {t["task_key"]: t for t in status(client, hq, policy_id)["tasks"]}
     assert (tasks["sales-report"]["overdue"], tasks["sales-report"]["submitted"]) == (1, 1)
 

@@ -22,6 +22,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/credit_decision.py
 	$(PY) bench/order_placement.py
+	$(PY) bench/policy_rollout.py
 
 clean:
 	rm -rf $(VENV) .data

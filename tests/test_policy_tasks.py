@@ -40,7 +40,7 @@ def _evidence_rows(sessions):
         return s.scalar(select(func.count()).select_from(Evidence))
 
 
-def test_submit_return_resubmit_accept_gives_points_exactly_once(client, rollout, sessions, settings):
+def test_submit_return_resubmit_accept_gives_points_exactly_once(client, rollout, sessions, settings, make_user):
     policy_id, hq, dealer, other = rollout
     photo = assignment(client, dealer, "window-photo")
     assert (photo["status"], photo["points"], photo["evidence_required"]) == ("assigned", 50, ["photo"])
@@ -69,6 +69,8 @@ def test_submit_return_resubmit_accept_gives_points_exactly_once(client, rollout
     file = client.get(f"/api/v1/evidence/{sent['evidence'][0]['id']}", headers=hq.headers)
     assert file.status_code == 200 and file.content == PNG
     assert client.get(f"/api/v1/evidence/{sent['evidence'][0]['id']}", headers=other.headers).status_code == 404
+    not_reviewer = make_user("credit_manager")  # the task's reviewer is hq
+    assert client.get(f"/api/v1/evidence/{sent['evidence'][0]['id']}", headers=not_reviewer.headers).status_code == 404
 
     review = _review_task(client, hq, photo["id"])
     r = client.post(f"/api/v1/tasks/{review['id']}/complete", json={"outcome": "return", "comment": "sign not visible"},

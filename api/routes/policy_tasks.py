@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dealerflow import policies, policy_tasks
 from dealerflow.evidence import ALLOWED, EvidenceStore, EvidenceTooLarge, EvidenceTypeNotAllowed
-from dealerflow.models import Evidence, Policy
+from dealerflow.models import Evidence, Policy, PolicyAssignment
 
 from .. import orchestration
 from ..deps import CurrentUser, DealerUser, SessionDep, TemporalDep
@@ -172,14 +172,17 @@ async def submit_uploads(*, request: Request, client, user, assignment_id: str, 
 
 @router.get("/api/v1/evidence/{evidence_id}")
 def evidence_file(evidence_id: int, session: SessionDep, user: CurrentUser, request: Request):
-    """The stored file, for the dealer who sent it and for reviewers."""
+    """The stored file, for the dealer who sent it, HQ, admins and the task's reviewer role."""
     e = session.get(Evidence, evidence_id)
     if e is None or e.sha256 is None:
         raise HTTPException(404, "evidence not found")
-    if user.role == "dealer":
-        visible_assignment(session, user, str(e.assignment_id))
-    elif user.role == "credit_manager":
-        raise HTTPException(404, "evidence not found")
+    a = visible_assignment(session, user, str(e.assignment_id)) if user.role == "dealer" else \
+        session.get(PolicyAssignment, e.assignment_id)
+    if user.role not in ("dealer", "hq", "admin"):
+        policy = session.get(Policy, a.policy_id)
+        task = policies.spec_of(session, a.policy_id, policy.version).task(a.task_key)
+        if task is None or task.reviewer != user.role:
+            raise HTTPException(404, "evidence not found")
     path = EvidenceStore(request.app.state.settings.evidence_path).path(e.sha256)
     return FileResponse(path, media_type=e.content_type, filename=e.filename)
 

@@ -137,7 +137,7 @@ def test_hq_page_shows_live_figures_by_region_answers_and_withdraws(client, make
     assert row(page.text, north)[1:] == ["2", "2", "1", "0", "1", "0", "0", "0", "50.0%"]
     assert row(page.text, south)[1:] == ["1", "1", "0", "0", "1", "0", "0", "0", "0.0%"]
     assert row(page.text, "All regions")[1:] == ["3", "3", "1", "0", "2", "0", "0", "0", "33.3%"]
-    assert row(page.text, "Rest")[1:] == ["3", "0", "0.0%"]
+    assert row(page.text, "Targeted dealers")[1:] == ["3", "0", "0.0%"]
     assert "Silent dealers: 2" in page.text and b.dealer.code in page.text and c.dealer.code in page.text
     assert a.dealer.code not in page.text
     assert "Preview targets" not in page.text  # published, and no newer version deployed

@@ -109,25 +109,28 @@ async def bare_start_rate(settings: Settings, count: int, concurrency: int) -> f
         return count / (time.perf_counter() - started)
 
 
-def cpu_seconds(processes: dict[str, list[psutil.Process]]) -> dict[str, float]:
-    """CPU time used so far by each part of the stack (user + system, children included)."""
+def cpu_seconds(roots: dict[str, list[int]]) -> dict[str, float]:
+    """CPU time (user + system) used so far by each part of the stack: its processes alive now plus
+    the children they have reaped, so PostgreSQL backends that came or went in between count too."""
     out = {}
-    for name, procs in processes.items():
+    for name, pids in roots.items():
         total = 0.0
-        for p in procs:
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.NoSuchProcess:
-                pass
+        for root in map(psutil.Process, pids):
+            t = root.cpu_times()
+            total += t.children_user + t.children_system
+            for p in [root, *root.children(recursive=True)]:
+                try:
+                    t = p.cpu_times()
+                    total += t.user + t.system
+                except psutil.NoSuchProcess:
+                    pass
         out[name] = total
     return out
 
 
-def stack_processes(children, stack) -> dict[str, list[psutil.Process]]:
-    pg = psutil.Process(stack.postgres._server.get_pid())
-    return {"api": [psutil.Process(children[1].pid)], "worker": [psutil.Process(children[0].pid)],
-            "temporal": [psutil.Process(stack.temporal.proc.pid)], "postgres": [pg, *pg.children(recursive=True)]}
+def stack_processes(children, stack) -> dict[str, list[int]]:
+    return {"api": [children[1].pid], "worker": [children[0].pid], "temporal": [stack.temporal.proc.pid],
+            "postgres": [stack.postgres._server.get_pid()]}
 
 
 def wait_http(url: str, timeout: float = 60) -> None:

@@ -42,7 +42,7 @@ from dealerflow.security import hash_password, issue_token  # noqa: E402
 from dealerflow.temporal import connect  # noqa: E402
 from launcher.processes import spawn, stop  # noqa: E402
 from launcher.stack import EmbeddedStack, prepare  # noqa: E402
-from order_placement import percentile, wait_http  # noqa: E402
+from order_placement import cpu_seconds, percentile, wait_http  # noqa: E402
 from workflows import PolicyRolloutWorkflow  # noqa: E402
 
 # Uneven regions, like a real network; "northwest" holds the 1,000 dealers of the comparison.
@@ -93,25 +93,6 @@ def make_data(engine, dealers: int) -> dict[str, list]:
 
 
 # --- processes -------------------------------------------------------------------------------------
-
-def cpu_seconds(roots: dict[str, list[int]]) -> dict[str, float]:
-    """CPU time (user + system) used so far by each part of the stack: its processes alive now plus
-    the children they have reaped, so PostgreSQL backends that came or went in between count too."""
-    out = {}
-    for name, pids in roots.items():
-        total = 0.0
-        for root in map(psutil.Process, pids):
-            t = root.cpu_times()
-            total += t.children_user + t.children_system
-            for p in [root, *root.children(recursive=True)]:
-                try:
-                    t = p.cpu_times()
-                    total += t.user + t.system
-                except psutil.NoSuchProcess:
-                    pass
-        out[name] = total
-    return out
-
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

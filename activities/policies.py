@@ -7,7 +7,7 @@ from temporalio import activity
 
 from dealerflow import notifications, policies, policy_tasks
 from dealerflow.contracts import (AmendApplied, CloseInput, CloseResult, DeliverInput, EvidenceOutcomeInput,
-                                  PilotInput, PilotVerdict, RolloutInput, RolloutPlan, SweepInput, SweepResult,
+                                  PilotInput, PilotVerdict, PolicyStatusInput, RolloutInput, RolloutPlan, SweepInput, SweepResult,
                                   TaskSpec)
 from dealerflow.notifications import Channel
 
@@ -33,9 +33,9 @@ class PolicyActivities:
             return policies.sweep(session, inp)
 
     @activity.defn
-    def set_policy_status(self, inp: CloseInput) -> None:
+    def set_policy_status(self, inp: PolicyStatusInput) -> None:
         with self.sessions.begin() as session:
-            policies.set_status(session, inp.policy_id, inp.status)
+            policies.set_status(session, inp.policy_id, inp.value)
 
     @activity.defn
     def pilot_verdict(self, inp: PilotInput) -> PilotVerdict:
@@ -48,9 +48,9 @@ class PolicyActivities:
             return policies.pilot_task(session, inp)
 
     @activity.defn
-    def record_pilot_outcome(self, inp: CloseInput) -> None:
+    def record_pilot_outcome(self, inp: PolicyStatusInput) -> None:
         with self.sessions.begin() as session:
-            policies.record_pilot_outcome(session, inp.policy_id, inp.reason)
+            policies.record_pilot_outcome(session, inp.policy_id, inp.value)
 
     @activity.defn
     def amend_policy(self, inp: AmendApplied) -> RolloutPlan:

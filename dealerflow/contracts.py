@@ -185,6 +185,13 @@ class WithdrawInput:
 
 
 @dataclass
+class PolicyStatusInput:
+    """A policy's status (the rollout's stage), or the outcome of its pilot decision."""
+    policy_id: str
+    value: str
+
+
+@dataclass
 class CloseInput:
     policy_id: str
     status: str  # closed | withdrawn | cancelled

@@ -7,6 +7,7 @@ reminders, escalations and deadline of the policy file are offsets from it."""
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections import defaultdict
 from datetime import datetime, time, timedelta, timezone
@@ -104,8 +105,6 @@ _UPSERT_TARGETS = text("""
 def resolve_targets(session: Session, ruleset: CompiledRuleset, *, now: datetime, choose_pilot: bool) -> tuple[int, int]:
     """Write the targets of this version (and drop dealers it no longer targets). Returns
     (targets, pilot targets)."""
-    import json
-
     policy_id, version, spec = ruleset.name, ruleset.version, ruleset.rule_file.spec
     by_region: dict[str, list] = defaultdict(list)
     chunk: list[dict] = []
@@ -368,8 +367,8 @@ def pilot_task(session: Session, inp: PilotInput) -> TaskSpec:
     set_status(session, inp.policy_id, "awaiting_decision")
     return TaskSpec(task_id=inp.task_id, kind="policy_pilot_decision",
                     title=f"Pilot of '{spec.title}': promote, amend or cancel",
-                    subject_type="policy", subject_id=spec.id, assignee_role=spec.pilot.decided_by,
-                    outcomes=["promote", "amend", "cancel"], sla_seconds=spec.pilot.decision_sla_seconds,
+                    subject_type="policy", subject_id=spec.id, assignee_role=spec.pilot.decided_by or "hq",
+                    outcomes=["promote", "amend", "cancel"], sla_seconds=spec.pilot.decision_sla_seconds or 2 * 86400,
                     escalate_to="admin", payload={"policy_id": spec.id, "version": inp.version, "figures": figures})
 
 

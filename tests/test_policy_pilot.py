@@ -110,3 +110,22 @@ def test_pilot_cancelled_by_hq_reaches_nobody_else(client, make_dealer, make_use
     wait_until(lambda: status(client, hq, policy_id)["status"] == "cancelled", 20)
     assert sum(1 for t in _targets(sessions, policy_id) if t.delivered_at) == 1
     assert sum(client.get(f"/api/v1/policies/{policy_id}", headers=d.headers).status_code == 200 for d in dealers) == 1
+
+
+def test_pilot_short_of_its_promotion_rule_goes_to_hq_with_the_reason(client, make_dealer, make_user, sessions):
+    region = unique("r")
+    hq = make_user("hq")
+    dealers = [make_dealer(region=region) for _ in range(2)]
+    policy_id = unique("p")
+    deploy_and_publish(client, hq, policy_yaml(policy_id, f'dealer.region == "{region}"', ack=ACK, effective=FUTURE,
+                                               pilot="{share: 50%, duration: 1s, promote_when: 'pilot.acknowledgment_rate >= 0.9'}"))
+    task = wait_until(lambda: next((t for t in client.get("/api/v1/tasks", headers=hq.headers).json()
+                                    if t["subject_id"] == policy_id), None), 20)
+    assert task["kind"] == "policy_pilot_decision" and task["assignee_role"] == "hq"
+    assert "no rule matched" in task["payload"]["promotion_rules"]
+    with sessions() as s:
+        decision = s.scalars(select(Decision).where(Decision.subject_id == f"{policy_id}@v1")).one()
+    assert decision.outcome == {"promote": False} and decision.rule == "default"
+    client.post(f"/api/v1/tasks/{task['id']}/complete", json={"outcome": "promote"}, headers=hq.headers)
+    for d in dealers:
+        delivered(client, d, policy_id, timeout=30)

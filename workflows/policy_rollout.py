@@ -17,7 +17,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from activities.policies import PolicyActivities
     from dealerflow.contracts import (STAGE, TASK_ROLE, AmendApplied, AmendInput, CloseInput, DeliverInput,
-                                      PilotInput, RolloutInput, RolloutPlan, RolloutResult, SweepInput, TaskSpec,
+                                      PilotInput, PolicyStatusInput, RolloutInput, RolloutPlan, RolloutResult, SweepInput, TaskSpec,
                                       WithdrawInput)
 
 from .human_task import HumanTaskWorkflow, task_workflow_id
@@ -92,8 +92,6 @@ class PolicyRolloutWorkflow:
         spec: TaskSpec = await workflow.execute_activity_method(PolicyActivities.pilot_task, pilot, **ACTIVITY)
         if reason:
             spec.payload["promotion_rules"] = reason
-        if not spec.assignee_role:
-            spec.assignee_role = "hq"
         await self._set_stage("awaiting_decision")
         child = await workflow.start_child_workflow(
             HumanTaskWorkflow.run, spec, id=task_workflow_id(spec.task_id),
@@ -104,7 +102,7 @@ class PolicyRolloutWorkflow:
         result = await child
         await workflow.execute_activity_method(
             PolicyActivities.record_pilot_outcome,
-            CloseInput(self._policy, "", result.actor, workflow.now(), result.outcome), **ACTIVITY)
+            PolicyStatusInput(self._policy, result.outcome), **ACTIVITY)
         return result.outcome
 
     # --- delivery and chasing ------------------------------------------------------------------
@@ -208,8 +206,7 @@ class PolicyRolloutWorkflow:
         workflow.upsert_search_attributes([STAGE.value_set(stage)])
         if stage in ("pilot", "awaiting_decision", "rolling_out", "active"):
             await workflow.execute_activity_method(
-                PolicyActivities.set_policy_status, CloseInput(self._policy, stage, "system", workflow.now()),
-                **ACTIVITY)
+                PolicyActivities.set_policy_status, PolicyStatusInput(self._policy, stage), **ACTIVITY)
 
     # --- HQ's hands on the rollout -------------------------------------------------------------
 

@@ -51,10 +51,10 @@ def policy_list(request: Request, session: SessionDep, user: ConsoleUser):
 def _policy_page(request, session, user, policy_id: str, error: str | None = None, status_code: int = 200):
     if user.role == "dealer":
         content = policy_api.dealer_policy(session, user, policy_id)  # 404 unless delivered to this dealer
-        mine = policy_tasks.assignments_for(session, user.dealer_id, policy_id=policy_id)
+        mine, specs = policy_tasks.assignments_for(session, user.dealer_id, policy_id=policy_id), {}
         asked = [q for q in policy_api.questions_for(session, user, policy_id) if not q["in_faq"]]  # FAQ is in content
         return page(request, "policy.html", user, status_code, policy=content, error=error, questions=asked,
-                    assignments=[assignment_read(session, a) for a in mine])
+                    assignments=[assignment_read(session, a, specs=specs) for a in mine])
     if user.role not in STAFF:
         raise HTTPException(404, "policy not found")
     content = policy_api.staff_policy(session, policy_id)
@@ -153,7 +153,8 @@ async def withdraw(policy_id: str, request: Request, client: TemporalDep, user: 
 @router.get("/policy-tasks")
 def task_list(request: Request, session: SessionDep, user: ConsoleUser):
     _require(user, "dealer")
-    rows = [assignment_read(session, a) for a in policy_tasks.assignments_for(session, user.dealer_id)]
+    specs: dict = {}
+    rows = [assignment_read(session, a, specs=specs) for a in policy_tasks.assignments_for(session, user.dealer_id)]
     return page(request, "policy_tasks.html", user, assignments=rows, points=policy_tasks.points(session, user.dealer_id))
 
 

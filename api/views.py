@@ -124,9 +124,11 @@ def policy_content(session: Session, policy_id: str, version: int | None) -> dic
     }
 
 
-def assignment_read(session: Session, a: PolicyAssignment, *, with_evidence: bool = False) -> dict:
+def assignment_read(session: Session, a: PolicyAssignment, *, with_evidence: bool = False,
+                    specs: dict | None = None) -> dict:
+    """One assignment; pass one `specs` dict for all rows of a list (one policy lookup per policy)."""
     policy = session.get(Policy, a.policy_id)
-    task = policies.spec_of(session, a.policy_id, policy.version).task(a.task_key)
+    task = policy_tasks.task_of(session, a, specs)
     out = {"id": str(a.id), "policy_id": a.policy_id, "policy_title": policy.title, "task_key": a.task_key,
            "title": task.title if task else a.task_key, "instructions": task.instructions if task else "",
            "evidence_required": list(task.evidence) if task else [], "points": task.points if task else 0,

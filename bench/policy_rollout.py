@@ -104,14 +104,14 @@ class PeakRss(threading.Thread):
     def __init__(self, pid: int, interval: float = 0.1):
         super().__init__(daemon=True)
         self.proc, self.interval, self.peak = psutil.Process(pid), interval, 0
+        self.stopped = threading.Event()
 
     def run(self) -> None:
-        while True:
+        while not self.stopped.wait(self.interval):
             try:
                 self.peak = max(self.peak, self.proc.memory_info().rss)
             except psutil.NoSuchProcess:
                 return
-            time.sleep(self.interval)
 
 
 # --- the rollout -----------------------------------------------------------------------------------
@@ -382,6 +382,8 @@ def main() -> None:
         for p in procs:
             stop(p)
         stack.stop()
+    if rss:
+        rss.stopped.set()
     report(args, res, rss.peak if rss else 0)
     if res["failures"]:
         print(f"logs kept in {data_dir}")

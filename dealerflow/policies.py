@@ -26,7 +26,7 @@ from .contracts import (AmendApplied, CloseInput, CloseResult, DeliverInput, Pil
 from .dealer_facts import facts_of, select_facts
 from .models import Decision, Dealer, HumanTask, Policy, PolicyAssignment, PolicyTarget, User
 from .notifications import notify_dealers
-from .status import policy_figures, pilot_figures
+from .status import SILENT, pilot_figures, policy_figures
 
 TASK_NAMESPACE = uuid.UUID("6f1c4f8e-2b7a-4d1e-9a55-0c3e8f2d7b10")
 ESCALATION_SLA = timedelta(days=2)
@@ -249,8 +249,7 @@ def mark_read(session: Session, *, policy_id: str, dealer_id: int, now: datetime
 
 # --- chasing -----------------------------------------------------------------------------------
 
-_SILENT = ("policy_id = :policy and delivered_at is not null and removed_at is null"
-           " and acknowledged_version is distinct from delivered_version")
+_SILENT = f"t.policy_id = :policy and t.removed_at is null and {SILENT}"
 
 
 def sweep(session: Session, inp: SweepInput) -> SweepResult:
@@ -262,22 +261,16 @@ def sweep(session: Session, inp: SweepInput) -> SweepResult:
     link = f"/console/policies/{p}"
     if ack.required:
         for i, offset in enumerate(ack.reminders):
-            dealers = _returning(session, f"""
-                update policy_targets set reminders_sent = :n where {_SILENT}
-                and reminders_sent < :n and chase_from + cast(:after as interval) <= :now returning dealer_id""",
-                policy=p, n=i + 1, after=_interval(offset), now=now)
+            dealers = _chase_step(session, p, "reminders_sent", i + 1, offset, now)
             notify_dealers(session, dealers, kind="reminder", title=f"Reminder: please acknowledge '{spec.title}'",
                            link=link, dedup=f"policy:{p}:v{inp.version}:reminder{i + 1}:{now.isoformat()}")
             out.reminded += len(dealers)
         for j, step in enumerate(ack.escalations):
-            dealers = _returning(session, f"""
-                update policy_targets set escalation_level = :n where {_SILENT}
-                and escalation_level < :n and chase_from + cast(:after as interval) <= :now returning dealer_id""",
-                policy=p, n=j + 1, after=_interval(step.after_seconds), now=now)
+            dealers = _chase_step(session, p, "escalation_level", j + 1, step.after_seconds, now)
             out.escalated += len(dealers)
             out.escalation_tasks += _escalation_tasks(session, spec, inp, j, step.to, dealers)
         dealers = _returning(session, f"""
-            update policy_targets set overdue_at = :now where {_SILENT}
+            update policy_targets t set overdue_at = :now where {_SILENT}
             and overdue_at is null and ack_due_at <= :now returning dealer_id""", policy=p, now=now)
         notify_dealers(session, dealers, kind="overdue", title=f"Overdue: acknowledge '{spec.title}'",
                        link=link, dedup=f"policy:{p}:v{inp.version}:overdue:{now.isoformat()}")
@@ -300,6 +293,16 @@ def sweep(session: Session, inp: SweepInput) -> SweepResult:
                        link="/console/policy-tasks", dedup=f"policy:{p}:task:{task.key}:overdue")
         out.tasks_overdue += len(dealers)
     return out
+
+
+def _chase_step(session: Session, policy_id: str, counter: str, step: int, after_seconds: int,
+                now: datetime) -> list[int]:
+    """Silent targets whose chase clock has run `after_seconds` and whose `counter` (reminders_sent
+    or escalation_level) is below `step`: set it to `step`; returns their dealer ids."""
+    return _returning(session, f"""
+        update policy_targets t set {counter} = :n where {_SILENT}
+        and {counter} < :n and chase_from + cast(:after as interval) <= :now returning dealer_id""",
+                      policy=policy_id, n=step, after=_interval(after_seconds), now=now)
 
 
 def _returning(session: Session, sql: str, **params) -> list[int]:

@@ -46,6 +46,19 @@ def assignment_of(session: Session, assignment_id: uuid.UUID, dealer_ids) -> Pol
     return a
 
 
+def task_of(session: Session, a: PolicyAssignment, specs: dict | None = None) -> PolicyTask | None:
+    """The task an assignment follows, in the policy version being rolled out (None: amended away).
+    `specs` memoizes policy versions across the rows of a list."""
+    policy = session.get(Policy, a.policy_id)
+    key = (policy.id, policy.version)
+    if specs is None or key not in specs:
+        spec = spec_of(session, *key)
+        if specs is None:
+            return spec.task(a.task_key)
+        specs[key] = spec
+    return specs[key].task(a.task_key)
+
+
 def evidence_of(session: Session, assignment_id: uuid.UUID) -> list[Evidence]:
     return list(session.scalars(select(Evidence).where(Evidence.assignment_id == assignment_id)
                                 .order_by(Evidence.attempt, Evidence.id)))
@@ -102,14 +115,16 @@ def apply_review(session: Session, inp: EvidenceOutcomeInput) -> str:
     if a.status != "submitted" or a.submissions != inp.attempt:
         return a.status
     policy = session.get(Policy, a.policy_id)
-    spec = spec_of(session, policy.id, policy.version)
-    task = spec.task(a.task_key)
+    task = task_of(session, a)
+    if task is None:  # amended away since the submission: nothing to award
+        a.status = "cancelled"
+        return a.status
     link = "/console/policy-tasks"
     if inp.task.outcome == "accept":
         a.status, a.accepted_at, a.review_comment = "accepted", datetime.now(timezone.utc), inp.task.comment or None
         if task.points:
             session.execute(insert(PointsEntry).values(
-                dealer_id=a.dealer_id, points=task.points, reason=f"{spec.title}: {task.title}",
+                dealer_id=a.dealer_id, points=task.points, reason=f"{policy.title}: {task.title}",
                 source_type="policy_assignment", source_id=str(a.id)).on_conflict_do_nothing(constraint="points_once"))
         notify(session, dealer_id=a.dealer_id, kind="task", title=f"Accepted: {task.title} (+{task.points} points)",
                link=link, dedup_key=f"assignment:{a.id}:accepted")

@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from .models import Policy
 
 SILENT_LIST_LIMIT = 200
+# A target `t` has acknowledged the version delivered to it, or is silent; the chasing sweeps use
+# the same definition.
 _ACKED = "t.acknowledged_version = t.delivered_version"
-_SILENT = "t.delivered_at is not null and t.acknowledged_version is distinct from t.delivered_version"
+SILENT = "t.delivered_at is not null and t.acknowledged_version is distinct from t.delivered_version"
 
 _BY_REGION = text(f"""
     select d.region,
@@ -21,8 +23,8 @@ _BY_REGION = text(f"""
            count(*) filter (where t.delivered_at is not null) as delivered,
            count(*) filter (where {_ACKED} and not t.acknowledged_late) as acknowledged_on_time,
            count(*) filter (where {_ACKED} and t.acknowledged_late) as acknowledged_late,
-           count(*) filter (where {_SILENT} and (t.ack_due_at is null or t.ack_due_at > :now)) as not_yet,
-           count(*) filter (where {_SILENT} and t.ack_due_at <= :now) as overdue,
+           count(*) filter (where {SILENT} and (t.ack_due_at is null or t.ack_due_at > :now)) as not_yet,
+           count(*) filter (where {SILENT} and t.ack_due_at <= :now) as overdue,
            coalesce(sum(t.reminders_sent), 0) as reminders_sent,
            count(*) filter (where t.escalation_level > 0) as escalated
     from policy_targets t join dealers d on d.id = t.dealer_id
@@ -53,7 +55,7 @@ _SILENT_LIST = text(f"""
     select d.code, d.name, d.region, d.account_manager, t.delivered_at, t.ack_due_at, t.reminders_sent,
            t.escalation_level, t.ack_due_at <= :now as overdue
     from policy_targets t join dealers d on d.id = t.dealer_id
-    where t.policy_id = :policy and t.removed_at is null and {_SILENT}
+    where t.policy_id = :policy and t.removed_at is null and {SILENT}
     order by t.ack_due_at nulls last, d.code limit :limit""")
 
 _PILOT = text(f"""

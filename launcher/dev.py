@@ -83,40 +83,39 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
         print("stopped: no process left behind", flush=True)
 
 
-def _publish_demo_policies(settings: Settings) -> None:
+def _publish_demo_policies(settings: Settings, timeout: float = 60) -> None:
     """First run: roll out the demo policies, as HQ would, and let the demo dealers answer."""
     import asyncio
 
     from api.orchestration import publish_policy
     from dealerflow.demo import DEMO_POLICIES, simulate_acknowledgments
-    from dealerflow.models import Policy, PolicyTarget
     from dealerflow.temporal import connect
+    from workflows import PolicyRolloutWorkflow
 
     engine = make_engine(settings.database_url, pool_size=1)
     sessions = make_sessionmaker(engine)
 
-    async def publish():
+    async def publish(policy_id: str, client) -> None:
+        result = await publish_policy(client=client, task_queue=settings.task_queue, sessions=sessions,
+                                      policy_id=policy_id, actor="hq")
+        _step(f"  policy {policy_id} v{result.version}: {result.action}")
+        # Delivered once the rollout has scheduled its first chase step.
+        handle = client.get_workflow_handle(result.workflow_id)
+        deadline = time.monotonic() + timeout
+        while (await handle.query(PolicyRolloutWorkflow.progress))["next_sweep"] is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{policy_id} was not delivered within {timeout:.0f}s")
+            await asyncio.sleep(0.3)
+
+    async def publish_all() -> None:
         client = await connect(settings)
         for policy_id in DEMO_POLICIES:
-            result = await publish_policy(client=client, task_queue=settings.task_queue, sessions=sessions,
-                                          policy_id=policy_id, actor="hq")
-            _step(f"  policy {policy_id} v{result.version}: {result.action}")
+            await publish(policy_id, client)
 
     try:
         _step("publishing the demo policies")
-        asyncio.run(publish())
-        deadline = time.monotonic() + 60
+        asyncio.run(publish_all())
         for policy_id in DEMO_POLICIES:
-            while time.monotonic() < deadline:  # delivery runs in the worker; wait for it to settle
-                with sessions() as s:
-                    policy = s.get(Policy, policy_id)
-                    q = select(func.count()).select_from(PolicyTarget).where(
-                        PolicyTarget.policy_id == policy_id, PolicyTarget.delivered_at.is_(None))
-                    if policy is not None and policy.status == "pilot":
-                        q = q.where(PolicyTarget.pilot)
-                    if policy is not None and s.scalar(q) == 0:
-                        break
-                time.sleep(0.5)
             with sessions.begin() as s:
                 answered = simulate_acknowledgments(s, policy_id)
             _step(f"  {answered} dealers acknowledged {policy_id}")

@@ -70,3 +70,9 @@ def publish_with_tasks(client, make_dealer, make_user, tasks: str):
 
 def assignment(client, dealer, key: str) -> dict:
     return next(a for a in client.get("/api/v1/policy-tasks", headers=dealer.headers).json() if a["task_key"] == key)
+
+
+def inbox_task(client, actor, match, timeout: float = 20) -> dict:
+    """Wait for the first open task in `actor`'s inbox for which `match(task)` holds."""
+    return wait_until(lambda: next((t for t in client.get("/api/v1/tasks", headers=actor.headers).json()
+                                    if match(t)), None), timeout)

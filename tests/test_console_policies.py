@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from .policy_support import FUTURE, PNG, assignment, delivered, deploy, deploy_and_publish, policy_yaml, publish_with_tasks, status, unique
+from .policy_support import FUTURE, PNG, assignment, delivered, inbox_task, deploy, deploy_and_publish, policy_yaml, publish_with_tasks, status, unique
 from .support import PASSWORD, wait_until
 
 ACK = "{required: true, deadline: 1h}"
@@ -246,8 +246,7 @@ def test_task_form_takes_a_png_refuses_text_posing_as_a_photo_and_hides_others_t
 
 
 def _review_task(client, hq, assignment_id):
-    return wait_until(lambda: next((t for t in client.get("/api/v1/tasks", headers=hq.headers).json()
-                                    if t["kind"] == "evidence_review" and t["payload"]["assignment_id"] == assignment_id), None))
+    return inbox_task(client, hq, lambda t: t["kind"] == "evidence_review" and t["payload"]["assignment_id"] == assignment_id)
 
 
 def test_reviewer_sees_the_evidence_returns_one_and_accepts_the_other(client, with_tasks):
@@ -296,8 +295,7 @@ def test_escalation_and_pilot_tasks_show_the_silent_dealers_and_the_pilot_figure
                                                pilot="{share: 50%, duration: 1s, decided_by: {role: hq, sla: 1h}}"))
 
     def task(kind, subject):
-        return wait_until(lambda: next((t for t in client.get("/api/v1/tasks", headers=hq.headers).json()
-                                        if t["kind"] == kind and t["subject_id"] == subject), None), 30)
+        return inbox_task(client, hq, lambda t: t["kind"] == kind and t["subject_id"] == subject, 30)
 
     escalation, decision = task("policy_escalation", chased), task("policy_pilot_decision", piloted)
     login(client, hq.user.username)

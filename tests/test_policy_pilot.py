@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from dealerflow.models import Decision, HumanTask, PolicyTarget
 
-from .policy_support import deploy, deploy_and_publish, delivered, policy_yaml, status, unique
+from .policy_support import deploy, deploy_and_publish, delivered, inbox_task, policy_yaml, status, unique
 from .support import wait_until
 
 FUTURE = "{from: 2026-01-01, to: 2099-12-31}"
@@ -104,8 +104,7 @@ def test_pilot_cancelled_by_hq_reaches_nobody_else(client, make_dealer, make_use
     policy_id = unique("p")
     deploy_and_publish(client, hq, policy_yaml(policy_id, f'dealer.region == "{region}"', ack=ACK, effective=FUTURE,
                                                pilot="{share: 10%, duration: 1s, decided_by: {role: hq, sla: 1h}}"))
-    task = wait_until(lambda: next((t for t in client.get("/api/v1/tasks", headers=hq.headers).json()
-                                    if t["subject_id"] == policy_id), None), 20)
+    task = inbox_task(client, hq, lambda t: t["subject_id"] == policy_id)
     client.post(f"/api/v1/tasks/{task['id']}/complete", json={"outcome": "cancel"}, headers=hq.headers)
     wait_until(lambda: status(client, hq, policy_id)["status"] == "cancelled", 20)
     assert sum(1 for t in _targets(sessions, policy_id) if t.delivered_at) == 1
@@ -119,8 +118,7 @@ def test_pilot_short_of_its_promotion_rule_goes_to_hq_with_the_reason(client, ma
     policy_id = unique("p")
     deploy_and_publish(client, hq, policy_yaml(policy_id, f'dealer.region == "{region}"', ack=ACK, effective=FUTURE,
                                                pilot="{share: 50%, duration: 1s, promote_when: 'pilot.acknowledgment_rate >= 0.9'}"))
-    task = wait_until(lambda: next((t for t in client.get("/api/v1/tasks", headers=hq.headers).json()
-                                    if t["subject_id"] == policy_id), None), 20)
+    task = inbox_task(client, hq, lambda t: t["subject_id"] == policy_id)
     assert task["kind"] == "policy_pilot_decision" and task["assignee_role"] == "hq"
     assert "no rule matched" in task["payload"]["promotion_rules"]
     with sessions() as s:

@@ -17,7 +17,7 @@ from dealerflow.contracts import EvidenceOutcomeInput, TaskResult
 from dealerflow.models import Evidence, PointsEntry
 
 from .conftest import WorkerThread
-from .policy_support import FUTURE, PNG, assignment, deploy_and_publish, policy_yaml, publish_with_tasks, status, unique
+from .policy_support import FUTURE, PNG, assignment, deploy_and_publish, inbox_task, policy_yaml, publish_with_tasks, status, unique
 from .support import wait_until
 
 TASKS = """\
@@ -31,8 +31,7 @@ def rollout(client, make_dealer, make_user):
 
 
 def _review_task(client, hq, assignment_id):
-    return wait_until(lambda: next((t for t in client.get("/api/v1/tasks", headers=hq.headers).json()
-                                    if t["kind"] == "evidence_review" and t["payload"]["assignment_id"] == assignment_id), None))
+    return inbox_task(client, hq, lambda t: t["kind"] == "evidence_review" and t["payload"]["assignment_id"] == assignment_id)
 
 
 def _evidence_rows(sessions):

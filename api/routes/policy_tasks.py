@@ -12,9 +12,9 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from dealerflow import policies, policy_tasks
+from dealerflow import policy_tasks
 from dealerflow.evidence import ALLOWED, EvidenceStore, EvidenceTooLarge, EvidenceTypeNotAllowed
-from dealerflow.models import Evidence, Policy, PolicyAssignment
+from dealerflow.models import Evidence, PolicyAssignment
 
 from .. import orchestration
 from ..deps import CurrentUser, DealerUser, SessionDep, TemporalDep
@@ -43,7 +43,9 @@ def visible_assignment(session, user, assignment_id: str):
 
 @router.get("/api/v1/policy-tasks")
 def my_tasks(session: SessionDep, user: DealerUser, policy: str | None = None):
-    return [assignment_read(session, a) for a in policy_tasks.assignments_for(session, user.dealer_id, policy_id=policy)]
+    specs: dict = {}
+    return [assignment_read(session, a, specs=specs)
+            for a in policy_tasks.assignments_for(session, user.dealer_id, policy_id=policy)]
 
 
 @router.get("/api/v1/policy-tasks/{assignment_id}")
@@ -117,8 +119,7 @@ async def submit_uploads(*, request: Request, client, user, assignment_id: str, 
         session = sessions()
         try:
             a = visible_assignment(session, user, assignment_id)
-            policy = session.get(Policy, a.policy_id)
-            task = policies.spec_of(session, a.policy_id, policy.version).task(a.task_key)
+            task = policy_tasks.task_of(session, a)
             if task is None:
                 raise policy_tasks.AssignmentStateError("this task is no longer part of the policy")
             review = policy_tasks.submit(session, assignment=a, task=task, files=[f for _, f in staged],
@@ -179,8 +180,7 @@ def evidence_file(evidence_id: int, session: SessionDep, user: CurrentUser, requ
     a = visible_assignment(session, user, str(e.assignment_id)) if user.role == "dealer" else \
         session.get(PolicyAssignment, e.assignment_id)
     if user.role not in ("dealer", "hq", "admin"):
-        policy = session.get(Policy, a.policy_id)
-        task = policies.spec_of(session, a.policy_id, policy.version).task(a.task_key)
+        task = policy_tasks.task_of(session, a)
         if task is None or task.reviewer != user.role:
             raise HTTPException(404, "evidence not found")
     path = EvidenceStore(request.app.state.settings.evidence_path).path(e.sha256)

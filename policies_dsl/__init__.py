@@ -4,12 +4,13 @@ from .durations import parse_duration
 from .engine import CompiledRuleset, Decision, compile_rule_file, compiled_for, decide, get_compiled
 from .errors import FactError, RuleError, RuleFileError
 from .model import FactSpec, Rule, RuleFile, RuleTest
+from .rebate import Accrual, Figures, RebateSpec, accrue
 from .schema import json_schema, write_json_schema
 from .testing import RuleTestResult, run_rule_tests
 from .validator import load_rule_file
 
 __all__ = [
-    "CompiledRuleset", "Decision", "FactError", "FactSpec", "Rule", "RuleError", "RuleFile", "RuleFileError",
-    "RuleTest", "RuleTestResult", "compile_rule_file", "compiled_for", "decide", "get_compiled", "json_schema", "load_rule_file",
-    "parse_duration", "run_rule_tests", "write_json_schema",
+    "Accrual", "CompiledRuleset", "Decision", "FactError", "FactSpec", "Figures", "RebateSpec", "Rule", "RuleError",
+    "RuleFile", "RuleFileError", "RuleTest", "RuleTestResult", "accrue", "compile_rule_file", "compiled_for", "decide",
+    "get_compiled", "json_schema", "load_rule_file", "parse_duration", "run_rule_tests", "write_json_schema",
 ]

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from .engine import get_compiled
 from .model import RuleFile
+from .rebate import accrue, figures_of, observed
 
 
 @dataclass(frozen=True)
@@ -19,12 +20,14 @@ def run_rule_tests(rule_file: RuleFile) -> list[RuleTestResult]:
     ruleset = get_compiled(rule_file, 0)  # version 0: the file as written, deployed or not
     results = []
     for test in rule_file.tests:
-        decision = ruleset.decide(test.given)
-        problems = []
-        for key, want in test.expect.items():
-            got = decision.rule if key == "rule" else decision.outcome.get(key)
-            if got != want:
-                problems.append(f"expected {key}={want}, got {got}")
-        message = "; ".join(problems) + (f" ({decision.reason})" if problems else "")
+        if rule_file.kind == "rebate":  # expectations on the accrued figures, not on a winning rule
+            accrual = accrue(ruleset, rule_file.spec, figures_of(test.given))
+            got, reason = observed(accrual), accrual.explanation["reason"]
+        else:
+            decision = ruleset.decide(test.given)
+            got, reason = {**decision.outcome, "rule": decision.rule}, decision.reason
+        problems = [f"expected {key}={want}, got {got.get(key)}" for key, want in test.expect.items()
+                    if got.get(key) != want]
+        message = "; ".join(problems) + (f" ({reason})" if problems else "")
         results.append(RuleTestResult(test.name, not problems, message, test.line))
     return results

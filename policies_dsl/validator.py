@@ -12,14 +12,22 @@ from .compiler import checked_condition
 from .errors import FactError, RuleError, RuleFileError, did_you_mean
 from .facts import coerce
 from .loader import Document, load_document
-from .kinds import KINDS
+from .kinds import KINDS, PATTERN_MEANING as KIND_PATTERNS
 from .model import Rule, RuleFile, RuleTest
 from .policy import facts_of, parse_policy
+from .rebate import expectation as rebate_expectation, parse_rebate
 from .schema import PATTERN_MEANING, json_schema
 
 _validator = Draft202012Validator(json_schema())
 _JSON_TYPES = {dict: "a mapping", list: "a list", str: "text", bool: "true/false", int: "a number",
                float: "a number", type(None): "nothing"}
+_SCHEMA_TYPES = {"object": "a mapping", "array": "a list", "string": "text", "integer": "an integer",
+                 "number": "a number"}
+_MEANING = {**PATTERN_MEANING, **KIND_PATTERNS}
+# A document kind's section → (spec, derived rules, default); problems go to the error list.
+SECTION_PARSERS = {"policy": parse_policy, "rebate": parse_rebate}
+# Kinds whose tests expect figures rather than a rule's outcome: `expect` → exact expectation or None.
+EXPECTATIONS = {"rebate": rebate_expectation}
 
 
 def load_rule_file(file: str | Path, text: str | None = None) -> RuleFile:
@@ -49,9 +57,8 @@ def schema_errors(doc: Document) -> list[RuleError]:
             missing = e.message.split("'")[1]
             out.append(doc.error(path, f"missing required key '{missing}'"))
         elif e.validator == "type":
-            expected = e.validator_value if isinstance(e.validator_value, str) else " or ".join(e.validator_value)
-            expected = {"object": "a mapping", "array": "a list", "string": "text", "integer": "an integer"}.get(
-                expected, expected)
+            types = [e.validator_value] if isinstance(e.validator_value, str) else e.validator_value
+            expected = " or ".join(_SCHEMA_TYPES.get(t, t) for t in types)
             out.append(doc.error(path, f"expected {expected}, got {_JSON_TYPES.get(type(e.instance), 'a value')}"
                                  f" {e.instance!r}" if not isinstance(e.instance, (dict, list)) else
                                  f"expected {expected}, got {_JSON_TYPES[type(e.instance)]}"))
@@ -62,7 +69,7 @@ def schema_errors(doc: Document) -> list[RuleError]:
         elif e.validator == "pattern":
             if "propertyNames" in e.schema_path:  # the key itself is wrong; point at it
                 path = path + (e.instance,)
-            meaning = PATTERN_MEANING.get(e.validator_value)
+            meaning = _MEANING.get(e.validator_value)
             if meaning is None and e.validator_value.endswith("(s|m|h|d)$"):
                 meaning = "a duration like 30s, 15m, 24h or 2d"
             out.append(doc.error(path, f"{e.instance!r} is not {meaning or 'valid: ' + e.validator_value}"))
@@ -81,14 +88,16 @@ def _semantic(doc: Document, text: str) -> RuleFile:
     kind = KINDS[data["kind"]]
     spec = None
     if kind.section:  # built-in facts; rules derived from the section
-        facts = facts_of(kind.facts)
-        spec, rules, default = parse_policy(doc, facts, errors)
+        facts = facts_of(kind.facts_for(data[kind.section]))
+        spec, rules, default = SECTION_PARSERS[data["kind"]](doc, facts, errors)
         seen = {r.name: r.line for r in rules}
     else:
         facts = facts_of(data["facts"])
         rules, seen = _rules(doc, facts, errors)
         default = data["default"]
     read = {f for r in rules for f in facts_in(r.condition)}
+    # A derived fact is computed from its sources: a test gives those instead.
+    read = {s for f in read for s in kind.derived.get(f, (f,))}
     tests = []
     for i, raw in enumerate(data.get("tests", [])):
         given, ok = {}, True
@@ -96,6 +105,11 @@ def _semantic(doc: Document, text: str) -> RuleFile:
             path = ("tests", i, "given", name)
             if name not in facts:
                 errors.append(doc.error(path, f"undeclared fact '{name}'{did_you_mean(name, facts)}"))
+                ok = False
+                continue
+            if name in kind.derived:
+                errors.append(doc.error(path, f"'{name}' is derived from {' and '.join(kind.derived[name])};"
+                                              " give those instead"))
                 ok = False
                 continue
             if path in doc.raw and isinstance(value, float):
@@ -109,13 +123,16 @@ def _semantic(doc: Document, text: str) -> RuleFile:
         if missing:
             errors.append(doc.error(("tests", i, "given"), f"missing fact '{missing[0]}' (a test gives every fact the rules read)"))
             ok = False
-        expected_rule = raw["expect"].get("rule")
-        if expected_rule is not None and expected_rule != "default" and expected_rule not in seen:
+        expect = raw["expect"]
+        if data["kind"] in EXPECTATIONS:
+            expect = EXPECTATIONS[data["kind"]](doc, ("tests", i, "expect"), expect, errors)
+            ok = ok and expect is not None
+        elif expect.get("rule") is not None and expect["rule"] != "default" and expect["rule"] not in seen:
             errors.append(doc.error(("tests", i, "expect", "rule"),
-                                    f"no rule named '{expected_rule}'{did_you_mean(str(expected_rule), seen)}"))
+                                    f"no rule named '{expect['rule']}'{did_you_mean(str(expect['rule']), seen)}"))
             ok = False
         if ok:
-            tests.append(RuleTest(raw["name"], given, raw["expect"], doc.line(("tests", i))))
+            tests.append(RuleTest(raw["name"], given, expect, doc.line(("tests", i))))
     if errors:
         raise RuleFileError(errors)
     return RuleFile(file=doc.file, name=data["ruleset"], kind=data["kind"], description=data.get("description", ""),

@@ -1,0 +1,401 @@
+"""Rebate files (`kind: rebate`): the `rebate:` section checked beyond its schema and turned into a
+RebateSpec, plus the rules derived from it — eligibility over dealer facts, one rule per bracket of
+the ladder, the growth and anniversary extras — which the engine evaluates like any other rule file.
+`accrue` asks the engine once per dealer which of them hold, then computes the money exactly."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from .compiler import CENT, checked_condition
+from .conditions import ConditionError, facts_in
+from .durations import parse_duration
+from .engine import CompiledRuleset
+from .errors import RuleError, did_you_mean
+from .facts import coerce
+from .loader import Document
+from .model import FactSpec, Rule
+
+MONTHS = {"month": 1, "quarter": 3, "year": 12}
+EXTRAS = ("growth", "anniversary")  # extras decided by a rule; points are paid whenever declared
+ZERO = Decimal(0)
+_PAID_BEFORE = FactSpec("paid_before", "money")
+
+
+@dataclass(frozen=True)
+class Bracket:
+    index: int  # 1-based, as in the rule name bracket-<index>
+    floor: Decimal  # `from`: the measure at which the bracket starts (included)
+    rate: Decimal | None  # share of the measure, 0.02 for 2%
+    amount: Decimal | None  # or a fixed sum for reaching the bracket
+
+
+@dataclass(frozen=True)
+class RebateSpec:
+    id: str
+    title: str
+    measure: str  # amount | quantity
+    category: str | None
+    period: str  # month | quarter | year
+    interim: str | None
+    eligible: str
+    basis: str  # retroactive | incremental
+    brackets: tuple  # Bracket, rising
+    cap: Decimal | None
+    growth_over: Decimal | None
+    growth_rate: Decimal | None
+    anniversary_years: tuple
+    anniversary_rate: Decimal | None
+    point_value: Decimal | None
+    confirm_seconds: int
+    dispute_role: str
+    dispute_sla_seconds: int
+    approval_role: str
+    approval_sla_seconds: int
+    second_over: Decimal | None
+    second_role: str | None
+    second_sla_seconds: int | None
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One dealer's inputs for a period (or the part of it run so far)."""
+    dealer: dict  # dealer facts by their full names: {"dealer.level": 1, "dealer.tags": [...]}
+    measure: Decimal | int
+    prior_measure: Decimal | int
+    anniversary: int
+    points: int
+    paid_before: Decimal = ZERO  # what earlier (interim) runs of the period paid
+
+
+@dataclass(frozen=True)
+class Accrual:
+    eligible: bool
+    bracket: int  # 0: no bracket reached
+    earned: Decimal  # ladder + extras, capped, in cents
+    rebate: Decimal  # earned - paid_before; negative claws back over-paid interim runs
+    capped: bool
+    extras: tuple  # names of the extras that applied
+    points: int  # points converted
+    points_amount: Decimal
+    explanation: dict  # JSON-safe
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+def parse_rebate(doc: Document, facts: dict, errors: list[RuleError]) -> tuple[RebateSpec | None, tuple, dict]:
+    """The RebateSpec, the derived rules and their default; problems go to `errors`."""
+    data, p = doc.data["rebate"], ("rebate",)
+    start_errors = len(errors)
+    quantity = data["measure"] == "net_delivered_quantity"
+    rules: list[Rule] = []
+
+    def rule(name, when, then, path, known=facts, priority=0, description=""):
+        try:
+            condition = checked_condition(when, known)
+        except ConditionError as e:
+            errors.append(doc.error(path, str(e)))
+            return
+        rules.append(Rule(name, when, then, priority, doc.line(path), condition, description))
+
+    # Eligibility reads dealer facts only: the period's figures decide the amount, not who takes part.
+    # Priority 1: when it holds, the decision's winner (and outcome) is {eligible: true}.
+    dealer = {n: f for n, f in facts.items() if n.startswith("dealer.")}
+    rule("eligible", data["eligible"], {"eligible": True}, p + ("eligible",), dealer, 1, "who takes part")
+
+    interim = data.get("interim")
+    if interim and MONTHS[interim] >= MONTHS[data["period"]]:
+        errors.append(doc.error(p + ("interim",), f"interim runs must be shorter than the period:"
+                                                  f" a {interim} is not shorter than a {data['period']}"))
+
+    brackets = _brackets(doc, quantity, errors)
+    for b in (b for b in brackets if b.floor is not None):
+        rule(f"bracket-{b.index}", f"measure >= {_plain(b.floor)}", {"bracket": b.index},
+             p + ("brackets", b.index - 1), description=f"bracket {b.index} of the ladder")
+
+    extras = data.get("extras", {})
+    for name in EXTRAS:
+        if name in extras and quantity:  # a share of a count of units is not money
+            errors.append(doc.error(p + ("extras", name), f"the {name} extra pays a share of the measure:"
+                                                          " it needs measure net_delivered_amount"))
+    growth = extras.get("growth")
+    if growth:
+        rule("growth", f"growth > {_plain(_share(growth['over']))}", {"growth": True}, p + ("extras", "growth"),
+             description="growth over the same span a year earlier")
+    anniversary = extras.get("anniversary")
+    if anniversary:
+        years = anniversary["years"]
+        for i, year in enumerate(years):
+            if year in years[:i]:
+                errors.append(doc.error(p + ("extras", "anniversary", "years", i), f"year {year} is listed twice"))
+        rule("anniversary", f"anniversary in [{', '.join(map(str, years))}]", {"anniversary": True},
+             p + ("extras", "anniversary"), description="a cooperation anniversary in the period")
+
+    def money(path, value):
+        return None if value is None else _money(doc, p + path, value, errors)
+
+    cap = money(("cap",), data.get("cap"))
+    point_value = money(("extras", "points", "per_point"), extras.get("points", {}).get("per_point"))
+    settlement = data["settlement"]
+    second = settlement.get("second_approval", {})
+    second_over = money(("settlement", "second_approval", "over"), second.get("over"))
+    default = {"eligible": False}
+    if len(errors) > start_errors:
+        return None, tuple(rules), default
+    spec = RebateSpec(
+        id=doc.data["ruleset"], title=data["title"], measure="quantity" if quantity else "amount",
+        category=data.get("category"), period=data["period"], interim=interim, eligible=data["eligible"],
+        basis=data["basis"], brackets=tuple(brackets), cap=cap,
+        growth_over=_share(growth["over"]) if growth else None, growth_rate=_share(growth["rate"]) if growth else None,
+        anniversary_years=tuple(anniversary["years"]) if anniversary else (),
+        anniversary_rate=_share(anniversary["rate"]) if anniversary else None, point_value=point_value,
+        confirm_seconds=_seconds(settlement["confirm_within"]),
+        dispute_role=settlement["disputes"]["role"], dispute_sla_seconds=_seconds(settlement["disputes"]["sla"]),
+        approval_role=settlement["approval"]["role"], approval_sla_seconds=_seconds(settlement["approval"]["sla"]),
+        second_over=second_over, second_role=second.get("role"),
+        second_sla_seconds=_seconds(second["sla"]) if second else None)
+    return spec, tuple(rules), default
+
+
+def _brackets(doc: Document, quantity: bool, errors: list[RuleError]) -> list[Bracket]:
+    out: list[Bracket] = []
+    previous = None  # (floor, line) of the last bracket with a valid floor
+    for i, raw in enumerate(doc.data["rebate"]["brackets"]):
+        path = ("rebate", "brackets", i)
+        floor = _exact(doc, path + ("from",), raw["from"], errors)
+        if floor is not None and floor != floor.quantize(Decimal(1) if quantity else CENT):
+            wanted = "a whole number of units" if quantity else "an amount with at most 2 decimals"
+            errors.append(doc.error(path + ("from",), f"expected {wanted}, got {_plain(floor)}"))
+            floor = None
+        elif floor is not None:
+            if previous and floor <= previous[0]:
+                errors.append(doc.error(path + ("from",), f"brackets must rise: {_plain(floor)} is not above"
+                                                          f" {_plain(previous[0])} (line {previous[1]})"))
+            previous = (floor, doc.line(path + ("from",)))
+        if ("rate" in raw) == ("amount" in raw):
+            errors.append(doc.error(path, "give either rate (a share of the measure) or amount (a fixed sum),"
+                                          " not both or neither"))
+        elif quantity and "rate" in raw:  # a share of a count of units is not money
+            errors.append(doc.error(path + ("rate",), "a quantity measure pays fixed sums: give amount, not rate"))
+        amount = _money(doc, path + ("amount",), raw["amount"], errors) if "amount" in raw else None
+        rate = _share(raw["rate"]) if "rate" in raw else None
+        out.append(Bracket(i + 1, floor, rate, amount))  # floor None: wrong, reported; no spec is built
+    return out
+
+
+def _exact(doc: Document, path: tuple, value, errors: list[RuleError]) -> Decimal | None:
+    """A number as written: quoted text, a YAML int, or a YAML float read from its source text."""
+    text = doc.raw.get(path, str(value)) if isinstance(value, float) else str(value)
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
+        errors.append(doc.error(path, f"{text!r} is not a number"))
+        return None
+    return number
+
+
+def _money(doc: Document, path: tuple, value, errors: list[RuleError]) -> Decimal | None:
+    number = _exact(doc, path, value, errors)
+    if number is not None and number != number.quantize(CENT):
+        errors.append(doc.error(path, f"expected an amount with at most 2 decimals, got {_plain(number)}"))
+        return None
+    return None if number is None else number.quantize(CENT)
+
+
+def _share(text: str) -> Decimal:
+    """'2%' → Decimal('0.02'); the schema has checked the form."""
+    return Decimal(text[:-1]) / 100
+
+
+def _seconds(text: str) -> int:
+    return int(parse_duration(text).total_seconds())
+
+
+def _plain(number: Decimal) -> str:
+    """Positional notation, never 1E+6: the condition language and people both read it."""
+    return format(number, "f")
+
+
+# --- test expectations -------------------------------------------------------------------------
+
+EXPECT = {"eligible": "bool", "bracket": "int", "rebate": "money", "earned": "money", "capped": "bool",
+          "extras": "extras", "points_amount": "money"}
+
+
+def expectation(doc: Document, path: tuple, expect: dict, errors: list[RuleError]) -> dict | None:
+    """A rebate test's `expect`, checked and made exact (money as Decimal); None when wrong."""
+    out, ok = {}, True
+    for key, value in expect.items():
+        if key not in EXPECT:
+            errors.append(doc.error(path + (key,), f"unknown expectation '{key}'{did_you_mean(key, EXPECT)}"
+                                                   f" (expected one of: {', '.join(EXPECT)})"))
+            ok = False
+            continue
+        out[key], problem = _expected(doc, path + (key,), EXPECT[key], value)
+        if problem:
+            errors.append(doc.error(path + (key,), problem))
+            ok = False
+    return out if ok else None
+
+
+def _expected(doc: Document, path: tuple, kind: str, value) -> tuple[object, str | None]:
+    if kind == "money":  # may be negative (a clawback), so not the schema's MONEY
+        number = None
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            try:
+                number = Decimal(doc.raw.get(path, str(value)) if isinstance(value, float) else str(value))
+            except InvalidOperation:
+                pass
+        if number is None or not number.is_finite() or number != number.quantize(CENT):
+            return None, f"expected an amount like 12000.00, got {value!r}"
+        return number, None
+    good = {"bool": lambda v: isinstance(v, bool),
+            "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+            "extras": lambda v: isinstance(v, list) and all(x in EXTRAS for x in v)}[kind](value)
+    wanted = {"bool": "true or false", "int": "an integer", "extras": f"a list of {', '.join(EXTRAS)}"}[kind]
+    return value, None if good else f"expected {wanted}, got {value!r}"
+
+
+def observed(accrual: Accrual) -> dict:
+    """The values a test's `expect` compares with."""
+    return {"eligible": accrual.eligible, "bracket": accrual.bracket, "rebate": accrual.rebate,
+            "earned": accrual.earned, "capped": accrual.capped, "extras": list(accrual.extras),
+            "points_amount": accrual.points_amount}
+
+
+def figures_of(facts: dict, paid_before: Decimal = ZERO) -> Figures:
+    """Figures from flat facts (a test's `given`): figures not given are 0."""
+    return Figures(dealer={k: v for k, v in facts.items() if k.startswith("dealer.")},
+                   measure=facts.get("measure", 0), prior_measure=facts.get("prior_measure", 0),
+                   anniversary=facts.get("anniversary", 0), points=facts.get("points", 0), paid_before=paid_before)
+
+
+# --- accrual -----------------------------------------------------------------------------------
+
+def accrue(ruleset: CompiledRuleset, spec: RebateSpec, figures: Figures) -> Accrual:
+    """One dealer's rebate for a period: one engine call decides eligibility, the bracket reached and
+    the extras; the money is computed here, exactly, and rounded to cents once."""
+    specs = ruleset.rule_file.facts
+    measure, prior = coerce(specs["measure"], figures.measure), coerce(specs["prior_measure"], figures.prior_measure)
+    anniversary, points = coerce(specs["anniversary"], figures.anniversary), coerce(specs["points"], figures.points)
+    paid_before = coerce(_PAID_BEFORE, figures.paid_before)
+    # Growth against a prior span with no (or net negative) volume means nothing: no growth.
+    growth = (Decimal(measure) - prior) / prior if prior > 0 else ZERO
+    decision = ruleset.decide({**figures.dealer, "measure": measure, "prior_measure": prior, "growth": growth,
+                               "anniversary": anniversary, "points": points})
+    matched = [m["name"] for m in decision.matched]
+    explanation = {"ruleset": ruleset.name, "version": ruleset.version, "matched": matched, "basis": spec.basis,
+                   "figures": {"measure": _shown(measure), "prior_measure": _shown(prior),
+                               "growth": _plain(growth.quantize(Decimal("0.000001"), ROUND_HALF_UP)),
+                               "anniversary": anniversary, "points": points, "paid_before": _cents(paid_before)}}
+    if "eligible" not in matched:
+        return _ineligible(ruleset, spec, decision, paid_before, explanation)
+
+    reached = max((int(n.split("-")[1]) for n in matched if n.startswith("bracket-")), default=0)
+    total, steps, reason = _ladder(spec, Decimal(measure), reached)
+    extras, extra_steps = [], []
+    for name, rate in (("growth", spec.growth_rate), ("anniversary", spec.anniversary_rate)):
+        if name in matched:
+            amount = rate * measure
+            total += amount
+            extras.append(name)
+            extra_steps.append({"name": name, "rate": _percent(rate), "amount": _money_text(amount)})
+            reason.append(f"{name} extra {_percent(rate)} = {_money_text(amount)}")
+    capped = spec.cap is not None and total > spec.cap
+    if capped:
+        reason.append(f"capped at {_cents(spec.cap)}")
+    earned = (spec.cap if capped else total).quantize(CENT, ROUND_HALF_UP)
+    rebate = earned - paid_before
+    if paid_before:
+        reason.append(f"earned {_cents(earned)} less {_cents(paid_before)} paid before = {_cents(rebate)}")
+    points = points if spec.point_value is not None else 0
+    points_amount = (points * spec.point_value).quantize(CENT, ROUND_HALF_UP) if points else ZERO.quantize(CENT)
+    if points:
+        reason.append(f"{points} points at {_cents(spec.point_value)} = {_cents(points_amount)}")
+    cap = {"limit": _cents(spec.cap), "applied": capped, "before": _money_text(total)} if spec.cap is not None else None
+    explanation.update(
+        eligible=True, bracket=_bracket_shown(spec.brackets[reached - 1]) if reached else None, ladder=steps,
+        extras=extra_steps, cap=cap, earned=_cents(earned), rebate=_cents(rebate),
+        points_amount=_cents(points_amount), reason="; ".join(reason))
+    return Accrual(True, reached, earned, rebate, capped, tuple(extras), points, points_amount, explanation)
+
+
+def _ladder(spec: RebateSpec, measure: Decimal, reached: int) -> tuple[Decimal, list, list]:
+    """The ladder's amount (unrounded), its steps for the explanation, and the reason's parts."""
+    if not reached:
+        first = _plain(spec.brackets[0].floor)
+        return ZERO, [], [f"no bracket reached: {_units(spec, measure)} is below {first}"]
+    if spec.basis == "retroactive":  # the whole measure at the bracket reached
+        b = spec.brackets[reached - 1]
+        amount = b.amount if b.amount is not None else b.rate * measure
+        on = "" if b.amount is not None else f" on {_units(spec, measure)}"
+        step = {"bracket": b.index, "base": _units(spec, measure), **_pays(b), "amount": _money_text(amount)}
+        return amount, [step], [f"bracket {b.index} ({_bracket_terms(b)}){on} = {_money_text(amount)}"]
+    # incremental: each slice of the measure at its own rate; fixed sums of every bracket reached
+    total, steps, parts = ZERO, [], []
+    for b in spec.brackets[:reached]:
+        top = spec.brackets[b.index].floor if b.index < reached else measure
+        if b.amount is not None:
+            amount, base = b.amount, None
+            parts.append(f"bracket {b.index} (from {_plain(b.floor)}) fixed {_cents(amount)}")
+        else:
+            base = top - b.floor
+            amount = b.rate * base
+            parts.append(f"{_units(spec, b.floor)}–{_units(spec, top)} at {_percent(b.rate)} = {_money_text(amount)}")
+        total += amount
+        steps.append({"bracket": b.index, "from": _units(spec, b.floor), "to": _units(spec, top),
+                      "base": None if base is None else _units(spec, base), **_pays(b), "amount": _money_text(amount)})
+    return total, steps, [f"incremental to bracket {reached}: " + ", ".join(parts)]
+
+
+def _ineligible(ruleset, spec, decision, paid_before: Decimal, explanation: dict) -> Accrual:
+    """Not in the program: nothing earned, no points; what interim runs paid is taken back."""
+    rule = next(r for r in ruleset.rule_file.rules if r.name == "eligible")
+    used = ", ".join(f"{f}={decision.facts.get(f)}" for f in facts_in(rule.condition))
+    reason = f"not eligible: {spec.eligible} does not hold with {used}"
+    if paid_before:
+        reason += f"; {_cents(paid_before)} paid before is taken back"
+    zero = ZERO.quantize(CENT)
+    rebate = zero - paid_before
+    explanation.update(eligible=False, bracket=None, ladder=[], extras=[], cap=None, earned=_cents(zero),
+                       rebate=_cents(rebate), points_amount=_cents(zero), reason=reason)
+    return Accrual(False, 0, zero, rebate, False, (), 0, zero, explanation)
+
+
+def _pays(b: Bracket) -> dict:
+    return {"fixed": _cents(b.amount)} if b.amount is not None else {"rate": _percent(b.rate)}
+
+
+def _bracket_shown(b: Bracket | None) -> dict | None:
+    if b is None:
+        return None
+    return {"index": b.index, "from": _plain(b.floor),
+            **({"amount": _cents(b.amount)} if b.amount is not None else {"rate": _percent(b.rate)})}
+
+
+def _bracket_terms(b: Bracket) -> str:
+    return f"from {_plain(b.floor)}, " + (f"fixed {_cents(b.amount)}" if b.amount is not None else _percent(b.rate))
+
+
+def _percent(rate: Decimal) -> str:
+    return f"{_plain((rate * 100).normalize())}%"
+
+
+def _cents(amount: Decimal | None) -> str | None:
+    return None if amount is None else f"{amount:.2f}"
+
+
+def _money_text(amount: Decimal) -> str:
+    """An intermediate amount: in cents when it is whole cents, else every digit (rounding is once, at the end)."""
+    return _cents(amount) if amount == amount.quantize(CENT) else _plain(amount.normalize())
+
+
+def _units(spec: RebateSpec, measure: Decimal) -> str:
+    """A measure as people read it: money in cents, units whole."""
+    return _cents(measure) if spec.measure == "amount" else _plain(measure)
+
+
+def _shown(measure) -> str | int:
+    return measure if isinstance(measure, int) else _cents(measure)

@@ -8,10 +8,12 @@ from dealerflow.notifications import Channel
 
 from .orders import OrderActivities
 from .policies import PolicyActivities
+from .settlement import SettlementActivities
 from .tasks import TaskActivities
 
 
 def all_activities(sessions: sessionmaker[Session], channels: list[Channel] | None = None) -> list:
     o, t = OrderActivities(sessions), TaskActivities(sessions)
     return [o.decide_credit, o.apply_review, t.open_task, t.record_task_completion, t.escalate_task,
-            t.cancel_task, *PolicyActivities(sessions, channels or []).all()]
+            t.cancel_task, *PolicyActivities(sessions, channels or []).all(),
+            *SettlementActivities(sessions).all()]

@@ -14,7 +14,9 @@ from dealerflow.temporal import connect
 from . import errors
 from .console import router as console_router, STATIC_DIR
 from .console_policies import router as console_policies_router
-from .routes import admin, auth, health, notifications, orders, policies, policy_tasks, rules, tasks
+from .console_rebates import router as console_rebates_router
+from .routes import admin, auth, fulfilment, health, notifications, orders, policies, policy_tasks, rebates, rules, \
+    settlements, statements, tasks
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -35,10 +37,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Dealer channel management: orders with automatic credit decisions, policies "
                               "rolled out to dealers with acknowledgment and tasks, human approval tasks, YAML rules.")
     errors.install(app)
-    for module in (auth, orders, tasks, policies, policy_tasks, admin, rules, notifications, health):
+    for module in (auth, orders, fulfilment, tasks, policies, policy_tasks, rebates, settlements, statements, admin,
+                   rules, notifications, health):
         app.include_router(module.router)
     app.include_router(console_router)
     app.include_router(console_policies_router)
+    app.include_router(console_rebates_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -1,6 +1,7 @@
 """The API's calls into Temporal: placing an order (update-with-start, so the credit decision comes
 back in the same request), completing a human task (a workflow update), publishing, amending and
-withdrawing a policy, and starting an evidence review. The CLI publishes through here too."""
+withdrawing a policy, starting an evidence review, starting settlement runs and keeping each rebate
+program's schedule. The CLI and the launcher call these too."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,17 +9,23 @@ from dataclasses import dataclass
 from fastapi import HTTPException, status
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from sqlalchemy import select
+from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError,
+                               ScheduleCalendarSpec, ScheduleOverlapPolicy, SchedulePolicy, ScheduleRange, ScheduleSpec,
+                               ScheduleUpdate, WithStartWorkflowOperation, WorkflowUpdateFailedError)
 from temporalio.common import SearchAttributePair as Pair, TypedSearchAttributes, WorkflowIDConflictPolicy, \
     WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from dealerflow import orders, policies, policy_tasks, tasks
-from dealerflow.contracts import DEALER_ID, ORDER_ID, POLICY_ID, REGION, STAGE, AmendInput, CompleteTaskInput, \
-    EvidenceReviewInput, OrderLineInput, PlaceOrderInput, RolloutInput, WithdrawInput
-from dealerflow.models import HumanTask, Policy, User
-from workflows import EvidenceReviewWorkflow, HumanTaskWorkflow, OrderWorkflow, PolicyRolloutWorkflow
+from dealerflow import orders, policies, policy_tasks, rebates, settlement, tasks
+from dealerflow.contracts import DEALER_ID, ORDER_ID, POLICY_ID, REBATE_PROGRAM, REGION, SETTLEMENT_PERIOD, STAGE, \
+    AmendInput, CompleteTaskInput, DueRunsInput, EvidenceReviewInput, OrderLineInput, PlaceOrderInput, RolloutInput, \
+    WithdrawInput
+from dealerflow.models import HumanTask, Policy, SettlementRun, User
+from dealerflow.periods import PeriodError
+from workflows import EvidenceReviewWorkflow, HumanTaskWorkflow, OrderWorkflow, PolicyRolloutWorkflow, \
+    SettlementScheduleWorkflow, SettlementWorkflow
 from workflows.human_task import task_workflow_id
 
 from .schemas import OrderCreate, OrderRead, TaskComplete
@@ -80,6 +87,8 @@ async def place_order(*, client: Client, task_queue: str, sessions: sessionmaker
 
 async def complete_task(*, client: Client, sessions: sessionmaker[Session], user: User, task: HumanTask,
                         body: TaskComplete) -> None:
+    if user.username in task.payload.get("not_by", ()):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "you approved the first step: a second approver must decide")
     if not tasks.may_complete(user, task):
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             f"this task is for role {task.assignee_role}"
@@ -96,6 +105,8 @@ async def complete_task(*, client: Client, sessions: sessionmaker[Session], user
         cause = e.cause
         if isinstance(cause, ApplicationError) and cause.type == "TaskAlreadyCompleted":
             raise HTTPException(status.HTTP_409_CONFLICT, "task is already completed") from None
+        if isinstance(cause, ApplicationError) and cause.type == "SameApprover":
+            raise HTTPException(status.HTTP_403_FORBIDDEN, cause.message) from None
         if isinstance(cause, ApplicationError) and cause.type == "InvalidOutcome":
             raise HTTPException(422, [{"field": "outcome", "message": cause.message}]) from None
         raise
@@ -180,3 +191,87 @@ async def start_evidence_review(*, client: Client, task_queue: str, review: Evid
                 Pair(POLICY_ID, review.review.subject_id), Pair(DEALER_ID, dealer_code), Pair(STAGE, "in_review")]))
     except RPCError as e:
         raise _unavailable(e) from None
+
+
+# --- rebate settlement -------------------------------------------------------------------------
+
+@dataclass
+class SettlementStarted:
+    run_id: str
+    workflow_id: str
+    action: str  # started | existing
+
+
+async def start_settlement(*, client: Client, task_queue: str, sessions: sessionmaker[Session], program: str,
+                           period: str, upto: str | None, actor: str, today) -> SettlementStarted:
+    """Start a program's settlement run for a period; the same run asked for twice runs once."""
+    def plan():
+        with sessions() as session:
+            _, spec = rebates.program(session, program)
+            plan = settlement.plan_run(spec, period_key=period, upto_key=upto, today=today)
+            if not plan.final and session.scalar(select(SettlementRun.id).where(
+                    SettlementRun.program == plan.program, SettlementRun.period == plan.period.key,
+                    SettlementRun.final)):
+                raise settlement.SettlementError(f"the final run of {program} {plan.period.key} exists: "
+                                                 f"no interim run after it")
+            return plan, session.get(SettlementRun, plan.run_id) is not None
+
+    try:
+        plan, existed = await run_in_threadpool(plan)
+    except (settlement.SettlementError, PeriodError) as e:
+        raise HTTPException(422, [{"field": "period", "message": str(e)}]) from None
+    wid = settlement.workflow_id_for(plan.run_id)
+    try:
+        await client.start_workflow(
+            SettlementWorkflow.run, plan.input(actor), id=wid, task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=TypedSearchAttributes([
+                Pair(REBATE_PROGRAM, plan.program), Pair(SETTLEMENT_PERIOD, plan.period.key), Pair(STAGE, "starting")]))
+    except WorkflowAlreadyStartedError:  # the run has already finished
+        existed = True
+    except RPCError as e:
+        raise _unavailable(e) from None
+    return SettlementStarted(plan.run_id, wid, "existing" if existed else "started")
+
+
+async def wake_settlement(client: Client, run_id: str) -> None:
+    """Tell a run that statements were answered. The answer is already stored; should the signal
+    be lost, the run still sees it at the confirmation deadline."""
+    try:
+        await client.get_workflow_handle(settlement.workflow_id_for(run_id)).signal(
+            SettlementWorkflow.statements_changed)
+    except RPCError:
+        pass
+
+
+SCHEDULE_AT = ScheduleCalendarSpec(day_of_month=(ScheduleRange(1),), hour=(ScheduleRange(0),))  # 08:00 China time
+
+
+def schedule_id_for(program: str) -> str:
+    return f"rebate-{program}"
+
+
+async def sync_rebate_schedules(*, client: Client, sessions: sessionmaker[Session], task_queue: str) -> list[str]:
+    """One Temporal Schedule per deployed rebate program, firing on the 1st of each month: its
+    workflow starts the final or interim run that has just become due."""
+    def names():
+        with sessions() as session:
+            return [spec.id for _, spec in rebates.programs(session)]
+
+    synced = []
+    for program in await run_in_threadpool(names):
+        schedule = Schedule(
+            action=ScheduleActionStartWorkflow(
+                SettlementScheduleWorkflow.run, DueRunsInput(program), id=f"rebate-schedule-{program}",
+                task_queue=task_queue, typed_search_attributes=TypedSearchAttributes([
+                    Pair(REBATE_PROGRAM, program), Pair(STAGE, "scheduled")])),
+            spec=ScheduleSpec(calendars=[SCHEDULE_AT]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP))
+        try:
+            await client.create_schedule(schedule_id_for(program), schedule)
+        except ScheduleAlreadyRunningError:
+            await client.get_schedule_handle(schedule_id_for(program)).update(
+                lambda _: ScheduleUpdate(schedule=schedule))
+        synced.append(program)
+    return synced

@@ -172,3 +172,66 @@ class RuleDeployResult(BaseModel):
     ruleset: str
     version: int
     changed: bool
+
+
+# --- fulfilment, returns and payments ---------------------------------------------------------------
+# Batch rows take any scalar and are checked by dealerflow.fulfilment, row by row, with the same
+# messages as a CSV import; an unknown field is reported there too, with its index.
+Loose = str | int | float | None
+
+
+class LooseRow(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class FulfilmentAt(Strict):
+    at: Annotated[str | None, Field(max_length=64, description="ISO 8601 time with offset, or a date (China); "
+                                                               "default now")] = None
+
+
+class ReturnIn(LooseRow):
+    reference: Annotated[Loose, Field(description="the return's number in the ERP, unique")] = None
+    order_id: Loose = None
+    sku: Loose = None
+    quantity: Annotated[Loose, Field(description="units returned")] = None
+    returned_at: Annotated[Loose, Field(description="ISO 8601 time with offset, or a date (China)")] = None
+    reason: Loose = None
+
+
+class PaymentIn(LooseRow):
+    reference: Annotated[Loose, Field(description="bank or ERP reference, unique")] = None
+    amount: Annotated[Loose, Field(description="decimal string, e.g. \"1250.00\"")] = None
+    paid_at: Annotated[Loose, Field(description="ISO 8601 time with offset, or a date (China)")] = None
+    order_id: Annotated[Loose, Field(description="the order paid (optional)")] = None
+    dealer: Annotated[Loose, Field(description="dealer code; required without order_id")] = None
+    method: Annotated[Loose, Field(description="transfer (default), acceptance_bill, ...")] = None
+
+
+class BatchResult(BaseModel):
+    kind: str
+    rows: int
+    recorded: int
+    unchanged: int
+    completed: int  # orders now paid in full
+
+
+class ReturnRead(BaseModel):
+    reference: str
+    dealer_code: str
+    order_id: str
+    sku: str
+    quantity: int
+    amount: MoneyOut
+    returned_at: datetime
+    reason: str
+    recorded_by: str
+
+
+class PaymentRead(BaseModel):
+    reference: str
+    dealer_code: str
+    order_id: str | None
+    amount: MoneyOut
+    paid_at: datetime
+    method: str
+    recorded_by: str

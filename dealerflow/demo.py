@@ -1,5 +1,6 @@
 """The demo dataset: a door, window and cabinet manufacturer (like "K企业" in seed 003) selling
-through ~600 dealers in six Chinese sales regions, with a year of closed order history.
+through ~600 dealers in six Chinese sales regions, with a year of order history: shipped, delivered,
+some goods returned, paid, and each of those booked to the dealer's account.
 
 `seed_demo` fills an EMPTY database deterministically: the same seed and `today` give the same
 rows. Everything comes from one `random.Random(seed)`; the global random module is never used.
@@ -17,7 +18,8 @@ from typing import Iterable, Sequence
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from .models import Dealer, Order, OrderEvent, OrderLine, Product, User
+from . import accounts
+from .models import Dealer, Order, OrderEvent, OrderLine, OrderReturn, Payment, Product, User
 from .orders import workflow_id_for
 from .security import hash_password
 
@@ -36,6 +38,7 @@ DEMO_LOGINS: list[tuple[str, str, str, str]] = [
     ("admin", "admin1234", "admin", "business admin: rule files, users, everything"),
     ("hq", "hq123456", "hq", "headquarters: every dealer, policies, reports"),
     ("approver", "approver123", "credit_manager", "reviews orders sent to a human (over the limit)"),
+    ("finance", "finance123", "finance", "records deliveries, returns and payments; settles rebates"),
     ("am_east_1", MANAGER_PASSWORD, "account_manager", "account manager of d0001 and its region peers; gets "
                                                        "escalations about silent dealers"),
     ("d0001", DEALER_PASSWORD, "dealer", "level-1 core dealer in Hangzhou; parent of d0002"),
@@ -166,6 +169,10 @@ SEASON = {1: 0.55, 2: 0.35, 3: 1.15, 4: 1.35, 5: 1.25, 6: 0.95, 7: 0.8, 8: 0.85,
 SILENT_SHARE = 0.10
 SILENT_MONTHS = 6
 _SLOT_DAYS = 30  # twelve 30-day slots (the last one 35 days) cover the year before `today`
+RETURN_SHARE = 0.03  # delivered orders with part of a line sent back
+SPLIT_PAYMENT_SHARE = 0.15  # completed orders paid in two instalments (a deposit, then the rest)
+_RETURN_REASONS = ("damaged in transport", "wrong colour delivered", "installation defect",
+                   "surplus stock sent back")
 
 
 class DemoDataError(RuntimeError):
@@ -181,6 +188,8 @@ class DemoSummary:
     lines: int
     regions: int
     events: int = 0
+    returns: int = 0
+    payments: int = 0
     # Codes of the dealers with no order in the last six months (沉默经销商).
     silent_dealers: tuple[str, ...] = field(default=(), repr=False)
 
@@ -218,10 +227,10 @@ def seed_demo(session: Session, *, dealers: int = 600, seed: int = DEFAULT_SEED,
     _tag_dealers(random.Random(seed + 1), plan)
     dealer_ids = _insert_dealers(session, plan)
     user_ids = _seed_users(session, plan, dealer_ids)
-    orders, lines, events = _seed_orders(session, rng, plan, dealer_ids, user_ids, products, today)
+    n = _seed_orders(session, rng, plan, dealer_ids, user_ids, products, today)
     return DemoSummary(
-        dealers=len(plan), products=len(products), users=len(user_ids), orders=orders, lines=lines,
-        regions=len({d.region for d in plan}), events=events,
+        dealers=len(plan), products=len(products), users=len(user_ids), orders=n["orders"], lines=n["lines"],
+        regions=len({d.region for d in plan}), events=n["events"], returns=n["returns"], payments=n["payments"],
         silent_dealers=tuple(d.code for d in plan if d.silent))
 
 
@@ -398,7 +407,9 @@ def _seed_users(session: Session, plan: list[_Dealer], dealer_ids: dict[str, int
 # --- order history --------------------------------------------------------------------------------
 
 def _seed_orders(session: Session, rng: random.Random, plan: list[_Dealer], dealer_ids: dict[str, int],
-                 user_ids: dict[str, int], products: list[_Product], today: date) -> tuple[int, int, int]:
+                 user_ids: dict[str, int], products: list[_Product], today: date) -> dict[str, int]:
+    """Orders with their lines and status events, returns, payments and ledger entries; returns
+    how many rows of each."""
     by_category = {c: [p for p in products if p.category == c] for c in CATEGORIES}
     # Some products sell far better than others.
     popularity = {c: list(_cumulative(rng.uniform(0.3, 3.0) for _ in ps)) for c, ps in by_category.items()}
@@ -406,20 +417,24 @@ def _seed_orders(session: Session, rng: random.Random, plan: list[_Dealer], deal
     slots = [(k * _SLOT_DAYS + 1, 365 if k == 11 else (k + 1) * _SLOT_DAYS) for k in range(12)]
     silent_slots = SILENT_MONTHS + 1  # silent dealers stopped ordering at least seven slots ago
 
-    orders: list[dict] = []
-    lines: list[dict] = []
-    events: list[dict] = []
-    n_orders = n_lines = n_events = 0
+    # In insertion order: orders before the rows that refer to them.
+    tables = {"orders": Order.__table__, "lines": OrderLine.__table__, "events": OrderEvent.__table__,
+              "returns": OrderReturn.__table__, "payments": Payment.__table__, "entries": None}
+    pending: dict[str, list[dict]] = {name: [] for name in tables}
+    counts = dict.fromkeys(tables, 0)
+    orders, lines, events = pending["orders"], pending["lines"], pending["events"]
+    numbers = {"RT": 0, "PAY": 0}  # the last return and payment references given (RT-000001, PAY-000001)
 
     def flush(final: bool = False) -> None:
-        nonlocal orders, lines, events, n_orders, n_lines, n_events
         if len(lines) >= CHUNK or final:
-            for rows, table in ((orders, Order.__table__), (lines, OrderLine.__table__),
-                                (events, OrderEvent.__table__)):
+            for name, rows in pending.items():
                 for chunk in _chunks(rows):
-                    session.execute(insert(table), chunk)
-            n_orders, n_lines, n_events = n_orders + len(orders), n_lines + len(lines), n_events + len(events)
-            orders, lines, events = [], [], []
+                    if tables[name] is None:
+                        accounts.book(session, list(chunk))
+                    else:
+                        session.execute(insert(tables[name]), chunk)
+                counts[name] += len(rows)
+                rows.clear()
 
     for d in plan:
         low, high = _ORDERS_PER_MONTH[d.tier]
@@ -446,6 +461,7 @@ def _seed_orders(session: Session, rng: random.Random, plan: list[_Dealer], deal
                                        time(rng.randint(8, 19), rng.randint(0, 59), rng.randint(0, 59)), CST)
             order_id = uuid.UUID(int=rng.getrandbits(128), version=4)
             chosen: set[str] = set()
+            first_line = len(lines)
             amount = Decimal("0.00")
             wanted = rng.randint(1, 5)
             for _ in range(3 * wanted):  # distinct SKUs; a retry when a pick repeats one
@@ -464,20 +480,70 @@ def _seed_orders(session: Session, rng: random.Random, plan: list[_Dealer], deal
                                   sku=product.sku, quantity=quantity, unit_price=product.unit_price,
                                   amount=line_amount))
             history = _history(rng, d, username, created, end)
-            orders.append(dict(id=order_id, dealer_id=dealer_ids[d.code], status=history[-1][0],
-                               amount=amount, idempotency_key=None, workflow_id=workflow_id_for(order_id),
-                               created_by=user_ids[username], created_at=created.astimezone(timezone.utc),
-                               updated_at=history[-1][1].astimezone(timezone.utc)))
+            times = {status: at.astimezone(timezone.utc) for status, at, _, _ in history}
+            order = dict(id=order_id, dealer_id=dealer_ids[d.code], status=history[-1][0],
+                         amount=amount, idempotency_key=None, workflow_id=workflow_id_for(order_id),
+                         created_by=user_ids[username], created_at=created.astimezone(timezone.utc),
+                         updated_at=history[-1][1].astimezone(timezone.utc), shipped_at=times.get("shipped"),
+                         delivered_at=times.get("delivered"))
+            orders.append(order)
             events += [dict(order_id=order_id, status=status, at=at.astimezone(timezone.utc), actor=actor,
                             note=note) for status, at, actor, note in history]
+            if "delivered" in times:
+                _settle(rng, numbers, pending, order, lines[first_line:], times, end)
         flush()
     flush(final=True)
-    return n_orders, n_lines, n_events
+    return counts
+
+
+def _settle(rng: random.Random, numbers: dict[str, int], pending: dict[str, list[dict]], order: dict,
+            lines: list[dict], times: dict[str, datetime], end: datetime) -> None:
+    """The money side of one delivered order: its delivery on the dealer's account, perhaps a
+    return of part of a line within 30 days, and, once completed, the payments that covered it."""
+    def booked(at: datetime, kind: str, amount: Decimal, source_type: str, source_id: str, note: str) -> None:
+        pending["entries"].append(dict(accounts.entry(
+            dealer_id=order["dealer_id"], kind=kind, amount=amount, value_date=accounts.business_date(at),
+            source_type=source_type, source_id=source_id, note=note), created_at=at))
+
+    delivered, paid = times["delivered"], times.get("completed")
+    booked(delivered, "delivery", order["amount"], "order", str(order["id"]), "order delivered")
+    due = order["amount"]
+    partial = [line for line in lines if line["quantity"] >= 2]
+    if partial and rng.random() < RETURN_SHARE:
+        line = rng.choice(partial)
+        # Before the payment that settles the order, so the payment covers what was kept.
+        window = min(timedelta(days=30), (paid or end) - delivered)
+        at = delivered + window * rng.uniform(0.05, 0.95)
+        quantity = rng.randint(1, max(1, line["quantity"] // 3))
+        numbers["RT"] += 1
+        reference = f"RT-{numbers['RT']:06d}"
+        amount = line["unit_price"] * quantity
+        pending["returns"].append(dict(
+            reference=reference, order_id=order["id"], dealer_id=order["dealer_id"], product_id=line["product_id"],
+            sku=line["sku"], quantity=quantity, amount=amount, returned_at=at, reason=rng.choice(_RETURN_REASONS),
+            recorded_by="previous-system", created_at=at))
+        booked(at, "return", amount, "return", reference, f"return of {quantity} × {line['sku']}")
+        due -= amount
+    if paid is None:
+        return  # delivered, not yet paid
+    instalments = [(paid, due)]
+    if rng.random() < SPLIT_PAYMENT_SHARE:
+        deposit = (due * rng.randint(30, 70) / 100).quantize(Decimal("1"))
+        instalments = [(times["approved"] + (paid - times["approved"]) * rng.uniform(0.1, 0.9), deposit),
+                       (paid, due - deposit)]
+    method = rng.choices(("transfer", "acceptance_bill"), (85, 15))[0]
+    for at, amount in instalments:
+        numbers["PAY"] += 1
+        reference = f"PAY-{numbers['PAY']:06d}"
+        pending["payments"].append(dict(reference=reference, dealer_id=order["dealer_id"], order_id=order["id"],
+                                        amount=amount, paid_at=at, method=method, recorded_by="previous-system",
+                                        created_at=at))
+        booked(at, "payment", amount, "payment", reference, f"payment {reference}")
 
 
 def _history(rng: random.Random, d: _Dealer, username: str, created: datetime,
              end: datetime) -> list[tuple[str, datetime, str, str]]:
-    """The closed status history of one past order: (status, at, actor, note)."""
+    """The status history of one past order up to `end`: (status, at, actor, note)."""
     def later(at: datetime, low_minutes: int, high_minutes: int) -> datetime:
         return min(at + timedelta(minutes=rng.randint(low_minutes, high_minutes)), end - timedelta(seconds=1))
 
@@ -502,8 +568,17 @@ def _history(rng: random.Random, d: _Dealer, username: str, created: datetime,
     if rng.random() < 0.04:
         steps.append(("cancelled", later(steps[-1][1], 60, 5 * 24 * 60), username, "cancelled by the dealer"))
         return steps
-    steps.append(("completed", later(steps[-1][1], 3 * 24 * 60, 45 * 24 * 60), "finance",
-                  "paid in full; receipt confirmed"))
+    # Shipped 1-5 days after approval, delivered 1-7 days later, paid 1-30 days after delivery: the
+    # latest orders are still on their way, or delivered and not yet paid, on `today`.
+    shipped = steps[-1][1] + timedelta(minutes=rng.randint(24 * 60, 5 * 24 * 60))
+    delivered = shipped + timedelta(minutes=rng.randint(24 * 60, 7 * 24 * 60))
+    paid = delivered + timedelta(minutes=rng.randint(24 * 60, 30 * 24 * 60))
+    for status, at, actor, note in (("shipped", shipped, "warehouse", "shipped"),
+                                    ("delivered", delivered, "logistics", "delivered; receipt confirmed by the dealer"),
+                                    ("completed", paid, "finance", "paid in full")):
+        if at >= end:
+            break
+        steps.append((status, at, actor, note))
     return steps
 
 

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
-    JSON, BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
+    JSON, BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
     UniqueConstraint, func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -24,7 +24,7 @@ def _now():
     return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
-ROLES = ("admin", "hq", "credit_manager", "account_manager", "dealer")
+ROLES = ("admin", "hq", "credit_manager", "account_manager", "finance", "dealer")
 
 
 class Dealer(Base):
@@ -61,7 +61,8 @@ class User(Base):
     created_at: Mapped[datetime] = _now()
     dealer: Mapped[Dealer | None] = relationship(lazy="joined")
     __table_args__ = (
-        CheckConstraint("role in ('admin', 'hq', 'credit_manager', 'account_manager', 'dealer')", name="user_role"),
+        CheckConstraint("role in ('admin', 'hq', 'credit_manager', 'account_manager', 'finance', 'dealer')",
+                        name="user_role"),
         CheckConstraint("(role = 'dealer') = (dealer_id is not null)", name="user_dealer_scope"),
     )
 
@@ -77,7 +78,9 @@ class Product(Base):
     __table_args__ = (CheckConstraint("unit_price >= 0", name="product_price"),)
 
 
-ORDER_STATUSES = ("submitted", "approved", "pending_review", "rejected", "cancelled", "completed")
+# approved → shipped → delivered (invoiced to the dealer's account) → completed (paid in full).
+ORDER_STATUSES = ("submitted", "approved", "pending_review", "rejected", "cancelled", "shipped", "delivered",
+                  "completed")
 
 
 class Order(Base):
@@ -91,11 +94,14 @@ class Order(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
+    shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lines: Mapped[list["OrderLine"]] = relationship(order_by="OrderLine.line_no", lazy="selectin")
     __table_args__ = (
         UniqueConstraint("dealer_id", "idempotency_key", name="order_idempotency"),
         Index("order_dealer_status", "dealer_id", "status"),
         Index("order_dealer_created", "dealer_id", "created_at"),
+        Index("order_delivered", "delivered_at", postgresql_where="delivered_at is not null"),
     )
 
 
@@ -335,3 +341,145 @@ class PolicyQuestion(Base):
     answered_by: Mapped[str | None] = mapped_column(String(64))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     in_faq: Mapped[bool] = mapped_column(default=False)
+
+
+# --- fulfilment, payments and the dealer's account ------------------------------------------------
+
+class OrderReturn(Base):
+    """Goods a dealer sent back. `reference` is the return's number in the ERP: importing the same
+    row twice is refused, never counted twice."""
+    __tablename__ = "order_returns"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), index=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    sku: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    returned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        Index("return_dealer_time", "dealer_id", "returned_at"),
+        CheckConstraint("quantity > 0 and amount >= 0", name="return_positive"),
+    )
+
+
+class Payment(Base):
+    """Money received from a dealer, optionally against one order. `reference` is the bank or ERP
+    reference, unique so a re-sent payment is not booked twice."""
+    __tablename__ = "payments"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    order_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    paid_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    method: Mapped[str] = mapped_column(String(32), default="transfer")
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        Index("payment_dealer_time", "dealer_id", "paid_at"),
+        CheckConstraint("amount > 0", name="payment_positive"),
+    )
+
+
+ENTRY_KINDS = ("delivery", "return", "payment", "rebate", "points")
+
+
+class AccountEntry(Base):
+    """The dealer's account with the manufacturer: what the dealer owes. A delivery adds its
+    amount; returns, payments, rebates and converted points take theirs off (negative amounts).
+    Every entry names its source, and (source_type, source_id) is unique: booking the same
+    delivery, payment or rebate twice is impossible at the database, whatever retries happen."""
+    __tablename__ = "account_entries"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    value_date: Mapped[date] = mapped_column(Date)  # the business day (China time) it belongs to
+    source_type: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        UniqueConstraint("source_type", "source_id", name="account_entry_once"),
+        Index("account_dealer_date", "dealer_id", "value_date"),
+        CheckConstraint("kind in ('delivery', 'return', 'payment', 'rebate', 'points')", name="entry_kind"),
+    )
+
+
+# --- rebate settlement ------------------------------------------------------------------------------
+
+RUN_STAGES = ("freezing", "awaiting_confirmation", "awaiting_approval", "posting", "closed", "rejected")
+
+
+class SettlementRun(Base):
+    """One settlement of a rebate program for a period: final, or an interim run inside it. The id
+    is the run key (program:period[:interim]), so starting the same run twice finds the first."""
+    __tablename__ = "settlement_runs"
+    id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    program: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(16))  # 2026-Q3, 2026-07, 2026
+    upto: Mapped[str] = mapped_column(String(16))  # the last month covered; = period end for a final run
+    final: Mapped[bool] = mapped_column()
+    ruleset_version: Mapped[int] = mapped_column(Integer)
+    # The ladder measures [measure_from, span_to]; the statements cover [span_from, span_to] (dates).
+    measure_from: Mapped[date] = mapped_column(Date)
+    span_from: Mapped[date] = mapped_column(Date)
+    span_to: Mapped[date] = mapped_column(Date)
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    stage: Mapped[str] = mapped_column(String(32))
+    started_by: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = _now()
+    frozen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_by: Mapped[list] = mapped_column(Json, default=list)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    totals: Mapped[dict] = mapped_column(Json, default=dict)
+    __table_args__ = (Index("run_program_period", "program", "period"),)
+
+
+STATEMENT_STATUSES = ("issued", "confirmed", "disputed", "superseded")
+
+
+class Statement(Base):
+    """对账单: one dealer's statement in a settlement run, with the rebate it accrues and why.
+    A dispute resolved by revision supersedes it with revision + 1; exactly one revision of a
+    (run, dealer) is current. Balance: opening + deliveries - returns - payments - rebates - points
+    = closing (returns, payments, rebates and points are shown as positive amounts)."""
+    __tablename__ = "statements"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("settlement_runs.id"))
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    current: Mapped[bool] = mapped_column(default=True)
+    status: Mapped[str] = mapped_column(String(16), default="issued")
+    opening: Mapped[Decimal] = mapped_column(Money)
+    deliveries: Mapped[Decimal] = mapped_column(Money)
+    returns: Mapped[Decimal] = mapped_column(Money)
+    payments: Mapped[Decimal] = mapped_column(Money)
+    rebates_posted: Mapped[Decimal] = mapped_column(Money)  # other rebates already credited in the span
+    rebate: Mapped[Decimal] = mapped_column(Money)  # this run's rebate (negative: a clawback)
+    points: Mapped[int] = mapped_column(Integer, default=0)  # points converted by this run
+    points_amount: Mapped[Decimal] = mapped_column(Money)
+    closing: Mapped[Decimal] = mapped_column(Money)
+    explanation: Mapped[dict] = mapped_column(Json)  # rule file, version, bracket, extras, figures
+    issued_at: Mapped[datetime] = _now()
+    confirm_by: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_by: Mapped[str | None] = mapped_column(String(64))  # a username, or "auto" at the deadline
+    disputed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dispute_reason: Mapped[str | None] = mapped_column(Text)
+    dispute_task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        UniqueConstraint("run_id", "dealer_id", "revision", name="statement_revision"),
+        Index("statement_current", "run_id", "dealer_id", unique=True, postgresql_where="current"),
+        Index("statement_dealer", "dealer_id", "issued_at"),
+        CheckConstraint("status in ('issued', 'confirmed', 'disputed', 'superseded')", name="statement_status"),
+        CheckConstraint("opening + deliveries - returns - payments - rebates_posted - rebate - points_amount"
+                        " = closing", name="statement_balances"),
+    )

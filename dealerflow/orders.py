@@ -19,8 +19,8 @@ from .models import Decision, Dealer, Order, OrderEvent, OrderLine, Product
 CREDIT_RULESET = "credit_approval"
 ORDER_NAMESPACE = uuid.UUID("5b0c4f52-8d8e-4c53-9a53-0f4f6c1d2e71")
 STATUS_FOR_DECISION = {"approve": "approved", "review": "pending_review", "reject": "rejected"}
-# Orders that hold credit: approved and not yet paid (completed) or cancelled.
-HOLDS_CREDIT = ("approved",)
+# Orders that hold credit: approved and not yet paid in full (completed) or cancelled.
+HOLDS_CREDIT = ("approved", "shipped", "delivered")
 # Who reviews when a rule says `review` without naming a task.
 DEFAULT_REVIEW = {"role": "credit_manager", "sla": "24h"}
 

@@ -101,6 +101,8 @@ def visible(session: Session, user: User, task_id: uuid.UUID) -> HumanTask | Non
 
 
 def may_complete(user: User, task: HumanTask) -> bool:
+    if user.username in task.payload.get("not_by", ()):  # four eyes: a second approver is someone else
+        return False
     if task.assignee_user_id is not None:
         return task.assignee_user_id == user.id
     return user.role in (task.assignee_role, task.escalated_to_role)

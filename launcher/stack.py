@@ -49,18 +49,26 @@ class EmbeddedStack:
 
 
 def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.Deployed]:
-    """Migrate the database, register search attributes, deploy the rule files if they changed."""
+    """Migrate the database, register search attributes, deploy the rule files if they changed and
+    keep each rebate program's settlement schedule."""
+    from api.orchestration import sync_rebate_schedules
+
     upgrade(settings.database_url)
-
-    async def attributes() -> None:
-        await ensure_search_attributes(await connect(settings))
-
-    asyncio.run(attributes())
-    if not deploy_rules:
-        return []
     engine = make_engine(settings.database_url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+
+    async def temporal() -> None:
+        client = await connect(settings)
+        await ensure_search_attributes(client)
+        if deploy_rules:
+            await sync_rebate_schedules(client=client, sessions=sessions, task_queue=settings.task_queue)
+
     try:
-        with make_sessionmaker(engine).begin() as session:
-            return rulebook.deploy_directory(session, settings.rules_dir, actor="system")
+        deployed = []
+        if deploy_rules:
+            with sessions.begin() as session:
+                deployed = rulebook.deploy_directory(session, settings.rules_dir, actor="system")
+        asyncio.run(temporal())
+        return deployed
     finally:
         engine.dispose()

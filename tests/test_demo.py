@@ -1,5 +1,5 @@
 """The demo dataset on a real PostgreSQL: shape, exact money, the dealer hierarchy, silent dealers,
-determinism, and refusal to seed a database that already has dealers.
+fulfilment and the dealer's account, determinism, and refusal to seed a database that already has dealers.
 
 Self-contained for now (its own embedded PostgreSQL per database); the bodies only need a
 sessionmaker over a migrated, empty database, so they move onto the shared fixtures unchanged."""
@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 from dealerflow.db import make_engine, make_sessionmaker
 from dealerflow.demo import DEMO_LOGINS, DemoDataError, seed_demo
 from dealerflow.migrate import upgrade
-from dealerflow.models import Dealer, Order, OrderEvent, OrderLine, Product, User
+from dealerflow.models import AccountEntry, Dealer, Order, OrderEvent, OrderLine, OrderReturn, Payment, Product, User
 from dealerflow.runtime import EmbeddedPostgres
 from dealerflow.security import verify_password
 
@@ -65,7 +65,7 @@ def test_counts_and_shape(seeded):
         assert (summary.dealers, count(Dealer)) == (DEALERS, DEALERS)
         assert summary.products == count(Product) >= 50
         managers = s.scalar(select(func.count(Dealer.account_manager.distinct())))
-        assert summary.users == count(User) == DEALERS + 3 + managers
+        assert summary.users == count(User) == DEALERS + 4 + managers
         assert s.scalar(select(func.count()).select_from(User).where(User.role == "account_manager")) == managers
         assert s.scalar(select(Dealer.account_manager).where(Dealer.code == "D0001")) == "am_east_1"
         tags = set(s.scalars(select(func.unnest(Dealer.tags)).distinct()))
@@ -78,7 +78,8 @@ def test_counts_and_shape(seeded):
         assert set(s.scalars(select(Product.category).distinct())) == {"door", "window", "cabinet"}
         assert set(s.scalars(select(Dealer.tier).distinct())) == {"core", "key", "normal"}
         assert set(s.scalars(select(Dealer.rating).distinct())) == {"A", "B", "C", "D"}
-        assert set(s.scalars(select(Order.status).distinct())) <= {"completed", "rejected", "cancelled"}
+        assert set(s.scalars(select(Order.status).distinct())) == {
+            "approved", "shipped", "delivered", "completed", "rejected", "cancelled"}
         assert s.scalar(select(func.count()).where(Order.status == "completed")) > 0.8 * summary.orders
         # Every order has an event per status, ending in its own status; workflow ids match the order id.
         assert s.scalar(text("""
@@ -161,3 +162,57 @@ def test_refuses_a_database_with_dealers(seeded):
             seed_demo(s, dealers=5, seed=SEED, today=TODAY)
         s.rollback()
         assert s.scalar(select(func.count()).select_from(Dealer)) == DEALERS
+
+
+def test_fulfilment_and_the_account(seeded):
+    sessions, summary = seeded
+    with sessions() as s:
+        count = lambda model: s.scalar(select(func.count()).select_from(model))  # noqa: E731
+        assert summary.returns == count(OrderReturn) > 0 and summary.payments == count(Payment) > count(Order) / 2
+        assert s.scalar(select(func.count()).where(Payment.reference.not_like("PAY-%"))) == 0
+        assert s.scalar(select(func.count()).where(OrderReturn.reference.not_like("RT-%"))) == 0
+        # Shipped 1-5 days after approval, delivered 1-7 days after shipping, each with its event.
+        assert s.scalar(text("""
+            select count(*) from orders o
+            left join order_events a on a.order_id = o.id and a.status = 'approved'
+            left join order_events sh on sh.order_id = o.id and sh.status = 'shipped'
+            left join order_events de on de.order_id = o.id and de.status = 'delivered'
+            where o.status in ('shipped', 'delivered', 'completed') and (
+                  sh.at is distinct from o.shipped_at or o.shipped_at - a.at not between interval '1 day' and
+                  interval '5 days' or (o.status <> 'shipped') <> (o.delivered_at is not null)
+               or (o.delivered_at is not null and (de.at is distinct from o.delivered_at
+                   or o.delivered_at - o.shipped_at not between interval '1 day' and interval '7 days')))
+               or (o.status not in ('shipped', 'delivered', 'completed') and o.shipped_at is not null)""")) == 0
+        # Deliveries booked to the ledger equal delivered order amounts, dealer by dealer.
+        delivered = dict(s.execute(select(Order.dealer_id, func.sum(Order.amount))
+                                   .where(Order.delivered_at.is_not(None)).group_by(Order.dealer_id)).all())
+        booked = dict(s.execute(select(AccountEntry.dealer_id, func.sum(AccountEntry.amount))
+                                .where(AccountEntry.kind == "delivery").group_by(AccountEntry.dealer_id)).all())
+        assert booked == delivered and len(booked) > DEALERS / 2
+        # Every completed order is paid in full (less its returns), and only completed orders are paid.
+        assert s.scalar(text("""
+            select count(*) from orders o
+            left join (select order_id, sum(amount) as paid from payments group by order_id) p on p.order_id = o.id
+            left join (select order_id, sum(amount) as back from order_returns group by order_id) r
+                   on r.order_id = o.id
+            where (o.status = 'completed') <> (p.paid is not null)
+               or p.paid <> o.amount - coalesce(r.back, 0)""")) == 0
+        # Returns are part of one delivered line, within 30 days of delivery.
+        assert s.scalar(text("""
+            select count(*) from order_returns r join orders o on o.id = r.order_id
+            where r.quantity >= (select sum(l.quantity) from order_lines l
+                                 where l.order_id = r.order_id and l.sku = r.sku)
+               or r.amount <> r.quantity * (select min(l.unit_price) from order_lines l
+                                            where l.order_id = r.order_id and l.sku = r.sku)
+               or r.returned_at not between o.delivered_at and o.delivered_at + interval '30 days'
+               or r.dealer_id <> o.dealer_id""")) == 0
+        # Every return and payment is on the ledger once, with its sign and business day.
+        for model, kind, at in ((OrderReturn, "return", OrderReturn.returned_at),
+                                (Payment, "payment", Payment.paid_at)):
+            assert s.scalar(select(func.count()).select_from(model).join(AccountEntry, (
+                AccountEntry.source_type == kind) & (AccountEntry.source_id == model.reference)).where(
+                AccountEntry.amount == -model.amount, AccountEntry.kind == kind,
+                AccountEntry.value_date == func.date(func.timezone("Asia/Shanghai", at)))) == count(model)
+        assert count(AccountEntry) == (s.scalar(select(func.count()).where(Order.delivered_at.is_not(None)))
+                                       + count(OrderReturn) + count(Payment))
+        assert s.scalar(select(func.count(Payment.order_id.distinct()))) < count(Payment)  # some paid in two

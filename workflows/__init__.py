@@ -4,5 +4,7 @@ from .evidence_review import EvidenceReviewWorkflow
 from .human_task import HumanTaskWorkflow
 from .order import OrderWorkflow
 from .policy_rollout import PolicyRolloutWorkflow
+from .settlement import SettlementScheduleWorkflow, SettlementWorkflow
 
-ALL_WORKFLOWS = [OrderWorkflow, HumanTaskWorkflow, PolicyRolloutWorkflow, EvidenceReviewWorkflow]
+ALL_WORKFLOWS = [OrderWorkflow, HumanTaskWorkflow, PolicyRolloutWorkflow, EvidenceReviewWorkflow, SettlementWorkflow,
+                 SettlementScheduleWorkflow]

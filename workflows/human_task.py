@@ -72,6 +72,8 @@ class HumanTaskWorkflow:
             raise ApplicationError("no such task in this workflow", type="TaskNotFound")
         if self._claimed is not None or self._result is not None:
             raise ApplicationError("task already completed", type="TaskAlreadyCompleted")
+        if inp.actor in self._spec.not_by:
+            raise ApplicationError("someone else must decide this task (four eyes)", type="SameApprover")
         if inp.outcome not in self._spec.outcomes:
             raise ApplicationError(f"outcome must be one of {', '.join(self._spec.outcomes)}",
                                    type="InvalidOutcome")

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Query
+from fastapi import APIRouter, BackgroundTasks, Body, HTTPException, Query, Request
 
 from dealerflow import rulebook
 from dealerflow.models import User
 from policies_dsl import load_rule_file, run_rule_tests
 
+from .. import orchestration
 from ..deps import AdminUser, SessionDep, require_role
 from ..schemas import RuleDeployResult, RuleVersionRead
 
@@ -39,13 +40,18 @@ def validate(text: YamlBody, filename: Filename, _: AdminUser):
 
 
 @router.post("/deploy", response_model=RuleDeployResult, status_code=201)
-def deploy(text: YamlBody, filename: Filename, session: SessionDep,
+def deploy(text: YamlBody, filename: Filename, session: SessionDep, request: Request, background: BackgroundTasks,
            user: Annotated[User, require_role("admin", "hq")]):
     """Validate, run the file's own tests, and make it the active version (nothing changes on error).
-    HQ deploys policy files; every other kind of rule file is for admins."""
+    HQ deploys policy files; every other kind of rule file is for admins. A rebate program gets its
+    settlement schedule."""
     rule_file = _check(filename, text)
     if user.role != "admin" and rule_file.kind != "policy":
         raise HTTPException(403, f"a {rule_file.kind} rule file is deployed by an admin")
     result = rulebook.deploy(session, filename=filename, text=text, actor=user.username)
     session.commit()
+    if rule_file.kind == "rebate" and result.changed:
+        app = request.app.state
+        background.add_task(orchestration.sync_rebate_schedules, client=app.temporal, sessions=app.sessions,
+                            task_queue=app.settings.task_queue)
     return RuleDeployResult(ruleset=result.ruleset, version=result.version, changed=result.changed)

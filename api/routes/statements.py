@@ -1,0 +1,93 @@
+"""Statements (对账单): dealers read, confirm or dispute their own; finance and HQ read all. Each
+statement comes as JSON, CSV or a printable HTML page."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
+from pydantic import StringConstraints
+from starlette.concurrency import run_in_threadpool
+
+from dealerflow import settlement
+from dealerflow.models import Statement
+
+from .. import orchestration
+from ..deps import CurrentUser, DealerUser, SessionDep, TemporalDep
+from ..schemas import Strict
+from ..settlement_views import statement_csv, statement_list, statement_read, visible_statement
+
+router = APIRouter(prefix="/api/v1/statements", tags=["statements"])
+
+
+class DisputeCreate(Strict):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+@router.get("")
+def list_statements(session: SessionDep, user: CurrentUser, run: str | None = None, dealer: str | None = None,
+                    status: Literal["issued", "confirmed", "disputed"] | None = None,
+                    limit: Annotated[int, Query(ge=1, le=5000)] = 200):
+    return statement_list(session, user, run_id=run, dealer_code=dealer, status=status, limit=limit)
+
+
+@router.get("/{statement_id}")
+def get_statement(statement_id: str, request: Request, session: SessionDep, user: CurrentUser,
+                  format: Literal["json", "csv", "html"] | None = None):
+    """`format=csv` or `Accept: text/csv` for a spreadsheet; `format=html` for the printable page."""
+    statement = visible_statement(session, user, statement_id)
+    if statement is None:
+        raise HTTPException(404, "statement not found")
+    read = statement_read(session, statement)
+    accept = request.headers.get("accept", "")
+    if format == "csv" or (format is None and "text/csv" in accept):
+        return Response(statement_csv(read), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="statement-{read["dealer_code"]}-{read["run_id"].replace(":", "_")}.csv"'})
+    if format == "html":
+        from ..console import page  # the console's layout; imported here to keep the JSON routes light
+        return page(request, "statement.html", user, statement=read, printable=True)
+    return read
+
+
+async def _answer(statement_id: str, request: Request, user, client, act) -> dict:
+    """Record the dealer's answer in the database, then wake the run when it needs to look."""
+    sessions = request.app.state.sessions
+    try:
+        sid = uuid.UUID(statement_id)
+    except ValueError:
+        raise HTTPException(404, "statement not found") from None
+
+    def write():
+        with sessions.begin() as session:
+            wake = act(session, sid, datetime.now(timezone.utc))
+            return session.get(Statement, sid).run_id, wake
+
+    try:
+        run_id, wake = await run_in_threadpool(write)
+    except settlement.NotFound:
+        raise HTTPException(404, "statement not found") from None
+    except settlement.Conflict as e:
+        raise HTTPException(409, str(e)) from None
+    if wake:
+        await orchestration.wake_settlement(client, run_id)
+
+    def read():
+        with sessions() as session:
+            return statement_read(session, visible_statement(session, user, statement_id))
+    return await run_in_threadpool(read)
+
+
+@router.post("/{statement_id}/confirm")
+async def confirm(statement_id: str, request: Request, user: DealerUser, client: TemporalDep):
+    return await _answer(statement_id, request, user, client, lambda s, sid, now: settlement.confirm(
+        s, statement_id=sid, dealer_id=user.dealer_id, actor=user.username, now=now))
+
+
+@router.post("/{statement_id}/dispute")
+async def dispute(statement_id: str, body: DisputeCreate, request: Request, user: DealerUser, client: TemporalDep):
+    def act(s, sid, now):
+        settlement.dispute(s, statement_id=sid, dealer_id=user.dealer_id, reason=body.reason, now=now)
+        return True
+    return await _answer(statement_id, request, user, client, act)

@@ -1,0 +1,110 @@
+"""Read models of settlement: runs, statements (JSON, CSV) with the caller's dealer scope applied."""
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dealerflow.models import Dealer, HumanTask, SettlementRun, Statement, User
+
+MONEY = ("opening", "deliveries", "returns", "payments", "rebates_posted", "rebate", "points_amount", "closing")
+# How each line of a statement is named for people, in order (CSV and the printable page).
+LINES = (("opening", "Opening balance"), ("deliveries", "Deliveries (invoiced)"), ("returns", "Returns"),
+         ("payments", "Payments received"), ("rebates_posted", "Rebates already credited"),
+         ("rebate", "Rebate of this settlement"), ("points_amount", "Points converted"),
+         ("closing", "Closing balance"))
+
+
+def statement_scope(user: User):
+    """Dealers see their own statements only; finance, HQ and admins see all; others none."""
+    if user.role == "dealer":
+        return Statement.dealer_id == user.dealer_id
+    if user.role in ("finance", "hq", "admin"):
+        return None
+    return False
+
+
+def visible_statement(session: Session, user: User, statement_id: str) -> Statement | None:
+    try:
+        sid = uuid.UUID(statement_id)
+    except ValueError:
+        return None
+    scope = statement_scope(user)
+    if scope is False:
+        return None
+    q = select(Statement).where(Statement.id == sid)
+    return session.scalars(q if scope is None else q.where(scope)).first()
+
+
+def statement_read(session: Session, s: Statement, *, run: SettlementRun | None = None,
+                   dealer: Dealer | None = None) -> dict:
+    run = run or session.get(SettlementRun, s.run_id)
+    dealer = dealer or session.get(Dealer, s.dealer_id)
+    return {
+        "id": str(s.id), "run_id": s.run_id, "program": run.program, "period": run.period, "upto": run.upto,
+        "final": run.final, "run_stage": run.stage, "dealer_code": dealer.code, "dealer_name": dealer.name,
+        "revision": s.revision, "current": s.current, "status": s.status,
+        "span_from": run.span_from.isoformat(), "span_to": run.span_to.isoformat(),
+        **{k: f"{getattr(s, k):.2f}" for k in MONEY}, "points": s.points,
+        "issued_at": s.issued_at, "confirm_by": s.confirm_by, "confirmed_at": s.confirmed_at,
+        "confirmed_by": s.confirmed_by, "disputed_at": s.disputed_at, "dispute_reason": s.dispute_reason,
+        "resolution": s.resolution, "posted_at": s.posted_at, "explanation": s.explanation,
+    }
+
+
+def statement_list(session: Session, user: User, *, run_id: str | None, dealer_code: str | None,
+                   status: str | None, limit: int) -> list[dict]:
+    """Current revisions, newest first, in one query."""
+    scope = statement_scope(user)
+    if scope is False:
+        return []
+    q = (select(Statement, SettlementRun, Dealer).join(SettlementRun).join(Dealer, Dealer.id == Statement.dealer_id)
+         .where(Statement.current).order_by(Statement.issued_at.desc(), Dealer.code).limit(limit))
+    if scope is not None:
+        q = q.where(scope)
+    if run_id:
+        q = q.where(Statement.run_id == run_id)
+    if dealer_code:
+        q = q.where(Dealer.code == dealer_code)
+    if status:
+        q = q.where(Statement.status == status)
+    return [statement_read(session, s, run=r, dealer=d) for s, r, d in session.execute(q)]
+
+
+def statement_csv(read: dict) -> str:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["statement", read["id"]])
+    w.writerow(["dealer", read["dealer_code"], read["dealer_name"]])
+    w.writerow(["settlement", read["run_id"], f"revision {read['revision']}", read["status"]])
+    w.writerow(["covers", read["span_from"], read["span_to"]])
+    w.writerow([])
+    w.writerow(["line", "amount"])
+    for key, label in LINES:
+        w.writerow([label, read[key]])
+    w.writerow(["Points converted (points)", read["points"]])
+    w.writerow([])
+    w.writerow(["rebate explanation", read["explanation"].get("reason", "")])
+    return out.getvalue()
+
+
+def run_read(session: Session, run: SettlementRun) -> dict:
+    counts = dict(session.execute(select(Statement.status, func.count()).where(
+        Statement.run_id == run.id, Statement.current).group_by(Statement.status)).all())
+    tasks = session.execute(select(HumanTask.id, HumanTask.kind, HumanTask.status, HumanTask.assignee_role,
+                                   HumanTask.outcome, HumanTask.completed_by)
+                            .where(HumanTask.subject_type == "settlement", HumanTask.subject_id == run.id)
+                            .order_by(HumanTask.created_at)).all()
+    return {
+        "id": run.id, "program": run.program, "period": run.period, "upto": run.upto, "final": run.final,
+        "ruleset_version": run.ruleset_version, "stage": run.stage, "workflow_id": run.workflow_id,
+        "measure_from": run.measure_from.isoformat(), "span_from": run.span_from.isoformat(),
+        "span_to": run.span_to.isoformat(), "started_by": run.started_by, "started_at": run.started_at,
+        "frozen_at": run.frozen_at, "closed_at": run.closed_at, "totals": run.totals,
+        "statements": counts, "approvals": run.approved_by,
+        "approval_tasks": [{"id": str(t.id), "status": t.status, "role": t.assignee_role, "outcome": t.outcome,
+                            "completed_by": t.completed_by} for t in tasks],
+    }

@@ -1,0 +1,151 @@
+"""One workflow per settlement run: freeze the figures and issue statements → wait for the dealers
+(silence confirms at the deadline; each dispute becomes a finance task whose resolution may issue
+a revised statement) → finance approval, and a second approver over the rule file's threshold →
+post the rebates in batches → close with the totals.
+
+Confirmations are rows written by the API; the workflow is woken by one signal when the last
+statement is answered or a dispute arrives, so its history grows with disputes, not with dealers.
+A schedule per program starts `SettlementScheduleWorkflow`, which starts the runs that are due."""
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributePair as Pair
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.settlement import SettlementActivities
+    from dealerflow.contracts import (REBATE_PROGRAM, SETTLEMENT_PERIOD, STAGE, TASK_ROLE, ApprovalInput,
+                                      ApprovalOutcomeInput, CloseRunInput, DisputeOutcomeInput, DueRunsInput,
+                                      PostInput, ReviewInput, RunResult, SettlementInput, TaskSpec)
+    from dealerflow.settlement import workflow_id_for
+
+from .human_task import HumanTaskWorkflow, task_workflow_id
+
+RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_error_types=["SettlementError"])
+ACTIVITY = dict(start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY)
+# Freezing a large run takes a while; its heartbeats let a killed worker's attempt be retried soon.
+FREEZE = dict(start_to_close_timeout=timedelta(minutes=30), heartbeat_timeout=timedelta(seconds=20),
+              retry_policy=RETRY)
+
+
+@workflow.defn
+class SettlementWorkflow:
+    def __init__(self) -> None:
+        self._stage = "starting"
+        self._woken = False
+        self._disputes: dict[str, asyncio.Task] = {}
+        self._figures: dict = {}
+
+    @workflow.run
+    async def run(self, inp: SettlementInput) -> RunResult:
+        await self._set_stage("freezing")
+        frozen = await workflow.execute_activity_method(SettlementActivities.freeze_run, inp, **FREEZE)
+        self._figures.update(statements=frozen.statements, rebate=frozen.rebate_total)
+        await self._set_stage("awaiting_confirmation")
+        await self._await_dealers(inp.run_id)
+        await self._set_stage("awaiting_approval")
+        if not await self._approved(inp.run_id):
+            return await self._close(inp.run_id, "rejected")
+        await self._set_stage("posting")
+        posted = 0
+        while done := await workflow.execute_activity_method(
+                SettlementActivities.post_rebates, PostInput(inp.run_id, workflow.now()), **ACTIVITY):
+            posted += done
+            self._figures["posted"] = posted
+        return await self._close(inp.run_id, "closed")
+
+    async def _await_dealers(self, run_id: str) -> None:
+        while True:
+            self._woken = False
+            state = await workflow.execute_activity_method(
+                SettlementActivities.review_statements, ReviewInput(run_id, workflow.now()), **ACTIVITY)
+            self._figures.update(waiting=state.waiting, disputed=state.disputed)
+            self._figures["auto_confirmed"] = self._figures.get("auto_confirmed", 0) + state.auto_confirmed
+            for spec in state.new_disputes:
+                if spec.task_id not in self._disputes:
+                    self._disputes[spec.task_id] = asyncio.create_task(self._dispute(run_id, spec))
+            if state.waiting == 0 and state.disputed == 0 and not self._disputes:
+                return
+            timeout = None
+            if state.next_deadline is not None:
+                timeout = max(state.next_deadline - workflow.now(), timedelta(seconds=1))
+            try:
+                await workflow.wait_condition(lambda: self._woken, timeout=timeout)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _dispute(self, run_id: str, spec: TaskSpec) -> None:
+        result = await workflow.execute_child_workflow(
+            HumanTaskWorkflow.run, spec, id=task_workflow_id(spec.task_id),
+            search_attributes=workflow.info().typed_search_attributes.updated(
+                Pair(STAGE, "open"), Pair(TASK_ROLE, spec.assignee_role)))
+        await workflow.execute_activity_method(
+            SettlementActivities.resolve_dispute,
+            DisputeOutcomeInput(run_id, spec.subject_id, result, workflow.now()), **ACTIVITY)
+        del self._disputes[spec.task_id]
+        self._woken = True
+
+    async def _approved(self, run_id: str) -> bool:
+        approvers: list[str] = []
+        for step in (1, 2):
+            spec = await workflow.execute_activity_method(
+                SettlementActivities.approval_task,
+                ApprovalInput(run_id, step, str(workflow.uuid4()), approvers), **ACTIVITY)
+            if spec is None:  # under the threshold: one approval is enough
+                return True
+            result = await workflow.execute_child_workflow(
+                HumanTaskWorkflow.run, spec, id=task_workflow_id(spec.task_id),
+                search_attributes=workflow.info().typed_search_attributes.updated(
+                    Pair(STAGE, "open"), Pair(TASK_ROLE, spec.assignee_role)))
+            await workflow.execute_activity_method(
+                SettlementActivities.record_approval, ApprovalOutcomeInput(run_id, step, result), **ACTIVITY)
+            if result.outcome != "approve":
+                return False
+            approvers.append(result.actor)
+        return True
+
+    async def _close(self, run_id: str, status: str) -> RunResult:
+        totals = await workflow.execute_activity_method(
+            SettlementActivities.close_run, CloseRunInput(run_id, status, workflow.now()), **ACTIVITY)
+        await self._set_stage(status)
+        return RunResult(run_id, status, totals)
+
+    async def _set_stage(self, stage: str) -> None:
+        self._stage = stage
+        workflow.upsert_search_attributes([STAGE.value_set(stage)])
+
+    @workflow.signal
+    def statements_changed(self) -> None:
+        """A dealer answered the last waiting statement, or disputed one: look again now."""
+        self._woken = True
+
+    @workflow.query
+    def progress(self) -> dict:
+        return {"stage": self._stage, "open_disputes": len(self._disputes), **self._figures}
+
+
+@workflow.defn
+class SettlementScheduleWorkflow:
+    """Started by a program's Temporal Schedule: starts the runs that are due, each once."""
+
+    @workflow.run
+    async def run(self, inp: DueRunsInput) -> list[str]:
+        due = await workflow.execute_activity_method(
+            SettlementActivities.due_runs, DueRunsInput(inp.program, workflow.now(), inp.actor), **ACTIVITY)
+        started = []
+        for run in due:
+            try:
+                await workflow.start_child_workflow(
+                    SettlementWorkflow.run, run, id=workflow_id_for(run.run_id),
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                    search_attributes=workflow.info().typed_search_attributes.updated(
+                        Pair(REBATE_PROGRAM, run.program), Pair(SETTLEMENT_PERIOD, run.period),
+                        Pair(STAGE, "starting")))
+                started.append(run.run_id)
+            except WorkflowAlreadyStartedError:  # started on demand before the schedule fired
+                pass
+        return started

@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(PY) bench/credit_decision.py
 	$(PY) bench/order_placement.py
 	$(PY) bench/policy_rollout.py
+	$(PY) bench/settlement.py
 
 clean:
 	rm -rf $(VENV) .data

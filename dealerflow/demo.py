@@ -19,8 +19,11 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from . import accounts
-from .models import Dealer, Order, OrderEvent, OrderLine, OrderReturn, Payment, Product, User
+from .models import Dealer, Order, OrderEvent, OrderLine, OrderReturn, Payment, Product, Statement, User
 from .orders import workflow_id_for
+from .periods import last_closed, period_of
+from .rebates import programs
+from .settlement import SettlementError, confirm, dispute, plan_run
 from .security import hash_password
 
 DEFAULT_SEED = 20261122
@@ -617,3 +620,43 @@ def simulate_acknowledgments(session: Session, policy_id: str, *, share: float =
     for dealer_id, _ in answered:
         acknowledge(session, policy_id=policy_id, dealer_id=dealer_id, now=now)
     return len(answered)
+
+
+# --- rebate settlement ------------------------------------------------------------------------------
+
+def demo_runs(session: Session, today: date) -> list:
+    """The settlement runs a first demo starts: for each rebate program, the final run of the last
+    period that has ended and, inside the current period, the interim run of the last month."""
+    plans = []
+    for _, spec in programs(session):
+        plans.append(plan_run(spec, period_key=last_closed(spec.period, today).key, today=today))
+        if spec.interim:
+            part = last_closed(spec.interim, today)
+            try:
+                plans.append(plan_run(spec, period_key=period_of(spec.period, part.end).key, upto_key=part.key,
+                                      today=today))
+            except SettlementError:  # that part closed the period: the final run above covers it
+                pass
+    return plans
+
+
+def simulate_statement_answers(session: Session, run_id: str, *, share: float = 0.5,
+                               seed: int = DEFAULT_SEED) -> tuple[int, int]:
+    """Dealers answering their statements: `share` confirm, one disputes, the rest stay silent (and
+    are confirmed at the deadline). Goes through `settlement.confirm`/`dispute`, as a dealer's
+    click does. Returns (confirmed, disputed)."""
+    rng = random.Random(f"{seed}:{run_id}")
+    rows = session.execute(select(Statement.id, Statement.dealer_id, Dealer.code).join(Dealer)
+                           .where(Statement.run_id == run_id, Statement.current,
+                                  Dealer.code.not_in(_DEMO_LOGIN_DEALERS)).order_by(Statement.dealer_id)).all()
+    now = datetime.now(timezone.utc)
+    confirmed = disputed = 0
+    for statement_id, dealer_id, code in rows:
+        if not disputed:
+            dispute(session, statement_id=statement_id, dealer_id=dealer_id, now=now,
+                    reason="A return of 2 windows in the last week of the period is missing from this statement.")
+            disputed += 1
+        elif rng.random() < share:
+            confirm(session, statement_id=statement_id, dealer_id=dealer_id, actor=code.lower(), now=now)
+            confirmed += 1
+    return confirmed, disputed

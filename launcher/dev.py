@@ -62,6 +62,7 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
         _wait_for_api(settings, children)
         if seeded:
             _publish_demo_policies(settings)
+            _settle_demo(settings)
         _banner(settings)
         while all(c.poll() is None for c in children):
             time.sleep(0.5)
@@ -121,6 +122,54 @@ def _publish_demo_policies(settings: Settings, timeout: float = 60) -> None:
             _step(f"  {answered} dealers acknowledged {policy_id}")
     except Exception as e:  # the demo still runs; the policies can be published from the console
         print(f"warning: could not publish the demo policies: {e}", file=sys.stderr)
+    finally:
+        engine.dispose()
+
+
+def _settle_demo(settings: Settings, timeout: float = 120) -> None:
+    """First run: settle the last closed period of each rebate program (and the current period's
+    last month, on account), as finance would, and let the dealers answer their statements."""
+    import asyncio
+    from datetime import datetime, timezone
+
+    from api.orchestration import start_settlement, wake_settlement
+    from dealerflow.accounts import business_date
+    from dealerflow.demo import demo_runs, simulate_statement_answers
+    from dealerflow.models import SettlementRun
+    from dealerflow.temporal import connect
+
+    engine = make_engine(settings.database_url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+    today = business_date(datetime.now(timezone.utc))
+
+    async def settle() -> None:
+        client = await connect(settings)
+        with sessions() as session:
+            plans = demo_runs(session, today)
+        for plan in plans:
+            await start_settlement(client=client, task_queue=settings.task_queue, sessions=sessions,
+                                   program=plan.program, period=plan.period.key, upto=plan.upto.key,
+                                   actor="finance", today=today)
+            deadline = time.monotonic() + timeout
+            while True:  # statements are issued once the run has frozen its figures
+                with sessions() as session:
+                    run = session.get(SettlementRun, plan.run_id)
+                    if run is not None and run.frozen_at is not None:
+                        break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{plan.run_id} issued no statements within {timeout:.0f}s")
+                await asyncio.sleep(0.3)
+            with sessions.begin() as session:
+                confirmed, disputed = simulate_statement_answers(session, plan.run_id)
+            await wake_settlement(client, plan.run_id)
+            _step(f"  {plan.run_id}: {run.totals.get('statements', 0)} statements, rebate "
+                  f"{run.totals.get('rebate')}; {confirmed} confirmed, {disputed} disputed")
+
+    try:
+        _step("settling the last closed rebate periods")
+        asyncio.run(settle())
+    except Exception as e:  # the demo still runs; finance can start the runs from the console
+        print(f"warning: could not start the demo settlements: {e}", file=sys.stderr)
     finally:
         engine.dispose()
 

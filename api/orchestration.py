@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from fastapi import HTTPException, status
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
-from sqlalchemy import select
 from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError,
                                ScheduleCalendarSpec, ScheduleOverlapPolicy, SchedulePolicy, ScheduleRange, ScheduleSpec,
                                ScheduleUpdate, WithStartWorkflowOperation, WorkflowUpdateFailedError)
@@ -209,11 +208,7 @@ async def start_settlement(*, client: Client, task_queue: str, sessions: session
         with sessions() as session:
             _, spec = rebates.program(session, program)
             plan = settlement.plan_run(spec, period_key=period, upto_key=upto, today=today)
-            if not plan.final and session.scalar(select(SettlementRun.id).where(
-                    SettlementRun.program == plan.program, SettlementRun.period == plan.period.key,
-                    SettlementRun.final)):
-                raise settlement.SettlementError(f"the final run of {program} {plan.period.key} exists: "
-                                                 f"no interim run after it")
+            settlement.refuse_after_final(session, plan)
             return plan, session.get(SettlementRun, plan.run_id) is not None
 
     try:

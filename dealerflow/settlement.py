@@ -13,7 +13,7 @@ from typing import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -106,14 +106,23 @@ class RunWaiting(Exception):
     """An earlier run of the same program and period has not closed yet; the freeze is retried."""
 
 
+def _same_period(plan: RunPlan):
+    return (SettlementRun.program == plan.program) & (SettlementRun.period == plan.period.key) & \
+        (SettlementRun.id != plan.run_id)
+
+
+def refuse_after_final(session: Session, plan: RunPlan) -> None:
+    """An interim run after the period's final run would pay what the final run already paid."""
+    if not plan.final and session.scalar(select(SettlementRun.id).where(_same_period(plan), SettlementRun.final)):
+        raise SettlementError(f"the final run of {plan.program} {plan.period.key} exists: no interim run after it")
+
+
 def check_sequence(session: Session, plan: RunPlan) -> None:
     """Runs of one program and period go one after the other: a run subtracts what the interim runs
-    before it paid, so it must see them closed; and after the final run no interim run may pay again."""
-    same = (SettlementRun.program == plan.program) & (SettlementRun.period == plan.period.key) & \
-        (SettlementRun.id != plan.run_id)
-    if not plan.final and session.scalar(select(SettlementRun.id).where(same, SettlementRun.final)):
-        raise SettlementError(f"the final run of {plan.program} {plan.period.key} exists: no interim run after it")
-    waiting_for = session.scalar(select(SettlementRun.id).where(same, SettlementRun.stage.in_(OPEN_STAGES)).limit(1))
+    before it paid, so it must see them closed."""
+    refuse_after_final(session, plan)
+    waiting_for = session.scalar(select(SettlementRun.id).where(_same_period(plan),
+                                                                SettlementRun.stage.in_(OPEN_STAGES)).limit(1))
     if waiting_for:
         raise RunWaiting(f"run {waiting_for} of the same period is still open; this run waits for it to close")
 

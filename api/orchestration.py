@@ -247,12 +247,13 @@ def schedule_id_for(program: str) -> str:
     return f"rebate-{program}"
 
 
-async def sync_rebate_schedules(*, client: Client, sessions: sessionmaker[Session], task_queue: str) -> list[str]:
-    """One Temporal Schedule per deployed rebate program, firing on the 1st of each month: its
-    workflow starts the final or interim run that has just become due."""
+async def sync_rebate_schedules(*, client: Client, sessions: sessionmaker[Session], task_queue: str,
+                                only: str | None = None) -> list[str]:
+    """One Temporal Schedule per deployed rebate program (or just `only`), firing on the 1st of each
+    month: its workflow starts the final or interim run that has just become due."""
     def names():
         with sessions() as session:
-            return [spec.id for _, spec in rebates.programs(session)]
+            return [only] if only else [spec.id for _, spec in rebates.programs(session)]
 
     synced = []
     for program in await run_in_threadpool(names):

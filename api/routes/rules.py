@@ -53,5 +53,5 @@ def deploy(text: YamlBody, filename: Filename, session: SessionDep, request: Req
     if rule_file.kind == "rebate" and result.changed:
         app = request.app.state
         background.add_task(orchestration.sync_rebate_schedules, client=app.temporal, sessions=app.sessions,
-                            task_queue=app.settings.task_queue)
+                            task_queue=app.settings.task_queue, only=rule_file.name)
     return RuleDeployResult(ruleset=result.ruleset, version=result.version, changed=result.changed)

@@ -58,8 +58,7 @@ class RunPlan:
     upto: periods.Period
     final: bool
     measure_from: date  # the ladder measures the period so far: [measure_from, span_to]
-    span_from: date  # the statement covers [span_from, span_to]
-    span_to: date
+    span_to: date  # the statement ends here; it starts where the previous run's ended (`statement_start`)
 
     def input(self, actor: str) -> SettlementInput:
         return SettlementInput(self.run_id, self.program, self.period.key, self.upto.key, actor)
@@ -84,9 +83,8 @@ def plan_run(spec: RebateSpec, *, period_key: str, upto_key: str | None = None, 
             raise SettlementError(f"{upto.key} ends the {spec.period}: the final run of {period.key} settles it")
     if upto.end >= today:
         raise SettlementError(f"{upto.key} has not ended yet (its last day is {upto.end.isoformat()})")
-    span_from = periods.period_of(spec.interim, upto.end).start if spec.interim else period.start
     run_id = f"{spec.id}:{period.key}" + ("" if final else f":{upto.key}")
-    return RunPlan(run_id, spec.id, period, upto, final, period.start, span_from, upto.end)
+    return RunPlan(run_id, spec.id, period, upto, final, period.start, upto.end)
 
 
 def due_runs(spec: RebateSpec, today: date) -> list[RunPlan]:
@@ -109,6 +107,14 @@ class RunWaiting(Exception):
 def _same_period(plan: RunPlan):
     return (SettlementRun.program == plan.program) & (SettlementRun.period == plan.period.key) & \
         (SettlementRun.id != plan.run_id)
+
+
+def statement_start(session: Session, plan: RunPlan) -> date:
+    """A statement picks up where the program's previous statement in the period ended (interim runs
+    may have been skipped), or at the period's start: no movement falls between two statements."""
+    last = session.scalar(select(func.max(SettlementRun.span_to)).where(
+        _same_period(plan), SettlementRun.stage != "rejected", SettlementRun.span_to < plan.span_to))
+    return last + timedelta(days=1) if last else plan.period.start
 
 
 def refuse_after_final(session: Session, plan: RunPlan) -> None:
@@ -143,7 +149,7 @@ def freeze(session: Session, inp: SettlementInput, *, now: datetime,
     if run is None:
         run = SettlementRun(id=plan.run_id, program=spec.id, period=plan.period.key, upto=plan.upto.key,
                             final=plan.final, ruleset_version=ruleset.version, measure_from=plan.measure_from,
-                            span_from=plan.span_from, span_to=plan.span_to, workflow_id=workflow_id_for(plan.run_id),
+                            span_from=statement_start(session, plan), span_to=plan.span_to, workflow_id=workflow_id_for(plan.run_id),
                             stage="freezing", started_by=inp.actor, approved_by=[], totals={})
         session.add(run)
         session.flush()

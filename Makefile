@@ -24,6 +24,8 @@ bench: $(STAMP)
 	$(PY) bench/order_placement.py
 	$(PY) bench/policy_rollout.py
 	$(PY) bench/settlement.py
+	$(PY) bench/retiering.py
+	$(PY) bench/scans.py
 
 clean:
 	rm -rf $(VENV) .data

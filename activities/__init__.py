@@ -6,14 +6,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dealerflow.notifications import Channel
 
+from .diversion import DiversionActivities
 from .orders import OrderActivities
 from .policies import PolicyActivities
 from .settlement import SettlementActivities
 from .tasks import TaskActivities
+from .tiering import TieringActivities
 
 
 def all_activities(sessions: sessionmaker[Session], channels: list[Channel] | None = None) -> list:
     o, t = OrderActivities(sessions), TaskActivities(sessions)
     return [o.decide_credit, o.apply_review, t.open_task, t.record_task_completion, t.escalate_task,
             t.cancel_task, *PolicyActivities(sessions, channels or []).all(),
-            *SettlementActivities(sessions).all()]
+            *SettlementActivities(sessions).all(), *TieringActivities(sessions).all(),
+            *DiversionActivities(sessions).all()]

@@ -15,8 +15,10 @@ from . import errors
 from .console import router as console_router, STATIC_DIR
 from .console_policies import router as console_policies_router
 from .console_rebates import router as console_rebates_router
+from .console_tiering import router as console_tiering_router
 from .routes import admin, auth, fulfilment, health, notifications, orders, policies, policy_tasks, rebates, rules, \
     settlements, statements, tasks
+from .routes import diversion as diversion_routes, tiering as tiering_routes
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,9 +42,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (auth, orders, fulfilment, tasks, policies, policy_tasks, rebates, settlements, statements, admin,
                    rules, notifications, health):
         app.include_router(module.router)
+    app.include_router(tiering_routes.router)
+    app.include_router(diversion_routes.router)
     app.include_router(console_router)
     app.include_router(console_policies_router)
     app.include_router(console_rebates_router)
+    app.include_router(console_tiering_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -4,14 +4,19 @@ withdrawing a policy, starting an evidence review, starting settlement runs and 
 program's schedule. The CLI and the launcher call these too."""
 from __future__ import annotations
 
+import asyncio
+import logging
+import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import HTTPException, status
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError,
-                               ScheduleCalendarSpec, ScheduleOverlapPolicy, SchedulePolicy, ScheduleRange, ScheduleSpec,
-                               ScheduleUpdate, WithStartWorkflowOperation, WorkflowUpdateFailedError)
+                               ScheduleCalendarSpec, ScheduleIntervalSpec, ScheduleOverlapPolicy, SchedulePolicy,
+                               ScheduleRange, ScheduleSpec, ScheduleUpdate, WithStartWorkflowOperation,
+                               WorkflowUpdateFailedError)
 from temporalio.common import SearchAttributePair as Pair, TypedSearchAttributes, WorkflowIDConflictPolicy, \
     WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -23,9 +28,16 @@ from dealerflow.contracts import DEALER_ID, ORDER_ID, POLICY_ID, REBATE_PROGRAM,
     WithdrawInput
 from dealerflow.models import HumanTask, Policy, SettlementRun, User
 from dealerflow.periods import PeriodError
+from dealerflow import tiering
+from dealerflow.contracts import TIERING_MONTH, RetieringInput
+from dealerflow.models import TieringRun
 from workflows import EvidenceReviewWorkflow, HumanTaskWorkflow, OrderWorkflow, PolicyRolloutWorkflow, \
     SettlementScheduleWorkflow, SettlementWorkflow
 from workflows.human_task import task_workflow_id
+from workflows.tiering import RetieringWorkflow, TieringScheduleWorkflow
+from dealerflow import diversion, scans
+from dealerflow.contracts import CaseInput, CaseStart, DiversionSweepInput, DiversionSweepResult
+from workflows.diversion import CaseWorkflow, DiversionSweepWorkflow, case_search_attributes
 
 from .schemas import OrderCreate, OrderRead, TaskComplete
 from .views import order_read
@@ -271,3 +283,143 @@ async def sync_rebate_schedules(*, client: Client, sessions: sessionmaker[Sessio
                 lambda _: ScheduleUpdate(schedule=schedule))
         synced.append(program)
     return synced
+
+
+# --- tiering -----------------------------------------------------------------------------------
+
+@dataclass
+class RetieringStarted:
+    month: str
+    workflow_id: str
+    action: str  # started | existing
+
+
+async def start_retiering(*, client: Client, task_queue: str, sessions: sessionmaker[Session], month: str | None,
+                          actor: str, now) -> RetieringStarted:
+    """Re-tier every dealer for `month` (default: this month); a month asked for twice runs once."""
+    def check() -> tuple[str, bool]:
+        with sessions() as session:
+            wanted = month or tiering.month_of(now)
+            if session.get(TieringRun, wanted) is not None:
+                return wanted, True
+            tiering.plan(session, wanted, now)
+            tiering.ruleset(session)
+            return wanted, False
+
+    try:
+        month, existed = await run_in_threadpool(check)
+    except tiering.TieringError as e:
+        raise HTTPException(422, [{"field": "month", "message": str(e)}]) from None
+    wid = tiering.workflow_id_for(month)
+    if not existed:
+        try:
+            await client.start_workflow(
+                RetieringWorkflow.run, RetieringInput(month, actor), id=wid, task_queue=task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=TypedSearchAttributes([Pair(TIERING_MONTH, month), Pair(STAGE, "starting")]))
+        except WorkflowAlreadyStartedError:  # the run has already finished
+            existed = True
+        except RPCError as e:
+            raise _unavailable(e) from None
+    return RetieringStarted(month, wid, "existing" if existed else "started")
+
+
+TIERING_SCHEDULE = "tiering-monthly"
+
+
+async def sync_tiering_schedule(*, client: Client, sessions: sessionmaker[Session], task_queue: str) -> bool:
+    """The monthly re-tiering schedule (the 1st, 08:00 China time), once a tiering file is deployed."""
+    def deployed() -> bool:
+        with sessions() as session:
+            try:
+                tiering.ruleset(session)
+                return True
+            except tiering.TieringError:
+                return False
+
+    if not await run_in_threadpool(deployed):
+        return False
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            TieringScheduleWorkflow.run, RetieringInput(), id="tiering-schedule", task_queue=task_queue,
+            typed_search_attributes=TypedSearchAttributes([Pair(STAGE, "scheduled")])),
+        spec=ScheduleSpec(calendars=[SCHEDULE_AT]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP))
+    try:
+        await client.create_schedule(TIERING_SCHEDULE, schedule)
+    except ScheduleAlreadyRunningError:
+        await client.get_schedule_handle(TIERING_SCHEDULE).update(lambda _: ScheduleUpdate(schedule=schedule))
+    return True
+
+
+# --- anti-diversion ----------------------------------------------------------------------------
+
+CASE_STARTS = 16  # case workflows started at once after a batch of scans
+log = logging.getLogger("dealerflow.api")
+
+
+async def start_cases(*, client: Client, task_queue: str, cases: list[CaseStart]) -> int:
+    """Start each new case's workflow; its id comes from the case id, so a second start starts
+    nothing. A case that cannot be started now (Temporal unavailable) is stored all the same, and
+    the diversion sweep starts it. Returns how many were started here."""
+    gate = asyncio.Semaphore(CASE_STARTS)
+
+    async def start(case: CaseStart) -> bool:
+        async with gate:
+            try:
+                await client.start_workflow(
+                    CaseWorkflow.run, CaseInput(case.case_id), id=diversion.workflow_id_for(case.case_id),
+                    task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    search_attributes=case_search_attributes(case))
+                return True
+            except WorkflowAlreadyStartedError:
+                return False
+            except RPCError as e:
+                log.warning("case %s: workflow not started (%s); the diversion sweep will start it", case.case_id, e)
+                return False
+
+    return sum(await asyncio.gather(*(start(c) for c in cases)))
+
+
+async def record_scans(*, client: Client, task_queue: str, sessions: sessionmaker[Session], rows: list,
+                       lines: list[int] | None = None, unreadable: list | None = None) -> scans.Ingested:
+    """Record a batch of scans with their alerts (one transaction), then start the workflows of the
+    cases it opened: after the commit, so a workflow never looks for a case that is not there."""
+    def ingest() -> scans.Ingested:
+        with sessions.begin() as session:
+            return scans.ingest(session, rows, lines=lines, unreadable=unreadable or ())
+
+    result = await run_in_threadpool(ingest)
+    if result.cases:
+        await start_cases(client=client, task_queue=task_queue, cases=result.cases)
+    return result
+
+
+async def run_diversion_sweep(*, client: Client, task_queue: str) -> DiversionSweepResult:
+    """The schedule's sweep, now: shipment patterns, clean quarters, cases never started."""
+    try:
+        return await client.execute_workflow(
+            DiversionSweepWorkflow.run, DiversionSweepInput(), id=f"diversion-sweep-{uuid.uuid4()}",
+            task_queue=task_queue, search_attributes=TypedSearchAttributes([Pair(STAGE, "sweeping")]))
+    except RPCError as e:
+        raise _unavailable(e) from None
+
+
+DIVERSION_SCHEDULE = "diversion-sweep"
+DIVERSION_EVERY = timedelta(hours=1)
+
+
+async def sync_diversion_schedule(*, client: Client, task_queue: str) -> None:
+    """The hourly diversion sweep; without a diversion rule file it finds nothing to do."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            DiversionSweepWorkflow.run, DiversionSweepInput(), id="diversion-sweep", task_queue=task_queue,
+            typed_search_attributes=TypedSearchAttributes([Pair(STAGE, "scheduled")])),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=DIVERSION_EVERY)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP))
+    try:
+        await client.create_schedule(DIVERSION_SCHEDULE, schedule)
+    except ScheduleAlreadyRunningError:
+        await client.get_schedule_handle(DIVERSION_SCHEDULE).update(lambda _: ScheduleUpdate(schedule=schedule))

@@ -130,6 +130,8 @@ class ProductCreate(Strict):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     category: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "other"
     unit_price: MoneyIn
+    guide_price: Annotated[MoneyIn | None, Field(description="retail guide price (指导价): scans reporting a price "
+                                                            "far under it raise price alerts")] = None
 
 
 class ProductRead(BaseModel):
@@ -137,6 +139,7 @@ class ProductRead(BaseModel):
     name: str
     category: str
     unit_price: MoneyOut
+    guide_price: MoneyOut | None = None
 
 
 class UserCreate(Strict):
@@ -187,6 +190,12 @@ class LooseRow(BaseModel):
 class FulfilmentAt(Strict):
     at: Annotated[str | None, Field(max_length=64, description="ISO 8601 time with offset, or a date (China); "
                                                                "default now")] = None
+
+
+class ShipmentAt(FulfilmentAt):
+    codes: Annotated[list[Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,64}$")]] | None,
+                     Field(max_length=100_000, description="the product codes leaving with the order: bound to "
+                                                           "its dealer and the dealer's region")] = None
 
 
 class ReturnIn(LooseRow):

@@ -22,6 +22,8 @@ def plain_python(f: dict) -> str:
     """The same three outcomes as rules/credit_approval.yaml, hand-written."""
     if f["dealer.overdue_days"] > 90:
         return "reject"
+    if f["dealer.credit_points"] < 90:
+        return "review"
     if f["order.amount"] <= f["dealer.credit_limit"] - f["dealer.outstanding"] and f["dealer.rating"] in ("A", "B"):
         return "approve"
     return "review"
@@ -34,6 +36,7 @@ def facts(rng: random.Random) -> dict:
         "dealer.overdue_days": rng.choice([0, 0, 0, 15, 45, 95, 120]),
         "dealer.credit_limit": limit,
         "dealer.outstanding": (limit * Decimal(rng.randrange(0, 120)) / 100).quantize(Decimal("0.01")),
+        "dealer.credit_points": rng.choice([100, 100, 100, 95, 90, 80]),
         "order.amount": Decimal(rng.randrange(100, 20_000_000)) / 100,
     }
 

@@ -15,7 +15,10 @@ TASK_ROLE = SearchAttributeKey.for_keyword("TaskRole")
 POLICY_ID = SearchAttributeKey.for_keyword("PolicyId")
 REBATE_PROGRAM = SearchAttributeKey.for_keyword("RebateProgram")
 SETTLEMENT_PERIOD = SearchAttributeKey.for_keyword("SettlementPeriod")
-SEARCH_ATTRIBUTES = (DEALER_ID, REGION, ORDER_ID, STAGE, TASK_ROLE, POLICY_ID, REBATE_PROGRAM, SETTLEMENT_PERIOD)
+CASE_ID = SearchAttributeKey.for_keyword("CaseId")
+TIERING_MONTH = SearchAttributeKey.for_keyword("TieringMonth")
+SEARCH_ATTRIBUTES = (DEALER_ID, REGION, ORDER_ID, STAGE, TASK_ROLE, POLICY_ID, REBATE_PROGRAM, SETTLEMENT_PERIOD,
+                     CASE_ID, TIERING_MONTH)
 
 
 @dataclass
@@ -316,3 +319,114 @@ class DueRunsInput:
     program: str
     now: datetime | None = None  # None from the schedule: the workflow fills in its start time
     actor: str = "schedule"
+
+
+# --- anti-diversion ----------------------------------------------------------------------------
+
+@dataclass
+class CaseInput:
+    case_id: int
+
+
+@dataclass
+class CaseStart:
+    """What starting a case's workflow needs: its id and the search attributes HQ filters on."""
+    case_id: int
+    dealer_code: str  # "" for a case without a dealer (unknown codes)
+    region: str
+
+
+@dataclass
+class InvestigationInput:
+    case_id: int
+    task_id: str
+    now: datetime
+
+
+@dataclass
+class Investigation:
+    """The case as the rules assess it: the human task to open, or None when the case is closed (no
+    trigger holds by the rule file's thresholds any more, or it was closed before)."""
+    case_id: int
+    status: str  # open (investigate), or the status it was closed with
+    severity: str | None
+    task: TaskSpec | None
+    reason: str
+
+
+@dataclass
+class CaseOutcomeInput:
+    case_id: int
+    task: TaskResult
+    now: datetime
+
+
+@dataclass
+class CaseResult:
+    case_id: int
+    status: str  # confirmed | dismissed
+    severity: str | None
+    points: int  # credit points the dealer lost
+
+
+@dataclass
+class DiversionSweepInput:
+    now: datetime | None = None  # None from the schedule: the workflow fills in its start time
+
+
+@dataclass
+class DiversionSweepResult:
+    alerts: int  # shipment-pattern alerts raised
+    cases: list[CaseStart]  # new cases, and open cases whose workflow never started
+    earned_back: int  # dealers given points for a clean quarter
+
+
+# --- tiering -----------------------------------------------------------------------------------
+
+@dataclass
+class RetieringInput:
+    """Re-tier every dealer for `month` (2026-11); None from the schedule: the month it fires in."""
+    month: str | None = None
+    actor: str = "schedule"
+
+
+@dataclass
+class TieringStepInput:
+    month: str
+    now: datetime
+    actor: str = ""
+    task_id: str = ""
+
+
+@dataclass
+class ScoreResult:
+    month: str
+    dealers: int
+    changes: int  # dealers whose tier or tags the run proposes to change
+
+
+@dataclass
+class ApplyResult:
+    applied: int  # changes applied at once
+    awaiting: int  # downgrades waiting for approval
+    approval: TaskSpec | None = None
+
+
+@dataclass
+class SilentResult:
+    flagged: int  # dealers newly flagged silent
+    activated: int  # flagged dealers found ordering again
+    tasks: list[TaskSpec] = field(default_factory=list)  # activation tasks, one per account manager
+
+
+@dataclass
+class DowngradeOutcomeInput:
+    month: str
+    task: TaskResult
+    now: datetime
+
+
+@dataclass
+class RetieringResult:
+    month: str
+    totals: dict

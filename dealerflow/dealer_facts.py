@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from .credit_points import balance_of
 from .models import Dealer
 
-COLUMNS = (Dealer.id, Dealer.code, Dealer.region, Dealer.level, Dealer.tier, Dealer.tags, Dealer.channel)
+COLUMNS = (Dealer.id, Dealer.code, Dealer.region, Dealer.level, Dealer.tier, Dealer.tags, Dealer.channel,
+           balance_of(Dealer.id).label("credit_points"))
 
 
 def select_facts():
@@ -16,4 +18,5 @@ def select_facts():
 
 def facts_of(row) -> dict:
     return {"dealer.code": row.code, "dealer.region": row.region, "dealer.level": row.level,
-            "dealer.tier": row.tier, "dealer.tags": list(row.tags or ()), "dealer.channel": row.channel}
+            "dealer.tier": row.tier, "dealer.tags": list(row.tags or ()), "dealer.channel": row.channel,
+            "dealer.credit_points": row.credit_points}

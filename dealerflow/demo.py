@@ -15,11 +15,13 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from . import accounts
-from .models import Dealer, Order, OrderEvent, OrderLine, OrderReturn, Payment, Product, Statement, User
+from .codes import bind, register
+from .models import Dealer, Order, OrderEvent, OrderLine, OrderReturn, Payment, Product, ProductCode, Statement, \
+    User
 from .orders import workflow_id_for
 from .periods import last_closed, period_of
 from .rebates import programs
@@ -660,3 +662,47 @@ def simulate_statement_answers(session: Session, run_id: str, *, share: float = 
             confirm(session, statement_id=statement_id, dealer_id=dealer_id, actor=code.lower(), now=now)
             confirmed += 1
     return confirmed, disputed
+
+
+# --- anti-diversion ------------------------------------------------------------------------------------
+
+DEMO_CODE_BATCH = "DEMO-WN-01"
+_DEMO_CODE_SKU = "WN-UPVC-CAS-01"
+_CODES_PER_DEALER = 100
+
+
+def demo_scans(session: Session, *, seed: int = DEFAULT_SEED, now: datetime | None = None) -> list[dict]:
+    """Guide prices for the catalogue, a batch of window codes shipped by one dealer of each region,
+    and a day of scans from the market (returned, for the caller to send as a batch): most in the
+    region the codes were shipped to, at about the guide price; a dozen of one dealer's windows sold in
+    another region well under it — one open case, with an out-of-region and a price trigger."""
+    rng = random.Random(f"{seed}:scans")
+    now = now or datetime.now(timezone.utc)
+    session.execute(update(Product).where(Product.guide_price.is_(None))
+                    .values(guide_price=func.round(Product.unit_price * 3 / 2, -1) + 8))
+    guide = session.scalar(select(Product.guide_price).where(Product.sku == _DEMO_CODE_SKU))
+    shippers = session.execute(
+        select(Dealer.code, Dealer.region).distinct(Dealer.region)
+        .where(Dealer.level == 1, Dealer.code.not_in(_DEMO_LOGIN_DEALERS)).order_by(Dealer.region, Dealer.code)).all()
+    register(session, sku=_DEMO_CODE_SKU, batch_no=DEMO_CODE_BATCH, count=_CODES_PER_DEALER * len(shippers),
+             actor="system")
+    codes: dict[str, list[str]] = {}
+    for i, (code, _) in enumerate(shippers):
+        bind(session, actor="system", now=now - timedelta(days=20), batch_no=DEMO_CODE_BATCH,
+             first=i * _CODES_PER_DEALER + 1, last=(i + 1) * _CODES_PER_DEALER, dealer_code=code)
+        codes[code] = session.scalars(select(ProductCode.code).where(ProductCode.dealer_id == select(Dealer.id).where(
+            Dealer.code == code).scalar_subquery()).order_by(ProductCode.serial)).all()
+    rows = []
+    for code, region in shippers:
+        for unit in rng.sample(codes[code], 40):
+            price = (guide * Decimal(rng.randint(88, 100)) / 100).quantize(CENT) if rng.random() < 0.5 else None
+            rows.append((unit, region, price))
+    diverter, home = shippers[0]
+    away = next(region for _, region in shippers if region != home)
+    for unit in codes[diverter][-12:]:
+        rows.append((unit, away, (guide * Decimal("0.65")).quantize(CENT)))
+    rng.shuffle(rows)
+    return [{"scan_id": f"demo-{n:05d}", "code": unit, "region": region, "kind": ("store", "consumer")[n % 2],
+             "scanned_at": (now - timedelta(hours=24) * (1 - n / len(rows))).isoformat(),
+             **({"price": f"{price:.2f}"} if price is not None else {})}
+            for n, (unit, region, price) in enumerate(rows)]

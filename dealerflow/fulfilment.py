@@ -21,7 +21,7 @@ from sqlalchemy import any_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.orm import Session
 
-from . import accounts
+from . import accounts, codes as product_codes
 from .models import Dealer, Order, OrderEvent, OrderLine, OrderReturn, Payment
 
 KINDS = ("shipments", "deliveries", "returns", "payments")
@@ -44,7 +44,7 @@ class Columns:
 
 
 COLUMNS = {
-    "shipments": Columns(("order_id", "shipped_at")),
+    "shipments": Columns(("order_id", "shipped_at"), ("codes",)),  # the product codes leaving with the order
     "deliveries": Columns(("order_id", "delivered_at")),
     "returns": Columns(("reference", "order_id", "sku", "quantity", "returned_at"), ("reason",)),
     # A payment names its order, its dealer (by code), or both.
@@ -219,10 +219,18 @@ def _text(limit: int):
     return parse
 
 
+def _code_list(raw: str) -> list[str]:
+    """Product codes separated by spaces or semicolons."""
+    listed = [c for c in re.split(r"[\s;]+", raw) if c]
+    if len(listed) > product_codes.MAX_LISTED:
+        raise _Bad(f"at most {product_codes.MAX_LISTED} codes a shipment, got {len(listed)}")
+    return listed
+
+
 _PARSERS = {
     "order_id": _order_id, "shipped_at": parse_time, "delivered_at": parse_time, "returned_at": parse_time,
     "paid_at": parse_time, "amount": parse_amount, "quantity": _quantity, "reference": _text(64), "sku": _text(64),
-    "dealer": _text(32), "method": _text(32), "reason": _text(2000),
+    "dealer": _text(32), "method": _text(32), "reason": _text(2000), "codes": _code_list,
 }
 BAD = object()  # a value that did not parse (its problem is reported); checks needing it are skipped
 
@@ -372,6 +380,7 @@ def _record_moves(session: Session, kind: str, rows, lines, actor: str, now) -> 
     orders = _lock_orders(session, batch.ids())
     earlier = batch.first_use("order_id")
     moving: list[tuple] = []
+    bindings: list[tuple] = []
     unchanged = 0
     for n, v in batch.rows():
         oid, at = v["order_id"], v[move.field]
@@ -402,6 +411,14 @@ def _record_moves(session: Session, kind: str, rows, lines, actor: str, now) -> 
                 batch.problem(n, move.field, f"{_iso(at)} is before the order was {what} ({_iso(floor)})")
             else:
                 moving.append((order, at))
+                if v.get("codes"):
+                    bindings.append((n, order, at, v["codes"]))
+    for n, order, at, listed in bindings:  # codes leaving with the order: bound to its dealer and region
+        try:
+            product_codes.bind(session, codes=listed, order_id=order.id, actor=actor, now=at)
+        except product_codes.CodeError as e:
+            for p in e.problems:
+                batch.problem(n, "codes", p["message"], "conflict" if e.status == 409 else "invalid")
     batch.check()
     if moving:
         session.execute(text(f"""

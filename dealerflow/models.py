@@ -6,8 +6,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
-    JSON, BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
-    UniqueConstraint, func,
+    JSON, BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, PrimaryKeyConstraint,
+    String, Text, UniqueConstraint, func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -74,6 +74,8 @@ class Product(Base):
     name: Mapped[str] = mapped_column(String(200))
     category: Mapped[str] = mapped_column(String(32), default="other")
     unit_price: Mapped[Decimal] = mapped_column(Money)
+    # The retail guide price (指导价); scans reporting a price far under it raise price alerts.
+    guide_price: Mapped[Decimal | None] = mapped_column(Money)
     created_at: Mapped[datetime] = _now()
     __table_args__ = (CheckConstraint("unit_price >= 0", name="product_price"),)
 
@@ -482,4 +484,216 @@ class Statement(Base):
         CheckConstraint("status in ('issued', 'confirmed', 'disputed', 'superseded')", name="statement_status"),
         CheckConstraint("opening + deliveries - returns - payments - rebates_posted - rebate - points_amount"
                         " = closing", name="statement_balances"),
+    )
+
+
+# --- anti-diversion ----------------------------------------------------------------------------------
+
+# Codes and scan ids are opaque identifiers: compared byte by byte, not by the language's collation,
+# which makes every index lookup and insertion among millions of them cheaper.
+CodeText = String(64, collation="C")
+
+class CodeBatch(Base):
+    """The product codes (QR/RFID) of one production batch, registered together."""
+    __tablename__ = "code_batches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    batch_no: Mapped[str] = mapped_column(String(32))
+    codes: Mapped[int] = mapped_column(Integer)
+    registered_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (UniqueConstraint("batch_no", name="code_batch_once"),)
+
+
+class ProductCode(Base):
+    """One unit's unique code, bound at shipment to the shipping dealer and its authorised region.
+    Millions of rows: no foreign keys (their per-row checks would double the cost of registering a
+    batch; the batch, product and dealer are checked by the code that writes them), and no index
+    beyond the two that lookups and serial ranges need."""
+    __tablename__ = "product_codes"
+    code: Mapped[str] = mapped_column(CodeText)
+    batch_id: Mapped[int] = mapped_column(Integer)
+    serial: Mapped[int] = mapped_column(Integer)  # 1-based position in the batch
+    product_id: Mapped[int] = mapped_column(Integer)  # the batch's, copied for the scan join
+    dealer_id: Mapped[int | None] = mapped_column(Integer)
+    region: Mapped[str | None] = mapped_column(String(64))  # the authorised region: the dealer's at binding
+    order_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    bound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        # A scan's lookup reads what detection needs from the index alone, not from the table.
+        PrimaryKeyConstraint("code", name="product_codes_pkey",
+                             postgresql_include=["dealer_id", "product_id", "region"]),
+        UniqueConstraint("batch_id", "serial", name="code_serial"),
+        Index("code_order", "order_id", postgresql_where="order_id is not null"),
+    )
+
+
+SCANNER_KINDS = ("store", "consumer", "inspector")
+
+
+class Scan(Base):
+    """A scan of a product code by a store, a consumer or an inspector. `scan_id` is the sender's:
+    a batch sent again is recorded once."""
+    __tablename__ = "scans"
+    scan_id: Mapped[str] = mapped_column(CodeText, primary_key=True)
+    code: Mapped[str] = mapped_column(CodeText)
+    region: Mapped[str] = mapped_column(String(64))
+    price: Mapped[Decimal | None] = mapped_column(Money)  # the reported retail price
+    scanned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        Index("scan_code", "code"),
+        CheckConstraint("kind in ('store', 'consumer', 'inspector')", name="scan_kind"),
+    )
+
+
+CASE_STATUSES = ("open", "confirmed", "dismissed")
+ALERT_TRIGGERS = ("out_of_region", "price", "regional_excess", "stock_up", "unknown_code")
+
+
+class DiversionCase(Base):
+    """An investigation: every alert about one dealer, product and region joins its open case (the
+    partial unique index allows one; unknown codes have no dealer or product, so NULLs are equal).
+    A CaseWorkflow (id from the case id) asks the rule file's investigator to confirm or dismiss."""
+    __tablename__ = "diversion_cases"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
+    region: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    # The alerts are counted from diversion_alerts, never kept here: concurrent batches filing alerts
+    # into one case would otherwise queue on its row.
+    first_alert_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    opened_at: Mapped[datetime] = _now()
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # its workflow ran
+    severity: Mapped[str | None] = mapped_column(String(16))
+    assessment: Mapped[dict | None] = mapped_column(Json)  # rule file, version, per trigger: facts, reason
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    points: Mapped[int | None] = mapped_column(Integer)  # credit points the confirmed case cost
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        Index("case_open_once", "dealer_id", "product_id", "region", unique=True, postgresql_where="status = 'open'",
+              postgresql_nulls_not_distinct=True),
+        Index("case_region_status", "region", "status", "id"),
+        Index("case_dealer", "dealer_id", "status"),
+        Index("case_unstarted", "opened_at", postgresql_where="status = 'open' and started_at is null"),
+        CheckConstraint("status in ('open', 'confirmed', 'dismissed')", name="case_status"),
+    )
+
+
+class DiversionAlert(Base):
+    """One trigger that held: a scan (out of region, under price, unknown code) or a dealer's
+    shipment pattern (regional excess, stock-up), with the figures the rules will assess."""
+    __tablename__ = "diversion_alerts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("diversion_cases.id"))
+    trigger: Mapped[str] = mapped_column(String(32))
+    scan_id: Mapped[str | None] = mapped_column(CodeText)
+    code: Mapped[str | None] = mapped_column(CodeText)
+    dealer_id: Mapped[int | None] = mapped_column(Integer)
+    product_id: Mapped[int | None] = mapped_column(Integer)
+    region: Mapped[str] = mapped_column(String(64))
+    price: Mapped[Decimal | None] = mapped_column(Money)
+    guide_price: Mapped[Decimal | None] = mapped_column(Money)
+    units: Mapped[int | None] = mapped_column(Integer)  # shipped in the window
+    baseline: Mapped[Decimal | None] = mapped_column(Numeric)  # the average the units are compared with
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the scan's time, or the sweep's
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        Index("alert_case", "case_id", "id"),
+        Index("alert_pattern", "dealer_id", "product_id", "trigger", "at",
+              postgresql_where="trigger in ('regional_excess', 'stock_up')"),
+        CheckConstraint("trigger in ('out_of_region', 'price', 'regional_excess', 'stock_up', 'unknown_code')",
+                        name="alert_trigger"),
+    )
+
+
+class CreditPointsEntry(Base):
+    """A dealer's anti-diversion credit points, as a ledger: a confirmed case takes points, a clean
+    quarter gives some back. The unique source makes each exactly once under any retry."""
+    __tablename__ = "credit_points"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    points: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(300))
+    source_type: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        UniqueConstraint("source_type", "source_id", name="credit_points_once"),
+        Index("credit_points_dealer", "dealer_id"),
+    )
+
+
+# --- tiering -------------------------------------------------------------------------------------
+
+TIER_SCORE_STATUSES = ("unchanged", "proposed", "applied", "awaiting_approval", "rejected")
+
+
+class TieringRun(Base):
+    """One re-tiering of every dealer, keyed by the month it tiers for (the schedule's on the 1st, or
+    HQ's on demand): asking for a month twice finds the first. Figures cover the 12 months before
+    `as_of`, the month's first instant (China time)."""
+    __tablename__ = "tiering_runs"
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # 2026-11
+    ruleset_version: Mapped[int] = mapped_column(Integer)
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    workflow_id: Mapped[str] = mapped_column(String(128))
+    stage: Mapped[str] = mapped_column(String(32))  # scoring, applying, awaiting_approval, closed
+    started_by: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = _now()
+    scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approval: Mapped[dict | None] = mapped_column(Json)  # the downgrade approval: task, outcome, actor, comment
+    totals: Mapped[dict] = mapped_column(Json, default=dict)
+
+
+class TierScore(Base):
+    """One dealer's scorecard in one run — score per dimension, total, tier before and after, tags and
+    why (rule file, version, rules that fired) — and where its change stands. Every dealer gets a
+    row each run (status `unchanged` when nothing moves): the dealer's history."""
+    __tablename__ = "tier_scores"
+    run_month: Mapped[str] = mapped_column(ForeignKey("tiering_runs.month"), primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), primary_key=True)
+    score: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    dimensions: Mapped[dict] = mapped_column(Json)  # dimension key → score text
+    old_tier: Mapped[str] = mapped_column(String(32))
+    new_tier: Mapped[str] = mapped_column(String(32))
+    override: Mapped[str | None] = mapped_column(String(64))
+    old_tags: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    new_tags: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    rule_tags: Mapped[list[str]] = mapped_column(ARRAY(String(40)))  # the tags the rules set (they own the rest)
+    status: Mapped[str] = mapped_column(String(20))
+    explanation: Mapped[dict] = mapped_column(Json)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        Index("tier_score_dealer", "dealer_id", "run_month"),
+        Index("tier_score_status", "run_month", "status"),
+        CheckConstraint("status in ('unchanged', 'proposed', 'applied', 'awaiting_approval', 'rejected')",
+                        name="tier_score_status"),
+    )
+
+
+class SilentDealer(Base):
+    """沉默经销商: a dealer flagged by a run for placing no order in the rule file's period, and the
+    activation asked of its account manager. The flag clears (`activated_at`) with its next order;
+    one open flag per dealer."""
+    __tablename__ = "silent_dealers"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    run_month: Mapped[str] = mapped_column(ForeignKey("tiering_runs.month"))
+    silent_since: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # its last order, or joining
+    flagged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    account_manager: Mapped[str | None] = mapped_column(String(64))
+    actions: Mapped[list] = mapped_column(Json)  # suggested for its tags when flagged
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    activation_order_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    __table_args__ = (
+        Index("silent_open", "dealer_id", unique=True, postgresql_where="activated_at is null"),
+        Index("silent_flagged", "flagged_at"),
     )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from policies_dsl import parse_duration
 
-from . import rulebook
+from . import credit_points, rulebook, tiering
 from .contracts import CreditDecision, PlaceOrderInput, TaskResult
 from .models import Decision, Dealer, Order, OrderEvent, OrderLine, Product
 
@@ -83,12 +83,13 @@ def credit_exposure(session: Session, dealer: Dealer) -> Decimal:
     return dealer.outstanding + Decimal(held)
 
 
-def credit_facts(dealer: Dealer, exposure: Decimal, amount: Decimal) -> dict:
+def credit_facts(dealer: Dealer, exposure: Decimal, amount: Decimal, points: int) -> dict:
     return {
         "dealer.rating": dealer.rating,
         "dealer.overdue_days": dealer.overdue_days,
         "dealer.credit_limit": dealer.credit_limit,
         "dealer.outstanding": exposure,
+        "dealer.credit_points": points,
         "order.amount": amount,
     }
 
@@ -109,6 +110,7 @@ def place_and_decide(session: Session, inp: PlaceOrderInput, workflow_id: str) -
             dict(order_id=order_id, line_no=l.line_no, product_id=l.product_id, sku=l.sku,
                  quantity=l.quantity, unit_price=l.unit_price, amount=l.amount) for l in lines])
         _event(session, order_id, "submitted", actor=inp.actor, note="order placed")
+        tiering.record_activation(session, dealer_id=dealer.id, order_id=order_id)  # a silent dealer ordering again
     else:  # a retry after the order was written: the decision may be stored too
         existing = session.scalars(select(Decision).where(
             Decision.subject_type == "order", Decision.subject_id == str(order_id),
@@ -117,7 +119,8 @@ def place_and_decide(session: Session, inp: PlaceOrderInput, workflow_id: str) -
             return _credit_decision(order_id, amount, dealer, existing.outcome, existing.explanation)
 
     ruleset = rulebook.active(session, CREDIT_RULESET)
-    decision = ruleset.decide(credit_facts(dealer, credit_exposure(session, dealer), amount))
+    decision = ruleset.decide(credit_facts(dealer, credit_exposure(session, dealer), amount,
+                                           credit_points.balance(session, dealer.id)))
     explanation = decision.to_dict()
     session.execute(insert(Decision).values(
         subject_type="order", subject_id=str(order_id), ruleset=decision.ruleset, version=decision.version,

@@ -7,11 +7,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from policies_dsl import CompiledRuleset, Figures, RebateSpec, accrue
 
-from . import accounts, periods, rulebook
+from . import accounts, credit_points as points_ledger, periods, rulebook
 from .models import Dealer, Order, OrderLine, OrderReturn, PointsEntry, Product, RuleVersion
 
 
@@ -40,9 +40,14 @@ def programs(session: Session) -> list[tuple[CompiledRuleset, RebateSpec]]:
     return [program(session, name) for name in names]
 
 
-def dealer_facts(dealer: Dealer, *, on: date) -> dict:
+def dealer_facts(dealer: Dealer, *, on: date, credit_points: int | None = None) -> dict:
+    """`credit_points`: the dealer's balance when the caller has it (read for many dealers at once);
+    otherwise it is read here."""
+    if credit_points is None:
+        credit_points = points_ledger.balance(object_session(dealer), dealer.id)
     return {"dealer.code": dealer.code, "dealer.region": dealer.region, "dealer.level": dealer.level,
             "dealer.tier": dealer.tier, "dealer.tags": list(dealer.tags or ()), "dealer.channel": dealer.channel,
+            "dealer.credit_points": credit_points,
             "dealer.years": periods.full_years(accounts.business_date(dealer.created_at), on)}
 
 
@@ -81,6 +86,7 @@ def progress(session: Session, dealer: Dealer, *, today: date) -> list[dict]:
     points = int(session.scalar(select(func.coalesce(func.sum(PointsEntry.points), 0))
                                 .where(PointsEntry.dealer_id == dealer.id)))
     joined = accounts.business_date(dealer.created_at)
+    facts = dealer_facts(dealer, on=today, credit_points=points_ledger.balance(session, dealer.id))
     for ruleset, spec in programs(session):
         period = periods.period_of(spec.period, today)
         current, prior = measures(session, spec, period.start, today, [dealer.id]).get(
@@ -88,7 +94,7 @@ def progress(session: Session, dealer: Dealer, *, today: date) -> list[dict]:
 
         def at(measure) -> object:
             return accrue(ruleset, spec, Figures(
-                dealer=dealer_facts(dealer, on=today), measure=measure, prior_measure=prior,
+                dealer=facts, measure=measure, prior_measure=prior,
                 anniversary=periods.anniversary_in(joined, period.start, period.end), points=points))
 
         now = at(current)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from policies_dsl import CompiledRuleset, Figures, RebateSpec, accrue
 
-from . import accounts, periods
+from . import accounts, credit_points as points_ledger, periods
 from .rebates import SettlementError, dealer_facts, in_unit, measures, program, scoped
 from .contracts import (ApprovalInput, ApprovalOutcomeInput, DisputeOutcomeInput, FreezeResult, ReviewState,
                         SettlementInput, TaskSpec)
@@ -188,6 +188,7 @@ def statement_rows(session: Session, run: SettlementRun, ruleset: CompiledRulese
     points = dict(session.execute(scoped(select(PointsEntry.dealer_id, func.sum(PointsEntry.points))
                                           .group_by(PointsEntry.dealer_id), PointsEntry.dealer_id, dealer_ids)).all())
     paid = _paid_before(session, run, dealer_ids)
+    credit = points_ledger.balances(session, dealer_ids)
     rows = []
     progress(0)
     for n, dealer in enumerate(session.execute(scoped(select(Dealer), Dealer.id, dealer_ids).order_by(Dealer.id))
@@ -197,7 +198,8 @@ def statement_rows(session: Session, run: SettlementRun, ruleset: CompiledRulese
         current, prior = measure.get(dealer.id, (in_unit(spec, 0), in_unit(spec, 0)))
         joined = accounts.business_date(dealer.created_at)
         accrual = accrue(ruleset, spec, Figures(
-            dealer=dealer_facts(dealer, on=run.span_to), measure=current, prior_measure=prior,
+            dealer=dealer_facts(dealer, on=run.span_to, credit_points=credit.get(dealer.id, points_ledger.START)),
+            measure=current, prior_measure=prior,
             anniversary=periods.anniversary_in(joined, run.measure_from, run.span_to),
             points=int(points.get(dealer.id) or 0), paid_before=paid.get(dealer.id, ZERO)))
         if not accrual.eligible:

@@ -63,6 +63,8 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
         if seeded:
             _publish_demo_policies(settings)
             _settle_demo(settings)
+            _retier_demo(settings)
+            _diversion_demo(settings)
         _banner(settings)
         while all(c.poll() is None for c in children):
             time.sleep(0.5)
@@ -170,6 +172,74 @@ def _settle_demo(settings: Settings, timeout: float = 120) -> None:
         asyncio.run(settle())
     except Exception as e:  # the demo still runs; finance can start the runs from the console
         print(f"warning: could not start the demo settlements: {e}", file=sys.stderr)
+    finally:
+        engine.dispose()
+
+
+def _retier_demo(settings: Settings, timeout: float = 120) -> None:
+    """First run: re-tier the demo dealers for this month, as the monthly schedule would; core
+    downgrades then wait in HQ's inbox and account managers get their silent dealers."""
+    import asyncio
+    from datetime import datetime, timezone
+
+    from api.orchestration import start_retiering
+    from dealerflow.models import TieringRun
+    from dealerflow.temporal import connect
+
+    engine = make_engine(settings.database_url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+
+    async def retier() -> TieringRun:
+        client = await connect(settings)
+        started = await start_retiering(client=client, task_queue=settings.task_queue, sessions=sessions, month=None,
+                                        actor="hq", now=datetime.now(timezone.utc))
+        deadline = time.monotonic() + timeout
+        while True:
+            with sessions() as session:
+                run = session.get(TieringRun, started.month)
+                if run is not None and run.stage in ("awaiting_approval", "closed"):
+                    return run
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"re-tiering {started.month} did not finish within {timeout:.0f}s")
+            await asyncio.sleep(0.3)
+
+    try:
+        _step("re-tiering the dealers")
+        run = asyncio.run(retier())
+        t = run.totals
+        _step(f"  {run.month}: {t.get('changes', 0)} changes, {t.get('awaiting_approval', 0)} core downgrades "
+              f"waiting for HQ, {t.get('silent_flagged', '…')} silent dealers flagged")
+    except Exception as e:  # the demo still runs; HQ can start a run from the API
+        print(f"warning: could not re-tier the demo dealers: {e}", file=sys.stderr)
+    finally:
+        engine.dispose()
+
+
+def _diversion_demo(settings: Settings) -> None:
+    """First run: a batch of window codes shipped by one dealer per region, and a day of scans from
+    the market sent as the scan gateways would; one dealer's windows sold in another region open a case."""
+    import asyncio
+
+    from api.orchestration import record_scans
+    from dealerflow.demo import demo_scans
+    from dealerflow.temporal import connect
+
+    engine = make_engine(settings.database_url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+
+    async def send(rows: list[dict]):
+        client = await connect(settings)
+        return await record_scans(client=client, task_queue=settings.task_queue, sessions=sessions, rows=rows)
+
+    try:
+        _step("registering product codes and sending a day of scans")
+        with sessions.begin() as session:
+            rows = demo_scans(session)
+        result = asyncio.run(send(rows))
+        _step(f"  {result.accepted} scans, {result.alerts} alerts; open case "
+              f"{', '.join(str(c.case_id) for c in result.cases) or 'none'} waits for HQ's investigation")
+    except Exception as e:  # the demo still runs; scans can be sent to the API
+        print(f"warning: could not load the demo scans: {e}", file=sys.stderr)
     finally:
         engine.dispose()
 

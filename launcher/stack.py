@@ -50,8 +50,9 @@ class EmbeddedStack:
 
 def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.Deployed]:
     """Migrate the database, register search attributes, deploy the rule files if they changed and
-    keep each rebate program's settlement schedule."""
-    from api.orchestration import sync_rebate_schedules
+    keep each rebate program's settlement schedule, the monthly re-tiering schedule and the hourly
+    diversion sweep."""
+    from api.orchestration import sync_diversion_schedule, sync_rebate_schedules, sync_tiering_schedule
 
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url, pool_size=1)
@@ -62,6 +63,8 @@ def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.D
         await ensure_search_attributes(client)
         if deploy_rules:
             await sync_rebate_schedules(client=client, sessions=sessions, task_queue=settings.task_queue)
+            await sync_tiering_schedule(client=client, sessions=sessions, task_queue=settings.task_queue)
+            await sync_diversion_schedule(client=client, task_queue=settings.task_queue)
 
     try:
         deployed = []

@@ -1,5 +1,6 @@
 """The rule DSL: YAML rule files validated with file:line errors, `when` conditions compiled to the
 durable_rules engine, and decisions that explain themselves. Imports nothing else of dealerflow."""
+from .diversion import Assessment, DiversionSpec, assess
 from .durations import parse_duration
 from .engine import CompiledRuleset, Decision, compile_rule_file, compiled_for, decide, get_compiled
 from .errors import FactError, RuleError, RuleFileError
@@ -7,10 +8,13 @@ from .model import FactSpec, Rule, RuleFile, RuleTest
 from .rebate import Accrual, Figures, RebateSpec, accrue
 from .schema import json_schema, write_json_schema
 from .testing import RuleTestResult, run_rule_tests
+from .tiering import TierAssessment, TieringSpec, assess_tier
 from .validator import load_rule_file
 
 __all__ = [
-    "Accrual", "CompiledRuleset", "Decision", "FactError", "FactSpec", "Figures", "RebateSpec", "Rule", "RuleError",
-    "RuleFile", "RuleFileError", "RuleTest", "RuleTestResult", "accrue", "compile_rule_file", "compiled_for", "decide",
+    "Accrual", "Assessment", "CompiledRuleset", "Decision", "DiversionSpec", "FactError", "FactSpec", "Figures",
+    "RebateSpec", "Rule", "RuleError", "RuleFile", "RuleFileError", "RuleTest", "RuleTestResult", "accrue", "assess",
+    "TierAssessment", "TieringSpec", "assess_tier",
+    "compile_rule_file", "compiled_for", "decide",
     "get_compiled", "json_schema", "load_rule_file", "parse_duration", "run_rule_tests", "write_json_schema",
 ]

@@ -39,6 +39,7 @@ class Kind:
     # file's own choices change them (a rebate's measure is money or a count)
     facts: dict | Callable[[dict], dict] = field(default_factory=dict)
     derived: dict = field(default_factory=dict)  # facts computed from others, never given: name → sources
+    defaults: dict = field(default_factory=dict)  # facts a test may leave out: name → the value they take
 
     def facts_for(self, section: dict | None) -> dict:
         return self.facts(section) if callable(self.facts) else self.facts
@@ -72,6 +73,8 @@ DEALER_FACTS = {
     "dealer.tier": {"type": "string", "description": "tier from the tiering scorecard, e.g. core, key, normal"},
     "dealer.tags": {"type": "set", "description": "tags such as window_specialist, rural_market; test with \"tag\" in dealer.tags"},
     "dealer.channel": {"type": "string", "description": "channel type, e.g. retail, wholesale, online"},
+    "dealer.credit_points": {"type": "int", "description": "anti-diversion credit points: 100, less the penalties of"
+                                                          " confirmed diversion cases, plus points earned back"},
 }
 
 # Figures of a pilot, read by `pilot.promote_when`.
@@ -249,4 +252,224 @@ REBATE = Kind(
     derived={"growth": ("measure", "prior_measure")},
 )
 
-KINDS: dict[str, Kind] = {"credit_approval": CREDIT_APPROVAL, "policy": POLICY, "rebate": REBATE}
+TRIGGERS = ["out_of_region", "price", "regional_excess", "stock_up", "unknown_code"]
+SEVERITIES = ["low", "medium", "high"]  # in rising order
+SEVERITY = {"enum": SEVERITIES}
+POINTS = {"type": "integer", "minimum": 0}
+
+
+def _trigger(description: str, required: list, **properties) -> dict:
+    return {"description": description, "type": "object", "additionalProperties": False,
+            "required": [*required, "severity"], "properties": {**properties, "severity": SEVERITY}}
+
+
+DIVERSION_SECTION = {
+    "description": "Anti-diversion (窜货管控): the triggers that raise alerts, with their thresholds and severity;"
+                   " who investigates the cases alerts open; what a confirmed case costs the dealer in credit"
+                   " points, and what a clean quarter earns back.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["triggers", "investigation", "penalties"],
+    "properties": {
+        "triggers": {
+            "description": "a trigger left out raises no alerts",
+            "type": "object", "additionalProperties": False, "minProperties": 1,
+            "properties": {
+                "out_of_region": _trigger("a scan outside the region the code was shipped to", []),
+                "price": _trigger("a reported price under the guide price by more than `under_guide_by`",
+                                  ["under_guide_by"], under_guide_by=SHARE),
+                "regional_excess": _trigger(
+                    "a dealer's shipments of a product in the `window` above `over_region_average` times the"
+                    " average of the dealers of its region", ["over_region_average", "window"],
+                    over_region_average={**NUMBER, "description": "a factor, e.g. 2 for twice the average"},
+                    min_units={**POINTS, "description": "fewer units shipped in the window never alert"},
+                    window=DURATION),
+                "stock_up": _trigger(
+                    "a dealer's shipments of a product in the `window` above `over_own_average` times its own"
+                    " average over the `trailing` span before it (per window); no history, no stock-up",
+                    ["over_own_average", "window", "trailing"],
+                    over_own_average={**NUMBER, "description": "a factor, e.g. 3 for three times its own average"},
+                    min_units={**POINTS, "description": "fewer units shipped in the window never alert"},
+                    window=DURATION, trailing=DURATION),
+                "unknown_code": _trigger("a scan of a code that was never registered: possible counterfeit", []),
+            },
+        },
+        "escalate": {
+            "description": "rules that raise a case's severity: when `when` holds for an alert, its severity is at"
+                           " least `severity`",
+            "type": "array",
+            "items": {"type": "object", "additionalProperties": False, "required": ["name", "when", "severity"],
+                      "properties": {"name": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]*$"},
+                                     "description": {"type": "string"},
+                                     "when": {"type": "string", "minLength": 1}, "severity": SEVERITY}},
+        },
+        "investigation": {**ROLE_SLA, "properties": {**ROLE_SLA["properties"], "escalate_to": ROLE},
+                          "description": "who confirms or dismisses a case, within the SLA"},
+        "penalties": {
+            "type": "object", "additionalProperties": False, "required": ["points"],
+            "properties": {
+                "points": {"description": "credit points a confirmed case costs the dealer, by its severity",
+                           "type": "object", "additionalProperties": False, "required": SEVERITIES,
+                           "properties": {s: POINTS for s in SEVERITIES}},
+                "earn_back": {"description": "points a quarter without a confirmed case earns, up to `up_to`",
+                              "type": "object", "additionalProperties": False, "required": ["clean_quarter", "up_to"],
+                              "properties": {"clean_quarter": POINTS, "up_to": {"type": "integer", "minimum": 1}}},
+            },
+        },
+    },
+}
+
+# What a case's alert shows the rules; one engine call per trigger found in a case, never per scan.
+DIVERSION_FACTS = {
+    **DEALER_FACTS,
+    "dealer.confirmed_cases": {"type": "int", "description": "the dealer's diversion cases confirmed in the last 365 days"},
+    "alert.trigger": {"type": "enum", "values": TRIGGERS},
+    "alert.scans": {"type": "int", "description": "scans behind the alert (0 for a shipment pattern)"},
+    "alert.price_gap": {"type": "decimal", "description": "how far the lowest reported price is under the guide"
+                                                          " price, as a share: 0.25 for 25% under"},
+    "alert.ratio": {"type": "decimal", "description": "the window's shipments over the average they are compared with"},
+    "alert.units": {"type": "int", "description": "units shipped in the window"},
+}
+
+DIVERSION = Kind(
+    description="Anti-diversion: alert triggers and thresholds, severity, investigation and credit-point penalties.",
+    outcome={"type": "object", "properties": {"alert": {"type": "boolean"}, "severity": SEVERITY}},
+    section="diversion",
+    section_schema=DIVERSION_SECTION,
+    facts=DIVERSION_FACTS,
+    defaults={"dealer.confirmed_cases": 0, "alert.scans": 0, "alert.price_gap": "0", "alert.ratio": "0",
+              "alert.units": 0},
+)
+
+# --- tiering ---------------------------------------------------------------------------------------
+
+SIGNED = {"type": ["string", "number"], "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
+SCORE = {"type": ["string", "number"], "pattern": r"^[0-9]+(\.[0-9]+)?$", "minimum": 0, "maximum": 100,
+         "description": "points, 0 to 100"}
+SILENCE = {"type": "string", "pattern": r"^[1-9][0-9]*( months?|s|m|h|d)$"}
+PATTERN_MEANING.update({SIGNED["pattern"]: "a number like 0.5 or -0.2",
+                        SILENCE["pattern"]: "a period like 6 months, 180d or 30s"})
+POINT = {"type": "object", "additionalProperties": False, "required": ["at", "score"],
+         "properties": {"at": {**SIGNED, "description": "a value of the figure"}, "score": SCORE}}
+FIGURE = {"type": "string", "pattern": r"^[a-z][a-z0-9_]*$"}
+
+TIERING_SECTION = {
+    "description": "Dealer tiering (分层运营): a weighted scorecard over figures the platform computes, tier"
+                   " thresholds, overrides and tag rules, the benefits of each tier, and silent dealers.",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["dimensions", "tiers"],
+    "properties": {
+        "dimensions": {
+            "type": "array", "minItems": 1,
+            "description": "the scorecard: each dimension scores a figure 0-100; the weights add up to 100%",
+            "items": {
+                "type": "object", "additionalProperties": False, "required": ["key", "weight", "from"],
+                "properties": {
+                    "key": CODE,
+                    "title": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "description": {"type": "string"},
+                    "weight": SHARE,
+                    "from": {"type": ["string", "array"], "pattern": FIGURE["pattern"], "items": FIGURE, "minItems": 1,
+                             "description": "the figure scored; with several, their scores are averaged"},
+                    "scale": {"type": "array", "minItems": 2, "items": POINT,
+                              "description": "a line through the points; below the first and above the last, flat"},
+                    "bands": {"type": "array", "minItems": 1, "items": POINT,
+                              "description": "steps: the score of the highest `at` reached; below the first, 0"},
+                    "missing": {**SCORE, "description": "the score when the figure has no value (e.g. no policy"
+                                                        " was due): default 0"},
+                },
+            },
+        },
+        "tiers": {
+            "type": "array", "minItems": 2,
+            "description": "from the highest down: a dealer's score reaches the first `min_score` it is at or above;"
+                           " the last tier has none",
+            "items": {"type": "object", "additionalProperties": False, "required": ["name"],
+                      "properties": {"name": CODE, "title": {"type": "string", "minLength": 1, "maxLength": 100},
+                                     "min_score": SCORE,
+                                     "benefits": {"type": "array", "items": {"type": "string", "minLength": 1},
+                                                  "description": "what the tier brings, shown to dealers and HQ"}}},
+        },
+        "overrides": {
+            "type": "array",
+            "description": "tier changes the score alone would not make; the first that holds wins",
+            "items": {"type": "object", "additionalProperties": False, "required": ["name", "when", "to"],
+                      "properties": {"name": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]*$"},
+                                     "description": {"type": "string"},
+                                     "from": {"type": "array", "minItems": 1, "items": CODE,
+                                              "description": "the tiers by score it applies to (default: every tier)"},
+                                     "when": {"type": "string", "minLength": 1}, "to": CODE}},
+        },
+        "tags": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "rules": {"type": "array",
+                          "description": "tags the rules own: set when `when` holds, cleared when it does not",
+                          "items": {"type": "object", "additionalProperties": False, "required": ["tag", "when"],
+                                    "properties": {"tag": CODE, "description": {"type": "string"},
+                                                   "when": {"type": "string", "minLength": 1}}}},
+                "manual": {"type": "array", "items": CODE,
+                           "description": "tags people set (e.g. rural_market); re-tiering keeps them"},
+            },
+        },
+        "approval": {
+            "type": "object", "additionalProperties": False, "required": ["downgrade_from", "role", "sla"],
+            "description": "downgrades of dealers in these tiers wait for a person's approval",
+            "properties": {"downgrade_from": {"type": "array", "minItems": 1, "items": CODE}, "role": ROLE,
+                           "sla": DURATION},
+        },
+        "silent": {
+            "type": "object", "additionalProperties": False, "required": ["after", "task"],
+            "description": "dealers with no order for `after` are flagged and their activation is asked of a person",
+            "properties": {
+                "after": SILENCE,
+                "task": {**ROLE_SLA, "description": "who activates (account_manager: each dealer's own) and within"
+                                                    " what time"},
+                "actions": {"type": "object", "propertyNames": CODE,
+                            "additionalProperties": {"type": "array", "minItems": 1,
+                                                     "items": {"type": "string", "minLength": 1}},
+                            "description": "suggested actions by tag; `default` for every silent dealer"},
+            },
+        },
+    },
+}
+
+# Figures the platform computes for every dealer at a run (the 12 months before the run's month).
+TIERING_FIGURES = {
+    "purchases": {"type": "money", "description": "delivered amount less returns in the 12 months before the run"},
+    "prior_purchases": {"type": "money", "description": "the same in the 12 months before those"},
+    "growth": {"type": "decimal", "description": "(purchases - prior_purchases) / prior_purchases; 0 without prior"
+                                                 " purchases"},
+    "purchases_rank_in_region": {"type": "decimal", "description": "percentile of purchases in the dealer's region:"
+                                                                   " 0 the lowest, 100 the highest"},
+    "category_share": {"type": "decimal", "description": "share of purchases in the dealer's strongest category, 0 to 1"},
+    "top_category": {"type": "string", "description": "the dealer's strongest category, e.g. window; \"\" without"
+                                                      " purchases"},
+    "terminal_stores": {"type": "int", "description": "active terminal stores: the dealer's level-2 dealers with an"
+                                                      " order in the 90 days before the run"},
+    "ack_on_time_rate": {"type": "decimal", "description": "policies acknowledged on time / policies due (0 when"
+                                                           " policies_due is 0)"},
+    "policies_due": {"type": "int", "description": "policy acknowledgments due in the 12 months"},
+    "task_completion_rate": {"type": "decimal", "description": "policy tasks accepted / tasks due (0 when tasks_due is 0)"},
+    "tasks_due": {"type": "int", "description": "policy tasks due in the 12 months"},
+    **{f"order_growth_m{k}": {"type": "decimal",
+                              "description": f"orders placed in the {('last', 'second-last', 'third-last')[k - 1]} month"
+                                             " before the run over the dealer's average month in the 12 before the"
+                                             " last three, less 1; 0 without orders then"} for k in (1, 2, 3)},
+    "score": {"type": "decimal", "description": "the weighted scorecard, 0 to 100"},
+}
+
+TIERING = Kind(
+    description="Dealer tiering: scorecard, thresholds, overrides, tags, benefits, silent dealers.",
+    outcome={"type": "object", "properties": {"tier": {"type": "string"}, "tag": {"type": "string"}}},
+    section="tiering",
+    section_schema=TIERING_SECTION,
+    facts={**DEALER_FACTS, **TIERING_FIGURES},
+    derived={"growth": ("purchases", "prior_purchases")},
+    # A figure a test leaves out has no value (the dimension scores it `missing`); no score: computed.
+    defaults={name: None for name in TIERING_FIGURES if name != "growth"},
+)
+
+KINDS: dict[str, Kind] = {"credit_approval": CREDIT_APPROVAL, "policy": POLICY, "rebate": REBATE, "diversion": DIVERSION,
+                          "tiering": TIERING}

@@ -5,7 +5,9 @@ from dataclasses import dataclass
 
 from .engine import get_compiled
 from .model import RuleFile
+from .diversion import assess, observed as diversion_observed
 from .rebate import accrue, figures_of, observed
+from .tiering import assess_tier, observed as tiering_observed, split_given
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,12 @@ def run_rule_tests(rule_file: RuleFile) -> list[RuleTestResult]:
         if rule_file.kind == "rebate":  # expectations on the accrued figures, not on a winning rule
             accrual = accrue(ruleset, rule_file.spec, figures_of(test.given))
             got, reason = observed(accrual), accrual.explanation["reason"]
+        elif rule_file.kind == "diversion":  # expectations on the assessed alert: severity, penalty
+            assessment = assess(ruleset, rule_file.spec, test.given)
+            got, reason = diversion_observed(assessment), assessment.reason
+        elif rule_file.kind == "tiering":  # expectations on the tier, tags and score
+            tiered = assess_tier(ruleset, rule_file.spec, *split_given(test.given))
+            got, reason = tiering_observed(tiered), tiered.explanation["reason"]
         else:
             decision = ruleset.decide(test.given)
             got, reason = {**decision.outcome, "rule": decision.rule}, decision.reason

@@ -16,6 +16,8 @@ from .kinds import KINDS, PATTERN_MEANING as KIND_PATTERNS
 from .model import Rule, RuleFile, RuleTest
 from .policy import facts_of, parse_policy
 from .rebate import expectation as rebate_expectation, parse_rebate
+from .diversion import expectation as diversion_expectation, parse_diversion
+from .tiering import expectation as tiering_expectation, parse_tiering
 from .schema import PATTERN_MEANING, json_schema
 
 _validator = Draft202012Validator(json_schema())
@@ -25,9 +27,11 @@ _SCHEMA_TYPES = {"object": "a mapping", "array": "a list", "string": "text", "in
                  "number": "a number"}
 _MEANING = {**PATTERN_MEANING, **KIND_PATTERNS}
 # A document kind's section → (spec, derived rules, default); problems go to the error list.
-SECTION_PARSERS = {"policy": parse_policy, "rebate": parse_rebate}
+SECTION_PARSERS = {"policy": parse_policy, "rebate": parse_rebate, "diversion": parse_diversion,
+                   "tiering": parse_tiering}
 # Kinds whose tests expect figures rather than a rule's outcome: `expect` → exact expectation or None.
-EXPECTATIONS = {"rebate": rebate_expectation}
+EXPECTATIONS = {"rebate": rebate_expectation, "diversion": diversion_expectation,
+                "tiering": tiering_expectation}
 
 
 def load_rule_file(file: str | Path, text: str | None = None) -> RuleFile:
@@ -119,7 +123,7 @@ def _semantic(doc: Document, text: str) -> RuleFile:
             except FactError as e:
                 errors.append(doc.error(path, str(e)))
                 ok = False
-        missing = [f for f in facts if f in read and f not in raw["given"]]
+        missing = [f for f in facts if f in read and f not in raw["given"] and f not in kind.defaults]
         if missing:
             errors.append(doc.error(("tests", i, "given"), f"missing fact '{missing[0]}' (a test gives every fact the rules read)"))
             ok = False

@@ -6,11 +6,13 @@ from launcher.main import main
 
 def test_rules_validate_and_test_the_shipped_files(capsys):
     assert main(["rules", "validate"]) == 0
-    assert "rules/credit_approval.yaml: ok (credit_approval, 2 rules" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "rules/credit_approval.yaml: ok (credit_approval, 3 rules" in out
+    assert "rules/diversion.yaml: ok (diversion, 8 rules, 15 tests)" in out
     assert main(["rules", "test"]) == 0
     out = capsys.readouterr().out
     assert "PASS amount exactly equal to the headroom is approved" in out and "FAIL" not in out
-    assert "rule examples: 28 of 28 pass" in out
+    assert "rule examples: 58 of 58 pass" in out
 
 
 def test_rules_validate_reports_file_and_line_and_fails(tmp_path, capsys):

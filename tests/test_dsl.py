@@ -151,14 +151,14 @@ def test_comparisons_in_not_and_arithmetic():
 def test_decision_explains_every_match_and_the_winner():
     ruleset = compile_rule_file(load_rule_file(str(CREDIT_FILE)), 7)
     facts = {"dealer.rating": "A", "dealer.overdue_days": 120, "dealer.credit_limit": "1000.00",
-             "dealer.outstanding": Decimal("100.5"), "order.amount": 10}
+             "dealer.outstanding": Decimal("100.5"), "dealer.credit_points": 100, "order.amount": 10}
     d = ruleset.decide(facts)
     assert (d.ruleset, d.version, d.rule, d.outcome["decision"]) == ("credit_approval", 7, "reject-long-overdue", "reject")
     assert [m["name"] for m in d.matched] == ["reject-long-overdue", "approve-within-headroom"]
     assert d.reason == ("more than 90 days overdue — rule 'reject-long-overdue' (priority 100) matched: "
                         "dealer.overdue_days > 90 with dealer.overdue_days=120; also matched: approve-within-headroom")
     assert d.facts == {"dealer.rating": "A", "dealer.overdue_days": 120, "dealer.credit_limit": "1000.00",
-                       "dealer.outstanding": "100.50", "order.amount": "10.00"}
+                       "dealer.outstanding": "100.50", "dealer.credit_points": 100, "order.amount": "10.00"}
     json.dumps(d.to_dict())
     d = ruleset.decide({**facts, "dealer.overdue_days": 0, "dealer.rating": "C"})
     assert d.rule == "default" and d.matched == () and d.outcome["task"]["role"] == "credit_manager"
@@ -167,7 +167,7 @@ def test_decision_explains_every_match_and_the_winner():
 def test_facts_are_type_checked_before_the_engine():
     ruleset = compile_rule_file(load_rule_file(str(CREDIT_FILE)), 1)
     good = {"dealer.rating": "A", "dealer.overdue_days": 0, "dealer.credit_limit": "1000.00",
-            "dealer.outstanding": "0", "order.amount": "1.00"}
+            "dealer.outstanding": "0", "dealer.credit_points": 100, "order.amount": "1.00"}
     cases = [
         ({"order.amount": 1.5}, "fact 'order.amount': expected an amount with at most 2 decimals, got 1.5"),
         ({"order.amount": "1.001"}, "fact 'order.amount': expected an amount with at most 2 decimals, got '1.001'"),
@@ -194,7 +194,7 @@ def test_two_versions_of_one_ruleset_live_side_by_side():
     v1 = compile_rule_file(load_rule_file("a.yaml", text), 1)
     v2 = compile_rule_file(load_rule_file("a.yaml", text.replace("> 90", "> 30").replace("overdue_days: 91", "overdue_days: 31")), 2)
     facts = {"dealer.rating": "A", "dealer.overdue_days": 45, "dealer.credit_limit": "1000.00",
-             "dealer.outstanding": "0", "order.amount": "1.00"}
+             "dealer.outstanding": "0", "dealer.credit_points": 100, "order.amount": "1.00"}
     assert (v1.decide(facts).rule, v2.decide(facts).rule) == ("approve-within-headroom", "reject-long-overdue")
 
 
@@ -208,7 +208,8 @@ def test_concurrent_decisions_on_one_ruleset_are_correct():
             rating = "ABCD"[(n + offset) % 4]
             expected = "reject" if overdue > 90 else "approve" if rating in "AB" else "review"
             got = ruleset.decide({"dealer.rating": rating, "dealer.overdue_days": overdue, "dealer.credit_limit": "10.00",
-                                  "dealer.outstanding": "0", "order.amount": "5.00"}).outcome["decision"]
+                                  "dealer.outstanding": "0", "dealer.credit_points": 100,
+                                  "order.amount": "5.00"}).outcome["decision"]
             if got != expected:
                 failures.append((rating, overdue, got))
 

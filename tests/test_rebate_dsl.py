@@ -289,10 +289,11 @@ def test_interim_runs_are_shorter_than_the_period():
 def test_eligibility_reads_dealer_facts_only():
     assert errors_of(rebate(eligible="dealer.levl == 1")) == [
         "rules/rebates/trial.yaml:8 rebate.eligible: unknown fact 'dealer.levl' — did you mean 'dealer.level'? "
-        "(declared: dealer.channel, dealer.code, dealer.level, dealer.region, dealer.tags, dealer.tier, dealer.years)"]
+        "(declared: dealer.channel, dealer.code, dealer.credit_points, dealer.level, dealer.region, dealer.tags, "
+        "dealer.tier, dealer.years)"]
     assert errors_of(rebate(eligible="measure > 0")) == [
         "rules/rebates/trial.yaml:8 rebate.eligible: unknown fact 'measure' (declared: dealer.channel, dealer.code, "
-        "dealer.level, dealer.region, dealer.tags, dealer.tier, dealer.years)"]
+        "dealer.credit_points, dealer.level, dealer.region, dealer.tags, dealer.tier, dealer.years)"]
     assert Program(rebate(eligible="dealer.years >= 2"))("1.00", **{"dealer.years": 2}).eligible
 
 

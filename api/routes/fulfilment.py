@@ -15,7 +15,7 @@ from dealerflow.fulfilment import BatchError, NotCsv
 from dealerflow.models import User
 
 from ..deps import CurrentUser, SessionDep, require_role
-from ..schemas import BatchResult, FulfilmentAt, OrderRead, PaymentIn, PaymentRead, ReturnIn, ReturnRead
+from ..schemas import BatchResult, FulfilmentAt, OrderRead, PaymentIn, PaymentRead, ReturnIn, ReturnRead, ShipmentAt
 from ..views import order_read, parse_uuid
 
 router = APIRouter(tags=["fulfilment"])
@@ -45,7 +45,8 @@ def _move(session, user, kind: str, order_id: str, body: FulfilmentAt | None) ->
     field = fulfilment.COLUMNS[kind].required[1]
     at = (body.at if body else None) or datetime.now(timezone.utc).isoformat()
     try:
-        fulfilment.RECORDERS[kind](session, rows=[{"order_id": order_id, field: at}], actor=user.username)
+        codes = {"codes": " ".join(body.codes)} if getattr(body, "codes", None) else {}
+        fulfilment.RECORDERS[kind](session, rows=[{"order_id": order_id, field: at, **codes}], actor=user.username)
     except BatchError as e:
         p = e.problems[0]
         if p.kind == "unknown":
@@ -58,8 +59,9 @@ def _move(session, user, kind: str, order_id: str, body: FulfilmentAt | None) ->
 
 
 @router.post("/api/v1/orders/{order_id}/ship", response_model=OrderRead)
-def ship_order(order_id: str, session: SessionDep, user: Staff, body: FulfilmentAt | None = None):
-    """An approved order leaves the warehouse (`at`: default now). The same time again changes nothing."""
+def ship_order(order_id: str, session: SessionDep, user: Staff, body: ShipmentAt | None = None):
+    """An approved order leaves the warehouse (`at`: default now), with the product codes scanned into
+    it (`codes`, optional: bound to the order's dealer and region). The same time again changes nothing."""
     return _move(session, user, "shipments", order_id, body)
 
 

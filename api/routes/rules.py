@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Body, HTTPException, Query, Request
 
-from dealerflow import rulebook
+from dealerflow import rulebook, tiering
 from dealerflow.models import User
 from policies_dsl import load_rule_file, run_rule_tests
 
@@ -48,10 +48,17 @@ def deploy(text: YamlBody, filename: Filename, session: SessionDep, request: Req
     rule_file = _check(filename, text)
     if user.role != "admin" and rule_file.kind != "policy":
         raise HTTPException(403, f"a {rule_file.kind} rule file is deployed by an admin")
+    if rule_file.kind == "tiering" and rule_file.name != tiering.RULESET:  # one scorecard: the one runs read
+        raise HTTPException(422, [{"file": filename, "line": 1, "path": "ruleset",
+                                   "message": f"the tiering file is ruleset '{tiering.RULESET}'"}])
     result = rulebook.deploy(session, filename=filename, text=text, actor=user.username)
     session.commit()
     if rule_file.kind == "rebate" and result.changed:
         app = request.app.state
         background.add_task(orchestration.sync_rebate_schedules, client=app.temporal, sessions=app.sessions,
                             task_queue=app.settings.task_queue, only=rule_file.name)
+    if rule_file.kind == "tiering" and result.changed:
+        app = request.app.state
+        background.add_task(orchestration.sync_tiering_schedule, client=app.temporal, sessions=app.sessions,
+                            task_queue=app.settings.task_queue)
     return RuleDeployResult(ruleset=result.ruleset, version=result.version, changed=result.changed)

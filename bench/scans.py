@@ -3,16 +3,17 @@ PostgreSQL and Temporal dev server, with a real worker process running the cases
 
 Scans go through the code path of `POST /api/v1/scans` after the body is decoded: an in-process call
 of api.orchestration.record_scans (check the rows, COPY them to a staging table, one statement that
-records the new scans and files their alerts into cases, commit, then start the new cases'
-workflows), from several batches in flight at once. Printed, all measured in this run:
+records the new scans and finds their alerts, a few that file the alerts into cases, commit, then
+start the new cases' workflows), from several batches in flight at once. Printed, all measured in
+this run:
 - registering the codes (generated in the database, batch by batch) and binding them to dealers;
 - a raw COPY of the same scan rows into the same table (`scans`), the baseline;
 - sustained scans per second with detection (target ≥ 20,000/s) and the ratio to the COPY (≥ 0.3×);
 - per batch that opened a case: the time from the call (the POST) to the case committed (p50, p99:
   target p99 < 5 s), and to its investigation task opened by its workflow;
-- the alerts and cases found, against what the generated data holds.
+- the alerts and cases found, against what the generated data holds; CPU by process.
 
-    .venv/bin/python bench/scans.py [--codes 10000000] [--scans 1000000] [--batch 5000] [--inflight 3]
+    .venv/bin/python bench/scans.py [--codes 10000000] [--scans 1000000] [--batch 5000] [--inflight 3] [--keep]
 """
 from __future__ import annotations
 
@@ -278,7 +279,8 @@ def main() -> None:
         print(f"  CPU during the ingest: ingest (this process) {own:.1f} s, "
               + ", ".join(f"{k} {after[k] - before[k]:.1f} s" for k in parts)
               + f" ({os.cpu_count()} cores, {run['wall']:.1f} s)")
-        print("  plan of the code lookup: " + " / ".join(line.strip() for line in plan.splitlines()[:4]))
+        print("  a scan's code lookup: " + next((line.strip(" ->") for line in plan.splitlines()
+                                                 if "product_codes" in line), "?"))
         engine.dispose()
     finally:
         if worker is not None:

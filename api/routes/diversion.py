@@ -157,6 +157,9 @@ async def _rows(request: Request) -> tuple[list, list[int] | None, list]:
         return _upload(scans.read_ndjson, await _body(request))
     if mime in CSV_TYPES:
         return _upload(scans.read_csv, await _body(request))
+    if mime == "text/plain":  # either: an object on the first line means NDJSON
+        data = await _body(request)
+        return _upload(scans.read_ndjson if data.lstrip()[:1] == b"{" else scans.read_csv, data)
     if mime != "application/json":
         raise HTTPException(415, "send a JSON array (application/json), NDJSON (application/x-ndjson), CSV "
                                  f"(text/csv) or a multipart field 'file', not {mime or 'no content type'}")

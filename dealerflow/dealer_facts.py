@@ -8,7 +8,7 @@ from .credit_points import balance_of
 from .models import Dealer
 
 COLUMNS = (Dealer.id, Dealer.code, Dealer.region, Dealer.level, Dealer.tier, Dealer.tags, Dealer.channel,
-           balance_of(Dealer.id).label("credit_points"))
+           balance_of(Dealer.id).label("credit_points"), Dealer.created_at)
 
 
 def select_facts():

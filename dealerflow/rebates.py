@@ -7,11 +7,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from policies_dsl import CompiledRuleset, Figures, RebateSpec, accrue
 
-from . import accounts, credit_points as points_ledger, periods, rulebook
+from . import accounts, periods, rulebook
+from .dealer_facts import facts_of, select_facts
 from .models import Dealer, Order, OrderLine, OrderReturn, PointsEntry, Product, RuleVersion
 
 
@@ -40,15 +41,10 @@ def programs(session: Session) -> list[tuple[CompiledRuleset, RebateSpec]]:
     return [program(session, name) for name in names]
 
 
-def dealer_facts(dealer: Dealer, *, on: date, credit_points: int | None = None) -> dict:
-    """`credit_points`: the dealer's balance when the caller has it (read for many dealers at once);
-    otherwise it is read here."""
-    if credit_points is None:
-        credit_points = points_ledger.balance(object_session(dealer), dealer.id)
-    return {"dealer.code": dealer.code, "dealer.region": dealer.region, "dealer.level": dealer.level,
-            "dealer.tier": dealer.tier, "dealer.tags": list(dealer.tags or ()), "dealer.channel": dealer.channel,
-            "dealer.credit_points": credit_points,
-            "dealer.years": periods.full_years(accounts.business_date(dealer.created_at), on)}
+def dealer_facts(row, *, on: date) -> dict:
+    """A row of `dealer_facts.select_facts()` as a rebate file reads it: the dealer facts every rule
+    file reads, and the full years of cooperation on `on`."""
+    return {**facts_of(row), "dealer.years": periods.full_years(accounts.business_date(row.created_at), on)}
 
 
 def measures(session: Session, spec: RebateSpec, start: date, end: date,
@@ -86,7 +82,7 @@ def progress(session: Session, dealer: Dealer, *, today: date) -> list[dict]:
     points = int(session.scalar(select(func.coalesce(func.sum(PointsEntry.points), 0))
                                 .where(PointsEntry.dealer_id == dealer.id)))
     joined = accounts.business_date(dealer.created_at)
-    facts = dealer_facts(dealer, on=today, credit_points=points_ledger.balance(session, dealer.id))
+    facts = dealer_facts(session.execute(select_facts().where(Dealer.id == dealer.id)).one(), on=today)
     for ruleset, spec in programs(session):
         period = periods.period_of(spec.period, today)
         current, prior = measures(session, spec, period.start, today, [dealer.id]).get(

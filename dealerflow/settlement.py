@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from policies_dsl import CompiledRuleset, Figures, RebateSpec, accrue
 
-from . import accounts, credit_points as points_ledger, periods
+from . import accounts, periods
+from .dealer_facts import select_facts
 from .rebates import SettlementError, dealer_facts, in_unit, measures, program, scoped
 from .contracts import (ApprovalInput, ApprovalOutcomeInput, DisputeOutcomeInput, FreezeResult, ReviewState,
                         SettlementInput, TaskSpec)
@@ -188,17 +189,15 @@ def statement_rows(session: Session, run: SettlementRun, ruleset: CompiledRulese
     points = dict(session.execute(scoped(select(PointsEntry.dealer_id, func.sum(PointsEntry.points))
                                           .group_by(PointsEntry.dealer_id), PointsEntry.dealer_id, dealer_ids)).all())
     paid = _paid_before(session, run, dealer_ids)
-    credit = points_ledger.balances(session, dealer_ids)
     rows = []
     progress(0)
-    for n, dealer in enumerate(session.execute(scoped(select(Dealer), Dealer.id, dealer_ids).order_by(Dealer.id))
-                               .scalars(), 1):
+    for n, dealer in enumerate(session.execute(scoped(select_facts(), Dealer.id, dealer_ids)), 1):
         if n % 1000 == 0:
             progress(n)
         current, prior = measure.get(dealer.id, (in_unit(spec, 0), in_unit(spec, 0)))
         joined = accounts.business_date(dealer.created_at)
         accrual = accrue(ruleset, spec, Figures(
-            dealer=dealer_facts(dealer, on=run.span_to, credit_points=credit.get(dealer.id, points_ledger.START)),
+            dealer=dealer_facts(dealer, on=run.span_to),
             measure=current, prior_measure=prior,
             anniversary=periods.anniversary_in(joined, run.measure_from, run.span_to),
             points=int(points.get(dealer.id) or 0), paid_before=paid.get(dealer.id, ZERO)))

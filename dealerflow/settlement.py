@@ -262,15 +262,17 @@ def _answerable(statement: Statement, now: datetime) -> None:
         raise Conflict(f"the confirmation window closed at {statement.confirm_by.isoformat()}")
 
 
-def confirm(session: Session, *, statement_id: uuid.UUID, dealer_id: int, actor: str, now: datetime) -> bool:
-    """The dealer agrees. Returns True when that was the run's last statement waiting for an answer,
-    so the caller wakes the workflow (one signal per run, not one per dealer)."""
+def confirm(session: Session, *, statement_id: uuid.UUID, dealer_id: int, actor: str, now: datetime) -> None:
     statement = statement_for_dealer(session, statement_id, dealer_id, lock=True)
     _answerable(statement, now)
     statement.status, statement.confirmed_at, statement.confirmed_by = "confirmed", now, actor
-    session.flush()
-    return not session.scalar(select(func.count()).where(
-        Statement.run_id == statement.run_id, Statement.current, Statement.status.in_(("issued", "disputed"))))
+
+
+def unanswered(session: Session, run_id: str) -> int:
+    """Statements of a run still waiting for their dealer or for finance. Read after the answer has
+    committed: two last answers committing together then both see 0, and the run is woken."""
+    return session.scalar(select(func.count()).where(
+        Statement.run_id == run_id, Statement.current, Statement.status.in_(("issued", "disputed"))))
 
 
 def dispute(session: Session, *, statement_id: uuid.UUID, dealer_id: int, reason: str, now: datetime) -> None:

@@ -12,7 +12,6 @@ from pydantic import StringConstraints
 from starlette.concurrency import run_in_threadpool
 
 from dealerflow import settlement
-from dealerflow.models import Statement
 
 from .. import orchestration
 from ..deps import CurrentUser, DealerUser, SessionDep, TemporalDep
@@ -51,8 +50,9 @@ def get_statement(statement_id: str, request: Request, session: SessionDep, user
     return read
 
 
-async def _answer(statement_id: str, request: Request, user, client, act) -> dict:
-    """Record the dealer's answer in the database, then wake the run when it needs to look."""
+async def _answer(statement_id: str, request: Request, user, client, act, *, always_wake: bool) -> dict:
+    """Record the dealer's answer, then wake the run when it has something to do: a dispute, or no
+    statement left unanswered (one signal per run, not one per dealer)."""
     sessions = request.app.state.sessions
     try:
         sid = uuid.UUID(statement_id)
@@ -61,33 +61,32 @@ async def _answer(statement_id: str, request: Request, user, client, act) -> dic
 
     def write():
         with sessions.begin() as session:
-            wake = act(session, sid, datetime.now(timezone.utc))
-            return session.get(Statement, sid).run_id, wake
+            act(session, sid, datetime.now(timezone.utc))
+
+    def read():
+        with sessions() as session:
+            statement = visible_statement(session, user, statement_id)
+            return statement_read(session, statement), settlement.unanswered(session, statement.run_id)
 
     try:
-        run_id, wake = await run_in_threadpool(write)
+        await run_in_threadpool(write)
     except settlement.NotFound:
         raise HTTPException(404, "statement not found") from None
     except settlement.Conflict as e:
         raise HTTPException(409, str(e)) from None
-    if wake:
-        await orchestration.wake_settlement(client, run_id)
-
-    def read():
-        with sessions() as session:
-            return statement_read(session, visible_statement(session, user, statement_id))
-    return await run_in_threadpool(read)
+    answered, left = await run_in_threadpool(read)
+    if always_wake or left == 0:
+        await orchestration.wake_settlement(client, answered["run_id"])
+    return answered
 
 
 @router.post("/{statement_id}/confirm")
 async def confirm(statement_id: str, request: Request, user: DealerUser, client: TemporalDep):
     return await _answer(statement_id, request, user, client, lambda s, sid, now: settlement.confirm(
-        s, statement_id=sid, dealer_id=user.dealer_id, actor=user.username, now=now))
+        s, statement_id=sid, dealer_id=user.dealer_id, actor=user.username, now=now), always_wake=False)
 
 
 @router.post("/{statement_id}/dispute")
 async def dispute(statement_id: str, body: DisputeCreate, request: Request, user: DealerUser, client: TemporalDep):
-    def act(s, sid, now):
-        settlement.dispute(s, statement_id=sid, dealer_id=user.dealer_id, reason=body.reason, now=now)
-        return True
-    return await _answer(statement_id, request, user, client, act)
+    return await _answer(statement_id, request, user, client, lambda s, sid, now: settlement.dispute(
+        s, statement_id=sid, dealer_id=user.dealer_id, reason=body.reason, now=now), always_wake=True)

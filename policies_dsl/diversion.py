@@ -12,8 +12,9 @@ from .compiler import checked_condition
 from .conditions import ConditionError, facts_in
 from .durations import parse_duration
 from .engine import CompiledRuleset
-from .errors import RuleError, did_you_mean
+from .errors import RuleError
 from .kinds import DIVERSION, SEVERITIES, TRIGGERS
+from .expectations import checked_expectation
 from .loader import Document
 from .model import Rule
 
@@ -214,16 +215,9 @@ _GOOD = {"alert": lambda v: isinstance(v, bool), "severity": lambda v: v in SEVE
 
 def expectation(doc: Document, path: tuple, expect: dict, errors: list[RuleError]) -> dict | None:
     """A diversion test's `expect` checked; None when wrong."""
-    ok = True
-    for key, value in expect.items():
-        if key not in EXPECT:
-            errors.append(doc.error(path + (key,), f"unknown expectation '{key}'{did_you_mean(key, EXPECT)}"
-                                                   f" (expected one of: {', '.join(EXPECT)})"))
-            ok = False
-        elif not _GOOD[key](value):
-            errors.append(doc.error(path + (key,), f"expected {EXPECT[key]}, got {value!r}"))
-            ok = False
-    return dict(expect) if ok else None
+    return checked_expectation(doc, path, expect, errors, {
+        key: (lambda p, v, key=key: (v, None if _GOOD[key](v) else f"expected {EXPECT[key]}, got {v!r}"))
+        for key in EXPECT})
 
 
 def observed(assessment: Assessment) -> dict:

@@ -11,8 +11,9 @@ from .compiler import CENT, checked_condition
 from .conditions import ConditionError, facts_in
 from .durations import parse_duration
 from .engine import CompiledRuleset
-from .errors import RuleError, did_you_mean
+from .errors import RuleError
 from .facts import coerce
+from .expectations import checked_expectation
 from .loader import Document
 from .model import FactSpec, Rule
 
@@ -226,18 +227,8 @@ EXPECT = {"eligible": "bool", "bracket": "int", "rebate": "money", "earned": "mo
 
 def expectation(doc: Document, path: tuple, expect: dict, errors: list[RuleError]) -> dict | None:
     """A rebate test's `expect`, checked and made exact (money as Decimal); None when wrong."""
-    out, ok = {}, True
-    for key, value in expect.items():
-        if key not in EXPECT:
-            errors.append(doc.error(path + (key,), f"unknown expectation '{key}'{did_you_mean(key, EXPECT)}"
-                                                   f" (expected one of: {', '.join(EXPECT)})"))
-            ok = False
-            continue
-        out[key], problem = _expected(doc, path + (key,), EXPECT[key], value)
-        if problem:
-            errors.append(doc.error(path + (key,), problem))
-            ok = False
-    return out if ok else None
+    return checked_expectation(doc, path, expect, errors,
+                               {key: (lambda p, v, kind=kind: _expected(doc, p, kind, v)) for key, kind in EXPECT.items()})
 
 
 def _expected(doc: Document, path: tuple, kind: str, value) -> tuple[object, str | None]:

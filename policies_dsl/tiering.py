@@ -12,6 +12,7 @@ from .conditions import ConditionError
 from .engine import CompiledRuleset
 from .errors import RuleError, did_you_mean
 from .facts import coerce
+from .expectations import checked_expectation
 from .loader import Document
 from .model import Rule
 from .rebate import _exact, _plain, _seconds, _share
@@ -334,34 +335,27 @@ EXPECT = {"tier": "text", "scored_tier": "text", "override": "optional text", "t
 
 def expectation(doc: Document, path: tuple, expect: dict, errors: list[RuleError]) -> dict | None:
     """A tiering test's `expect`, checked and made exact (the score as Decimal); None when wrong."""
-    out, ok = {}, True
-    for key, value in expect.items():
-        if key not in EXPECT:
-            errors.append(doc.error(path + (key,), f"unknown expectation '{key}'{did_you_mean(key, EXPECT)}"
-                                                   f" (expected one of: {', '.join(EXPECT)})"))
-            ok = False
-            continue
-        kind, problem = EXPECT[key], None
-        if kind == "score":
-            try:
-                value = Decimal(doc.raw.get(path + (key,), str(value)) if isinstance(value, float) else str(value))
-                if not value.is_finite() or isinstance(expect[key], bool):
-                    raise InvalidOperation
-            except InvalidOperation:
-                problem = f"expected a score like 80.00, got {expect[key]!r}"
-        elif kind == "list":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                problem = f"expected a list of tags, got {value!r}"
-            else:
-                value = sorted(value)
-        elif not (isinstance(value, str) or (value is None and kind == "optional text")):
-            wanted = "an override name or null" if kind == "optional text" else "a tier name"
-            problem = f"expected {wanted}, got {value!r}"
-        if problem:
-            errors.append(doc.error(path + (key,), problem))
-            ok = False
-        out[key] = value
-    return out if ok else None
+    return checked_expectation(doc, path, expect, errors,
+                               {key: (lambda p, v, kind=kind: _expected(doc, p, kind, v)) for key, kind in EXPECT.items()})
+
+
+def _expected(doc: Document, path: tuple, kind: str, value) -> tuple[object, str | None]:
+    if kind == "score":
+        try:
+            number = Decimal(doc.raw.get(path, str(value)) if isinstance(value, float) else str(value))
+            if not number.is_finite() or isinstance(value, bool):
+                raise InvalidOperation
+            return number, None
+        except InvalidOperation:
+            return value, f"expected a score like 80.00, got {value!r}"
+    if kind == "list":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return value, f"expected a list of tags, got {value!r}"
+        return sorted(value), None
+    if not (isinstance(value, str) or (value is None and kind == "optional text")):
+        wanted = "an override name or null" if kind == "optional text" else "a tier name"
+        return value, f"expected {wanted}, got {value!r}"
+    return value, None
 
 
 def observed(a: TierAssessment) -> dict:

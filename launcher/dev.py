@@ -183,13 +183,13 @@ def _retier_demo(settings: Settings, timeout: float = 120) -> None:
     from datetime import datetime, timezone
 
     from api.orchestration import start_retiering
-    from dealerflow.models import TieringRun
+    from dealerflow.models import SilentDealer, TieringRun
     from dealerflow.temporal import connect
 
     engine = make_engine(settings.database_url, pool_size=1)
     sessions = make_sessionmaker(engine)
 
-    async def retier() -> TieringRun:
+    async def retier() -> tuple[TieringRun, int]:
         client = await connect(settings)
         started = await start_retiering(client=client, task_queue=settings.task_queue, sessions=sessions, month=None,
                                         actor="hq", now=datetime.now(timezone.utc))
@@ -198,17 +198,18 @@ def _retier_demo(settings: Settings, timeout: float = 120) -> None:
             with sessions() as session:
                 run = session.get(TieringRun, started.month)
                 if run is not None and run.stage in ("awaiting_approval", "closed"):
-                    return run
+                    return run, session.scalar(select(func.count()).select_from(SilentDealer)
+                                               .where(SilentDealer.run_month == run.month))
             if time.monotonic() > deadline:
                 raise TimeoutError(f"re-tiering {started.month} did not finish within {timeout:.0f}s")
             await asyncio.sleep(0.3)
 
     try:
         _step("re-tiering the dealers")
-        run = asyncio.run(retier())
+        run, silent = asyncio.run(retier())
         t = run.totals
         _step(f"  {run.month}: {t.get('changes', 0)} changes, {t.get('awaiting_approval', 0)} core downgrades "
-              f"waiting for HQ, {t.get('silent_flagged', '…')} silent dealers flagged")
+              f"waiting for HQ, {silent} silent dealers flagged")
     except Exception as e:  # the demo still runs; HQ can start a run from the API
         print(f"warning: could not re-tier the demo dealers: {e}", file=sys.stderr)
     finally:

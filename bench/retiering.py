@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -28,14 +26,11 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dealerflow import accounts, tiering  # noqa: E402
-from dealerflow.config import Settings  # noqa: E402
 from dealerflow.db import make_engine, make_sessionmaker  # noqa: E402
 from dealerflow.dealer_facts import facts_of, select_facts  # noqa: E402
-from dealerflow.runtime import free_port  # noqa: E402
 from dealerflow.security import hash_password, issue_token  # noqa: E402
-from launcher.processes import spawn, stop  # noqa: E402
-from launcher.stack import EmbeddedStack, prepare  # noqa: E402
-from order_placement import wait_http  # noqa: E402
+from dealerflow.config import Settings  # noqa: E402
+from harness import BenchStack  # noqa: E402
 from policies_dsl import assess_tier  # noqa: E402
 from policy_rollout import PeakRss, log  # noqa: E402
 
@@ -194,13 +189,8 @@ def main() -> None:
     parser.add_argument("--dealers", type=int, default=10_000)
     parser.add_argument("--orders", type=int, default=400_000)
     args = parser.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="dealerflow-bench-"))
-    stack = EmbeddedStack(data_dir, free_port(), None, persistent=False)
-    worker = api = None
-    try:
-        settings = stack.start(Settings.from_env({"DEALERFLOW_DATA_DIR": str(data_dir)}))
-        settings = settings.with_(api_port=free_port(), task_queue="bench-retiering")
-        prepare(settings)  # deploys the shipped rules/tiering.yaml
+    with BenchStack("bench-retiering") as bench:  # deploys the shipped rules/tiering.yaml
+        settings = bench.settings
         engine = make_engine(settings.database_url)
         now = datetime.now(timezone.utc)
         month = tiering.month_of(now)
@@ -224,9 +214,8 @@ def main() -> None:
             figures_s, figs = timed(lambda: tiering.figures(s, as_of, dealers))
             scoring_s, _ = timed(lambda: [assess_tier(compiled, spec, facts_of(d), figs[d.id]) for d in dealers])
 
-        worker = spawn(["worker"], settings, "worker.log")
-        api = spawn(["api", "--port", str(settings.api_port)], settings, "api.log")
-        wait_http(f"http://127.0.0.1:{settings.api_port}/api/v1/health")
+        worker = bench.worker()
+        bench.api()
         peak = PeakRss(worker.pid)
         peak.start()
         out = asyncio.run(run_over_http(settings, engine, month))
@@ -250,12 +239,6 @@ def main() -> None:
               f"{out['activation tasks']} (one per account manager)")
         print(f"  worker peak RSS                               {peak.peak / 2**20:8.0f} MB")
         engine.dispose()
-    finally:
-        for proc in (api, worker):
-            if proc is not None:
-                stop(proc)
-        stack.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,7 @@ import asyncio
 import io
 import os
 import random
-import shutil
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -37,12 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.orchestration import record_scans  # noqa: E402
 from dealerflow import codes  # noqa: E402
-from dealerflow.config import Settings  # noqa: E402
 from dealerflow.db import make_engine, make_sessionmaker  # noqa: E402
-from dealerflow.runtime import free_port  # noqa: E402
 from dealerflow.temporal import connect  # noqa: E402
-from launcher.processes import spawn, stop  # noqa: E402
-from launcher.stack import EmbeddedStack, prepare  # noqa: E402
+from harness import BenchStack, wait_until  # noqa: E402
 from order_placement import cpu_seconds, percentile  # noqa: E402
 from policy_rollout import log  # noqa: E402
 
@@ -206,13 +201,8 @@ def main() -> None:
     parser.add_argument("--inflight", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the data directory (logs) afterwards")
     args = parser.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="dealerflow-bench-"))
-    stack = EmbeddedStack(data_dir, free_port(), None, persistent=False)
-    worker = None
-    try:
-        settings = stack.start(Settings.from_env({"DEALERFLOW_DATA_DIR": str(data_dir)}))
-        settings = settings.with_(task_queue="bench-scans")
-        prepare(settings)
+    with BenchStack("bench-scans", keep=args.keep) as bench:
+        settings, stack = bench.settings, bench.stack
         engine = make_engine(settings.database_url)
         sessions = make_sessionmaker(engine)
         make_master_data(engine)
@@ -221,7 +211,7 @@ def main() -> None:
         log(f"generating {args.scans:,} scans")
         rows, expected = make_scans(engine, args.scans, args.codes)
 
-        worker = spawn(["worker"], settings, "worker.log")  # started now: polling, idle, before the clocks run
+        worker = bench.worker()  # started now: polling, idle, before the clocks run
         log("raw COPY of the same rows")
         copy_s = raw_copy(engine, rows)
         with engine.begin() as c:
@@ -229,9 +219,6 @@ def main() -> None:
         with engine.connect() as c:
             c.execution_options(isolation_level="AUTOCOMMIT").execute(text("vacuum analyze scans"))
 
-        deadline = time.monotonic() + 60
-        while b"polling" not in (data_dir / "worker.log").read_bytes() and time.monotonic() < deadline:
-            time.sleep(0.1)
         watcher = TaskWatcher(engine)
         watcher.start()
         log(f"ingesting with detection: batches of {args.batch}, {args.inflight} in flight")
@@ -241,10 +228,8 @@ def main() -> None:
         before, own = cpu_seconds(parts), time.process_time()
         run = asyncio.run(ingest(settings, sessions, rows, args.batch, args.inflight))
         after, own = cpu_seconds(parts), time.process_time() - own
-        deadline = time.monotonic() + 120
         wanted = {case_id for _, _, ids in run["opened"] for case_id in ids}
-        while not wanted <= watcher.seen.keys() and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_until(lambda: wanted <= watcher.seen.keys(), 120, 0.2)  # the rest are reported as missing
         watcher.stopped.set()
 
         with engine.connect() as c:
@@ -282,14 +267,6 @@ def main() -> None:
         print("  a scan's code lookup: " + next((line.strip(" ->") for line in plan.splitlines()
                                                  if "product_codes" in line), "?"))
         engine.dispose()
-    finally:
-        if worker is not None:
-            stop(worker)
-        stack.stop()
-        if args.keep:
-            log(f"data and logs kept in {data_dir}")
-        else:
-            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

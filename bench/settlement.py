@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -28,13 +26,10 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dealerflow import rebates, rulebook  # noqa: E402
-from dealerflow.config import Settings  # noqa: E402
 from dealerflow.db import make_engine, make_sessionmaker  # noqa: E402
-from dealerflow.runtime import free_port  # noqa: E402
 from dealerflow.security import hash_password, issue_token  # noqa: E402
-from launcher.processes import spawn, stop  # noqa: E402
-from launcher.stack import EmbeddedStack, prepare  # noqa: E402
-from order_placement import wait_http  # noqa: E402
+from dealerflow.config import Settings  # noqa: E402
+from harness import BenchStack  # noqa: E402
 from policy_rollout import PeakRss, log  # noqa: E402
 
 PROGRAM = """ruleset: bench_quarterly
@@ -165,13 +160,8 @@ def main() -> None:
     parser.add_argument("--dealers", type=int, default=1000)
     parser.add_argument("--lines", type=int, default=1_000_000)
     args = parser.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="dealerflow-bench-"))
-    stack = EmbeddedStack(data_dir, free_port(), None, persistent=False)
-    worker = api = None
-    try:
-        settings = stack.start(Settings.from_env({"DEALERFLOW_DATA_DIR": str(data_dir)}))
-        settings = settings.with_(api_port=free_port(), task_queue="bench-settlement")
-        prepare(settings)
+    with BenchStack("bench-settlement") as bench:
+        settings = bench.settings
         engine = make_engine(settings.database_url)
         log(f"generating {args.dealers} dealers and {args.lines:,} delivered order lines")
         t = time.perf_counter()
@@ -199,9 +189,8 @@ def main() -> None:
                 return figures, statement_rows(s, run, ruleset, spec, confirm_by=None)
         accrual_s, (figures, statement_rows_out) = timed(accrual)
 
-        worker = spawn(["worker"], settings, "worker.log")
-        api = spawn(["api", "--port", str(settings.api_port)], settings, "api.log")
-        wait_http(f"http://127.0.0.1:{settings.api_port}/api/v1/health")
+        worker = bench.worker()
+        bench.api()
         peak = PeakRss(worker.pid)
         peak.start()
         run = asyncio.run(settle(settings, engine, args.dealers))
@@ -219,12 +208,6 @@ def main() -> None:
         print(f"  total rebate {run['total rebate']}, credited to the accounts {run['credited']}")
         print(f"  worker peak RSS                          {peak.peak / 2**20:8.0f} MB (target < 500 MB)")
         engine.dispose()
-    finally:
-        for proc in (api, worker):
-            if proc is not None:
-                stop(proc)
-        stack.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from dealerflow.notifications import Channel
+from dealerflow.shared.notifications import Channel
 
 from .diversion import DiversionActivities
 from .orders import OrderActivities

@@ -7,7 +7,8 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from dealerflow import credit_points, diversion
+from dealerflow.shared import credit_points
+from dealerflow.diversion import cases as diversion
 from dealerflow.contracts import (CaseOutcomeInput, CaseResult, DiversionSweepInput, DiversionSweepResult,
                                   Investigation, InvestigationInput)
 

@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from dealerflow import orders
+from dealerflow.orders import credit as orders
 from dealerflow.contracts import CreditDecision, PlaceOrderInput, ReviewOutcomeInput
 
 

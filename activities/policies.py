@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from dealerflow import notifications, policies, policy_tasks
+from dealerflow.shared import notifications
+from dealerflow.policies import rollout as policies, tasks as policy_tasks
 from dealerflow.contracts import (AmendApplied, CloseInput, CloseResult, DeliverInput, EvidenceOutcomeInput,
                                   PilotInput, PilotVerdict, PolicyStatusInput, RolloutInput, RolloutPlan, SweepInput, SweepResult,
                                   TaskSpec)
-from dealerflow.notifications import Channel
+from dealerflow.shared.notifications import Channel
 
 
 class PolicyActivities:

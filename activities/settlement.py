@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from dealerflow import accounts, settlement
+from dealerflow.shared import accounts
+from dealerflow.rebates import settlement
 from dealerflow.contracts import (ApprovalInput, ApprovalOutcomeInput, CloseRunInput, DisputeOutcomeInput,
                                   DueRunsInput, FreezeResult, PostInput, ReviewInput, ReviewState,
                                   SettlementInput, TaskSpec)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from dealerflow import tasks
+from dealerflow.shared import human_tasks as tasks
 from dealerflow.contracts import EscalationResult, TaskResult, TaskSpec
 
 

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from dealerflow import tiering
+from dealerflow.tiering import runs as tiering
 from dealerflow.contracts import ApplyResult, DowngradeOutcomeInput, ScoreResult, SilentResult, TieringStepInput
 
 

@@ -7,19 +7,24 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from dealerflow.config import Settings
-from dealerflow.db import make_engine, make_sessionmaker
-from dealerflow.temporal import connect
+from dealerflow.core.config import Settings
+from dealerflow.core.db import make_engine, make_sessionmaker
+from dealerflow.core.temporal import connect
 
-from . import errors
-from .console import router as console_router, STATIC_DIR
-from .console_policies import router as console_policies_router
-from .console_rebates import router as console_rebates_router
-from .console_tiering import router as console_tiering_router
-from .routes import admin, auth, fulfilment, health, notifications, orders, policies, policy_tasks, rebates, rules, \
-    settlements, statements, tasks
-from .routes import diversion as diversion_routes, tiering as tiering_routes
+from api import errors, health, pages
+from api.admin import routes as admin, rules
+from api.auth import routes as auth
+from api.diversion import routes as diversion
+from api.orders import console as orders_console, fulfilment, routes as orders
+from api.policies import console as policies_console, routes as policies, task_routes as policy_tasks
+from api.rebates import console as rebates_console, routes as rebates, settlements, statements
+from api.tasks import console as tasks_console, notifications, routes as tasks
+from api.tiering import console as tiering_console, routes as tiering
 
+# The JSON API, then the console's pages; each module holds one router.
+ROUTERS = (auth, orders, fulfilment, tasks, policies, policy_tasks, rebates, settlements, statements, admin, rules,
+           notifications, health, tiering, diversion,
+           pages, tasks_console, orders_console, policies_console, rebates_console, tiering_console)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
@@ -39,16 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Dealer channel management: orders with automatic credit decisions, policies "
                               "rolled out to dealers with acknowledgment and tasks, human approval tasks, YAML rules.")
     errors.install(app)
-    for module in (auth, orders, fulfilment, tasks, policies, policy_tasks, rebates, settlements, statements, admin,
-                   rules, notifications, health):
+    for module in ROUTERS:
         app.include_router(module.router)
-    app.include_router(tiering_routes.router)
-    app.include_router(diversion_routes.router)
-    app.include_router(console_router)
-    app.include_router(console_policies_router)
-    app.include_router(console_rebates_router)
-    app.include_router(console_tiering_router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
     def root():

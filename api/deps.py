@@ -9,9 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
-from dealerflow.config import Settings
+from dealerflow.core.errors import Forbidden
+from dealerflow.core.config import Settings
 from dealerflow.models import User
-from dealerflow.security import read_token
+from dealerflow.core.security import read_token
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 COOKIE = "dealerflow_token"
@@ -61,7 +62,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 def require_role(*roles: str):
     async def check(user: CurrentUser) -> User:  # pure: async spares a thread-pool hop per request
         if user.role not in roles:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"requires role: {' or '.join(roles)}")
+            raise Forbidden(f"requires role: {' or '.join(roles)}")
         return user
     return Depends(check)
 

@@ -15,8 +15,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dealerflow.config import Settings  # noqa: E402
-from dealerflow.runtime import free_port  # noqa: E402
+from dealerflow.core.config import Settings  # noqa: E402
+from dealerflow.core.runtime import free_port  # noqa: E402
 from launcher.processes import spawn, stop  # noqa: E402
 from launcher.stack import EmbeddedStack, prepare  # noqa: E402
 

@@ -34,12 +34,12 @@ from temporalio.worker import Worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dealerflow.config import Settings  # noqa: E402
-from dealerflow.db import make_engine  # noqa: E402
+from dealerflow.core.config import Settings  # noqa: E402
+from dealerflow.core.db import make_engine  # noqa: E402
 from dealerflow.models import Dealer, User  # noqa: E402
-from dealerflow.runtime import free_port  # noqa: E402
-from dealerflow.security import hash_password, issue_token  # noqa: E402
-from dealerflow.temporal import connect  # noqa: E402
+from dealerflow.core.runtime import free_port  # noqa: E402
+from dealerflow.core.security import hash_password, issue_token  # noqa: E402
+from dealerflow.core.temporal import connect  # noqa: E402
 from launcher.processes import spawn, stop  # noqa: E402
 from launcher.stack import EmbeddedStack, prepare  # noqa: E402
 from order_placement import cpu_seconds, percentile, wait_http  # noqa: E402

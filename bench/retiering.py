@@ -25,11 +25,13 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dealerflow import accounts, tiering  # noqa: E402
-from dealerflow.db import make_engine, make_sessionmaker  # noqa: E402
-from dealerflow.dealer_facts import facts_of, select_facts  # noqa: E402
-from dealerflow.security import hash_password, issue_token  # noqa: E402
-from dealerflow.config import Settings  # noqa: E402
+from dealerflow.contracts.tiering import month_of
+from dealerflow.shared import accounts
+from dealerflow.tiering import runs as tiering  # noqa: E402
+from dealerflow.core.db import make_engine, make_sessionmaker  # noqa: E402
+from dealerflow.shared.dealer_facts import facts_of, select_facts  # noqa: E402
+from dealerflow.core.security import hash_password, issue_token  # noqa: E402
+from dealerflow.core.config import Settings  # noqa: E402
 from harness import BenchStack  # noqa: E402
 from policies_dsl import assess_tier  # noqa: E402
 from policy_rollout import PeakRss, log  # noqa: E402
@@ -193,7 +195,7 @@ def main() -> None:
         settings = bench.settings
         engine = make_engine(settings.database_url)
         now = datetime.now(timezone.utc)
-        month = tiering.month_of(now)
+        month = month_of(now)
         sessions = make_sessionmaker(engine)
         with sessions() as s:
             as_of = tiering.plan(s, month, now)

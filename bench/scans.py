@@ -33,10 +33,10 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.orchestration import record_scans  # noqa: E402
-from dealerflow import codes  # noqa: E402
-from dealerflow.db import make_engine, make_sessionmaker  # noqa: E402
-from dealerflow.temporal import connect  # noqa: E402
+from api.diversion.temporal import record_scans  # noqa: E402
+from dealerflow.diversion import codes  # noqa: E402
+from dealerflow.core.db import make_engine, make_sessionmaker  # noqa: E402
+from dealerflow.core.temporal import connect  # noqa: E402
 from harness import BenchStack, wait_until  # noqa: E402
 from order_placement import cpu_seconds, percentile  # noqa: E402
 from policy_rollout import log  # noqa: E402

@@ -25,10 +25,11 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dealerflow import rebates, rulebook  # noqa: E402
-from dealerflow.db import make_engine, make_sessionmaker  # noqa: E402
-from dealerflow.security import hash_password, issue_token  # noqa: E402
-from dealerflow.config import Settings  # noqa: E402
+from dealerflow.rebates import programs as rebates
+from dealerflow.shared import rulebook  # noqa: E402
+from dealerflow.core.db import make_engine, make_sessionmaker  # noqa: E402
+from dealerflow.core.security import hash_password, issue_token  # noqa: E402
+from dealerflow.core.config import Settings  # noqa: E402
 from harness import BenchStack  # noqa: E402
 from policy_rollout import PeakRss, log  # noqa: E402
 
@@ -181,7 +182,7 @@ def main() -> None:
             with sessions() as s:
                 ruleset, spec = rebates.program(s, "bench_quarterly")
                 figures = rebates.measures(s, spec, QUARTER_START, date(2026, 6, 30))
-                from dealerflow.settlement import statement_rows
+                from dealerflow.rebates.settlement import statement_rows
                 from dealerflow.models import SettlementRun
                 run = SettlementRun(id="bench", program=spec.id, period=PERIOD, upto=PERIOD, final=True,
                                     ruleset_version=ruleset.version, measure_from=QUARTER_START,

@@ -10,8 +10,8 @@ import time
 
 from sqlalchemy import func, select
 
-from dealerflow.config import Settings
-from dealerflow.db import make_engine, make_sessionmaker
+from dealerflow.core.config import Settings
+from dealerflow.core.db import make_engine, make_sessionmaker
 from dealerflow.models import Dealer
 
 from .processes import spawn, stop
@@ -47,7 +47,7 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
             empty = session.scalar(select(func.count()).select_from(Dealer)) == 0
         seeded = seed and empty
         if seeded:
-            from dealerflow.demo import seed_demo
+            from launcher.demo import seed_demo
             _step(f"loading the demo dataset ({dealers} dealers, a year of orders)…")
             started = time.monotonic()
             with sessions.begin() as session:
@@ -90,9 +90,9 @@ def _publish_demo_policies(settings: Settings, timeout: float = 60) -> None:
     """First run: roll out the demo policies, as HQ would, and let the demo dealers answer."""
     import asyncio
 
-    from api.orchestration import publish_policy
-    from dealerflow.demo import DEMO_POLICIES, simulate_acknowledgments
-    from dealerflow.temporal import connect
+    from api.policies.temporal import publish_policy
+    from launcher.demo import DEMO_POLICIES, simulate_acknowledgments
+    from dealerflow.core.temporal import connect
     from workflows import PolicyRolloutWorkflow
 
     engine = make_engine(settings.database_url, pool_size=1)
@@ -134,11 +134,11 @@ def _settle_demo(settings: Settings, timeout: float = 120) -> None:
     import asyncio
     from datetime import datetime, timezone
 
-    from api.orchestration import start_settlement, wake_settlement
-    from dealerflow.accounts import business_date
-    from dealerflow.demo import demo_runs, simulate_statement_answers
+    from api.rebates.temporal import start_settlement, wake_settlement
+    from dealerflow.shared.accounts import business_date
+    from launcher.demo import demo_runs, simulate_statement_answers
     from dealerflow.models import SettlementRun
-    from dealerflow.temporal import connect
+    from dealerflow.core.temporal import connect
 
     engine = make_engine(settings.database_url, pool_size=1)
     sessions = make_sessionmaker(engine)
@@ -182,9 +182,9 @@ def _retier_demo(settings: Settings, timeout: float = 120) -> None:
     import asyncio
     from datetime import datetime, timezone
 
-    from api.orchestration import start_retiering
+    from api.tiering.temporal import start_retiering
     from dealerflow.models import SilentDealer, TieringRun
-    from dealerflow.temporal import connect
+    from dealerflow.core.temporal import connect
 
     engine = make_engine(settings.database_url, pool_size=1)
     sessions = make_sessionmaker(engine)
@@ -221,9 +221,9 @@ def _diversion_demo(settings: Settings) -> None:
     the market sent as the scan gateways would; one dealer's windows sold in another region open a case."""
     import asyncio
 
-    from api.orchestration import record_scans
-    from dealerflow.demo import demo_scans
-    from dealerflow.temporal import connect
+    from api.diversion.temporal import record_scans
+    from launcher.demo import demo_scans
+    from dealerflow.core.temporal import connect
 
     engine = make_engine(settings.database_url, pool_size=1)
     sessions = make_sessionmaker(engine)
@@ -264,7 +264,7 @@ def _wait_for_api(settings: Settings, children, timeout: float = 60) -> None:
 
 
 def _banner(settings: Settings) -> None:
-    from dealerflow.demo import DEMO_LOGINS
+    from launcher.demo import DEMO_LOGINS
 
     api = f"http://{settings.api_host}:{settings.api_port}"
     print(f"""

@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from dealerflow.config import ConfigError, Settings
+from dealerflow.core.config import ConfigError, Settings
 
 log = logging.getLogger("dealerflow")
 
@@ -48,8 +48,8 @@ def cmd_api(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    from dealerflow.db import make_engine, make_sessionmaker
-    from dealerflow.temporal import connect, ensure_search_attributes
+    from dealerflow.core.db import make_engine, make_sessionmaker
+    from dealerflow.core.temporal import connect, ensure_search_attributes
 
     from .worker import run_worker
 
@@ -74,7 +74,7 @@ def cmd_worker(args) -> int:
 
 
 def cmd_migrate(args) -> int:
-    from dealerflow.migrate import upgrade
+    from dealerflow.core.migrate import upgrade
 
     settings = settings_from_env()
     upgrade(settings.database_url)
@@ -83,8 +83,8 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_seed(args) -> int:
-    from dealerflow.db import make_engine, make_sessionmaker
-    from dealerflow.demo import DemoDataError, seed_demo
+    from dealerflow.core.db import make_engine, make_sessionmaker
+    from launcher.demo import DemoDataError, seed_demo
 
     settings = settings_from_env()
     engine = make_engine(settings.database_url)
@@ -113,7 +113,7 @@ def cmd_rules(args) -> int:
     if args.action == "schema":
         write_json_schema(Path(args.paths[0]) if args.paths else Path("schemas/rule-file.schema.json"))
         return 0
-    from dealerflow.rulebook import display_name
+    from dealerflow.shared.rulebook import display_name
 
     rules_dir = Settings.from_env().rules_dir
     files = _rule_files(args.paths)
@@ -144,8 +144,8 @@ def cmd_rules(args) -> int:
         print(f"rule examples: {total - failed} of {total} pass")
     if failed or args.action != "deploy":
         return 1 if failed else 0
-    from dealerflow import rulebook
-    from dealerflow.db import make_engine, make_sessionmaker
+    from dealerflow.shared import rulebook
+    from dealerflow.core.db import make_engine, make_sessionmaker
 
     settings = settings_from_env()
     with make_sessionmaker(make_engine(settings.database_url)).begin() as session:
@@ -158,14 +158,13 @@ def cmd_rules(args) -> int:
 
 def cmd_policy(args) -> int:
     """Preview, publish (or amend with the newest deployed version) and watch a policy."""
-    from fastapi import HTTPException
-
-    from api.orchestration import publish_policy
-    from dealerflow import policies
-    from dealerflow.db import make_engine, make_sessionmaker
+    from api.policies.temporal import publish_policy
+    from dealerflow.core.errors import DomainError
+    from dealerflow.policies import rollout as policies
+    from dealerflow.core.db import make_engine, make_sessionmaker
     from dealerflow.models import Policy
-    from dealerflow.status import policy_figures
-    from dealerflow.temporal import connect
+    from dealerflow.policies.figures import policy_figures
+    from dealerflow.core.temporal import connect
 
     settings = settings_from_env()
     sessions = make_sessionmaker(make_engine(settings.database_url))
@@ -188,11 +187,8 @@ def cmd_policy(args) -> int:
                 out = policy_figures(session, policy, policies.spec_of(session, policy.id, policy.version))
         print(json.dumps(out, indent=2, default=str, ensure_ascii=False))
         return 0
-    except policies.PolicyNotFound as e:
+    except DomainError as e:
         print(f"dealerflow policy: {e}", file=sys.stderr)
-        return 1
-    except HTTPException as e:
-        print(f"dealerflow policy: {e.detail}", file=sys.stderr)
         return 1
 
 

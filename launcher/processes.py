@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 
-from dealerflow.config import Settings
+from dealerflow.core.config import Settings
 
 
 def spawn(args: list[str], settings: Settings, log_name: str) -> subprocess.Popen:

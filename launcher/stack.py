@@ -7,12 +7,12 @@ import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dealerflow import rulebook
-from dealerflow.config import Settings
-from dealerflow.db import make_engine, make_sessionmaker
-from dealerflow.migrate import upgrade
-from dealerflow.runtime import EmbeddedPostgres, TemporalDevServer
-from dealerflow.temporal import connect, ensure_search_attributes
+from dealerflow.shared import rulebook
+from dealerflow.core.config import Settings
+from dealerflow.core.db import make_engine, make_sessionmaker
+from dealerflow.core.migrate import upgrade
+from dealerflow.core.runtime import EmbeddedPostgres, TemporalDevServer
+from dealerflow.core.temporal import connect, ensure_search_attributes
 
 
 @dataclass
@@ -52,7 +52,9 @@ def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.D
     """Migrate the database, register search attributes, deploy the rule files if they changed and
     keep each rebate program's settlement schedule, the monthly re-tiering schedule and the hourly
     diversion sweep."""
-    from api.orchestration import sync_diversion_schedule, sync_rebate_schedules, sync_tiering_schedule
+    from api.diversion.temporal import sync_diversion_schedule
+    from api.rebates.temporal import sync_rebate_schedules
+    from api.tiering.temporal import sync_tiering_schedule
 
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url, pool_size=1)

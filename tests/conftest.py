@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 
 from api.app import create_app
-from dealerflow.config import Settings
-from dealerflow.db import make_engine, make_sessionmaker
+from dealerflow.core.config import Settings
+from dealerflow.core.db import make_engine, make_sessionmaker
 from dealerflow.models import Dealer, Product, User
-from dealerflow.runtime import free_port
-from dealerflow.security import hash_password, issue_token
-from dealerflow.temporal import connect
+from dealerflow.core.runtime import free_port
+from dealerflow.core.security import hash_password, issue_token
+from dealerflow.core.temporal import connect
 from launcher.stack import EmbeddedStack, prepare
 from launcher.worker import run_worker
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import insert
 
-from dealerflow import accounts
+from dealerflow.shared import accounts
 from dealerflow.models import Order, OrderLine
 
 from .policy_support import unique

@@ -6,7 +6,7 @@ import uuid
 from sqlalchemy import select
 
 from dealerflow.models import User
-from dealerflow.security import verify_password
+from dealerflow.core.security import verify_password
 
 from .support import PASSWORD
 
@@ -49,10 +49,10 @@ def test_admin_creates_master_data_with_exact_money_and_hashed_passwords(client,
                        json={"code": code, "name": "x", "region": "east"}).status_code == 409
     bad = client.post("/api/v1/dealers", headers=admin.headers,
                       json={"code": "Z1", "name": "x", "region": "east", "credit_limit": "12.345"})
-    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "credit_limit"
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "credit_limit"
     bad = client.post("/api/v1/users", headers=admin.headers,
                       json={"username": "nodealer", "password": "long-enough", "role": "dealer"})
-    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "dealer_code"
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "dealer_code"
 
 
 def test_master_data_endpoints_check_the_role(client, make_user, make_dealer):

@@ -37,7 +37,7 @@ def test_policy_preview_publish_and_status_from_the_command_line(settings, worke
                                                                  monkeypatch, capsys):
     import json
 
-    from dealerflow import rulebook
+    from dealerflow.shared import rulebook
 
     from .policy_support import policy_yaml, unique
     from .support import wait_until

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from dealerflow import accounts
+from dealerflow.shared import accounts
 
 from .policy_support import unique
 from .settlement_support import approval_task, delivered, deploy_program, program_yaml, region, statement_of

@@ -12,12 +12,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, text
 
-from dealerflow.db import make_engine, make_sessionmaker
-from dealerflow.demo import DEMO_LOGINS, DemoDataError, seed_demo
-from dealerflow.migrate import upgrade
+from dealerflow.core.db import make_engine, make_sessionmaker
+from launcher.demo import DEMO_LOGINS, DemoDataError, seed_demo
+from dealerflow.core.migrate import upgrade
 from dealerflow.models import AccountEntry, Dealer, Order, OrderEvent, OrderLine, OrderReturn, Payment, Product, User
-from dealerflow.runtime import EmbeddedPostgres
-from dealerflow.security import verify_password
+from dealerflow.core.runtime import EmbeddedPostgres
+from dealerflow.core.security import verify_password
 
 DEALERS, SEED, TODAY = 120, 7, date(2026, 11, 22)
 

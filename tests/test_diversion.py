@@ -9,9 +9,10 @@ from decimal import Decimal
 
 from sqlalchemy import insert, select, update
 
-from dealerflow import credit_points, scans
+from dealerflow.shared import credit_points
+from dealerflow.diversion import scans
 from dealerflow.models import CodeBatch, CreditPointsEntry, DiversionCase, Order, OrderLine, Product, ProductCode
-from dealerflow.temporal import connect
+from dealerflow.core.temporal import connect
 
 from .policy_support import inbox_task, unique
 from .support import wait_until
@@ -241,7 +242,7 @@ def test_invalid_rows_come_back_by_index_and_the_valid_ones_are_kept(client, mak
     r = client.post("/api/v1/scans", content=b"PK\x03\x04\x00\x00", headers={**hq.headers, "Content-Type": "text/csv"})
     assert r.status_code == 415
     r = client.post("/api/v1/scans", content=b"code,where\n1,2\n", headers={**hq.headers, "Content-Type": "text/csv"})
-    assert r.status_code == 422 and "unknown column 'where'" in r.json()["detail"][0]["message"]
+    assert r.status_code == 422 and "unknown column 'where'" in r.json()["errors"][0]["message"]
     assert client.post("/api/v1/scans", json=rows, headers=dealer.headers).status_code == 403
 
 
@@ -338,27 +339,27 @@ def test_codes_are_registered_once_and_bound_at_shipment(client, make_dealer, ma
     again = client.post("/api/v1/codes/batches", json={"sku": product.sku, "batch_no": batch_no, "count": 1},
                         headers=admin.headers)
     assert again.status_code == 409
-    assert again.json()["detail"][0]["message"] == f"batch {batch_no!r} is already registered"
+    assert again.json()["errors"][0]["message"] == f"batch {batch_no!r} is already registered"
     printed = [f"QR-{uuid.uuid4().hex[:12]}", codes[2]]
     r = client.post("/api/v1/codes/batches", json={"sku": product.sku, "batch_no": unique("P").upper().replace("_", ""),
                                                   "codes": printed}, headers=admin.headers)
     assert r.status_code == 409
-    assert r.json()["detail"] == [{"index": 1, "message": f"{codes[2]!r} is already registered"}]
+    assert r.json()["errors"] == [{"index": 1, "message": f"{codes[2]!r} is already registered"}]
 
     placed = order(client, dealer, product.sku)  # one unit
     ship = f"/api/v1/orders/{placed['id']}/ship"
     r = client.post(ship, json={"codes": codes[:2]}, headers=finance.headers)
-    assert r.status_code == 422 and r.json()["detail"][0]["message"] == (
+    assert r.status_code == 422 and r.json()["errors"][0]["message"] == (
         f"2 codes of {product.sku} for order {placed['id']}, which has 1 unit(s) of it")
     r = client.post(ship, json={"codes": ["NOPE-1"]}, headers=finance.headers)
-    assert r.status_code == 422 and r.json()["detail"] == [{"field": "codes", "message": "unknown code 'NOPE-1'"}]
+    assert r.status_code == 422 and r.json()["errors"] == [{"field": "codes", "message": "unknown code 'NOPE-1'"}]
     r = client.post(ship, json={"codes": codes[:1]}, headers=finance.headers)
     assert r.status_code == 200 and r.json()["status"] == "shipped"
     binding = client.get(f"/api/v1/codes/{codes[0]}/trace", headers=dealer.headers).json()["binding"]
     assert (binding["dealer_code"], binding["region"], binding["order_id"]) == (dealer.dealer.code, reg, placed["id"])
     r = client.post("/api/v1/codes/bind", json={"codes": [codes[0], codes[1]], "dealer": other.dealer.code},
                     headers=admin.headers)
-    assert r.status_code == 409 and r.json()["detail"] == [
+    assert r.status_code == 409 and r.json()["errors"] == [
         {"index": 0, "message": f"{codes[0]} is already bound to dealer {dealer.dealer.code}, order {placed['id']}"}]
     to_other = {"codes": [codes[1]], "dealer": other.dealer.code}
     r = client.post("/api/v1/codes/bind", json=to_other, headers=admin.headers)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from dealerflow.config import ROOT
+from dealerflow.core.config import ROOT
 from policies_dsl import (FactError, RuleFileError, compile_rule_file, json_schema, load_rule_file,
                           parse_duration, run_rule_tests)
 

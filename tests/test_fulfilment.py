@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from dealerflow import accounts
+from dealerflow.shared import accounts
 from dealerflow.models import AccountEntry, Order, OrderReturn, Payment, Product
 
 
@@ -71,9 +71,9 @@ def test_ship_then_deliver_books_the_order_to_the_account(client, make_dealer, m
     assert entries(sessions, "order", order_id) == []
 
     bad = client.post(f"/api/v1/orders/{order_id}/deliver", json={"at": "yesterday"}, headers=finance.headers)
-    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "at"
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "at"
     before = client.post(f"/api/v1/orders/{order_id}/deliver", json={"at": "2020-01-01"}, headers=finance.headers)
-    assert before.status_code == 422 and "before the order was shipped" in before.json()["detail"][0]["message"]
+    assert before.status_code == 422 and "before the order was shipped" in before.json()["errors"][0]["message"]
     delivered_at = now()
     r = client.post(f"/api/v1/orders/{order_id}/deliver", json={"at": delivered_at}, headers=finance.headers)
     assert r.status_code == 200 and r.json()["status"] == "delivered"
@@ -114,7 +114,7 @@ def test_returns_are_limited_to_what_was_delivered(client, make_dealer, make_use
     def refused(rows):
         r = client.post("/api/v1/returns", json=rows, headers=finance.headers)
         assert r.status_code == 422, r.text
-        return [(p["index"], p["field"], p["message"]) for p in r.json()["detail"]]
+        return [(p["index"], p["field"], p["message"]) for p in r.json()["errors"]]
 
     problems = refused([{**row, "reference": ref("RT"), "quantity": 4}])
     assert problems == [(0, "quantity", f"4 is more than the 3 unit(s) of {product.sku} delivered and not yet "
@@ -170,7 +170,7 @@ def test_payments_complete_a_delivered_order(client, make_dealer, make_user, pro
         {"reference": ref("PAY"), "dealer": "NO-SUCH", "amount": "-5", "paid_at": "2026-13-01"}],
         headers=finance.headers)
     assert r.status_code == 422
-    assert [(p["index"], p["field"]) for p in r.json()["detail"]] == [
+    assert [(p["index"], p["field"]) for p in r.json()["errors"]] == [
         (0, "dealer"), (1, "dealer"), (2, "amount"), (2, "paid_at"), (2, "dealer")]
 
 
@@ -223,7 +223,7 @@ def test_a_bad_row_refuses_the_whole_file(client, make_dealer, make_user, produc
             f"{ref('PAY')},{dealer.dealer.code},{order_id},5.00,2026-03-05T10:00:00\n")
     r = csv_import(client, finance, "payments", text)
     assert r.status_code == 422, r.text
-    assert r.json()["detail"] == [
+    assert r.json()["errors"] == [
         {"line": 3, "field": "amount", "message": "expected an amount with at most 2 decimals, got '1.234'"},
         {"line": 5, "field": "order_id", "message": "unknown order 'abc'"},
         {"line": 6, "field": "reference", "message": f"duplicate reference '{good[0]}' (also on line 2)"},
@@ -233,9 +233,9 @@ def test_a_bad_row_refuses_the_whole_file(client, make_dealer, make_user, produc
 
     # Header problems are named; content that is not CSV is refused before any row is read.
     r = csv_import(client, finance, "payments", "reference;amount;paid_at\n")
-    assert r.status_code == 422 and "separated by commas" in r.json()["detail"][0]["message"]
+    assert r.status_code == 422 and "separated by commas" in r.json()["errors"][0]["message"]
     r = csv_import(client, finance, "returns", "reference,order_id,sku,qty,returned_at\n")
-    assert {(p["line"], p["field"], p["message"]) for p in r.json()["detail"]} >= {
+    assert {(p["line"], p["field"], p["message"]) for p in r.json()["errors"]} >= {
         (1, "qty", "unknown column; expected reference, order_id, sku, quantity, returned_at, reason"),
         (1, "quantity", "missing column")}
     assert client.post("/api/v1/imports/payments", content=b"PK\x03\x04 workbook",
@@ -265,7 +265,7 @@ def test_a_reimported_file_is_refused_and_not_counted_twice(client, make_dealer,
     for kind, text, reference in (("returns", returns, rt), ("payments", payments, pay)):
         r = csv_import(client, finance, kind, text)
         assert r.status_code == 422
-        assert r.json()["detail"] == [{"line": 2, "field": "reference",
+        assert r.json()["errors"] == [{"line": 2, "field": "reference",
                                        "message": f"'{reference}' is already recorded"}]
     assert balance(sessions, dealer) == owed
     with sessions() as s:
@@ -323,4 +323,4 @@ def test_money_is_exact(client, make_dealer, make_user, sessions):
             Decimal("0.30")
     r = client.post("/api/v1/payments", json=[{"reference": ref("PAY"), "dealer": dealer.dealer.code,
                                                "amount": 0.105, "paid_at": now()}], headers=finance.headers)
-    assert r.status_code == 422 and "at most 2 decimals" in r.json()["detail"][0]["message"]
+    assert r.status_code == 422 and "at most 2 decimals" in r.json()["errors"][0]["message"]

@@ -143,7 +143,7 @@ def test_bad_input_is_422_naming_the_field_and_writes_nothing(client, make_deale
     ]
     for response, field in cases:
         assert response.status_code == 422, response.text
-        assert field in [e["field"] for e in response.json()["detail"]], (field, response.json())
+        assert field in [e["field"] for e in response.json()["errors"]], (field, response.json())
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Order).where(Order.dealer_id == dealer.dealer.id)) == 0
 
@@ -172,7 +172,7 @@ def test_level1_dealer_sees_its_level2_dealers_orders(client, make_dealer, produ
 
 def test_order_workflow_is_searchable_by_its_attributes(client, make_dealer, product, settings):
     import asyncio
-    from dealerflow.temporal import connect
+    from dealerflow.core.temporal import connect
 
     dealer = make_dealer(region="southwest")
     placed = order(client, dealer, product, 1).json()

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from dealerflow.config import ROOT
+from dealerflow.core.config import ROOT
 from policies_dsl import RuleFileError, compile_rule_file, load_rule_file, run_rule_tests
 
 POLICY = """\

@@ -97,7 +97,7 @@ def test_an_invalid_policy_file_is_refused_with_file_and_line_and_nothing_is_pub
     policy_id = unique("p")
     r = deploy(client, hq, policy_yaml(policy_id, "dealer.levl == 1"))
     assert r.status_code == 422
-    assert r.json()["detail"][0]["text"].startswith("rules/policies/test.yaml:8 policy.target: unknown fact 'dealer.levl'")
+    assert r.json()["errors"][0]["text"].startswith("rules/policies/test.yaml:8 policy.target: unknown fact 'dealer.levl'")
     assert client.post(f"/api/v1/policies/{policy_id}/publish", headers=hq.headers).status_code == 404
     assert client.get(f"/api/v1/policies/{policy_id}/status", headers=hq.headers).status_code == 404
     credit = "ruleset: credit_approval\nkind: credit_approval\nfacts: {order.amount: {type: money}}\nrules: []\ndefault: {decision: review}\n"

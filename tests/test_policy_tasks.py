@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.app import create_app
-from dealerflow import policy_tasks
+from dealerflow.policies import tasks as policy_tasks
 from dealerflow.contracts import EvidenceOutcomeInput, TaskResult
 from dealerflow.models import Evidence, PointsEntry
 
@@ -52,7 +52,7 @@ def test_submit_return_resubmit_accept_gives_points_exactly_once(client, rollout
     big = PNG + b"\0" * (10 * 1024 * 1024)
     assert client.post(url, files={"photo": ("big.png", big, "image/png")}, headers=dealer.headers).status_code == 413
     r = client.post(url, data={"note": "no photo"}, headers=dealer.headers)
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "photo"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "photo"
     assert client.post(url, files={"photo": ("w.png", PNG, "image/png")}, headers=other.headers).status_code == 404
     assert client.get(f"/api/v1/policy-tasks/{photo['id']}", headers=other.headers).status_code == 404
     assert _evidence_rows(sessions) == before
@@ -102,7 +102,7 @@ def test_figures_evidence_and_overdue_tasks(client, rollout, sessions):
     report = assignment(client, dealer, "sales-report")
     url = f"/api/v1/policy-tasks/{report['id']}/evidence"
     r = client.post(url, data={"figures": json.dumps({"units": "x"})}, headers=dealer.headers)
-    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "figures.units"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "figures.units"
     r = client.post(url, data={"figures": json.dumps({"units": 12, "revenue": "3450.50"})}, headers=dealer.headers)
     assert r.status_code == 201 and r.json()["evidence"][0]["figures"] == {"units": "12", "revenue": "3450.50"}
 

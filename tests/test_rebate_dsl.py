@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from dealerflow.config import ROOT
+from dealerflow.core.config import ROOT
 from policies_dsl import (Figures, FactError, RebateSpec, RuleFileError, accrue, compile_rule_file, load_rule_file,
                           run_rule_tests)
 from policies_dsl.rebate import Bracket

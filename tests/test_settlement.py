@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from dealerflow import accounts
+from dealerflow.shared import accounts
 from dealerflow.models import AccountEntry, PointsEntry, SettlementRun, Statement
 
 from .settlement_support import (approval_task, balances, complete, delivered, deploy_program, program_yaml, region,
@@ -198,4 +198,4 @@ def test_bad_requests_name_what_is_wrong(client, make_user, make_dealer):
     broken = program_yaml(unique("brk"), "east").replace("{from: 1000, rate: 1%}", "{from: 1000, rate: 1%, amount: 5}")
     r = client.post("/api/v1/rules/deploy", params={"filename": "rules/rebates/broken.yaml"}, content=broken.encode(),
                     headers={**admin.headers, "Content-Type": "application/yaml"})
-    assert r.status_code == 422 and r.json()["detail"][0]["text"].startswith("rules/rebates/broken.yaml:")
+    assert r.status_code == 422 and r.json()["errors"][0]["text"].startswith("rules/rebates/broken.yaml:")

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.app import create_app
-from api.orchestration import schedule_id_for, sync_rebate_schedules
+from api.rebates.temporal import schedule_id_for, sync_rebate_schedules
 from dealerflow.models import AccountEntry, SettlementRun, Statement
-from dealerflow.temporal import connect
+from dealerflow.core.temporal import connect
 from launcher.processes import stop
 
 from .policy_support import unique

@@ -4,7 +4,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from decimal import Decimal
 
-from dealerflow.config import ROOT
+from dealerflow.core.config import ROOT
 
 from .support import wait_until
 
@@ -81,7 +81,7 @@ def test_an_invalid_rule_file_is_refused_with_file_and_line_and_changes_nothing(
     broken = CREDIT.replace("when: dealer.overdue_days > 90", "when: dealer.overdue_dayz > 90")
     r = deploy(client, admin, broken)
     assert r.status_code == 422
-    [error] = r.json()["detail"]
+    [error] = r.json()["errors"]
     line = CREDIT.splitlines().index("    when: dealer.overdue_days > 90") + 1
     assert error["file"] == "rules/credit_approval.yaml" and error["line"] == line
     assert error["path"] == "rules[0].when"
@@ -97,7 +97,7 @@ def test_a_rule_file_whose_own_tests_fail_is_refused(client, make_user):
     wrong = CREDIT.replace("dealer.overdue_days > 90", "dealer.overdue_days > 95")
     r = deploy(client, admin, wrong)
     assert r.status_code == 422
-    assert any(e["path"] == "tests" for e in r.json()["detail"])
+    assert any(e["path"] == "tests" for e in r.json()["errors"])
 
 
 def test_only_admins_deploy_rules(client, make_user):

@@ -13,11 +13,11 @@ from decimal import Decimal
 
 from sqlalchemy import func, insert, select
 
-from dealerflow import accounts
+from dealerflow.shared import accounts
 from dealerflow.contracts import RetieringInput
-from dealerflow.temporal import connect
+from dealerflow.core.temporal import connect
 from dealerflow.models import Dealer, OrderReturn, Policy, PolicyAssignment, PolicyTarget, TierScore, TieringRun
-from dealerflow.tiering import months_before
+from dealerflow.tiering.runs import months_before
 
 from workflows import TieringScheduleWorkflow
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from dealerflow.config import ROOT
+from dealerflow.core.config import ROOT
 from policies_dsl import RuleFileError, TieringSpec, assess_tier, compile_rule_file, load_rule_file, run_rule_tests
 
 TIERING = """\

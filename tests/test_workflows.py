@@ -5,7 +5,7 @@ import asyncio
 
 from temporalio.worker import Replayer
 
-from dealerflow.temporal import connect
+from dealerflow.core.temporal import connect
 from launcher.worker import RUNNER
 from workflows import ALL_WORKFLOWS
 

@@ -10,31 +10,23 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair as Pair, TypedSearchAttributes, \
-    WorkflowIDReusePolicy
+from temporalio.common import RetryPolicy, SearchAttributePair as Pair, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.diversion import DiversionActivities
-    from dealerflow.contracts import (CASE_ID, DEALER_ID, REGION, STAGE, TASK_ROLE, CaseInput, CaseOutcomeInput,
-                                      CaseResult, CaseStart, DiversionSweepInput, DiversionSweepResult,
-                                      InvestigationInput)
-    from dealerflow.diversion import workflow_id_for
+    from dealerflow.contracts import (STAGE, TASK_ROLE, CaseInput, CaseOutcomeInput,
+                                      CaseResult, DiversionSweepInput, DiversionSweepResult,
+                                      Investigation, InvestigationInput, case_search_attributes, task_workflow_id)
+    from dealerflow.contracts.diversion import workflow_id_for
 
-from .human_task import HumanTaskWorkflow, task_workflow_id
+from .human_task import HumanTaskWorkflow
 
 ACTIVITY = dict(start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
 SWEEP = dict(start_to_close_timeout=timedelta(minutes=10),
              retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
 
-
-def case_search_attributes(case: CaseStart) -> TypedSearchAttributes:
-    pairs = [Pair(CASE_ID, str(case.case_id)), Pair(REGION, case.region), Pair(STAGE, "open")]
-    if case.dealer_code:
-        pairs.append(Pair(DEALER_ID, case.dealer_code))
-    return TypedSearchAttributes(pairs)
 
 
 @workflow.defn
@@ -45,9 +37,10 @@ class CaseWorkflow:
 
     @workflow.run
     async def run(self, inp: CaseInput) -> CaseResult:
-        investigation = await workflow.execute_activity_method(
-            DiversionActivities.open_investigation,
-            InvestigationInput(inp.case_id, str(workflow.uuid4()), workflow.now()), **ACTIVITY)
+        investigation = await workflow.execute_activity(
+            "open_investigation",
+            InvestigationInput(inp.case_id, str(workflow.uuid4()), workflow.now()),
+            result_type=Investigation, **ACTIVITY)
         self._severity = investigation.severity
         if investigation.task is None:  # closed by the rules, or before this run
             self._set_stage(investigation.status)
@@ -58,8 +51,8 @@ class CaseWorkflow:
             HumanTaskWorkflow.run, spec, id=task_workflow_id(spec.task_id),
             search_attributes=workflow.info().typed_search_attributes.updated(
                 Pair(STAGE, "open"), Pair(TASK_ROLE, spec.assignee_role)))
-        result = await workflow.execute_activity_method(
-            DiversionActivities.resolve_case, CaseOutcomeInput(inp.case_id, answer, workflow.now()), **ACTIVITY)
+        result = await workflow.execute_activity(
+            "resolve_case", CaseOutcomeInput(inp.case_id, answer, workflow.now()), result_type=CaseResult, **ACTIVITY)
         self._severity = result.severity
         self._set_stage(result.status)
         return result
@@ -77,8 +70,9 @@ class CaseWorkflow:
 class DiversionSweepWorkflow:
     @workflow.run
     async def run(self, inp: DiversionSweepInput) -> DiversionSweepResult:
-        result = await workflow.execute_activity_method(
-            DiversionActivities.sweep_diversion, DiversionSweepInput(inp.now or workflow.now()), **SWEEP)
+        result = await workflow.execute_activity(
+            "sweep_diversion", DiversionSweepInput(inp.now or workflow.now()), result_type=DiversionSweepResult,
+            **SWEEP)
         for case in result.cases:
             try:
                 await workflow.start_child_workflow(

@@ -9,10 +9,9 @@ from temporalio.common import RetryPolicy, SearchAttributePair as Pair
 from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.policies import PolicyActivities
-    from dealerflow.contracts import STAGE, TASK_ROLE, EvidenceOutcomeInput, EvidenceReviewInput
+    from dealerflow.contracts import STAGE, TASK_ROLE, EvidenceOutcomeInput, EvidenceReviewInput, task_workflow_id
 
-from .human_task import HumanTaskWorkflow, task_workflow_id
+from .human_task import HumanTaskWorkflow
 
 ACTIVITY = dict(start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
@@ -31,8 +30,8 @@ class EvidenceReviewWorkflow:
         except ChildWorkflowError:  # the review was cancelled with its policy
             workflow.upsert_search_attributes([STAGE.value_set("cancelled")])
             return "cancelled"
-        status = await workflow.execute_activity_method(
-            PolicyActivities.apply_evidence_review, EvidenceOutcomeInput(inp.assignment_id, inp.attempt, result),
+        status = await workflow.execute_activity(
+            "apply_evidence_review", EvidenceOutcomeInput(inp.assignment_id, inp.attempt, result), result_type=str,
             **ACTIVITY)
         workflow.upsert_search_attributes([STAGE.value_set(status)])
         return status

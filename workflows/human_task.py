@@ -10,15 +10,11 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.tasks import TaskActivities
-    from dealerflow.contracts import STAGE, TASK_ROLE, CompleteTaskInput, TaskResult, TaskSpec
+    from dealerflow.contracts import STAGE, TASK_ROLE, CompleteTaskInput, EscalationResult, TaskResult, TaskSpec
 
 ACTIVITY = dict(start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
 
-
-def task_workflow_id(task_id: str) -> str:
-    return f"task-{task_id}"
 
 
 @workflow.defn
@@ -31,12 +27,12 @@ class HumanTaskWorkflow:
     @workflow.run
     async def run(self, spec: TaskSpec) -> TaskResult:
         self._spec = spec
-        await workflow.execute_activity_method(TaskActivities.open_task, spec, **ACTIVITY)
+        await workflow.execute_activity("open_task", spec, **ACTIVITY)
         try:
             return await self._await_person(spec)
         except asyncio.CancelledError:  # the process that asked no longer needs the answer
-            await workflow.execute_activity_method(
-                TaskActivities.cancel_task, TaskResult(spec.task_id, "cancelled", "system", "no longer needed"),
+            await workflow.execute_activity(
+                "cancel_task", TaskResult(spec.task_id, "cancelled", "system", "no longer needed"),
                 **ACTIVITY)
             workflow.upsert_search_attributes([STAGE.value_set("cancelled")])
             raise
@@ -48,7 +44,8 @@ class HumanTaskWorkflow:
         except TimeoutError:
             workflow.upsert_search_attributes([STAGE.value_set("escalated"),
                                                TASK_ROLE.value_set(spec.escalate_to or spec.assignee_role)])
-            escalation = await workflow.execute_activity_method(TaskActivities.escalate_task, spec, **ACTIVITY)
+            escalation = await workflow.execute_activity("escalate_task", spec, result_type=EscalationResult,
+                                                         **ACTIVITY)
             if escalation.completed is not None and self._claimed is None:
                 self._result = escalation.completed
             await workflow.wait_condition(lambda: self._result is not None)
@@ -62,7 +59,7 @@ class HumanTaskWorkflow:
             raise ApplicationError("task already completed", type="TaskAlreadyCompleted")
         self._claimed = inp
         result = TaskResult(inp.task_id, inp.outcome, inp.actor, inp.comment)
-        await workflow.execute_activity_method(TaskActivities.record_task_completion, result, **ACTIVITY)
+        await workflow.execute_activity("record_task_completion", result, **ACTIVITY)
         self._result = result
         return result
 

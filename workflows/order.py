@@ -9,11 +9,10 @@ from temporalio.common import RetryPolicy, SearchAttributePair as Pair
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.orders import OrderActivities
-    from dealerflow.contracts import STAGE, TASK_ROLE, CreditDecision, OrderResult, PlaceOrderInput, \
-        ReviewOutcomeInput, TaskSpec
+    from dealerflow.contracts import (STAGE, TASK_ROLE, CreditDecision, OrderResult, PlaceOrderInput,
+                                      ReviewOutcomeInput, TaskSpec, task_workflow_id)
 
-from .human_task import HumanTaskWorkflow, task_workflow_id
+from .human_task import HumanTaskWorkflow
 
 ACTIVITY = dict(start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30),
@@ -32,7 +31,8 @@ class OrderWorkflow:
         try:
             # Local: the decision runs inside this workflow task, so the API's update returns
             # without an extra round of activity dispatch through the server.
-            decision = await workflow.execute_local_activity_method(OrderActivities.decide_credit, inp, **ACTIVITY)
+            decision = await workflow.execute_local_activity("decide_credit", inp, result_type=CreditDecision,
+                                                             **ACTIVITY)
         except ActivityError as e:
             if not (isinstance(e.cause, ApplicationError) and e.cause.type == "OrderInputError"):
                 raise
@@ -60,8 +60,8 @@ class OrderWorkflow:
                 search_attributes=workflow.info().typed_search_attributes.updated(
                     Pair(STAGE, "open"), Pair(TASK_ROLE, decision.review_role)),
             )
-            self._status = await workflow.execute_activity_method(
-                OrderActivities.apply_review, ReviewOutcomeInput(inp.order_id, result), **ACTIVITY)
+            self._status = await workflow.execute_activity(
+                "apply_review", ReviewOutcomeInput(inp.order_id, result), result_type=str, **ACTIVITY)
             workflow.upsert_search_attributes([STAGE.value_set(self._status)])
         await workflow.wait_condition(workflow.all_handlers_finished)
         return OrderResult(inp.order_id, self._status)

@@ -15,12 +15,12 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.policies import PolicyActivities
-    from dealerflow.contracts import (STAGE, TASK_ROLE, AmendApplied, AmendInput, CloseInput, DeliverInput,
-                                      PilotInput, PolicyStatusInput, RolloutInput, RolloutPlan, RolloutResult, SweepInput, TaskSpec,
-                                      WithdrawInput)
+    from dealerflow.contracts import (STAGE, TASK_ROLE, AmendApplied, AmendInput, CloseInput, CloseResult,
+                                      DeliverInput, PilotInput, PilotVerdict, PolicyStatusInput, RolloutInput,
+                                      RolloutPlan, RolloutResult, SweepInput, SweepResult, TaskSpec, WithdrawInput,
+                                      task_workflow_id)
 
-from .human_task import HumanTaskWorkflow, task_workflow_id
+from .human_task import HumanTaskWorkflow
 
 ACTIVITY = dict(start_to_close_timeout=timedelta(minutes=5),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
@@ -45,7 +45,7 @@ class PolicyRolloutWorkflow:
 
     @workflow.run
     async def run(self, inp: RolloutInput) -> RolloutResult:
-        self._plan = await workflow.execute_activity_method(PolicyActivities.begin_rollout, inp, **ACTIVITY)
+        self._plan = await workflow.execute_activity("begin_rollout", inp, result_type=RolloutPlan, **ACTIVITY)
         outcome = "promote"
         if self._plan.pilot_seconds:
             outcome = await self._pilot()
@@ -73,7 +73,7 @@ class PolicyRolloutWorkflow:
             pilot = PilotInput(self._policy, self._version, workflow.now(), str(workflow.uuid4()))
             reason = ""
             if self._plan.pilot_decided_by is None:
-                verdict = await workflow.execute_activity_method(PolicyActivities.pilot_verdict, pilot, **ACTIVITY)
+                verdict = await workflow.execute_activity("pilot_verdict", pilot, result_type=PilotVerdict, **ACTIVITY)
                 if verdict.promote:
                     return "promote"
                 reason = verdict.reason  # the figures fall short: HQ decides, nobody is left waiting
@@ -89,7 +89,7 @@ class PolicyRolloutWorkflow:
             await self._set_stage("pilot")
 
     async def _hq_decision(self, pilot: PilotInput, reason: str) -> str:
-        spec: TaskSpec = await workflow.execute_activity_method(PolicyActivities.pilot_task, pilot, **ACTIVITY)
+        spec: TaskSpec = await workflow.execute_activity("pilot_task", pilot, result_type=TaskSpec, **ACTIVITY)
         if reason:
             spec.payload["promotion_rules"] = reason
         await self._set_stage("awaiting_decision")
@@ -100,8 +100,8 @@ class PolicyRolloutWorkflow:
         if await self._chase(until=child.done) == "withdrawn":
             return "withdrawn"
         result = await child
-        await workflow.execute_activity_method(
-            PolicyActivities.record_pilot_outcome,
+        await workflow.execute_activity(
+            "record_pilot_outcome",
             PolicyStatusInput(self._policy, result.outcome), **ACTIVITY)
         return result.outcome
 
@@ -113,7 +113,7 @@ class PolicyRolloutWorkflow:
         while True:
             batch = DeliverInput(self._policy, self._version, now, pilot_only=self._pilot_only)
             done = await asyncio.gather(*[
-                workflow.execute_activity_method(PolicyActivities.deliver_batch, batch, **ACTIVITY)
+                workflow.execute_activity("deliver_batch", batch, result_type=int, **ACTIVITY)
                 for _ in range(PARALLEL_DELIVERIES)])
             self._counts["delivered"] += sum(done)
             if sum(done) < PARALLEL_DELIVERIES * batch.limit:
@@ -148,8 +148,8 @@ class PolicyRolloutWorkflow:
                 pass
 
     async def _sweep(self) -> None:
-        result = await workflow.execute_activity_method(
-            PolicyActivities.sweep, SweepInput(self._policy, self._version, workflow.now()), **ACTIVITY)
+        result = await workflow.execute_activity(
+            "sweep", SweepInput(self._policy, self._version, workflow.now()), result_type=SweepResult, **ACTIVITY)
         self._counts["sweeps"] += 1
         for key in ("reminded", "escalated", "overdue", "tasks_reminded", "tasks_overdue"):
             self._counts[key] += getattr(result, key)
@@ -167,13 +167,14 @@ class PolicyRolloutWorkflow:
         await self._send_notifications()
 
     async def _send_notifications(self) -> None:
-        await workflow.execute_activity_method(
-            PolicyActivities.send_notifications, start_to_close_timeout=timedelta(minutes=10),
+        await workflow.execute_activity(
+            "send_notifications", result_type=int, start_to_close_timeout=timedelta(minutes=10),
             heartbeat_timeout=timedelta(minutes=1), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
 
     async def _amend(self, amendment: AmendInput) -> None:
-        plan = await workflow.execute_activity_method(
-            PolicyActivities.amend_policy, AmendApplied(self._policy, amendment.version, workflow.now()), **ACTIVITY)
+        plan = await workflow.execute_activity(
+            "amend_policy", AmendApplied(self._policy, amendment.version, workflow.now()), result_type=RolloutPlan,
+            **ACTIVITY)
         self._plan = RolloutPlan(**{**plan.__dict__, "pilot_seconds": self._plan.pilot_seconds,
                                     "pilot_targets": self._plan.pilot_targets})
         self._version = amendment.version
@@ -186,10 +187,10 @@ class PolicyRolloutWorkflow:
 
     async def _close(self, status: str, actor: str) -> RolloutResult:
         await self._set_stage("closing")
-        result = await workflow.execute_activity_method(
-            PolicyActivities.close_policy,
+        result = await workflow.execute_activity(
+            "close_policy",
             CloseInput(self._policy, status, actor, workflow.now(), self._withdraw.reason if self._withdraw else ""),
-            **ACTIVITY)
+            result_type=CloseResult, **ACTIVITY)
         for workflow_id in result.open_task_workflows:
             try:
                 await workflow.get_external_workflow_handle(workflow_id).cancel()
@@ -205,8 +206,8 @@ class PolicyRolloutWorkflow:
         self._stage = stage
         workflow.upsert_search_attributes([STAGE.value_set(stage)])
         if stage in ("pilot", "awaiting_decision", "rolling_out", "active"):
-            await workflow.execute_activity_method(
-                PolicyActivities.set_policy_status, PolicyStatusInput(self._policy, stage), **ACTIVITY)
+            await workflow.execute_activity(
+                "set_policy_status", PolicyStatusInput(self._policy, stage), **ACTIVITY)
 
     # --- HQ's hands on the rollout -------------------------------------------------------------
 

@@ -17,13 +17,13 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.settlement import SettlementActivities
     from dealerflow.contracts import (REBATE_PROGRAM, SETTLEMENT_PERIOD, STAGE, TASK_ROLE, ApprovalInput,
                                       ApprovalOutcomeInput, CloseRunInput, DisputeOutcomeInput, DueRunsInput,
-                                      PostInput, ReviewInput, RunResult, SettlementInput, TaskSpec)
-    from dealerflow.settlement import workflow_id_for
+                                      FreezeResult, PostInput, ReviewInput, ReviewState, RunResult, SettlementInput,
+                                      TaskSpec, task_workflow_id)
+    from dealerflow.contracts.rebates import workflow_id_for
 
-from .human_task import HumanTaskWorkflow, task_workflow_id
+from .human_task import HumanTaskWorkflow
 
 RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_error_types=["SettlementError"])
 ACTIVITY = dict(start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY)
@@ -43,7 +43,7 @@ class SettlementWorkflow:
     @workflow.run
     async def run(self, inp: SettlementInput) -> RunResult:
         await self._set_stage("freezing")
-        frozen = await workflow.execute_activity_method(SettlementActivities.freeze_run, inp, **FREEZE)
+        frozen = await workflow.execute_activity("freeze_run", inp, result_type=FreezeResult, **FREEZE)
         self._figures.update(statements=frozen.statements, rebate=frozen.rebate_total)
         await self._set_stage("awaiting_confirmation")
         await self._await_dealers(inp.run_id)
@@ -52,8 +52,8 @@ class SettlementWorkflow:
             return await self._close(inp.run_id, "rejected")
         await self._set_stage("posting")
         posted = 0
-        while done := await workflow.execute_activity_method(
-                SettlementActivities.post_rebates, PostInput(inp.run_id, workflow.now()), **ACTIVITY):
+        while done := await workflow.execute_activity(
+                "post_rebates", PostInput(inp.run_id, workflow.now()), result_type=int, **ACTIVITY):
             posted += done
             self._figures["posted"] = posted
         return await self._close(inp.run_id, "closed")
@@ -61,8 +61,8 @@ class SettlementWorkflow:
     async def _await_dealers(self, run_id: str) -> None:
         while True:
             self._woken = False
-            state = await workflow.execute_activity_method(
-                SettlementActivities.review_statements, ReviewInput(run_id, workflow.now()), **ACTIVITY)
+            state = await workflow.execute_activity(
+                "review_statements", ReviewInput(run_id, workflow.now()), result_type=ReviewState, **ACTIVITY)
             self._figures.update(waiting=state.waiting, disputed=state.disputed)
             self._figures["auto_confirmed"] = self._figures.get("auto_confirmed", 0) + state.auto_confirmed
             for spec in state.new_disputes:
@@ -83,34 +83,34 @@ class SettlementWorkflow:
             HumanTaskWorkflow.run, spec, id=task_workflow_id(spec.task_id),
             search_attributes=workflow.info().typed_search_attributes.updated(
                 Pair(STAGE, "open"), Pair(TASK_ROLE, spec.assignee_role)))
-        await workflow.execute_activity_method(
-            SettlementActivities.resolve_dispute,
-            DisputeOutcomeInput(run_id, spec.subject_id, result, workflow.now()), **ACTIVITY)
+        await workflow.execute_activity(
+            "resolve_dispute",
+            DisputeOutcomeInput(run_id, spec.subject_id, result, workflow.now()), result_type=str, **ACTIVITY)
         del self._disputes[spec.task_id]
         self._woken = True
 
     async def _approved(self, run_id: str) -> bool:
         approvers: list[str] = []
         for step in (1, 2):
-            spec = await workflow.execute_activity_method(
-                SettlementActivities.approval_task,
-                ApprovalInput(run_id, step, str(workflow.uuid4()), approvers), **ACTIVITY)
+            spec = await workflow.execute_activity(
+                "approval_task",
+                ApprovalInput(run_id, step, str(workflow.uuid4()), approvers), result_type=TaskSpec | None, **ACTIVITY)
             if spec is None:  # under the threshold: one approval is enough
                 return True
             result = await workflow.execute_child_workflow(
                 HumanTaskWorkflow.run, spec, id=task_workflow_id(spec.task_id),
                 search_attributes=workflow.info().typed_search_attributes.updated(
                     Pair(STAGE, "open"), Pair(TASK_ROLE, spec.assignee_role)))
-            await workflow.execute_activity_method(
-                SettlementActivities.record_approval, ApprovalOutcomeInput(run_id, step, result), **ACTIVITY)
+            await workflow.execute_activity(
+                "record_approval", ApprovalOutcomeInput(run_id, step, result), **ACTIVITY)
             if result.outcome != "approve":
                 return False
             approvers.append(result.actor)
         return True
 
     async def _close(self, run_id: str, status: str) -> RunResult:
-        totals = await workflow.execute_activity_method(
-            SettlementActivities.close_run, CloseRunInput(run_id, status, workflow.now()), **ACTIVITY)
+        totals = await workflow.execute_activity(
+            "close_run", CloseRunInput(run_id, status, workflow.now()), result_type=dict, **ACTIVITY)
         await self._set_stage(status)
         return RunResult(run_id, status, totals)
 
@@ -134,8 +134,9 @@ class SettlementScheduleWorkflow:
 
     @workflow.run
     async def run(self, inp: DueRunsInput) -> list[str]:
-        due = await workflow.execute_activity_method(
-            SettlementActivities.due_runs, DueRunsInput(inp.program, workflow.now(), inp.actor), **ACTIVITY)
+        due = await workflow.execute_activity(
+            "due_runs", DueRunsInput(inp.program, workflow.now(), inp.actor), result_type=list[SettlementInput],
+            **ACTIVITY)
         started = []
         for run in due:
             try:

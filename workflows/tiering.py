@@ -13,13 +13,12 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.policies import PolicyActivities
-    from activities.tiering import TieringActivities
-    from dealerflow.contracts import (STAGE, TASK_ROLE, TIERING_MONTH, DowngradeOutcomeInput, RetieringInput,
-                                      RetieringResult, TaskSpec, TieringStepInput)
-    from dealerflow.tiering import month_of, workflow_id_for
+    from dealerflow.contracts import (STAGE, TASK_ROLE, TIERING_MONTH, ApplyResult, DowngradeOutcomeInput,
+                                      RetieringInput, RetieringResult, ScoreResult, SilentResult, TaskSpec,
+                                      TieringStepInput, task_workflow_id)
+    from dealerflow.contracts.tiering import month_of, workflow_id_for
 
-from .human_task import HumanTaskWorkflow, task_workflow_id
+from .human_task import HumanTaskWorkflow
 
 RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_error_types=["TieringError"])
 ACTIVITY = dict(start_to_close_timeout=timedelta(minutes=5), retry_policy=RETRY)
@@ -41,13 +40,13 @@ class RetieringWorkflow:
             return TieringStepInput(month, workflow.now(), inp.actor, **kw)
 
         await self._set_stage("scoring")
-        scored = await workflow.execute_activity_method(TieringActivities.score_dealers, step(), **SCORE)
+        scored = await workflow.execute_activity("score_dealers", step(), result_type=ScoreResult, **SCORE)
         self._figures.update(dealers=scored.dealers, changes=scored.changes)
         await self._set_stage("applying")
-        applied = await workflow.execute_activity_method(
-            TieringActivities.apply_tier_changes, step(task_id=str(workflow.uuid4())), **ACTIVITY)
+        applied = await workflow.execute_activity(
+            "apply_tier_changes", step(task_id=str(workflow.uuid4())), result_type=ApplyResult, **ACTIVITY)
         self._figures.update(applied=applied.applied, awaiting_approval=applied.awaiting)
-        silent = await workflow.execute_activity_method(TieringActivities.flag_silent_dealers, step(), **ACTIVITY)
+        silent = await workflow.execute_activity("flag_silent_dealers", step(), result_type=SilentResult, **ACTIVITY)
         self._figures.update(silent_flagged=silent.flagged, activated=silent.activated)
         for spec in silent.tasks:
             await self._start_task(spec)
@@ -57,11 +56,11 @@ class RetieringWorkflow:
                 HumanTaskWorkflow.run, applied.approval, id=task_workflow_id(applied.approval.task_id),
                 search_attributes=workflow.info().typed_search_attributes.updated(
                     Pair(STAGE, "open"), Pair(TASK_ROLE, applied.approval.assignee_role)))
-            await workflow.execute_activity_method(
-                TieringActivities.decide_downgrades, DowngradeOutcomeInput(month, result, workflow.now()), **ACTIVITY)
-        totals = await workflow.execute_activity_method(TieringActivities.close_tiering_run, step(), **ACTIVITY)
-        await workflow.execute_activity_method(
-            PolicyActivities.send_notifications, start_to_close_timeout=timedelta(minutes=10),
+            await workflow.execute_activity(
+                "decide_downgrades", DowngradeOutcomeInput(month, result, workflow.now()), result_type=int, **ACTIVITY)
+        totals = await workflow.execute_activity("close_tiering_run", step(), result_type=dict, **ACTIVITY)
+        await workflow.execute_activity(
+            "send_notifications", result_type=int, start_to_close_timeout=timedelta(minutes=10),
             heartbeat_timeout=timedelta(minutes=1), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
         await self._set_stage("closed")
         return RetieringResult(month, totals)

@@ -1,0 +1,67 @@
+"""Rule files: list deployed versions, validate, deploy (takes effect without a restart)."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Body, Query, Request
+
+from dealerflow.core.errors import Forbidden, Invalid
+from dealerflow.shared import rulebook
+from dealerflow.tiering import runs as tiering
+from dealerflow.models import User
+from policies_dsl import load_rule_file, run_rule_tests
+
+from api.rebates.temporal import sync_rebate_schedules
+from api.tiering.temporal import sync_tiering_schedule
+from api.deps import AdminUser, SessionDep, require_role
+from api.admin.schemas import RuleDeployResult, RuleVersionRead
+
+router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
+MAX_RULE_FILE = 256 * 1024
+YamlBody = Annotated[str, Body(media_type="application/yaml", max_length=MAX_RULE_FILE)]
+Filename = Annotated[str, Query(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_./-]+\.ya?ml$")]
+
+
+@router.get("", response_model=list[RuleVersionRead], dependencies=[require_role("admin", "hq")])
+def versions(session: SessionDep):
+    return [RuleVersionRead.model_validate(v, from_attributes=True) for v in rulebook.versions(session)]
+
+
+def _check(filename: str, text: str):
+    rule_file = load_rule_file(filename, text)  # RuleFileError → 422 with file:line
+    failed = [r for r in run_rule_tests(rule_file) if not r.passed]
+    if failed:
+        raise Invalid.listing([{"file": filename, "line": r.line, "path": "tests", "message": r.message,
+                                   "text": f"{filename}:{r.line} tests: {r.name}: {r.message}"} for r in failed])
+    return rule_file
+
+
+@router.post("/validate")
+def validate(text: YamlBody, filename: Filename, _: AdminUser):
+    rule_file = _check(filename, text)
+    return {"ruleset": rule_file.name, "valid": True, "rules": len(rule_file.rules), "tests": len(rule_file.tests)}
+
+
+@router.post("/deploy", response_model=RuleDeployResult, status_code=201)
+def deploy(text: YamlBody, filename: Filename, session: SessionDep, request: Request, background: BackgroundTasks,
+           user: Annotated[User, require_role("admin", "hq")]):
+    """Validate, run the file's own tests, and make it the active version (nothing changes on error).
+    HQ deploys policy files; every other kind of rule file is for admins. A rebate program gets its
+    settlement schedule."""
+    rule_file = _check(filename, text)
+    if user.role != "admin" and rule_file.kind != "policy":
+        raise Forbidden(f"a {rule_file.kind} rule file is deployed by an admin")
+    if rule_file.kind == "tiering" and rule_file.name != tiering.RULESET:  # one scorecard: the one runs read
+        raise Invalid(f"the tiering file is ruleset '{tiering.RULESET}'", errors=[{"file": filename, "line": 1, "path": "ruleset",
+                                   "message": f"the tiering file is ruleset '{tiering.RULESET}'"}])
+    result = rulebook.deploy(session, filename=filename, text=text, actor=user.username)
+    session.commit()
+    if rule_file.kind == "rebate" and result.changed:
+        app = request.app.state
+        background.add_task(sync_rebate_schedules, client=app.temporal, sessions=app.sessions,
+                            task_queue=app.settings.task_queue, only=rule_file.name)
+    if rule_file.kind == "tiering" and result.changed:
+        app = request.app.state
+        background.add_task(sync_tiering_schedule, client=app.temporal, sessions=app.sessions,
+                            task_queue=app.settings.task_queue)
+    return RuleDeployResult(ruleset=result.ruleset, version=result.version, changed=result.changed)

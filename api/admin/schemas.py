@@ -1,0 +1,87 @@
+"""Request and response shapes of master data, users and rule files."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+from pydantic import BaseModel, Field, StringConstraints
+from api.schemas import Code, MoneyIn, MoneyOut, Strict
+
+
+class DealerCreate(Strict):
+    code: Code
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    region: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    tier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)] = "normal"
+    level: Literal[1, 2] = 1
+    parent_code: Code | None = None
+    credit_limit: MoneyIn = Decimal("0")
+    outstanding: MoneyIn = Decimal("0")
+    rating: Literal["A", "B", "C", "D"] = "C"
+    overdue_days: Annotated[int, Field(ge=0, le=100_000)] = 0
+    account_manager: str | None = None
+
+
+class DealerRead(BaseModel):
+    code: str
+    name: str
+    region: str
+    tier: str
+    level: int
+    credit_limit: MoneyOut
+    outstanding: MoneyOut
+    rating: str
+    overdue_days: int
+
+
+class ProductCreate(Strict):
+    sku: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                                          pattern=r"^[A-Za-z0-9_.-]+$")]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    category: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "other"
+    unit_price: MoneyIn
+    guide_price: Annotated[MoneyIn | None, Field(description="retail guide price (指导价): scans reporting a price "
+                                                            "far under it raise price alerts")] = None
+
+
+class ProductRead(BaseModel):
+    sku: str
+    name: str
+    category: str
+    unit_price: MoneyOut
+    guide_price: MoneyOut | None = None
+
+
+class UserCreate(Strict):
+    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64,
+                                               pattern=r"^[A-Za-z0-9_.@-]+$")]
+    password: Annotated[str, StringConstraints(min_length=8, max_length=128)]
+    role: Literal["admin", "hq", "credit_manager", "dealer"]
+    dealer_code: Code | None = None
+
+
+class UserRead(BaseModel):
+    username: str
+    role: str
+    dealer_code: str | None
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+
+
+class RuleVersionRead(BaseModel):
+    ruleset: str
+    version: int
+    kind: str
+    sha256: str
+    filename: str
+    deployed_by: str
+    deployed_at: datetime
+
+
+class RuleDeployResult(BaseModel):
+    ruleset: str
+    version: int
+    changed: bool

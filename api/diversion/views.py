@@ -1,0 +1,88 @@
+"""Read models of anti-diversion cases, with the caller's dealer scope applied: a dealer sees its own
+cases only (another dealer's is a 404); staff see every case."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dealerflow.contracts.diversion import workflow_id_for
+from dealerflow.models import Dealer, DiversionAlert, DiversionCase, Product, User
+
+CASE_ALERTS = 100  # the newest alerts shown with a case
+
+
+def case_scope(user: User):
+    return DiversionCase.dealer_id == user.dealer_id if user.role == "dealer" else None
+
+
+def visible_case(session: Session, user: User, case_id: str) -> DiversionCase | None:
+    if not case_id.isdigit() or len(case_id) > 18:
+        return None
+    q = select(DiversionCase).where(DiversionCase.id == int(case_id))
+    scope = case_scope(user)
+    return session.scalars(q if scope is None else q.where(scope)).first()
+
+
+def _summary(case: DiversionCase, dealer_code: str | None, dealer_name: str | None, sku: str | None,
+             figures: dict) -> dict:
+    return {
+        "id": case.id, "status": case.status, "severity": case.severity, "region": case.region,
+        "dealer_code": dealer_code, "dealer_name": dealer_name, "sku": sku,
+        "alerts": sum(figures.get("triggers", {}).values()), "triggers": figures.get("triggers", {}),
+        "first_alert_at": case.first_alert_at, "last_alert_at": figures.get("last_alert_at"),
+        "opened_at": case.opened_at, "points": case.points, "resolved_at": case.resolved_at,
+        "workflow_id": workflow_id_for(case.id),
+    }
+
+
+def _figures(session: Session, case_ids: list[int]) -> dict[int, dict]:
+    """Per case: its alerts by trigger and the latest, in one query."""
+    out: dict[int, dict] = {}
+    if case_ids:
+        for case_id, trigger, n, last in session.execute(
+                select(DiversionAlert.case_id, DiversionAlert.trigger, func.count(), func.max(DiversionAlert.at))
+                .where(DiversionAlert.case_id.in_(case_ids)).group_by(DiversionAlert.case_id, DiversionAlert.trigger)):
+            figures = out.setdefault(case_id, {"triggers": {}, "last_alert_at": last})
+            figures["triggers"][trigger] = n
+            figures["last_alert_at"] = max(figures["last_alert_at"], last)
+    return out
+
+
+def case_list(session: Session, user: User, *, region: str | None, status: str | None, dealer: str | None,
+              limit: int, offset: int) -> list[dict]:
+    """Newest first, in two queries (the cases with dealer and product; their alert counts by trigger)."""
+    q = (select(DiversionCase, Dealer.code, Dealer.name, Product.sku)
+         .outerjoin(Dealer, Dealer.id == DiversionCase.dealer_id)
+         .outerjoin(Product, Product.id == DiversionCase.product_id)
+         .order_by(DiversionCase.id.desc()).limit(limit).offset(offset))
+    scope = case_scope(user)
+    if scope is not None:
+        q = q.where(scope)
+    if region:
+        q = q.where(DiversionCase.region == region)
+    if status:
+        q = q.where(DiversionCase.status == status)
+    if dealer:
+        q = q.where(Dealer.code == dealer)
+    rows = session.execute(q).all()
+    figures = _figures(session, [r[0].id for r in rows])
+    return [_summary(c, code, name, sku, figures.get(c.id, {})) for c, code, name, sku in rows]
+
+
+def case_read(session: Session, case: DiversionCase) -> dict:
+    dealer = session.get(Dealer, case.dealer_id) if case.dealer_id else None
+    product = session.get(Product, case.product_id) if case.product_id else None
+    alerts = session.scalars(select(DiversionAlert).where(DiversionAlert.case_id == case.id)
+                             .order_by(DiversionAlert.id.desc()).limit(CASE_ALERTS)).all()
+    return {
+        **_summary(case, dealer.code if dealer else None, dealer.name if dealer else None,
+                   product.sku if product else None, _figures(session, [case.id]).get(case.id, {})),
+        "product_name": product.name if product else None,
+        "task_id": str(case.task_id) if case.task_id else None, "resolved_by": case.resolved_by,
+        "resolution": case.resolution, "assessment": case.assessment,
+        "recent_alerts": [{"trigger": a.trigger, "scan_id": a.scan_id, "code": a.code, "region": a.region,
+                           "price": None if a.price is None else f"{a.price:.2f}",
+                           "guide_price": None if a.guide_price is None else f"{a.guide_price:.2f}",
+                           "units": a.units, "baseline": None if a.baseline is None else f"{a.baseline:.2f}",
+                           "at": a.at} for a in alerts],
+    }

@@ -1,0 +1,122 @@
+"""Request and response shapes of orders, fulfilment, returns and payments."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from pydantic import BaseModel, Field, StringConstraints
+from api.schemas import Loose, LooseRow, MoneyOut, Strict
+
+
+class OrderLineIn(Strict):
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    quantity: Annotated[int, Field(gt=0, le=1_000_000, strict=True)]
+
+
+class OrderCreate(Strict):
+    lines: Annotated[list[OrderLineIn], Field(min_length=1, max_length=500)]
+
+
+class OrderLineRead(BaseModel):
+    line_no: int
+    sku: str
+    quantity: int
+    unit_price: MoneyOut
+    amount: MoneyOut
+
+
+class OrderEventRead(BaseModel):
+    at: datetime
+    status: str
+    actor: str
+    note: str
+
+
+class DecisionRead(BaseModel):
+    ruleset: str
+    version: int
+    rule: str
+    outcome: dict
+    reason: str
+    matched: list[dict]
+    facts: dict
+    decided_at: datetime | None = None
+
+
+class OrderSummary(BaseModel):
+    id: str
+    dealer_code: str
+    status: str
+    amount: MoneyOut
+    created_at: datetime
+    rule: str | None  # the credit rule that decided it
+
+
+class OrderRead(BaseModel):
+    id: str
+    dealer_code: str
+    status: str
+    amount: MoneyOut
+    created_at: datetime
+    lines: list[OrderLineRead]
+    decision: DecisionRead | None
+    history: list[OrderEventRead]
+    review_task_id: str | None = None
+
+
+class FulfilmentAt(Strict):
+    at: Annotated[str | None, Field(max_length=64, description="ISO 8601 time with offset, or a date (China); "
+                                                               "default now")] = None
+
+
+class ShipmentAt(FulfilmentAt):
+    codes: Annotated[list[Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,64}$")]] | None,
+                     Field(max_length=100_000, description="the product codes leaving with the order: bound to "
+                                                           "its dealer and the dealer's region")] = None
+
+
+class ReturnIn(LooseRow):
+    reference: Annotated[Loose, Field(description="the return's number in the ERP, unique")] = None
+    order_id: Loose = None
+    sku: Loose = None
+    quantity: Annotated[Loose, Field(description="units returned")] = None
+    returned_at: Annotated[Loose, Field(description="ISO 8601 time with offset, or a date (China)")] = None
+    reason: Loose = None
+
+
+class PaymentIn(LooseRow):
+    reference: Annotated[Loose, Field(description="bank or ERP reference, unique")] = None
+    amount: Annotated[Loose, Field(description="decimal string, e.g. \"1250.00\"")] = None
+    paid_at: Annotated[Loose, Field(description="ISO 8601 time with offset, or a date (China)")] = None
+    order_id: Annotated[Loose, Field(description="the order paid (optional)")] = None
+    dealer: Annotated[Loose, Field(description="dealer code; required without order_id")] = None
+    method: Annotated[Loose, Field(description="transfer (default), acceptance_bill, ...")] = None
+
+
+class BatchResult(BaseModel):
+    kind: str
+    rows: int
+    recorded: int
+    unchanged: int
+    completed: int  # orders now paid in full
+
+
+class ReturnRead(BaseModel):
+    reference: str
+    dealer_code: str
+    order_id: str
+    sku: str
+    quantity: int
+    amount: MoneyOut
+    returned_at: datetime
+    reason: str
+    recorded_by: str
+
+
+class PaymentRead(BaseModel):
+    reference: str
+    dealer_code: str
+    order_id: str | None
+    amount: MoneyOut
+    paid_at: datetime
+    method: str
+    recorded_by: str

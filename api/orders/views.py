@@ -1,0 +1,67 @@
+"""Read models of orders: rows → response shapes, with the caller's dealer scope applied."""
+from __future__ import annotations
+
+import uuid
+from sqlalchemy import String, cast, select
+from sqlalchemy.orm import Session
+from dealerflow.models import Dealer, Decision, HumanTask, Order, OrderEvent, OrderLine, User
+from api.orders.schemas import DecisionRead, OrderEventRead, OrderLineRead, OrderRead, OrderSummary
+from api.scope import dealer_scope, parse_uuid
+
+
+def visible_order(session: Session, user: User, order_id: str) -> Order | None:
+    oid = parse_uuid(order_id)
+    if oid is None:
+        return None
+    q = select(Order).where(Order.id == oid)
+    scope = dealer_scope(user)
+    if scope is not None:
+        q = q.where(scope)
+    return session.scalars(q).first()
+
+
+def order_summaries(session: Session, user: User, *, status: str | None, limit: int) -> list[OrderSummary]:
+    """The newest orders the caller may see, in one query."""
+    q = (select(Order.id, Dealer.code, Order.status, Order.amount, Order.created_at, Decision.rule)
+         .join(Dealer, Dealer.id == Order.dealer_id)
+         .outerjoin(Decision, (Decision.subject_type == "order") & (Decision.subject_id == cast(Order.id, String)))
+         .order_by(Order.created_at.desc()).limit(limit))
+    scope = dealer_scope(user)
+    if scope is not None:
+        q = q.where(scope)
+    if status:
+        q = q.where(Order.status == status)
+    return [OrderSummary(id=str(r[0]), dealer_code=r[1], status=r[2], amount=r[3], created_at=r[4], rule=r[5])
+            for r in session.execute(q)]
+
+
+def order_read(session: Session, order: Order | uuid.UUID) -> OrderRead | None:
+    """The whole order in three queries: the order with its dealer, decision and review task; its
+    lines; its history."""
+    order_id = order.id if isinstance(order, Order) else order
+    subject = (Decision.subject_type == "order") & (Decision.subject_id == cast(Order.id, String))
+    task = (select(HumanTask.id).where(HumanTask.subject_type == "order",
+                                       HumanTask.subject_id == cast(Order.id, String))
+            .order_by(HumanTask.created_at).limit(1).scalar_subquery())
+    row = session.execute(select(Order.id, Order.status, Order.amount, Order.created_at, Dealer.code, Decision,
+                                 task.label("task_id"))
+                          .join(Dealer, Dealer.id == Order.dealer_id).outerjoin(Decision, subject)
+                          .where(Order.id == order_id)).first()
+    if row is None:
+        return None
+    lines = session.scalars(select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no))
+    events = session.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id))
+    return OrderRead(
+        id=str(row.id), dealer_code=row.code, status=row.status, amount=row.amount, created_at=row.created_at,
+        lines=[OrderLineRead(line_no=l.line_no, sku=l.sku, quantity=l.quantity, unit_price=l.unit_price,
+                             amount=l.amount) for l in lines],
+        decision=decision_read(row.Decision) if row.Decision else None,
+        history=[OrderEventRead(at=e.at, status=e.status, actor=e.actor, note=e.note) for e in events],
+        review_task_id=str(row.task_id) if row.task_id else None)
+
+
+def decision_read(d: Decision) -> DecisionRead:
+    x = d.explanation
+    return DecisionRead(ruleset=d.ruleset, version=d.version, rule=d.rule, outcome=d.outcome,
+                        reason=x.get("reason", ""), matched=x.get("matched", []), facts=x.get("facts", {}),
+                        decided_at=d.decided_at)

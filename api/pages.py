@@ -1,0 +1,111 @@
+"""What every console page shares: the templates, the signed-in user, the layout's helpers, and login, logout and home."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+from pydantic import ValidationError
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from api.errors import STATUS
+from dealerflow.core.errors import DomainError, Forbidden
+from dealerflow.models import User
+from dealerflow.core.security import issue_token
+from api.deps import COOKIE, SessionDep, SettingsDep, user_from_token
+from api.auth.routes import authenticate
+
+
+HERE = Path(__file__).parent
+
+
+STATIC_DIR = HERE / "static"
+
+
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+def _when(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A datetime or an ISO string (read models carry both) as the console shows times; "" for none."""
+    if not value:
+        return ""
+    return (datetime.fromisoformat(value) if isinstance(value, str) else value).strftime(fmt)
+
+
+def _pct(rate) -> str:
+    return f"{Decimal(str(rate)) * 100:.1f}%"  # rates travel as decimal strings such as "0.5000"
+
+
+templates.env.filters.update(when=_when, pct=_pct)
+
+
+def console_user(request: Request) -> User:
+    user = user_from_token(request, request.cookies.get(COOKIE))
+    if user is None:
+        raise HTTPException(303, headers={"Location": f"/console/login?next={request.url.path}"})
+    return user
+
+
+ConsoleUser = Annotated[User, Depends(console_user)]
+
+
+def page(request: Request, name: str, user: User | None, status_code: int = 200, **context) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"user": user, **context}, status_code=status_code)
+
+
+
+def require(user: User, *roles: str) -> None:
+    if user.role not in roles:
+        raise Forbidden(f"requires role: {' or '.join(roles)}")
+
+
+def back(path: str) -> RedirectResponse:
+    """After a form: see the page again (303, so a reload does not post twice)."""
+    return RedirectResponse(quote(path), status_code=303)
+
+
+def refusal(e: Exception) -> tuple[str, int]:
+    """What a page shows when the service refuses a form: the message and the status to answer with."""
+    if isinstance(e, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()), 422
+    if isinstance(e, DomainError):
+        places = [x["message"] for x in e.errors]
+        return ("; ".join(places) if len(places) > 1 else e.message), STATUS[e.kind]
+    return str(e), 422
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/console"):
+    return page(request, "login.html", None, next=next if next.startswith("/console") else "/console")
+
+
+@router.post("/login")
+def login(request: Request, session: SessionDep, settings: SettingsDep, username: Annotated[str, Form()],
+          password: Annotated[str, Form()], next: Annotated[str, Form()] = "/console"):
+    user = authenticate(session, username, password)
+    if user is None:
+        return page(request, "login.html", None, 401, next=next, error="Wrong username or password.")
+    token = issue_token(username=user.username, role=user.role, secret=settings.secret_key,
+                        minutes=settings.token_minutes)
+    response = RedirectResponse(next if next.startswith("/console") else "/console", status_code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=settings.token_minutes * 60)
+    return response
+
+
+@router.post("/logout")
+def logout():
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("")
+def home(user: ConsoleUser):
+    return RedirectResponse("/console/orders" if user.role == "dealer" else "/console/tasks", status_code=303)

@@ -1,0 +1,194 @@
+"""Policy tasks: a dealer lists its tasks, submits evidence (checked for size and type; nothing is
+kept when a file is refused), reads the reviewer's comment and resubmits. Points: the ledger.
+The console's task page submits through the same `submit_uploads`."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+
+from dealerflow.core.errors import Conflict, Invalid, NotFound, TooLarge, Unsupported
+from dealerflow.policies import tasks as policy_tasks
+from dealerflow.shared.evidence import ALLOWED, EvidenceStore, EvidenceTooLarge, EvidenceTypeNotAllowed
+from dealerflow.models import Evidence, PolicyAssignment
+
+from api.policies.temporal import start_evidence_review
+from api.deps import CurrentUser, DealerUser, SessionDep, TemporalDep
+from api.policies.views import assignment_read
+from api.scope import parse_uuid
+
+router = APIRouter(tags=["policy tasks"])
+MAX_REQUEST = sum(limit for _, limit in ALLOWED.values()) + 1024 * 1024
+MAX_FIGURES = 50
+
+
+def _scope(user) -> set[int] | None:
+    if user.role == "dealer":
+        return {user.dealer_id}
+    if user.role in ("hq", "admin"):
+        return None
+    raise NotFound("task not found")
+
+
+def visible_assignment(session, user, assignment_id: str):
+    aid = parse_uuid(assignment_id)
+    a = policy_tasks.assignment_of(session, aid, _scope(user)) if aid else None
+    if a is None:
+        raise NotFound("task not found")  # another dealer's task does not exist for you
+    return a
+
+
+@router.get("/api/v1/policy-tasks")
+def my_tasks(session: SessionDep, user: DealerUser, policy: str | None = None):
+    specs: dict = {}
+    return [assignment_read(session, a, specs=specs)
+            for a in policy_tasks.assignments_for(session, user.dealer_id, policy_id=policy)]
+
+
+@router.get("/api/v1/policy-tasks/{assignment_id}")
+def get_task(assignment_id: str, session: SessionDep, user: CurrentUser):
+    return assignment_read(session, visible_assignment(session, user, assignment_id), with_evidence=True)
+
+
+def _figures(raw: str | None) -> dict | None:
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise Invalid(f"not JSON: {e.msg} at character {e.pos}", field="figures") from None
+    if not isinstance(data, dict) or not data:
+        raise Invalid("expected a JSON object of name → number", field="figures")
+    if len(data) > MAX_FIGURES:
+        raise Invalid(f"at most {MAX_FIGURES} figures", field="figures")
+    out = {}
+    for key, value in data.items():
+        try:
+            if isinstance(value, bool) or not isinstance(value, (int, str, float)):
+                raise InvalidOperation
+            number = Decimal(str(value))
+            if not number.is_finite():
+                raise InvalidOperation
+        except InvalidOperation:
+            raise Invalid(f"expected a number, got {value!r}", field=f"figures.{key}") from None
+        out[str(key)[:100]] = str(number)
+    return out
+
+
+@router.post("/api/v1/policy-tasks/{assignment_id}/evidence", status_code=201)
+async def submit_evidence(
+    assignment_id: str, request: Request, client: TemporalDep, user: DealerUser,
+    photo: Annotated[list[UploadFile], File()] = [],  # noqa: B006 — FastAPI copies defaults
+    video: Annotated[list[UploadFile], File()] = [],  # noqa: B006
+    document: Annotated[list[UploadFile], File()] = [],  # noqa: B006
+    figures: Annotated[str | None, Form()] = None,
+    note: Annotated[str, Form(max_length=2000)] = "",
+):
+    """Multipart: `photo`, `video`, `document` files and `figures` (a JSON object), as the task
+    requires. The review goes to the task's reviewer as a human task."""
+    return await submit_uploads(request=request, client=client, user=user, assignment_id=assignment_id,
+                                photo=photo, video=video, document=document, figures=figures, note=note)
+
+
+async def submit_uploads(*, request: Request, client, user, assignment_id: str, photo: list[UploadFile],
+                         video: list[UploadFile], document: list[UploadFile], figures: str | None, note: str) -> dict:
+    """A dealer's submission, shared by the API and the console: returns the assignment with its
+    evidence, or raises HTTPException 404 / 409 / 413 / 415 / 422 (nothing kept) or 503."""
+    if int(request.headers.get("content-length") or 0) > MAX_REQUEST:
+        raise TooLarge("upload too large")
+    settings, sessions = request.app.state.settings, request.app.state.sessions
+    values = _figures(figures)
+    store = EvidenceStore(settings.evidence_path)
+
+    def stage():
+        staged = []
+        try:
+            for kind, uploads in (("photo", photo), ("video", video), ("document", document)):
+                for upload in uploads:
+                    staged.append(store.stage(kind, upload.filename or kind, upload.file))
+        except (EvidenceTooLarge, EvidenceTypeNotAllowed):
+            for path, _ in staged:
+                store.discard(path)
+            raise
+        return staged
+
+    def record(staged):  # the transaction stays open until the review has started
+        session = sessions()
+        try:
+            a = visible_assignment(session, user, assignment_id)
+            task = policy_tasks.task_of(session, a)
+            if task is None:
+                raise policy_tasks.AssignmentStateError("this task is no longer part of the policy")
+            review = policy_tasks.submit(session, assignment=a, task=task, files=[f for _, f in staged],
+                                         figures=values, note=note, actor=user.username,
+                                         now=datetime.now(timezone.utc))
+            return session, review
+        except BaseException:
+            session.close()
+            raise
+
+    # Check the assignment before reading any upload: another dealer's task is a 404 either way.
+    def visible():
+        with sessions() as session:
+            visible_assignment(session, user, assignment_id)
+
+    await run_in_threadpool(visible)
+    try:
+        staged = await run_in_threadpool(stage)
+    except EvidenceTooLarge as e:
+        raise TooLarge(str(e)) from None
+    except EvidenceTypeNotAllowed as e:
+        raise Unsupported(str(e)) from None
+    try:
+        session, review = await run_in_threadpool(record, staged)
+    except (policy_tasks.AssignmentStateError, policy_tasks.EvidenceMissing) as e:
+        for path, _ in staged:
+            store.discard(path)
+        if isinstance(e, policy_tasks.EvidenceMissing):
+            raise Invalid(str(e), field=e.field) from None
+        raise Conflict(str(e)) from None
+    try:
+        # Started before the commit: if Temporal is down, nothing is recorded and the dealer retries.
+        await start_evidence_review(client=client, task_queue=settings.task_queue, review=review,
+                                                  dealer_code=user.dealer.code)
+        for path, stored in staged:
+            store.keep(path, stored)
+        await run_in_threadpool(session.commit)
+    except BaseException:
+        for path, _ in staged:
+            store.discard(path)
+        raise
+    finally:
+        await run_in_threadpool(session.close)
+
+    def read():
+        with sessions() as s:
+            return assignment_read(s, visible_assignment(s, user, assignment_id), with_evidence=True)
+
+    return await run_in_threadpool(read)
+
+
+@router.get("/api/v1/evidence/{evidence_id}")
+def evidence_file(evidence_id: int, session: SessionDep, user: CurrentUser, request: Request):
+    """The stored file, for the dealer who sent it, HQ, admins and the task's reviewer role."""
+    e = session.get(Evidence, evidence_id)
+    if e is None or e.sha256 is None:
+        raise NotFound("evidence not found")
+    a = visible_assignment(session, user, str(e.assignment_id)) if user.role == "dealer" else \
+        session.get(PolicyAssignment, e.assignment_id)
+    if user.role not in ("dealer", "hq", "admin"):
+        task = policy_tasks.task_of(session, a)
+        if task is None or task.reviewer != user.role:
+            raise NotFound("evidence not found")
+    path = EvidenceStore(request.app.state.settings.evidence_path).path(e.sha256)
+    return FileResponse(path, media_type=e.content_type, filename=e.filename)
+
+
+@router.get("/api/v1/points")
+def my_points(session: SessionDep, user: DealerUser):
+    return policy_tasks.points(session, user.dealer_id)

@@ -1,0 +1,32 @@
+"""Rebate programs as a dealer sees them: progress on each ladder this period."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from dealerflow.core.errors import Forbidden, NotFound
+from dealerflow.shared import accounts
+from dealerflow.rebates import programs as rebates
+from dealerflow.models import Dealer
+
+from api.deps import CurrentUser, SessionDep
+
+router = APIRouter(prefix="/api/v1/rebates", tags=["rebates"])
+
+
+@router.get("/progress")
+def progress(session: SessionDep, user: CurrentUser, dealer: str | None = None):
+    """The caller's progress (a dealer), or a dealer's by code (finance, HQ, admins)."""
+    if user.role == "dealer":
+        target = session.get(Dealer, user.dealer_id)
+    elif user.role in ("finance", "hq", "admin") and dealer:
+        target = session.scalars(select(Dealer).where(Dealer.code == dealer)).first()
+    else:
+        if user.role in ("finance", "hq", "admin"):
+            raise NotFound("give ?dealer=CODE")
+        raise Forbidden("rebate progress is for dealers, finance and HQ")
+    if target is None:
+        raise NotFound("dealer not found")
+    return rebates.progress(session, target, today=accounts.business_date(datetime.now(timezone.utc)))

@@ -1,0 +1,45 @@
+"""Completing a human task: a workflow update, so the answer is validated by the task's workflow."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import (Client, WorkflowUpdateFailedError)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+from dealerflow.core.errors import Conflict, Forbidden, Invalid
+from dealerflow.shared import human_tasks as tasks
+from dealerflow.contracts import CompleteTaskInput
+from dealerflow.models import HumanTask, User
+from workflows import HumanTaskWorkflow
+from dealerflow.contracts import task_workflow_id
+from api.tasks.schemas import TaskComplete
+from api.temporal_calls import unavailable
+
+
+async def complete_task(*, client: Client, sessions: sessionmaker[Session], user: User, task: HumanTask,
+                        body: TaskComplete) -> None:
+    if user.username in task.payload.get("not_by", ()):
+        raise Forbidden("you approved the first step: a second approver must decide")
+    if not tasks.may_complete(user, task):
+        raise Forbidden(f"this task is for role {task.assignee_role}"
+                            + (f" or {task.escalated_to_role}" if task.escalated_to_role else ""))
+    if task.status != "open":
+        raise Conflict(f"task is already {task.status}")
+    if body.outcome not in task.outcomes:
+        raise Invalid(f"must be one of {', '.join(task.outcomes)}", field="outcome")
+    handle = client.get_workflow_handle(task_workflow_id(str(task.id)))
+    try:
+        await handle.execute_update(HumanTaskWorkflow.complete, CompleteTaskInput(
+            task_id=str(task.id), outcome=body.outcome, actor=user.username, comment=body.comment))
+    except WorkflowUpdateFailedError as e:
+        cause = e.cause
+        if isinstance(cause, ApplicationError) and cause.type == "TaskAlreadyCompleted":
+            raise Conflict("task is already completed") from None
+        if isinstance(cause, ApplicationError) and cause.type == "SameApprover":
+            raise Forbidden(cause.message) from None
+        if isinstance(cause, ApplicationError) and cause.type == "InvalidOutcome":
+            raise Invalid(cause.message, field="outcome") from None
+        raise
+    except RPCError as e:
+        if "workflow execution already completed" in str(e).lower():
+            raise Conflict("task is already completed") from None
+        raise unavailable(e) from None

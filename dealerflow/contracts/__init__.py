@@ -1,0 +1,84 @@
+"""Everything that crosses a workflow's boundary: the dataclasses of workflow and activity inputs and
+results, workflow ids and the search attributes HQ filters on in the Temporal Web UI, one module per
+domain. Pure: the only package of ours that workflows import, and the only one passed through their
+sandbox. Workflow ids are named per domain (`contracts.orders.workflow_id_for`)."""
+
+from .search import (  # noqa: F401
+    DEALER_ID,
+    REGION,
+    ORDER_ID,
+    STAGE,
+    TASK_ROLE,
+    POLICY_ID,
+    REBATE_PROGRAM,
+    SETTLEMENT_PERIOD,
+    CASE_ID,
+    TIERING_MONTH,
+    SEARCH_ATTRIBUTES,
+)
+from .tasks import (  # noqa: F401
+    TaskSpec,
+    CompleteTaskInput,
+    TaskResult,
+    EscalationResult,
+    task_workflow_id,
+)
+from .orders import (  # noqa: F401
+    OrderLineInput,
+    PlaceOrderInput,
+    CreditDecision,
+    ReviewOutcomeInput,
+    OrderResult,
+)
+from .policies import (  # noqa: F401
+    RolloutInput,
+    RolloutPlan,
+    DeliverInput,
+    SweepInput,
+    SweepResult,
+    PilotInput,
+    PilotVerdict,
+    AmendInput,
+    AmendApplied,
+    WithdrawInput,
+    PolicyStatusInput,
+    CloseInput,
+    CloseResult,
+    RolloutResult,
+    EvidenceReviewInput,
+    EvidenceOutcomeInput,
+)
+from .rebates import (  # noqa: F401
+    SettlementInput,
+    FreezeResult,
+    ReviewInput,
+    ReviewState,
+    DisputeOutcomeInput,
+    ApprovalInput,
+    ApprovalOutcomeInput,
+    PostInput,
+    CloseRunInput,
+    RunResult,
+    DueRunsInput,
+)
+from .diversion import (  # noqa: F401
+    CaseInput,
+    CaseStart,
+    InvestigationInput,
+    Investigation,
+    CaseOutcomeInput,
+    CaseResult,
+    DiversionSweepInput,
+    DiversionSweepResult,
+    case_search_attributes,
+)
+from .tiering import (  # noqa: F401
+    RetieringInput,
+    TieringStepInput,
+    ScoreResult,
+    ApplyResult,
+    SilentResult,
+    DowngradeOutcomeInput,
+    RetieringResult,
+    month_of,
+)

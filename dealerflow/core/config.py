@@ -1,0 +1,100 @@
+"""Settings read once from the environment and validated, naming the variable at fault."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _int(env: dict, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected an integer") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    # None means "start the embedded server" (dealerflow dev / tests); production sets both.
+    database_url: str | None
+    temporal_address: str | None
+    temporal_namespace: str = "default"
+    temporal_tls_cert: str | None = None
+    temporal_tls_key: str | None = None
+    temporal_tls_ca: str | None = None
+    task_queue: str = "dealerflow"
+    secret_key: str = ""
+    token_minutes: int = 12 * 60
+    data_dir: Path = ROOT / ".data"
+    rules_dir: Path = ROOT / "rules"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    evidence_dir: Path | None = None  # default: <data_dir>/evidence
+    notify_webhook_url: str | None = None  # a WeCom/DingTalk/SMS gateway; None: in-app inbox only
+    notify_webhook_token: str | None = None
+
+    @property
+    def evidence_path(self) -> Path:
+        return self.evidence_dir or self.data_dir / "evidence"
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("DEALERFLOW_DATA_DIR") or ROOT / ".data")
+        tls = [env.get(k) or None for k in ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY")]
+        if any(tls) and not all(tls):
+            raise ConfigError("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together")
+        url = env.get("DATABASE_URL") or None
+        if url and not url.startswith(("postgresql://", "postgresql+psycopg2://", "postgres://")):
+            raise ConfigError(f"DATABASE_URL={url!r}: expected a postgresql:// URL")
+        webhook = env.get("DEALERFLOW_NOTIFY_WEBHOOK_URL") or None
+        if webhook and not webhook.startswith(("http://", "https://")):
+            raise ConfigError(f"DEALERFLOW_NOTIFY_WEBHOOK_URL={webhook!r}: expected an http(s):// URL")
+        return cls(
+            database_url=url,
+            temporal_address=env.get("TEMPORAL_ADDRESS") or None,
+            temporal_namespace=env.get("TEMPORAL_NAMESPACE") or "default",
+            temporal_tls_cert=tls[0],
+            temporal_tls_key=tls[1],
+            temporal_tls_ca=env.get("TEMPORAL_TLS_CA") or None,
+            task_queue=env.get("DEALERFLOW_TASK_QUEUE") or "dealerflow",
+            secret_key=env.get("DEALERFLOW_SECRET_KEY") or _dev_secret(data_dir),
+            token_minutes=_int(env, "DEALERFLOW_TOKEN_MINUTES", 12 * 60),
+            data_dir=data_dir,
+            rules_dir=Path(env.get("DEALERFLOW_RULES_DIR") or ROOT / "rules"),
+            api_host=env.get("DEALERFLOW_API_HOST") or "127.0.0.1",
+            api_port=_int(env, "DEALERFLOW_API_PORT", 8000),
+            temporal_port=_int(env, "DEALERFLOW_TEMPORAL_PORT", 7233),
+            temporal_ui_port=_int(env, "DEALERFLOW_TEMPORAL_UI_PORT", 8233),
+            evidence_dir=Path(env["DEALERFLOW_EVIDENCE_DIR"]) if env.get("DEALERFLOW_EVIDENCE_DIR") else None,
+            notify_webhook_url=webhook,
+            notify_webhook_token=env.get("DEALERFLOW_NOTIFY_WEBHOOK_TOKEN") or None,
+        )
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+
+def _dev_secret(data_dir: Path) -> str:
+    """A per-installation signing key kept in the data dir, so every API process on this
+    machine accepts the same tokens. Production sets DEALERFLOW_SECRET_KEY."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,90 @@
+"""Notifications: the in-app inbox (a row per recipient) doubles as the outbox of external channels.
+
+Every notification is written in the transaction of the change it reports, so none is lost or sent
+for a change that rolled back. A channel (the webhook for WeCom/DingTalk/SMS gateways) is then fed
+from the unsent rows by an activity, in batches, and marks them sent."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import httpx
+from sqlalchemy import bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from dealerflow.models import Notification
+
+
+def notify(session: Session, *, role: str | None = None, user_id: int | None = None, dealer_id: int | None = None,
+           kind: str, title: str, body: str = "", link: str | None = None, dedup_key: str | None = None) -> None:
+    """One notification for a role, a user or a dealer; a repeated dedup_key adds nothing."""
+    session.execute(insert(Notification).values(
+        recipient_role=role, recipient_user_id=user_id, recipient_dealer_id=dealer_id, kind=kind, title=title,
+        body=body, link=link, dedup_key=dedup_key).on_conflict_do_nothing(index_elements=["dedup_key"]))
+
+
+_NOTIFY_DEALERS = text("""
+    insert into notifications (recipient_dealer_id, kind, title, body, link, dedup_key, created_at)
+    select d, :kind, :title, :body, :link, :dedup || ':' || d, now() from unnest(:dealers) as d
+    on conflict (dedup_key) do nothing""").bindparams(bindparam("dealers"))
+
+
+def notify_dealers(session: Session, dealer_ids: Sequence[int], *, kind: str, title: str, body: str = "",
+                   link: str | None = None, dedup: str) -> None:
+    """The same notification to many dealers in one statement; `dedup` + dealer id is the key."""
+    if dealer_ids:
+        session.execute(_NOTIFY_DEALERS, {"dealers": list(dealer_ids), "kind": kind, "title": title,
+                                          "body": body, "link": link, "dedup": dedup})
+
+
+# --- external channels -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    kind: str
+    title: str
+    body: str
+    link: str | None
+    role: str | None
+    user_id: int | None
+    dealer_id: int | None
+
+
+class Channel(Protocol):
+    name: str
+
+    def send(self, messages: list[Message]) -> None:
+        """Deliver the batch or raise; a raised batch stays unsent and is retried."""
+
+
+class WebhookChannel:
+    """POSTs each batch as JSON to a gateway (WeCom, DingTalk, SMS) that fans it out."""
+    name = "webhook"
+
+    def __init__(self, url: str, *, token: str | None = None, timeout: float = 10.0):
+        self.url, self.timeout = url, timeout
+        self.headers = {"content-type": "application/json"} | ({"authorization": f"Bearer {token}"} if token else {})
+
+    def send(self, messages: list[Message]) -> None:
+        body = json.dumps({"notifications": [m.__dict__ for m in messages]}, ensure_ascii=False)
+        response = httpx.post(self.url, content=body.encode(), headers=self.headers, timeout=self.timeout)
+        response.raise_for_status()
+
+
+def send_pending(session: Session, channels: list[Channel], *, batch: int = 500) -> int:
+    """Send one batch of unsent notifications through every channel and mark it sent. With no
+    external channel configured the in-app inbox is the only channel: rows are marked sent as is."""
+    rows = session.execute(select(Notification).where(Notification.sent_at.is_(None))
+                           .order_by(Notification.id).limit(batch).with_for_update(skip_locked=True)).scalars().all()
+    if not rows:
+        return 0
+    messages = [Message(n.id, n.kind, n.title, n.body, n.link, n.recipient_role, n.recipient_user_id,
+                        n.recipient_dealer_id) for n in rows]
+    for channel in channels:
+        channel.send(messages)
+    session.execute(update(Notification).where(Notification.id.in_([m.id for m in messages]))
+                    .values(sent_at=text("now()")))
+    return len(messages)

@@ -1,0 +1,94 @@
+"""Deployed rule files: validate-then-deploy, and the active compiled version for a decision.
+
+The database holds every deployed version; the highest is active. Workers and API processes read
+the active version number on each decision and compile a version once per process, so a deploy
+takes effect everywhere without a restart, and an invalid file never becomes active."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dealerflow.core.errors import NotFound
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from policies_dsl import CompiledRuleset, RuleFile, compiled_for, load_rule_file
+
+from dealerflow.models import RuleVersion
+
+
+class UnknownRuleset(NotFound):
+    pass
+
+
+@dataclass(frozen=True)
+class Deployed:
+    ruleset: str
+    version: int
+    changed: bool
+    sha256: str
+
+
+def deploy(session: Session, *, filename: str, text: str, actor: str) -> Deployed:
+    """Validate `text` (raises policies_dsl.RuleFileError, writing nothing) and make it the active
+    version unless it equals the active one. Concurrent deploys of one ruleset serialize on a lock."""
+    rule_file = load_rule_file(filename, text)
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"rules:{rule_file.name}"))))
+    current = _active_row(session, rule_file.name)
+    if current is not None and current.sha256 == rule_file.sha256:
+        return Deployed(rule_file.name, current.version, False, current.sha256)
+    version = 1 if current is None else current.version + 1
+    session.execute(insert(RuleVersion).values(
+        ruleset=rule_file.name, version=version, kind=rule_file.kind, sha256=rule_file.sha256,
+        source=text, filename=filename, deployed_by=actor))
+    return Deployed(rule_file.name, version, True, rule_file.sha256)
+
+
+def deploy_directory(session: Session, rules_dir: Path, *, actor: str) -> list[Deployed]:
+    """Deploy every rule file under `rules_dir` (all validated first: one bad file deploys none)."""
+    files = sorted(p for p in Path(rules_dir).rglob("*.yaml"))
+    texts = {p: p.read_text(encoding="utf-8") for p in files}
+    for path, text in texts.items():
+        load_rule_file(str(path), text)
+    return [deploy(session, filename=display_name(path, rules_dir), text=text, actor=actor)
+            for path, text in texts.items()]
+
+
+def display_name(path: Path, rules_dir: Path) -> str:
+    """How a rule file is named in errors and in the database: rules/… when it lives there."""
+    try:
+        return str(Path("rules") / Path(path).resolve().relative_to(Path(rules_dir).resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _active_row(session: Session, name: str) -> RuleVersion | None:
+    return session.scalars(select(RuleVersion).where(RuleVersion.ruleset == name)
+                           .order_by(RuleVersion.version.desc()).limit(1)).first()
+
+
+def active(session: Session, name: str) -> CompiledRuleset:
+    """The active compiled ruleset: one indexed lookup, then the per-process compile cache."""
+    return compiled(session, name)
+
+
+def compiled(session: Session, name: str, version: int | None = None) -> CompiledRuleset:
+    """A deployed version (default: the active one), compiled once per process."""
+    q = select(RuleVersion.version, RuleVersion.sha256, RuleVersion.filename).where(RuleVersion.ruleset == name)
+    q = q.where(RuleVersion.version == version) if version is not None else q
+    row = session.execute(q.order_by(RuleVersion.version.desc()).limit(1)).first()
+    if row is None:
+        raise UnknownRuleset(f"ruleset {name!r}" + (f" version {version}" if version is not None else "")
+                             + " has not been deployed (run `dealerflow rules deploy`)")
+
+    def load() -> RuleFile:  # only when this process has not compiled this version yet
+        source = session.scalar(select(RuleVersion.source).where(
+            RuleVersion.ruleset == name, RuleVersion.version == row.version))
+        return load_rule_file(row.filename, source)
+
+    return compiled_for(name, row.version, row.sha256, load)
+
+
+def versions(session: Session) -> list[RuleVersion]:
+    return list(session.scalars(select(RuleVersion).order_by(RuleVersion.ruleset, RuleVersion.version.desc())))

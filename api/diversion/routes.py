@@ -10,9 +10,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import Field, StringConstraints, model_validator
-from starlette.datastructures import UploadFile
 
-from dealerflow.core.errors import Conflict, DomainError, Invalid, NotFound, TooLarge, Unsupported
+from api.uploads import read_upload
+from dealerflow.core.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
 from dealerflow.diversion import codes as product_codes, scans
 from dealerflow.models import SCANNER_KINDS, User
 
@@ -127,62 +127,29 @@ _SCANS_BODY = {"requestBody": {"required": True, "content": {
                                        "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
 
 
-async def _body(request: Request) -> bytes:
-    limit = scans.MAX_UPLOAD
-    too_large = TooLarge(f"the body is larger than {limit // (1024 * 1024)} MB: split the batch")
-    if int(request.headers.get("content-length") or 0) > limit + 64 * 1024:
-        raise too_large
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > limit:
-            raise too_large
-    return bytes(data)
-
-
 async def _rows(request: Request) -> tuple[list, list[int] | None, list]:
     """(rows, their lines or None for a JSON array, unreadable lines) from any accepted body."""
-    mime = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if mime == "multipart/form-data":
-        async with request.form(max_files=1, max_fields=4) as form:
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
-                raise Invalid("expected the file in the form field 'file'", field="file")
-            data = await upload.read(scans.MAX_UPLOAD + 1)
-            name = (upload.filename or "").lower()
-        if len(data) > scans.MAX_UPLOAD:
-            raise TooLarge(f"the file is larger than {scans.MAX_UPLOAD // (1024 * 1024)} MB: split it")
-        ndjson = name.endswith((".ndjson", ".jsonl")) or (not name.endswith(".csv") and data.lstrip()[:1] == b"{")
-        return _upload(scans.read_ndjson if ndjson else scans.read_csv, data)
-    if mime in NDJSON_TYPES:
-        return _upload(scans.read_ndjson, await _body(request))
-    if mime in CSV_TYPES:
-        return _upload(scans.read_csv, await _body(request))
-    if mime == "text/plain":  # either: an object on the first line means NDJSON
-        data = await _body(request)
-        return _upload(scans.read_ndjson if data.lstrip()[:1] == b"{" else scans.read_csv, data)
-    if mime != "application/json":
-        raise Unsupported("send a JSON array (application/json), NDJSON (application/x-ndjson), CSV "
-                                 f"(text/csv) or a multipart field 'file', not {mime or 'no content type'}")
-    try:
-        rows = json.loads(await _body(request))
-    except ValueError as e:
-        raise Invalid(f"malformed JSON: {e}", field="body") from None
-    if not isinstance(rows, list):
-        raise Invalid("expected a JSON array of scans", field="body")
-    if len(rows) > MAX_JSON_SCANS:
-        raise TooLarge(f"{len(rows)} scans: at most {MAX_JSON_SCANS} in a JSON array; send more as NDJSON "
-                                 "or CSV")
-    return rows, None, []
-
-
-def _upload(read, data: bytes):
-    try:
-        return read(data)
-    except scans.NotScans as e:
-        raise Unsupported(str(e)) from None
-    except scans.BadUpload as e:
-        raise Invalid(str(e), field="file") from None
+    upload = await read_upload(
+        request, limit=scans.MAX_UPLOAD, accept=("application/json", "text/plain", *NDJSON_TYPES, *CSV_TYPES),
+        hint="send a JSON array (application/json), NDJSON (application/x-ndjson), CSV (text/csv) or a "
+             "multipart field 'file'")
+    data, mime, name = upload.data, upload.media_type, upload.filename
+    if mime == "application/json":
+        try:
+            rows = json.loads(data)
+        except ValueError as e:
+            raise Invalid(f"malformed JSON: {e}", field="body") from None
+        if not isinstance(rows, list):
+            raise Invalid("expected a JSON array of scans", field="body")
+        if len(rows) > MAX_JSON_SCANS:
+            raise TooLarge(f"{len(rows)} scans: at most {MAX_JSON_SCANS} in a JSON array; send more as NDJSON "
+                           "or CSV")
+        return rows, None, []
+    # An object on the first line means NDJSON, unless the type or the file's name says which.
+    looks_ndjson = data.lstrip()[:1] == b"{"
+    ndjson = (mime in NDJSON_TYPES or name.endswith((".ndjson", ".jsonl"))
+              or (mime not in CSV_TYPES and not name.endswith(".csv") and looks_ndjson))
+    return (scans.read_ndjson if ndjson else scans.read_csv)(data)
 
 
 @router.post("/scans", openapi_extra=_SCANS_BODY)

@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
-from dealerflow.core.errors import Conflict, Invalid, NotFound, TooLarge, Unsupported
+from dealerflow.core.errors import Conflict, Invalid, NotFound
 from dealerflow.orders import fulfilment
-from dealerflow.orders.fulfilment import BatchError, NotCsv
+from dealerflow.orders.fulfilment import BatchError
+from api.uploads import read_upload
 from dealerflow.models import User
 
 from api.deps import CurrentUser, SessionDep, require_role
@@ -105,7 +105,9 @@ async def import_csv(kind: Literal["shipments", "deliveries", "returns", "paymen
     reference, order_id, sku, quantity, returned_at[, reason]; payments reference, amount, paid_at,
     order_id and/or dealer[, method]. Times: ISO 8601 with offset, or a date (China).
     All rows or none: 422 lists every problem by line."""
-    data = await _upload(request)
+    upload = await read_upload(request, limit=fulfilment.MAX_UPLOAD, accept=CSV_TYPES,
+                               hint="send the CSV as a text/csv body or as the multipart field 'file'")
+    data = upload.data
 
     def record():
         with request.app.state.sessions() as session:
@@ -115,36 +117,8 @@ async def import_csv(kind: Literal["shipments", "deliveries", "returns", "paymen
 
     try:
         return _result(await run_in_threadpool(record))
-    except NotCsv as e:
-        raise Unsupported(str(e)) from None
     except BatchError as e:
         raise _refused(e) from None
-
-
-async def _upload(request: Request) -> bytes:
-    limit = fulfilment.MAX_UPLOAD
-    too_large = TooLarge(f"the file is larger than {limit // (1024 * 1024)} MB: split it")
-    if int(request.headers.get("content-length") or 0) > limit + 64 * 1024:  # room for multipart framing
-        raise too_large
-    mime = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if mime == "multipart/form-data":
-        async with request.form(max_files=1, max_fields=4) as form:
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
-                raise Invalid("expected the CSV file in the form field 'file'", field="file")
-            data = await upload.read(limit + 1)
-    elif mime in CSV_TYPES:
-        data = bytearray()
-        async for chunk in request.stream():
-            data += chunk
-            if len(data) > limit:
-                raise too_large
-    else:
-        raise Unsupported(f"send the CSV as a text/csv body or as the multipart field 'file', "
-                                 f"not {mime or 'no content type'}")
-    if len(data) > limit:
-        raise too_large
-    return bytes(data)
 
 
 # --- reading ----------------------------------------------------------------------------------------

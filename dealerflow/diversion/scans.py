@@ -11,7 +11,6 @@ the alerts among them by the active rule file's thresholds (joining the codes an
 regions); a few more file the alerts into their cases."""
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -26,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from dealerflow.diversion import cases as diversion
 from dealerflow.contracts import CaseStart
-from dealerflow.orders.fulfilment import parse_amount, parse_time
+from dealerflow.shared.uploads import parse_amount, parse_time, read_table, text_of
 from dealerflow.models import SCANNER_KINDS, Dealer
 
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -59,23 +58,10 @@ class Ingested:
     detection: bool = True  # False when no diversion rule file is deployed
 
 
-class NotScans(errors.Unsupported):
-    """An upload that is not CSV or NDJSON text."""
-
-
-class BadUpload(errors.Invalid):
-    """An upload whose structure is wrong (a CSV header), so no row can be read."""
-
-
 # --- reading uploads ---------------------------------------------------------------------------------
 
 def _text(data: bytes) -> str:
-    if b"\x00" in data:
-        raise NotScans("the upload is binary or UTF-16, not CSV or NDJSON: save it as UTF-8 text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise NotScans(f"the upload is not UTF-8 text (byte {e.start})") from None
+    return text_of(data, expected="CSV or NDJSON", save_as="UTF-8 text")
 
 
 def read_ndjson(data: bytes) -> tuple[list, list[int], list[Invalid]]:
@@ -94,30 +80,25 @@ def read_ndjson(data: bytes) -> tuple[list, list[int], list[Invalid]]:
 
 def read_csv(data: bytes) -> tuple[list, list[int], list[Invalid]]:
     """A header row naming the columns (any order; price may be left out), then one scan a line."""
-    reader = csv.reader(io.StringIO(_text(data), newline=""))
-    header = next(reader, None)
-    while header is not None and not any(c.strip() for c in header):
-        header = next(reader, None)
-    if header is None:
-        raise BadUpload(f"empty file: expected a header row with {', '.join(FIELDS)}")
-    names = [c.strip().lower() for c in header]
+    table = read_table(_text(data))
+    if not table.header_line:
+        raise errors.Invalid(f"empty file: expected a header row with {', '.join(FIELDS)}", field="file")
+    names = table.names
     unknown = [n for n in names if n not in _FIELD_SET]
     missing = [n for n in REQUIRED if n not in names]
     if unknown or missing or len(set(names)) != len(names):
         problems = [f"unknown column {n!r}" for n in unknown] + [f"missing column {n!r}" for n in missing]
-        raise BadUpload(f"line {reader.line_num}: " + ("; ".join(problems) or "a column appears twice")
-                        + f" (expected {', '.join(FIELDS)}, separated by commas)")
-    rows, lines, bad = [], [], []
-    start = reader.line_num + 1
-    for cells in reader:
-        if any(c.strip() for c in cells):
-            if len(cells) != len(names):
-                bad.append(Invalid(start, None, f"{len(cells)} values for {len(names)} columns"))
-            else:
-                rows.append(dict(zip(names, cells)))
-                lines.append(start)
-        start = reader.line_num + 1
-    return rows, lines, bad
+        raise errors.Invalid(f"line {table.header_line}: " + ("; ".join(problems) or "a column appears twice")
+                             + f" (expected {', '.join(FIELDS)}, separated by commas)", field="file")
+    bad = [Invalid(line, None, f"{cells} values for {len(names)} columns") for line, cells in table.misfits]
+    rows, lines = [], []
+    for row, line in zip(table.rows, table.lines):
+        if len(row) == len(names):
+            rows.append(row)
+            lines.append(line)
+        else:
+            bad.append(Invalid(line, None, f"{len(row)} values for {len(names)} columns"))
+    return rows, lines, sorted(bad, key=lambda b: b.row)
 
 
 # --- checking rows -----------------------------------------------------------------------------------

@@ -8,22 +8,20 @@ index, field and what is wrong) refuses the whole batch with nothing written; ot
 is applied in the caller's transaction by a few set-based statements, whatever its size."""
 from __future__ import annotations
 
-import csv
-import io
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Iterable, Mapping, Sequence
 
-from dealerflow.core.errors import Invalid, Unsupported
+from dealerflow.core.errors import Invalid
 from sqlalchemy import any_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.orm import Session
 
 from dealerflow.shared import accounts
 from dealerflow.diversion import codes as product_codes
+from dealerflow.shared.uploads import BadValue, parse_amount, parse_time, read_table, text_of
 from dealerflow.models import Dealer, Order, OrderEvent, OrderLine, OrderReturn, Payment
 
 KINDS = ("shipments", "deliveries", "returns", "payments")
@@ -84,10 +82,6 @@ class BatchError(Invalid):
         return [{self.unit: p.row, "field": p.field, "message": p.message} for p in self.problems[:limit]]
 
 
-class NotCsv(Unsupported):
-    """The upload is not CSV text (a workbook, an image, UTF-16...)."""
-
-
 @dataclass(frozen=True)
 class Recorded:
     kind: str
@@ -99,32 +93,15 @@ class Recorded:
 
 # --- reading rows -----------------------------------------------------------------------------------
 
-_MAGIC = ((b"PK\x03\x04", "an Excel workbook or a zip archive"), (b"\xd0\xcf\x11\xe0", "an Excel 97 workbook"),
-          (b"%PDF", "a PDF"), (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"))
-
-
 def read_csv(kind: str, data: bytes) -> tuple[list[dict[str, str]], list[int]]:
     """Rows of a CSV file (UTF-8, comma-separated, a header row naming the columns) with the line
-    each starts on. Raises NotCsv for content that is not CSV text, BatchError for a bad header."""
+    each starts on. Raises NotText for content that is not CSV text, BatchError for a bad header."""
     columns = COLUMNS[kind]
-    for magic, what in _MAGIC:
-        if data.startswith(magic):
-            raise NotCsv(f"the upload is {what}, not CSV: save it as \"CSV UTF-8\"")
-    if b"\x00" in data:
-        raise NotCsv("the upload is binary or UTF-16, not CSV: save it as \"CSV UTF-8\"")
-    try:
-        content = data.decode("utf-8-sig")  # Excel starts a UTF-8 CSV with a byte order mark
-    except UnicodeDecodeError as e:
-        raise NotCsv(f"the upload is not UTF-8 text (byte {e.start}): save it as \"CSV UTF-8\"") from None
-    reader = csv.reader(io.StringIO(content, newline=""))
-    header = next(reader, None)
-    while header is not None and not any(cell.strip() for cell in header):
-        header = next(reader, None)
+    table = read_table(text_of(data))
     expected = ", ".join(columns.names)
-    if header is None:
+    if not table.header_line:
         raise BatchError([Problem(1, None, f"empty file: expected a header row with {expected}")], unit="line")
-    header_line = reader.line_num
-    names = [cell.strip().lower() for cell in header]
+    header_line, names = table.header_line, table.names
     problems = []
     for name in names:
         if name not in columns.names:
@@ -136,73 +113,20 @@ def read_csv(kind: str, data: bytes) -> tuple[list[dict[str, str]], list[int]]:
     if problems:
         raise BatchError(problems, unit="line")
 
-    rows, lines, bad = [], [], []
-    start = reader.line_num + 1
-    for cells in reader:
-        if any(cell.strip() for cell in cells):
-            if len(cells) > len(names):
-                bad.append(Problem(start, None, f"{len(cells)} values for {len(names)} columns"))
-            else:
-                rows.append(dict(zip(names, cells)))
-                lines.append(start)
-        start = reader.line_num + 1
+    bad = [Problem(line, None, f"{cells} values for {len(names)} columns") for line, cells in table.misfits]
     if bad:
         raise BatchError(bad, unit="line")
-    return rows, lines
+    return table.rows, table.lines
 
 
 # --- parsing values ---------------------------------------------------------------------------------
 
-class _Bad(ValueError):
-    def __init__(self, message: str, kind: str = "invalid"):
-        super().__init__(message)
-        self.kind = kind
-
-
-_AMOUNT = re.compile(r"^(\d+)(?:\.(\d+))?$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def parse_time(raw: str) -> datetime:
-    """ISO 8601 with a UTC offset, or a date: the start of that day in China."""
-    if _DATE.match(raw):
-        try:
-            return accounts.day_start(date.fromisoformat(raw))
-        except ValueError:
-            raise _Bad(f"no such date {raw!r}") from None
-    try:
-        at = datetime.fromisoformat(raw[:-1] + "+00:00" if raw[-1:] in "Zz" else raw)
-    except ValueError:
-        raise _Bad(f"expected an ISO 8601 time with offset (2026-03-05T14:30:00+08:00) or a date "
-                   f"(2026-03-05), got {raw!r}") from None
-    if at.tzinfo is None:
-        raise _Bad(f"{raw!r} has no UTC offset: add one (+08:00 for China) or give a date")
-    return at
-
-
-def parse_amount(raw: str) -> Decimal:
-    m = _AMOUNT.match(raw)
-    if m is None:
-        if raw.startswith("-") and _AMOUNT.match(raw[1:]):
-            raise _Bad(f"must be greater than 0, got {raw!r}")
-        raise _Bad(f"expected an amount like 1250.00, got {raw!r}")
-    whole, cents = m.groups()
-    if cents is not None and len(cents) > 2:
-        raise _Bad(f"expected an amount with at most 2 decimals, got {raw!r}")
-    if len(whole.lstrip("0")) > 12:
-        raise _Bad(f"too large: at most 12 digits before the decimal point, got {raw!r}")
-    amount = Decimal(raw).quantize(Decimal("0.01"))
-    if amount <= 0:
-        raise _Bad(f"must be greater than 0, got {raw!r}")
-    return amount
-
-
 def _quantity(raw: str) -> int:
     if not raw.isascii() or not raw.isdigit():
-        raise _Bad(f"expected a whole number of units, got {raw!r}")
+        raise BadValue(f"expected a whole number of units, got {raw!r}")
     quantity = int(raw)
     if not 0 < quantity <= 1_000_000:
-        raise _Bad(f"must be between 1 and 1000000, got {raw!r}")
+        raise BadValue(f"must be between 1 and 1000000, got {raw!r}")
     return quantity
 
 
@@ -210,13 +134,13 @@ def _order_id(raw: str) -> uuid.UUID:
     try:
         return uuid.UUID(raw)
     except ValueError:
-        raise _Bad(f"unknown order {raw!r}", "unknown") from None
+        raise BadValue(f"unknown order {raw!r}", "unknown") from None
 
 
 def _text(limit: int):
     def parse(raw: str) -> str:
         if len(raw) > limit:
-            raise _Bad(f"at most {limit} characters, got {len(raw)}")
+            raise BadValue(f"at most {limit} characters, got {len(raw)}")
         return raw
     return parse
 
@@ -225,7 +149,7 @@ def _code_list(raw: str) -> list[str]:
     """Product codes separated by spaces or semicolons."""
     listed = [c for c in re.split(r"[\s;]+", raw) if c]
     if len(listed) > product_codes.MAX_LISTED:
-        raise _Bad(f"at most {product_codes.MAX_LISTED} codes a shipment, got {len(listed)}")
+        raise BadValue(f"at most {product_codes.MAX_LISTED} codes a shipment, got {len(listed)}")
     return listed
 
 
@@ -269,7 +193,7 @@ class _Batch:
                     continue
                 try:
                     out[name] = _PARSERS[name](value)
-                except _Bad as e:
+                except BadValue as e:
                     out[name] = BAD
                     self.problem(n, name, str(e), e.kind)
                     continue
@@ -602,7 +526,7 @@ RECORDERS = {"shipments": record_shipments, "deliveries": record_deliveries, "re
 
 
 def import_csv(session: Session, *, kind: str, data: bytes, actor: str, now: datetime | None = None) -> Recorded:
-    """A CSV file of one kind, all or nothing. Raises NotCsv or BatchError (lines named)."""
+    """A CSV file of one kind, all or nothing. Raises NotText or BatchError (lines named)."""
     rows, lines = read_csv(kind, data)
     return RECORDERS[kind](session, rows=rows, actor=actor, lines=lines, now=now)
 

@@ -1,0 +1,111 @@
+"""Reading what people and systems upload: text checked before it is parsed (a workbook, an image or
+UTF-16 is named, not misread), CSV tables with the line each row starts on, and the values every
+import shares (times, amounts) with messages a person can act on. Used by every import."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from dealerflow.core.errors import Unsupported
+from dealerflow.shared.accounts import day_start
+
+_MAGIC = ((b"PK\x03\x04", "an Excel workbook or a zip archive"), (b"\xd0\xcf\x11\xe0", "an Excel 97 workbook"),
+          (b"%PDF", "a PDF"), (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"))
+
+
+class NotText(Unsupported):
+    """The upload is not UTF-8 text (a workbook, an image, UTF-16…): nothing of it was read."""
+
+
+class BadValue(ValueError):
+    """One cell that cannot be read; `kind` is invalid, or unknown where it names nothing we know."""
+
+    def __init__(self, message: str, kind: str = "invalid"):
+        super().__init__(message)
+        self.kind = kind
+
+
+def text_of(data: bytes, *, expected: str = "CSV", save_as: str = "\"CSV UTF-8\"") -> str:
+    for magic, what in _MAGIC:
+        if data.startswith(magic):
+            raise NotText(f"the upload is {what}, not {expected}: save it as {save_as}")
+    if b"\x00" in data:
+        raise NotText(f"the upload is binary or UTF-16, not {expected}: save it as {save_as}")
+    try:
+        return data.decode("utf-8-sig")  # Excel starts a UTF-8 CSV with a byte order mark
+    except UnicodeDecodeError as e:
+        raise NotText(f"the upload is not UTF-8 text (byte {e.start}): save it as {save_as}") from None
+
+
+@dataclass
+class Table:
+    """A CSV file: the header's names (lower case, trimmed), then the rows that fit it with their lines."""
+    header_line: int  # 0: the file has no header
+    names: list[str]
+    rows: list[dict[str, str]] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    misfits: list[tuple[int, int]] = field(default_factory=list)  # (line, cells) of rows with more cells than names
+
+
+def read_table(content: str) -> Table:
+    """Blank lines are skipped; a row with fewer cells than the header leaves the rest out."""
+    reader = csv.reader(io.StringIO(content, newline=""))
+    header = next(reader, None)
+    while header is not None and not any(cell.strip() for cell in header):
+        header = next(reader, None)
+    if header is None:
+        return Table(0, [])
+    table = Table(reader.line_num, [cell.strip().lower() for cell in header])
+    start = reader.line_num + 1
+    for cells in reader:
+        if any(cell.strip() for cell in cells):
+            if len(cells) > len(table.names):
+                table.misfits.append((start, len(cells)))
+            else:
+                table.rows.append(dict(zip(table.names, cells)))
+                table.lines.append(start)
+        start = reader.line_num + 1
+    return table
+
+
+_AMOUNT = re.compile(r"^(\d+)(?:\.(\d+))?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_time(raw: str) -> datetime:
+    """ISO 8601 with a UTC offset, or a date: the start of that day in China."""
+    if _DATE.match(raw):
+        try:
+            return day_start(date.fromisoformat(raw))
+        except ValueError:
+            raise BadValue(f"no such date {raw!r}") from None
+    try:
+        at = datetime.fromisoformat(raw[:-1] + "+00:00" if raw[-1:] in "Zz" else raw)
+    except ValueError:
+        raise BadValue(f"expected an ISO 8601 time with offset (2026-03-05T14:30:00+08:00) or a date "
+                       f"(2026-03-05), got {raw!r}") from None
+    if at.tzinfo is None:
+        raise BadValue(f"{raw!r} has no UTC offset: add one (+08:00 for China) or give a date")
+    return at
+
+
+def parse_amount(raw: str) -> Decimal:
+    """A positive amount of money with at most 2 decimals and 12 digits before the point (the columns' size)."""
+    m = _AMOUNT.match(raw)
+    if m is None:
+        if raw.startswith("-") and _AMOUNT.match(raw[1:]):
+            raise BadValue(f"must be greater than 0, got {raw!r}")
+        raise BadValue(f"expected an amount like 1250.00, got {raw!r}")
+    whole, cents = m.groups()
+    if cents is not None and len(cents) > 2:
+        raise BadValue(f"expected an amount with at most 2 decimals, got {raw!r}")
+    if len(whole.lstrip("0")) > 12:
+        raise BadValue(f"too large: at most 12 digits before the decimal point, got {raw!r}")
+    amount = Decimal(raw).quantize(Decimal("0.01"))
+    if amount <= 0:
+        raise BadValue(f"must be greater than 0, got {raw!r}")
+    return amount

@@ -11,7 +11,7 @@ from .conditions import ConditionError, facts_in
 from .compiler import checked_condition
 from .errors import FactError, RuleError, RuleFileError, did_you_mean
 from .facts import coerce
-from .loader import Document, load_document
+from .loader import MAX_BYTES, Document, load_document, too_large
 from .kinds import KINDS, PATTERN_MEANING as KIND_PATTERNS
 from .model import Rule, RuleFile, RuleTest
 from .policy import facts_of, parse_policy
@@ -37,12 +37,24 @@ EXPECTATIONS = {"rebate": rebate_expectation, "diversion": diversion_expectation
 def load_rule_file(file: str | Path, text: str | None = None) -> RuleFile:
     file = str(file)
     if text is None:
-        text = Path(file).read_text(encoding="utf-8")
+        text = read_bounded(file)
     doc = load_document(file, text)
     errors = schema_errors(doc)
     if errors:
         raise RuleFileError(errors)
     return _semantic(doc, text)
+
+
+def read_bounded(file: str) -> str:
+    """The file's text; never more than a rule file may hold, however large the file is."""
+    try:
+        with open(file, encoding="utf-8") as f:
+            text = f.read(MAX_BYTES + 1)
+    except UnicodeDecodeError:
+        raise RuleFileError([RuleError(file, 1, "(document)", "the file is not UTF-8 text")]) from None
+    if len(text) > MAX_BYTES:
+        raise too_large(file)
+    return text
 
 
 def schema_errors(doc: Document) -> list[RuleError]:

@@ -1,12 +1,13 @@
 """The `when` language: a lark grammar, a small AST, and type checking against declared facts.
-Conditions are data: parsed, never evaluated by Python."""
+Conditions are data: parsed, never evaluated by Python. Their length and nesting are bounded so that
+checking, compiling and rendering them (all recursive) stay far from Python's recursion limit."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from .errors import did_you_mean
@@ -55,6 +56,8 @@ STRING: /"[^"\n]*"/ | /'[^'\n]*'/
 """
 
 _parser = Lark(GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+MAX_LENGTH = 4000  # characters: a long `in [...]` list fits; longer is a sign to split the rule
+MAX_DEPTH = 64  # levels of the AST: each `not`, and/or in brackets, and operator of a + - * / chain
 
 
 # --- AST --------------------------------------------------------------------------------------
@@ -118,7 +121,7 @@ class ConditionError(ValueError):
 
 
 @v_args(inline=True)
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):  # `not not not ...` nests the parse tree as deep as it is long
     def number(self, tok):
         return Lit(Decimal(str(tok)))
 
@@ -178,10 +181,26 @@ class _ToAst(Transformer):
 
 
 def parse(text: str):
+    if len(text) > MAX_LENGTH:
+        raise ConditionError(f"the condition is {len(text)} characters long, more than the {MAX_LENGTH} allowed:"
+                             " split it into several rules")
     try:
-        return _ToAst().transform(_parser.parse(text))
+        node = _ToAst().transform(_parser.parse(text))
     except UnexpectedInput as e:
         raise ConditionError(_syntax_message(text, e)) from None
+    if _depth(node) > MAX_DEPTH:
+        raise ConditionError(f"the condition nests more than {MAX_DEPTH} levels deep: split it into several rules")
+    return node
+
+
+def _depth(node) -> int:
+    """The AST's depth, without recursion: it is measured before anything else walks it."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack += [(c, depth + 1) for c in children(node)]
+    return deepest
 
 
 def _syntax_message(text: str, e: UnexpectedInput) -> str:
@@ -219,14 +238,19 @@ class Type:
     enum: tuple | None = None
 
 
+_CHILDREN = {Arith: lambda n: (n.left, n.right), Compare: lambda n: (n.left, n.right), In: lambda n: (n.subject,),
+             Has: lambda n: (n.collection,), And: lambda n: n.items, Or: lambda n: n.items, Not: lambda n: (n.item,)}
+
+
+def children(node) -> tuple:
+    return _CHILDREN.get(type(node), lambda n: ())(node)
+
+
 def facts_in(node) -> list[str]:
     if isinstance(node, Fact):
         return [node.name]
-    children = {Arith: lambda n: (n.left, n.right), Compare: lambda n: (n.left, n.right),
-                In: lambda n: (n.subject,), Has: lambda n: (n.collection,), And: lambda n: n.items, Or: lambda n: n.items,
-                Not: lambda n: (n.item,)}.get(type(node), lambda n: ())(node)
     out: list[str] = []
-    for c in children:
+    for c in children(node):
         out += [f for f in facts_in(c) if f not in out]
     return out
 

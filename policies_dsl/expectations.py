@@ -1,5 +1,7 @@
-"""The `expect` of a document kind's rule-file test: each key checked by the kind's own check, every
-problem reported with file:line, unknown keys named with a did-you-mean."""
+"""The `expect` of a rule-file test, checked when the file is loaded. Each kind has its own check (see
+KindPlugin.expectation); these are the two it is built from: the winning rule named, for kinds
+whose rules decide an outcome, or each key checked by the kind's own check, for kinds whose tests
+expect figures. Every problem is reported with file:line; unknown names come with a did-you-mean."""
 from __future__ import annotations
 
 from typing import Callable
@@ -26,3 +28,12 @@ def checked_expectation(doc: Document, path: tuple, expect: dict, errors: list[R
             errors.append(doc.error(path + (key,), problem))
             ok = False
     return out if ok else None
+
+
+def expected_rule(doc: Document, path: tuple, expect: dict, errors: list[RuleError], names: list) -> dict | None:
+    """Outcome keys are compared as written; `rule`, when given, must be one of `names` or default."""
+    rule = expect.get("rule")
+    if rule is not None and rule != "default" and rule not in names:
+        errors.append(doc.error(path + ("rule",), f"no rule named '{rule}'{did_you_mean(str(rule), names)}"))
+        return None
+    return expect

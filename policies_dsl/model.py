@@ -44,3 +44,9 @@ class RuleFile:
     source: str
     sha256: str
     spec: object = None  # a document kind's parsed section, e.g. a PolicySpec
+
+
+def facts_of(specs: dict) -> dict:
+    """Fact specs as the schema admits them (name → {type, values?, description?}) → name → FactSpec."""
+    return {name: FactSpec(name, s["type"], tuple(s.get("values", ())), s.get("description", ""))
+            for name, s in specs.items()}

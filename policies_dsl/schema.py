@@ -1,10 +1,11 @@
-"""The JSON Schema of rule files: the one the validator uses and the one published for editors."""
+"""The JSON Schema of rule files: the one the validator uses and the one published for editors. Each
+kind (see kinds/) brings its outcome schema and, for a document kind, its section's schema."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from .kinds import KINDS
+from .kinds import KINDS, KindPlugin
 
 FACT_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
 RULE_NAME = r"^[a-z0-9][a-z0-9-]*$"
@@ -91,7 +92,7 @@ def json_schema() -> dict:
 NOT_HERE = {"not": {}, "description": "belongs to another kind of rule file"}
 
 
-def _per_kind(name: str, kind) -> dict:
+def _per_kind(name: str, kind: KindPlugin) -> dict:
     if kind.section:  # a document kind: its section, built-in facts, derived rules
         then = {"required": [kind.section],
                 "properties": {"facts": NOT_HERE, "rules": NOT_HERE, "default": NOT_HERE,

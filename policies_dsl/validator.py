@@ -1,4 +1,6 @@
-"""Rule file text → RuleFile, or RuleFileError listing every problem with file:line and path."""
+"""Rule file text → RuleFile, or RuleFileError listing every problem with file:line and path. The file's
+kind (see kinds/) parses what only it knows — its section or rules, its tests' `expect`; the
+checks every kind shares (the schema, the tests' `given`) are here."""
 from __future__ import annotations
 
 import hashlib
@@ -7,17 +9,12 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from .conditions import ConditionError, facts_in
-from .compiler import checked_condition
+from .conditions import facts_in
 from .errors import FactError, RuleError, RuleFileError, did_you_mean
 from .facts import coerce
-from .loader import Document, load_document
-from .kinds import KINDS, PATTERN_MEANING as KIND_PATTERNS
-from .model import Rule, RuleFile, RuleTest
-from .policy import facts_of, parse_policy
-from .rebate import expectation as rebate_expectation, parse_rebate
-from .diversion import expectation as diversion_expectation, parse_diversion
-from .tiering import expectation as tiering_expectation, parse_tiering
+from .kinds import PATTERN_MEANING as KIND_PATTERNS, kind as kind_of
+from .loader import MAX_BYTES, Document, load_document, too_large
+from .model import RuleFile, RuleTest, facts_of
 from .schema import PATTERN_MEANING, json_schema
 
 _validator = Draft202012Validator(json_schema())
@@ -26,23 +23,29 @@ _JSON_TYPES = {dict: "a mapping", list: "a list", str: "text", bool: "true/false
 _SCHEMA_TYPES = {"object": "a mapping", "array": "a list", "string": "text", "integer": "an integer",
                  "number": "a number"}
 _MEANING = {**PATTERN_MEANING, **KIND_PATTERNS}
-# A document kind's section → (spec, derived rules, default); problems go to the error list.
-SECTION_PARSERS = {"policy": parse_policy, "rebate": parse_rebate, "diversion": parse_diversion,
-                   "tiering": parse_tiering}
-# Kinds whose tests expect figures rather than a rule's outcome: `expect` → exact expectation or None.
-EXPECTATIONS = {"rebate": rebate_expectation, "diversion": diversion_expectation,
-                "tiering": tiering_expectation}
 
 
 def load_rule_file(file: str | Path, text: str | None = None) -> RuleFile:
     file = str(file)
     if text is None:
-        text = Path(file).read_text(encoding="utf-8")
+        text = read_bounded(file)
     doc = load_document(file, text)
     errors = schema_errors(doc)
     if errors:
         raise RuleFileError(errors)
     return _semantic(doc, text)
+
+
+def read_bounded(file: str) -> str:
+    """The file's text; never more than a rule file may hold, however large the file is."""
+    try:
+        with open(file, encoding="utf-8") as f:
+            text = f.read(MAX_BYTES + 1)
+    except UnicodeDecodeError:
+        raise RuleFileError([RuleError(file, 1, "(document)", "the file is not UTF-8 text")]) from None
+    if len(text) > MAX_BYTES:
+        raise too_large(file)
+    return text
 
 
 def schema_errors(doc: Document) -> list[RuleError]:
@@ -89,16 +92,9 @@ def schema_errors(doc: Document) -> list[RuleError]:
 def _semantic(doc: Document, text: str) -> RuleFile:
     data = doc.data
     errors: list[RuleError] = []
-    kind = KINDS[data["kind"]]
-    spec = None
-    if kind.section:  # built-in facts; rules derived from the section
-        facts = facts_of(kind.facts_for(data[kind.section]))
-        spec, rules, default = SECTION_PARSERS[data["kind"]](doc, facts, errors)
-        seen = {r.name: r.line for r in rules}
-    else:
-        facts = facts_of(data["facts"])
-        rules, seen = _rules(doc, facts, errors)
-        default = data["default"]
+    kind = kind_of(data["kind"])
+    facts = facts_of(kind.facts_for(data))
+    spec, rules, default = kind.parse(doc, facts, errors)
     read = {f for r in rules for f in facts_in(r.condition)}
     # A derived fact is computed from its sources: a test gives those instead.
     read = {s for f in read for s in kind.derived.get(f, (f,))}
@@ -127,14 +123,8 @@ def _semantic(doc: Document, text: str) -> RuleFile:
         if missing:
             errors.append(doc.error(("tests", i, "given"), f"missing fact '{missing[0]}' (a test gives every fact the rules read)"))
             ok = False
-        expect = raw["expect"]
-        if data["kind"] in EXPECTATIONS:
-            expect = EXPECTATIONS[data["kind"]](doc, ("tests", i, "expect"), expect, errors)
-            ok = ok and expect is not None
-        elif expect.get("rule") is not None and expect["rule"] != "default" and expect["rule"] not in seen:
-            errors.append(doc.error(("tests", i, "expect", "rule"),
-                                    f"no rule named '{expect['rule']}'{did_you_mean(str(expect['rule']), seen)}"))
-            ok = False
+        expect = kind.expectation(doc, ("tests", i, "expect"), raw["expect"], errors, rules)
+        ok = ok and expect is not None
         if ok:
             tests.append(RuleTest(raw["name"], given, expect, doc.line(("tests", i))))
     if errors:
@@ -143,21 +133,3 @@ def _semantic(doc: Document, text: str) -> RuleFile:
                     facts=facts, rules=tuple(rules), default=default, tests=tuple(tests), source=text,
                     sha256=hashlib.sha256(text.encode()).hexdigest(), spec=spec)
 
-
-def _rules(doc: Document, facts: dict, errors: list[RuleError]) -> tuple[list[Rule], dict]:
-    rules: list[Rule] = []
-    seen: dict[str, int] = {}
-    for i, raw in enumerate(doc.data["rules"]):
-        line = doc.line(("rules", i))
-        if raw["name"] in seen:
-            errors.append(doc.error(("rules", i, "name"), f"duplicate rule name '{raw['name']}'"
-                                    f" (also on line {seen[raw['name']]})"))
-        seen.setdefault(raw["name"], doc.line(("rules", i, "name")))
-        try:
-            condition = checked_condition(raw["when"], facts)
-        except ConditionError as e:
-            errors.append(doc.error(("rules", i, "when"), str(e)))
-            continue
-        rules.append(Rule(raw["name"], raw["when"], raw["then"], raw.get("priority", 0), line, condition,
-                          raw.get("description", "")))
-    return rules, seen

@@ -26,12 +26,3 @@ def test_the_shared_modules_never_name_a_kind():
     named = re.compile("|".join(rf"[\"']{name}[\"']" for name in KINDS))
     for module in SHARED:
         assert not named.search((root / module).read_text()), module
-
-
-def test_names_other_packages_import_stay_importable():
-    from policies_dsl import most_severe
-    from policies_dsl.diversion import most_severe as by_module
-    from policies_dsl.policy import ACCOUNT_MANAGER, PolicySpec, PolicyTask  # noqa: F401
-    from policies_dsl.rebate import Bracket  # noqa: F401
-    from policies_dsl.tiering import ratio  # noqa: F401
-    assert most_severe is by_module

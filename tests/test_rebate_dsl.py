@@ -10,7 +10,7 @@ import pytest
 from dealerflow.core.config import ROOT
 from policies_dsl import (Figures, FactError, RebateSpec, RuleFileError, accrue, compile_rule_file, load_rule_file,
                           run_rule_tests)
-from policies_dsl.rebate import Bracket
+from policies_dsl.kinds.rebate import Bracket
 
 REBATE = """\
 ruleset: trial

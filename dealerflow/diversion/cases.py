@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from policies_dsl import Assessment, CompiledRuleset, DiversionSpec, assess
-from policies_dsl.diversion import most_severe
+from policies_dsl import most_severe
 
 from dealerflow.shared import credit_points, rulebook
 from dealerflow.contracts import CaseOutcomeInput, CaseResult, CaseStart, Investigation, InvestigationInput, TaskSpec

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from policies_dsl import CompiledRuleset, compiled_for
-from policies_dsl.policy import ACCOUNT_MANAGER, PolicySpec
+from policies_dsl.kinds.policy import ACCOUNT_MANAGER, PolicySpec
 
 from dealerflow.shared import rulebook, human_tasks as tasks
 from dealerflow.contracts import (AmendApplied, CloseInput, CloseResult, DeliverInput, PilotInput, PilotVerdict,

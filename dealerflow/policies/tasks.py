@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from policies_dsl.policy import PolicyTask
+from policies_dsl.kinds.policy import PolicyTask
 
 from dealerflow.contracts import EvidenceOutcomeInput, EvidenceReviewInput, TaskSpec
 from dealerflow.shared.evidence import StoredFile

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from policies_dsl import CompiledRuleset, TieringSpec, assess_tier
-from policies_dsl.tiering import ratio
+from policies_dsl.kinds.tiering import ratio
 
 from dealerflow.shared import accounts, rulebook, human_tasks as tasks
 from dealerflow.core import periods

@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import all_activities
+from activities.failures import PermanentFailures
 from dealerflow.core.config import Settings
 from dealerflow.shared.notifications import Channel, WebhookChannel
 from workflows import ALL_WORKFLOWS
@@ -34,6 +35,7 @@ def build_worker(client: Client, sessions: sessionmaker[Session], task_queue: st
                  executor: ThreadPoolExecutor, channels: list[Channel]) -> Worker:
     return Worker(client, task_queue=task_queue, workflows=ALL_WORKFLOWS, workflow_runner=RUNNER,
                   activities=all_activities(sessions, channels), activity_executor=executor,
+                  interceptors=[PermanentFailures()],
                   max_concurrent_activities=ACTIVITY_THREADS)
 
 

@@ -57,8 +57,8 @@ async def place_order(*, client: Client, task_queue: str, sessions: sessionmaker
     except WorkflowUpdateFailedError as e:
         cause = e.cause
         if isinstance(cause, ApplicationError) and cause.type == "OrderInputError":
-            detail = cause.details[0] if cause.details else {"field": "lines", "message": cause.message}
-            raise Invalid.listing([detail]) from None
+            errors = cause.details[0]["errors"] if cause.details else [{"field": "lines", "message": cause.message}]
+            raise Invalid.listing(errors) from None
         raise
     except RPCError as e:
         raise unavailable(e) from None

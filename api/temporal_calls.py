@@ -1,9 +1,10 @@
-"""What the API's Temporal calls share: one mapping of an unreachable service, one of a workflow
-update's refusal, and schedules created or brought up to date."""
+"""What the API's Temporal calls share: one mapping of an unreachable service, one way to send a
+workflow update and map its refusal, and schedules created or brought up to date."""
 from __future__ import annotations
 
 from temporalio.client import (Client, Schedule, ScheduleAlreadyRunningError, ScheduleCalendarSpec, ScheduleRange,
-                               ScheduleUpdate, WorkflowUpdateFailedError)
+                               ScheduleUpdate, WorkflowHandle, WorkflowUpdateFailedError)
+from temporalio.service import RPCError
 from temporalio.exceptions import ApplicationError
 
 from dealerflow.core.errors import DomainError, Unavailable
@@ -15,13 +16,22 @@ def unavailable(e: Exception) -> Unavailable:
     return Unavailable(f"workflow service unavailable: {e}")
 
 
-def refusal(e: WorkflowUpdateFailedError, errors: dict[str, DomainError]) -> DomainError | None:
-    """The domain error for a workflow's refusal of an update (its ApplicationError type), or None
-    when the failure is not one the caller can act on."""
-    cause = e.cause
-    if isinstance(cause, ApplicationError) and cause.type in errors:
-        return errors[cause.type]
-    return None
+async def run_update(handle: WorkflowHandle, update, arg, *, refusals: dict[str, type[DomainError]],
+                     ended: DomainError | None = None):
+    """Send a workflow update. A refusal by the workflow (its ApplicationError type) becomes the domain
+    error `refusals` names for it, with the workflow's message; an update to a workflow that has
+    ended raises `ended`; an unreachable Temporal is Unavailable."""
+    try:
+        return await handle.execute_update(update, arg)
+    except WorkflowUpdateFailedError as e:
+        cause = e.cause
+        if isinstance(cause, ApplicationError) and cause.type in refusals:
+            raise refusals[cause.type](cause.message) from None
+        raise
+    except RPCError as e:
+        if ended is not None and "workflow execution already completed" in str(e).lower():
+            raise ended from None
+        raise unavailable(e) from None
 
 
 async def ensure_schedule(client: Client, schedule_id: str, schedule: Schedule) -> None:

@@ -10,17 +10,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair as Pair, WorkflowIDReusePolicy
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from dealerflow.contracts import (STAGE, TASK_ROLE, CaseInput, CaseOutcomeInput,
+    from dealerflow.contracts import (STAGE, CaseInput, CaseOutcomeInput,
                                       CaseResult, DiversionSweepInput, DiversionSweepResult,
-                                      Investigation, InvestigationInput, case_search_attributes, task_workflow_id)
+                                      Investigation, InvestigationInput, case_search_attributes)
     from dealerflow.contracts.diversion import workflow_id_for
 
-from .human_task import HumanTaskWorkflow
+from .human_task import ask
 
 ACTIVITY = dict(start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
@@ -47,10 +47,7 @@ class CaseWorkflow:
             return CaseResult(inp.case_id, investigation.status, investigation.severity, 0)
         self._set_stage("investigating")
         spec = investigation.task
-        answer = await workflow.execute_child_workflow(
-            HumanTaskWorkflow.run, spec, id=task_workflow_id(spec.task_id),
-            search_attributes=workflow.info().typed_search_attributes.updated(
-                Pair(STAGE, "open"), Pair(TASK_ROLE, spec.assignee_role)))
+        answer = await ask(spec)
         result = await workflow.execute_activity(
             "resolve_case", CaseOutcomeInput(inp.case_id, answer, workflow.now()), result_type=CaseResult, **ACTIVITY)
         self._severity = result.severity

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair as Pair
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from dealerflow.contracts import STAGE, TASK_ROLE, EvidenceOutcomeInput, EvidenceReviewInput, task_workflow_id
+    from dealerflow.contracts import STAGE, EvidenceOutcomeInput, EvidenceReviewInput
 
-from .human_task import HumanTaskWorkflow
+from .human_task import ask
 
 ACTIVITY = dict(start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
@@ -23,10 +23,7 @@ class EvidenceReviewWorkflow:
     async def run(self, inp: EvidenceReviewInput) -> str:
         workflow.upsert_search_attributes([STAGE.value_set("in_review")])
         try:
-            result = await workflow.execute_child_workflow(
-                HumanTaskWorkflow.run, inp.review, id=task_workflow_id(inp.review.task_id),
-                search_attributes=workflow.info().typed_search_attributes.updated(
-                    Pair(STAGE, "open"), Pair(TASK_ROLE, inp.review.assignee_role)))
+            result = await ask(inp.review)
         except ChildWorkflowError:  # the review was cancelled with its policy
             workflow.upsert_search_attributes([STAGE.value_set("cancelled")])
             return "cancelled"

@@ -6,15 +6,32 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributePair as Pair
 from temporalio.exceptions import ApplicationError
+from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from dealerflow.contracts import STAGE, TASK_ROLE, CompleteTaskInput, EscalationResult, TaskResult, TaskSpec
+    from dealerflow.contracts import (STAGE, TASK_ROLE, CompleteTaskInput, EscalationResult, TaskResult, TaskSpec,
+                                      task_workflow_id)
 
 ACTIVITY = dict(start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
 
+
+async def start_task(spec: TaskSpec, *, detached: bool = False) -> ChildWorkflowHandle:
+    """Ask a person, from inside a workflow: the task's child workflow, found in the Temporal UI by the
+    parent's search attributes with the task's stage and role. A detached task outlives its parent
+    (people answer in their own time); an attached one is cancelled when the parent no longer waits."""
+    return await workflow.start_child_workflow(
+        HumanTaskWorkflow.run, spec, id=task_workflow_id(spec.task_id),
+        parent_close_policy=ParentClosePolicy.ABANDON if detached else ParentClosePolicy.TERMINATE,
+        search_attributes=workflow.info().typed_search_attributes.updated(
+            Pair(STAGE, "open"), Pair(TASK_ROLE, spec.assignee_role)))
+
+
+async def ask(spec: TaskSpec) -> TaskResult:
+    """Ask a person and wait for the answer."""
+    return await (await start_task(spec))
 
 
 @workflow.defn

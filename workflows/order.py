@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair as Pair
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from dealerflow.contracts import (STAGE, TASK_ROLE, CreditDecision, OrderResult, PlaceOrderInput,
-                                      ReviewOutcomeInput, TaskSpec, task_workflow_id)
+    from dealerflow.contracts import (STAGE, CreditDecision, OrderResult, PlaceOrderInput,
+                                      ReviewOutcomeInput, TaskSpec)
 
-from .human_task import HumanTaskWorkflow
+from .human_task import ask
 
 ACTIVITY = dict(start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30),
@@ -46,20 +46,14 @@ class OrderWorkflow:
         workflow.upsert_search_attributes([STAGE.value_set(decision.status)])
         if decision.status == "pending_review":
             task_id = str(workflow.uuid4())
-            result = await workflow.execute_child_workflow(
-                HumanTaskWorkflow.run,
-                TaskSpec(task_id=task_id, kind="order_credit_review",
+            result = await ask(TaskSpec(task_id=task_id, kind="order_credit_review",
                          title=f"Credit review: {decision.dealer_code}, order {inp.order_id[:8]}, {decision.amount}",
                          subject_type="order", subject_id=inp.order_id, dealer_id=inp.dealer_id,
                          assignee_role=decision.review_role, outcomes=["approve", "reject"],
                          sla_seconds=decision.review_sla_seconds, escalate_to=decision.escalate_to,
                          payload={"reason": decision.reason, "rule": decision.rule, "amount": decision.amount,
                                   "dealer": decision.dealer_code,
-                                  "ruleset": decision.ruleset, "version": decision.version}),
-                id=task_workflow_id(task_id),
-                search_attributes=workflow.info().typed_search_attributes.updated(
-                    Pair(STAGE, "open"), Pair(TASK_ROLE, decision.review_role)),
-            )
+                                  "ruleset": decision.ruleset, "version": decision.version}))
             self._status = await workflow.execute_activity(
                 "apply_review", ReviewOutcomeInput(inp.order_id, result), result_type=str, **ACTIVITY)
             workflow.upsert_search_attributes([STAGE.value_set(self._status)])

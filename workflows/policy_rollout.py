@@ -10,17 +10,15 @@ import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair as Pair
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from dealerflow.contracts import (STAGE, TASK_ROLE, AmendApplied, AmendInput, CloseInput, CloseResult,
+    from dealerflow.contracts import (STAGE, AmendApplied, AmendInput, CloseInput, CloseResult,
                                       DeliverInput, PilotInput, PilotVerdict, PolicyStatusInput, RolloutInput,
-                                      RolloutPlan, RolloutResult, SweepInput, SweepResult, TaskSpec, WithdrawInput,
-                                      task_workflow_id)
+                                      RolloutPlan, RolloutResult, SweepInput, SweepResult, TaskSpec, WithdrawInput)
 
-from .human_task import HumanTaskWorkflow
+from .human_task import start_task
 
 ACTIVITY = dict(start_to_close_timeout=timedelta(minutes=5),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
@@ -93,10 +91,7 @@ class PolicyRolloutWorkflow:
         if reason:
             spec.payload["promotion_rules"] = reason
         await self._set_stage("awaiting_decision")
-        child = await workflow.start_child_workflow(
-            HumanTaskWorkflow.run, spec, id=task_workflow_id(spec.task_id),
-            search_attributes=workflow.info().typed_search_attributes.updated(
-                Pair(STAGE, "open"), Pair(TASK_ROLE, spec.assignee_role)))
+        child = await start_task(spec)
         if await self._chase(until=child.done) == "withdrawn":
             return "withdrawn"
         result = await child
@@ -156,11 +151,7 @@ class PolicyRolloutWorkflow:
         for spec in result.escalation_tasks:
             # Account managers answer in their own time; the rollout does not wait for them.
             try:
-                await workflow.start_child_workflow(
-                    HumanTaskWorkflow.run, spec, id=task_workflow_id(spec.task_id),
-                    parent_close_policy=ParentClosePolicy.ABANDON,
-                    search_attributes=workflow.info().typed_search_attributes.updated(
-                        Pair(STAGE, "open"), Pair(TASK_ROLE, spec.assignee_role)))
+                await start_task(spec, detached=True)
                 self._counts["escalation_tasks"] += 1
             except WorkflowAlreadyStartedError:  # a retried sweep returned the same task
                 pass

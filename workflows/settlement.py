@@ -17,13 +17,13 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from dealerflow.contracts import (REBATE_PROGRAM, SETTLEMENT_PERIOD, STAGE, TASK_ROLE, ApprovalInput,
+    from dealerflow.contracts import (REBATE_PROGRAM, SETTLEMENT_PERIOD, STAGE, ApprovalInput,
                                       ApprovalOutcomeInput, CloseRunInput, DisputeOutcomeInput, DueRunsInput,
                                       FreezeResult, PostInput, ReviewInput, ReviewState, RunResult, SettlementInput,
-                                      TaskSpec, task_workflow_id)
+                                      TaskSpec)
     from dealerflow.contracts.rebates import workflow_id_for
 
-from .human_task import HumanTaskWorkflow
+from .human_task import ask
 
 RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_error_types=["SettlementError"])
 ACTIVITY = dict(start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY)
@@ -79,10 +79,7 @@ class SettlementWorkflow:
                 pass
 
     async def _dispute(self, run_id: str, spec: TaskSpec) -> None:
-        result = await workflow.execute_child_workflow(
-            HumanTaskWorkflow.run, spec, id=task_workflow_id(spec.task_id),
-            search_attributes=workflow.info().typed_search_attributes.updated(
-                Pair(STAGE, "open"), Pair(TASK_ROLE, spec.assignee_role)))
+        result = await ask(spec)
         await workflow.execute_activity(
             "resolve_dispute",
             DisputeOutcomeInput(run_id, spec.subject_id, result, workflow.now()), result_type=str, **ACTIVITY)
@@ -97,10 +94,7 @@ class SettlementWorkflow:
                 ApprovalInput(run_id, step, str(workflow.uuid4()), approvers), result_type=TaskSpec | None, **ACTIVITY)
             if spec is None:  # under the threshold: one approval is enough
                 return True
-            result = await workflow.execute_child_workflow(
-                HumanTaskWorkflow.run, spec, id=task_workflow_id(spec.task_id),
-                search_attributes=workflow.info().typed_search_attributes.updated(
-                    Pair(STAGE, "open"), Pair(TASK_ROLE, spec.assignee_role)))
+            result = await ask(spec)
             await workflow.execute_activity(
                 "record_approval", ApprovalOutcomeInput(run_id, step, result), **ACTIVITY)
             if result.outcome != "approve":

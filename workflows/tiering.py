@@ -13,12 +13,12 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from dealerflow.contracts import (STAGE, TASK_ROLE, TIERING_MONTH, ApplyResult, DowngradeOutcomeInput,
+    from dealerflow.contracts import (STAGE, TIERING_MONTH, ApplyResult, DowngradeOutcomeInput,
                                       RetieringInput, RetieringResult, ScoreResult, SilentResult, TaskSpec,
-                                      TieringStepInput, task_workflow_id)
+                                      TieringStepInput)
     from dealerflow.contracts.tiering import month_of, workflow_id_for
 
-from .human_task import HumanTaskWorkflow
+from .human_task import ask, start_task
 
 RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_error_types=["TieringError"])
 ACTIVITY = dict(start_to_close_timeout=timedelta(minutes=5), retry_policy=RETRY)
@@ -52,10 +52,7 @@ class RetieringWorkflow:
             await self._start_task(spec)
         if applied.approval is not None:
             await self._set_stage("awaiting_approval")
-            result = await workflow.execute_child_workflow(
-                HumanTaskWorkflow.run, applied.approval, id=task_workflow_id(applied.approval.task_id),
-                search_attributes=workflow.info().typed_search_attributes.updated(
-                    Pair(STAGE, "open"), Pair(TASK_ROLE, applied.approval.assignee_role)))
+            result = await ask(applied.approval)
             await workflow.execute_activity(
                 "decide_downgrades", DowngradeOutcomeInput(month, result, workflow.now()), result_type=int, **ACTIVITY)
         totals = await workflow.execute_activity("close_tiering_run", step(), result_type=dict, **ACTIVITY)
@@ -68,11 +65,7 @@ class RetieringWorkflow:
     async def _start_task(self, spec: TaskSpec) -> None:
         # Account managers answer in their own time; the run does not wait for them.
         try:
-            await workflow.start_child_workflow(
-                HumanTaskWorkflow.run, spec, id=task_workflow_id(spec.task_id),
-                parent_close_policy=ParentClosePolicy.ABANDON,
-                search_attributes=workflow.info().typed_search_attributes.updated(
-                    Pair(STAGE, "open"), Pair(TASK_ROLE, spec.assignee_role)))
+            await start_task(spec, detached=True)
         except WorkflowAlreadyStartedError:  # a retried step returned the same task
             pass
 

@@ -7,9 +7,8 @@ import uuid
 from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError,
-                               ScheduleIntervalSpec, ScheduleOverlapPolicy, SchedulePolicy,
-                               ScheduleSpec, ScheduleUpdate)
+from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleIntervalSpec, ScheduleOverlapPolicy, SchedulePolicy,
+                               ScheduleSpec)
 from temporalio.common import SearchAttributePair as Pair, TypedSearchAttributes, WorkflowIDConflictPolicy, \
     WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -20,7 +19,7 @@ from dealerflow.diversion import scans
 from dealerflow.contracts import CaseInput, CaseStart, DiversionSweepInput, DiversionSweepResult
 from workflows import CaseWorkflow, DiversionSweepWorkflow
 from dealerflow.contracts import case_search_attributes
-from api.temporal_calls import unavailable
+from api.temporal_calls import ensure_schedule, unavailable
 
 
 CASE_STARTS = 16  # case workflows started at once after a batch of scans
@@ -91,7 +90,4 @@ async def sync_diversion_schedule(*, client: Client, task_queue: str) -> None:
             typed_search_attributes=TypedSearchAttributes([Pair(STAGE, "scheduled")])),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=DIVERSION_EVERY)]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP))
-    try:
-        await client.create_schedule(DIVERSION_SCHEDULE, schedule)
-    except ScheduleAlreadyRunningError:
-        await client.get_schedule_handle(DIVERSION_SCHEDULE).update(lambda _: ScheduleUpdate(schedule=schedule))
+    await ensure_schedule(client, DIVERSION_SCHEDULE, schedule)

@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import (Client, WorkflowUpdateFailedError)
+from temporalio.client import (Client)
 from temporalio.common import SearchAttributePair as Pair, TypedSearchAttributes, WorkflowIDConflictPolicy, \
     WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 from dealerflow.core.errors import Conflict, NotFound
 from dealerflow.contracts.policies import workflow_id_for
@@ -17,7 +17,12 @@ from dealerflow.contracts import DEALER_ID, POLICY_ID, STAGE, \
     WithdrawInput
 from dealerflow.models import Policy
 from workflows import EvidenceReviewWorkflow, PolicyRolloutWorkflow
-from api.temporal_calls import unavailable
+from api.temporal_calls import run_update, unavailable
+
+
+
+class _NotNewer(Conflict):
+    """The running rollout already has this version (or a newer one): nothing to amend."""
 
 
 @dataclass
@@ -55,31 +60,17 @@ async def publish_policy(*, client: Client, task_queue: str, sessions: sessionma
     except RPCError as e:
         raise unavailable(e) from None
     try:
-        await client.get_workflow_handle(wid).execute_update(PolicyRolloutWorkflow.amend, AmendInput(version, actor))
-        return Published(policy_id, version, wid, "amended")
-    except WorkflowUpdateFailedError as e:
-        cause = e.cause
-        if isinstance(cause, ApplicationError) and cause.type == "NotNewer":
-            return Published(policy_id, version, wid, "unchanged")
-        if isinstance(cause, ApplicationError) and cause.type == "RolloutClosed":
-            raise Conflict(cause.message) from None
-        raise
-    except RPCError as e:
-        raise unavailable(e) from None
+        await run_update(client.get_workflow_handle(wid), PolicyRolloutWorkflow.amend, AmendInput(version, actor),
+                         refusals={"NotNewer": _NotNewer, "RolloutClosed": Conflict})
+    except _NotNewer:
+        return Published(policy_id, version, wid, "unchanged")
+    return Published(policy_id, version, wid, "amended")
 
 
 async def withdraw_policy(*, client: Client, policy_id: str, actor: str, reason: str) -> str:
-    handle = client.get_workflow_handle(workflow_id_for(policy_id))
-    try:
-        return await handle.execute_update(PolicyRolloutWorkflow.withdraw, WithdrawInput(actor, reason))
-    except WorkflowUpdateFailedError as e:
-        if isinstance(e.cause, ApplicationError) and e.cause.type == "RolloutClosed":
-            raise Conflict("the rollout has already ended") from None
-        raise
-    except RPCError as e:
-        if "workflow execution already completed" in str(e).lower():
-            raise Conflict("the rollout has already ended") from None
-        raise unavailable(e) from None
+    ended = Conflict("the rollout has already ended")
+    return await run_update(client.get_workflow_handle(workflow_id_for(policy_id)), PolicyRolloutWorkflow.withdraw,
+                            WithdrawInput(actor, reason), refusals={"RolloutClosed": lambda _: ended}, ended=ended)
 
 
 async def start_evidence_review(*, client: Client, task_queue: str, review: EvidenceReviewInput,

@@ -4,9 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError,
-                               ScheduleOverlapPolicy, SchedulePolicy,
-                               ScheduleSpec, ScheduleUpdate)
+from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleOverlapPolicy, SchedulePolicy,
+                               ScheduleSpec)
 from temporalio.common import SearchAttributePair as Pair, TypedSearchAttributes, WorkflowIDConflictPolicy, \
     WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -19,7 +18,7 @@ from dealerflow.contracts import REBATE_PROGRAM, SETTLEMENT_PERIOD, STAGE, \
 from dealerflow.models import SettlementRun
 from dealerflow.core.periods import PeriodError
 from workflows import SettlementScheduleWorkflow, SettlementWorkflow
-from api.temporal_calls import SCHEDULE_AT, unavailable
+from api.temporal_calls import ensure_schedule, SCHEDULE_AT, unavailable
 
 
 @dataclass
@@ -89,10 +88,6 @@ async def sync_rebate_schedules(*, client: Client, sessions: sessionmaker[Sessio
                     Pair(REBATE_PROGRAM, program), Pair(STAGE, "scheduled")])),
             spec=ScheduleSpec(calendars=[SCHEDULE_AT]),
             policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP))
-        try:
-            await client.create_schedule(schedule_id_for(program), schedule)
-        except ScheduleAlreadyRunningError:
-            await client.get_schedule_handle(schedule_id_for(program)).update(
-                lambda _: ScheduleUpdate(schedule=schedule))
+        await ensure_schedule(client, schedule_id_for(program), schedule)
         synced.append(program)
     return synced

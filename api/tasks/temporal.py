@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import (Client, WorkflowUpdateFailedError)
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from temporalio.client import (Client)
 from dealerflow.core.errors import Conflict, Forbidden, Invalid
 from dealerflow.shared import human_tasks as tasks
 from dealerflow.contracts import CompleteTaskInput
@@ -12,7 +10,13 @@ from dealerflow.models import HumanTask, User
 from workflows import HumanTaskWorkflow
 from dealerflow.contracts import task_workflow_id
 from api.tasks.schemas import TaskComplete
-from api.temporal_calls import unavailable
+from api.temporal_calls import run_update
+
+
+
+class OutcomeRefused(Invalid):
+    def __init__(self, message: str):
+        super().__init__(message, field="outcome")
 
 
 async def complete_task(*, client: Client, sessions: sessionmaker[Session], user: User, task: HumanTask,
@@ -27,19 +31,7 @@ async def complete_task(*, client: Client, sessions: sessionmaker[Session], user
     if body.outcome not in task.outcomes:
         raise Invalid(f"must be one of {', '.join(task.outcomes)}", field="outcome")
     handle = client.get_workflow_handle(task_workflow_id(str(task.id)))
-    try:
-        await handle.execute_update(HumanTaskWorkflow.complete, CompleteTaskInput(
-            task_id=str(task.id), outcome=body.outcome, actor=user.username, comment=body.comment))
-    except WorkflowUpdateFailedError as e:
-        cause = e.cause
-        if isinstance(cause, ApplicationError) and cause.type == "TaskAlreadyCompleted":
-            raise Conflict("task is already completed") from None
-        if isinstance(cause, ApplicationError) and cause.type == "SameApprover":
-            raise Forbidden(cause.message) from None
-        if isinstance(cause, ApplicationError) and cause.type == "InvalidOutcome":
-            raise Invalid(cause.message, field="outcome") from None
-        raise
-    except RPCError as e:
-        if "workflow execution already completed" in str(e).lower():
-            raise Conflict("task is already completed") from None
-        raise unavailable(e) from None
+    await run_update(handle, HumanTaskWorkflow.complete, CompleteTaskInput(
+        task_id=str(task.id), outcome=body.outcome, actor=user.username, comment=body.comment),
+        refusals={"TaskAlreadyCompleted": Conflict, "SameApprover": Forbidden, "InvalidOutcome": OutcomeRefused},
+        ended=Conflict("task is already completed"))

@@ -4,9 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError,
-                               ScheduleOverlapPolicy, SchedulePolicy,
-                               ScheduleSpec, ScheduleUpdate)
+from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleOverlapPolicy, SchedulePolicy,
+                               ScheduleSpec)
 from temporalio.common import SearchAttributePair as Pair, TypedSearchAttributes, WorkflowIDConflictPolicy, \
     WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -19,7 +18,7 @@ from dealerflow.tiering import runs as tiering
 from dealerflow.contracts import TIERING_MONTH, RetieringInput
 from dealerflow.models import TieringRun
 from workflows import RetieringWorkflow, TieringScheduleWorkflow
-from api.temporal_calls import SCHEDULE_AT, unavailable
+from api.temporal_calls import ensure_schedule, SCHEDULE_AT, unavailable
 
 
 @dataclass
@@ -81,8 +80,5 @@ async def sync_tiering_schedule(*, client: Client, sessions: sessionmaker[Sessio
             typed_search_attributes=TypedSearchAttributes([Pair(STAGE, "scheduled")])),
         spec=ScheduleSpec(calendars=[SCHEDULE_AT]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP))
-    try:
-        await client.create_schedule(TIERING_SCHEDULE, schedule)
-    except ScheduleAlreadyRunningError:
-        await client.get_schedule_handle(TIERING_SCHEDULE).update(lambda _: ScheduleUpdate(schedule=schedule))
+    await ensure_schedule(client, TIERING_SCHEDULE, schedule)
     return True

@@ -29,10 +29,17 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
     stack = EmbeddedStack(settings.data_dir, settings.temporal_port, settings.temporal_ui_port)
     runtime_file = settings.data_dir / "runtime.json"
     children: list[subprocess.Popen] = []
+    stopping = False
 
     def on_signal(signum, frame):
-        raise KeyboardInterrupt
+        nonlocal stopping
+        # Only the first signal interrupts: a second Ctrl-C, or a supervisor signalling the whole
+        # process group again, must not cut the cleanup short and leave servers behind.
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
 
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         _step(f"starting PostgreSQL and Temporal (data in {settings.data_dir})")
@@ -76,7 +83,10 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
         print("\nstopping…", flush=True)
         return 0
     finally:
-        # A second Ctrl-C while stopping must not cut the shutdown short and leave servers behind.
+        # First thing, whatever ended the try: from here on on_signal no longer raises.
+        stopping = True
+        # Then ignored outright: pg_ctl, which stops PostgreSQL from inside our process group,
+        # inherits that, so a repeated group signal cannot kill it half-way either.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in reversed(children):

@@ -1,5 +1,5 @@
-"""`dealerflow dev` stopped by a signal sent to its whole process group (a supervisor,
-`kill -- -PGID`, make) leaves no server behind."""
+"""`dealerflow dev` as a process supervisor: it restarts a crashed worker or API, and a stop signal
+sent to its whole process group (a supervisor, `kill -- -PGID`, make) leaves no server behind."""
 from __future__ import annotations
 
 import os
@@ -106,6 +106,22 @@ def dev(tmp_path):
         yield d
     finally:
         d.kill_everything()
+
+
+def test_a_crashed_worker_is_restarted_and_the_api_keeps_answering(dev):
+    worker = dev.processes()["worker"]
+    worker.kill()
+    dev.wait_until(lambda: "worker exited (code -9); restarting (1/5)" in dev.output(), 15, "no restart message")
+    dev.wait_until(lambda: dev.processes().get("worker") not in (None, worker), 15, "no new worker")
+    assert dev.healthy()
+    new = dev.processes()["worker"]
+    time.sleep(2)  # it stays up: it reached Temporal and polls
+    assert new.is_running() and dev.processes()["worker"].pid == new.pid, dev.output()
+
+    os.killpg(dev.proc.pid, signal.SIGTERM)
+    assert dev.proc.wait(60) == 0, dev.output()
+    assert "stopped: no process left behind" in dev.output()
+    assert dev.leftovers() == []
 
 
 def test_repeated_sigterm_to_the_process_group_stops_every_child(dev):

@@ -28,11 +28,18 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
         settings = Settings.from_env()  # a new secret key for the new data dir
     stack = EmbeddedStack(settings.data_dir, settings.temporal_port, settings.temporal_ui_port)
     runtime_file = settings.data_dir / "runtime.json"
-    children: list[subprocess.Popen] = []
+    children: dict[str, subprocess.Popen] = {}
+    stopping = False
 
     def on_signal(signum, frame):
-        raise KeyboardInterrupt
+        nonlocal stopping
+        # Only the first signal interrupts: a second Ctrl-C, or a supervisor signalling the whole
+        # process group again, must not cut the cleanup short and leave servers behind.
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
 
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         _step(f"starting PostgreSQL and Temporal (data in {settings.data_dir})")
@@ -57,33 +64,57 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
         runtime_file.write_text(json.dumps({"database_url": settings.database_url,
                                             "temporal_address": settings.temporal_address}))
         _step("starting the worker and the API")
-        children.append(spawn(["worker"], settings, "worker.log"))
-        children.append(spawn(["api"], settings, "api.log"))
-        _wait_for_api(settings, children)
+        for name in ("worker", "api"):
+            children[name] = spawn([name], settings, f"{name}.log")
+        _wait_for_api(settings, children.values())
         if seeded:
             _publish_demo_policies(settings)
             _settle_demo(settings)
             _retier_demo(settings)
             _diversion_demo(settings)
         _banner(settings)
-        while all(c.poll() is None for c in children):
-            time.sleep(0.5)
-        dead = [c for c in children if c.poll() is not None]
-        print(f"a child process exited ({dead[0].args[3]}, code {dead[0].returncode}); "
-              f"see {settings.data_dir}/*.log — stopping", file=sys.stderr)
-        return 1
+        return _supervise(settings, children)
     except KeyboardInterrupt:
         print("\nstopping…", flush=True)
         return 0
     finally:
-        # A second Ctrl-C while stopping must not cut the shutdown short and leave servers behind.
+        # First thing, whatever ended the try: from here on on_signal no longer raises.
+        stopping = True
+        # Then ignored outright: pg_ctl, which stops PostgreSQL from inside our process group,
+        # inherits that, so a repeated group signal cannot kill it half-way either.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for child in reversed(children):
+        for child in reversed(children.values()):
             stop(child)
         stack.stop()
         runtime_file.unlink(missing_ok=True)
         print("stopped: no process left behind", flush=True)
+
+
+MAX_RESTARTS, RESTART_WINDOW = 5, 60.0  # per child; more crashes than that is a fault, not a hiccup
+
+
+def _supervise(settings: Settings, children: dict[str, subprocess.Popen]) -> int:
+    """Restart a child that exits, after a short backoff, as a process supervisor would; give up
+    (the caller then stops everything) when one keeps crashing."""
+    restarts: dict[str, list[float]] = {name: [] for name in children}
+    while True:
+        time.sleep(0.5)
+        for name, proc in children.items():
+            code = proc.poll()
+            if code is None:
+                continue
+            log = settings.data_dir / f"{name}.log"
+            now = time.monotonic()
+            recent = restarts[name] = [t for t in restarts[name] if now - t < RESTART_WINDOW]
+            if len(recent) >= MAX_RESTARTS:
+                print(f"{name} exited (code {code}) after {MAX_RESTARTS} restarts within {RESTART_WINDOW:.0f}s; "
+                      f"giving up, see {log} — stopping", file=sys.stderr, flush=True)
+                return 1
+            recent.append(now)
+            print(f"{name} exited (code {code}); restarting ({len(recent)}/{MAX_RESTARTS})…", flush=True)
+            time.sleep(min(0.5 * 2 ** (len(recent) - 1), 5))  # a crash loop must not spin
+            children[name] = spawn([name], settings, f"{name}.log")
 
 
 def _publish_demo_policies(settings: Settings, timeout: float = 60) -> None:

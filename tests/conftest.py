@@ -11,12 +11,14 @@ from typing import Callable
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from api.app import create_app
 from dealerflow.core.config import Settings
 from dealerflow.core.db import make_engine, make_sessionmaker
-from dealerflow.models import Dealer, Product, User
+from dealerflow.models import Dealer, Product, RuleVersion, User
+from dealerflow.shared import rulebook
+from policies_dsl import load_rule_file
 from dealerflow.core.runtime import free_port
 from dealerflow.core.security import hash_password, issue_token
 from dealerflow.core.temporal import connect
@@ -45,6 +47,29 @@ def sessions(stack_settings):
     engine = make_engine(stack_settings.database_url)
     yield make_sessionmaker(engine)
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def shipped_rules(request):
+    """Each test owns the rule files it deploys: a shipped ruleset (rules/) that a test replaced is
+    put back afterwards, so any order and any subset of tests sees the same rules. Tests that never
+    touch the database do not start it for this."""
+    if "sessions" not in request.fixturenames:
+        yield
+        return
+    sessions = request.getfixturevalue("sessions")
+    with sessions() as s:
+        before = s.scalar(select(func.coalesce(func.max(RuleVersion.id), 0)))
+    yield
+    with sessions.begin() as s:
+        changed = set(s.scalars(select(RuleVersion.ruleset).where(RuleVersion.id > before)))
+        if changed:
+            rules_dir = request.getfixturevalue("stack_settings").rules_dir
+            for path in sorted(rules_dir.rglob("*.yaml")):
+                shipped = load_rule_file(str(path), path.read_text(encoding="utf-8"))
+                if shipped.name in changed:
+                    rulebook.deploy(s, filename=rulebook.display_name(path, rules_dir),
+                                    text=path.read_text(encoding="utf-8"), actor="tests")
 
 
 class WorkerThread:

@@ -144,7 +144,7 @@ class PolicyRolloutWorkflow:
             try:
                 await workflow.wait_condition(lambda: bool(self._withdraw or self._amendments) or until(),
                                               timeout=max(wake - now, timedelta(seconds=1)))
-            except TimeoutError:
+            except asyncio.TimeoutError:
                 pass
 
     async def _sweep(self) -> None:

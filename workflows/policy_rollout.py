@@ -40,6 +40,7 @@ class PolicyRolloutWorkflow:
         self._withdraw: WithdrawInput | None = None
         self._pilot_only = False
         self._closed: str | None = None
+        self._task_children: list = []  # the escalation task workflows this rollout started
         self._counts = {"delivered": 0, "reminded": 0, "escalated": 0, "overdue": 0, "tasks_reminded": 0,
                         "tasks_overdue": 0, "escalation_tasks": 0, "sweeps": 0}
 
@@ -156,11 +157,12 @@ class PolicyRolloutWorkflow:
         for spec in result.escalation_tasks:
             # Account managers answer in their own time; the rollout does not wait for them.
             try:
-                await workflow.start_child_workflow(
+                child = await workflow.start_child_workflow(
                     HumanTaskWorkflow.run, spec, id=task_workflow_id(spec.task_id),
                     parent_close_policy=ParentClosePolicy.ABANDON,
                     search_attributes=workflow.info().typed_search_attributes.updated(
                         Pair(STAGE, "open"), Pair(TASK_ROLE, spec.assignee_role)))
+                self._task_children.append(child)
                 self._counts["escalation_tasks"] += 1
             except WorkflowAlreadyStartedError:  # a retried sweep returned the same task
                 pass
@@ -186,11 +188,17 @@ class PolicyRolloutWorkflow:
 
     async def _close(self, status: str, actor: str) -> RolloutResult:
         await self._set_stage("closing")
+        if workflow.patched("cancel-tasks-before-close"):
+            # Cancel the tasks this rollout opened, and wait until they are cancelled, before the
+            # policy is marked closed: a closed policy never shows open tasks.
+            for child in self._task_children:
+                child.cancel()
+            await asyncio.gather(*self._task_children, return_exceptions=True)
         result = await workflow.execute_activity_method(
             PolicyActivities.close_policy,
             CloseInput(self._policy, status, actor, workflow.now(), self._withdraw.reason if self._withdraw else ""),
             **ACTIVITY)
-        for workflow_id in result.open_task_workflows:
+        for workflow_id in result.open_task_workflows:  # tasks it did not start (evidence reviews on withdrawal)
             try:
                 await workflow.get_external_workflow_handle(workflow_id).cancel()
             except ApplicationError:

@@ -58,7 +58,7 @@ class HumanTaskWorkflow:
         try:
             await workflow.wait_condition(lambda: self._result is not None,
                                           timeout=timedelta(seconds=spec.sla_seconds))
-        except TimeoutError:
+        except asyncio.TimeoutError:
             workflow.upsert_search_attributes([STAGE.value_set("escalated"),
                                                TASK_ROLE.value_set(spec.escalate_to or spec.assignee_role)])
             escalation = await workflow.execute_activity("escalate_task", spec, result_type=EscalationResult,

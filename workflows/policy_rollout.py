@@ -38,6 +38,7 @@ class PolicyRolloutWorkflow:
         self._withdraw: WithdrawInput | None = None
         self._pilot_only = False
         self._closed: str | None = None
+        self._task_children: list = []  # the escalation task workflows this rollout started
         self._counts = {"delivered": 0, "reminded": 0, "escalated": 0, "overdue": 0, "tasks_reminded": 0,
                         "tasks_overdue": 0, "escalation_tasks": 0, "sweeps": 0}
 
@@ -139,7 +140,7 @@ class PolicyRolloutWorkflow:
             try:
                 await workflow.wait_condition(lambda: bool(self._withdraw or self._amendments) or until(),
                                               timeout=max(wake - now, timedelta(seconds=1)))
-            except TimeoutError:
+            except asyncio.TimeoutError:
                 pass
 
     async def _sweep(self) -> None:
@@ -151,7 +152,7 @@ class PolicyRolloutWorkflow:
         for spec in result.escalation_tasks:
             # Account managers answer in their own time; the rollout does not wait for them.
             try:
-                await start_task(spec, detached=True)
+                self._task_children.append(await start_task(spec, detached=True))
                 self._counts["escalation_tasks"] += 1
             except WorkflowAlreadyStartedError:  # a retried sweep returned the same task
                 pass
@@ -178,11 +179,17 @@ class PolicyRolloutWorkflow:
 
     async def _close(self, status: str, actor: str) -> RolloutResult:
         await self._set_stage("closing")
+        if workflow.patched("cancel-tasks-before-close"):
+            # Cancel the tasks this rollout opened, and wait until they are cancelled, before the
+            # policy is marked closed: a closed policy never shows open tasks.
+            for child in self._task_children:
+                child.cancel()
+            await asyncio.gather(*self._task_children, return_exceptions=True)
         result = await workflow.execute_activity(
             "close_policy",
             CloseInput(self._policy, status, actor, workflow.now(), self._withdraw.reason if self._withdraw else ""),
             result_type=CloseResult, **ACTIVITY)
-        for workflow_id in result.open_task_workflows:
+        for workflow_id in result.open_task_workflows:  # tasks it did not start (evidence reviews on withdrawal)
             try:
                 await workflow.get_external_workflow_handle(workflow_id).cancel()
             except ApplicationError:

@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench install clean
+.PHONY: demo test test-fast bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The fast speed: workflow logic on Temporal's time-skipping server and the rule DSL, no database.
+test-fast: $(STAMP)
+	$(PY) -m pytest tests/workflows tests/test_dsl.py tests/test_dsl_kinds.py tests/test_dsl_limits.py \
+		tests/test_policy_dsl.py tests/test_rebate_dsl.py tests/test_tiering_dsl.py tests/test_diversion_dsl.py
 
 bench: $(STAMP)
 	$(PY) bench/credit_decision.py

@@ -8,7 +8,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair as Pair
 from temporalio.exceptions import ApplicationError
-from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
+from temporalio.workflow import ActivityCancellationType, ChildWorkflowHandle, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from dealerflow.contracts import (STAGE, TASK_ROLE, CompleteTaskInput, EscalationResult, TaskResult, TaskSpec,
@@ -36,16 +36,19 @@ async def ask(spec: TaskSpec) -> TaskResult:
 
 @workflow.defn
 class HumanTaskWorkflow:
-    def __init__(self) -> None:
-        self._spec: TaskSpec | None = None
+    @workflow.init
+    def __init__(self, spec: TaskSpec) -> None:
+        # Known from the first step, so a completion that arrives with the start is not refused.
+        self._spec = spec
         self._claimed: CompleteTaskInput | None = None
         self._result: TaskResult | None = None
 
     @workflow.run
     async def run(self, spec: TaskSpec) -> TaskResult:
-        self._spec = spec
-        await workflow.execute_activity("open_task", spec, **ACTIVITY)
         try:
+            # A cancellation while the task is being opened waits for its row, so cancel_task finds it.
+            await workflow.execute_activity("open_task", spec, **ACTIVITY,
+                                            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED)
             return await self._await_person(spec)
         except asyncio.CancelledError:  # the process that asked no longer needs the answer
             await workflow.execute_activity(
@@ -82,7 +85,7 @@ class HumanTaskWorkflow:
 
     @complete.validator
     def _validate(self, inp: CompleteTaskInput) -> None:
-        if self._spec is None or inp.task_id != self._spec.task_id:
+        if inp.task_id != self._spec.task_id:
             raise ApplicationError("no such task in this workflow", type="TaskNotFound")
         if self._claimed is not None or self._result is not None:
             raise ApplicationError("task already completed", type="TaskAlreadyCompleted")

@@ -40,7 +40,8 @@ def test_pilot_reaches_a_balanced_share_first_then_promotes_by_the_rules(client,
     # After 3 s the promotion rule sees an acknowledgment rate of 1.0 and the rest receive the policy.
     for d in rest:
         delivered(client, d, policy_id, timeout=30)
-    figures = status(client, hq, policy_id)
+    # The rollout marks itself active once its delivery wave is done: a moment after the last delivery.
+    figures = wait_until(lambda: (f := status(client, hq, policy_id))["status"] != "rolling_out" and f, 20)
     assert figures["status"] == "active" and figures["pilot_decision"] == "promote"
     assert figures["acknowledgment"]["delivered"] == 10
     assert figures["conversion"]["pilot"]["dealers"] == 2 and figures["conversion"]["rest"]["dealers"] == 8

@@ -1,8 +1,9 @@
 """Console pages of the policy rollout. Dealers read, acknowledge and ask about their policies and do
 their policy tasks; HQ previews, publishes, withdraws, answers and watches the live figures. The
-handlers are thin: they call the same functions as the JSON routes in api/routes/."""
+handlers are thin: they call the same services and read models as the JSON routes."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -11,14 +12,15 @@ from starlette.concurrency import run_in_threadpool
 
 from dealerflow.core.errors import DomainError
 from dealerflow.core.errors import NotFound
-from dealerflow.policies import rollout as policies, tasks as policy_tasks
+from dealerflow.policies import questions as policy_questions, rollout as policies, tasks as policy_tasks
 
-from api.policies.temporal import publish_policy
+from api.policies import temporal
 from api.pages import back, refusal, require, ConsoleUser, page, templates
 from api.deps import SessionDep, TemporalDep
-from api.policies import routes as policy_api
+from api.policies.schemas import AnswerCreate, QuestionCreate, WithdrawBody
 from api.policies import task_routes as task_api
-from api.policies.views import assignment_read
+from api.policies.views import (assignment_read, dealer_policy, delivered, policy_list, policy_status, questions_for,
+                                staff_policy)
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 STAFF = ("hq", "admin")
@@ -28,27 +30,28 @@ ACTIVE = ("pilot", "awaiting_decision", "rolling_out", "active")  # a rollout th
 # --- policies ----------------------------------------------------------------------------------
 
 @router.get("/policies")
-def policy_list(request: Request, session: SessionDep, user: ConsoleUser):
-    return page(request, "policies.html", user, policies=policy_api.policy_list(session, user))
+def policies_page(request: Request, session: SessionDep, user: ConsoleUser):
+    return page(request, "policies.html", user, policies=policy_list(session, user))
 
 
 def _policy_page(request, session, user, policy_id: str, error: str | None = None, status_code: int = 200):
     if user.role == "dealer":
-        content = policy_api.dealer_policy(session, user, policy_id)  # 404 unless delivered to this dealer
+        content = dealer_policy(session, user, policy_id)  # 404 unless delivered to this dealer
+        session.commit()  # marked read
         mine, specs = policy_tasks.assignments_for(session, user.dealer_id, policy_id=policy_id), {}
-        asked = [q for q in policy_api.questions_for(session, user, policy_id) if not q["in_faq"]]  # FAQ is in content
+        asked = [q for q in questions_for(session, user, policy_id) if not q["in_faq"]]  # FAQ is in content
         return page(request, "policy.html", user, status_code, policy=content, error=error, questions=asked,
                     assignments=[assignment_read(session, a, specs=specs) for a in mine])
     if user.role not in STAFF:
         raise NotFound("policy not found")
-    content = policy_api.staff_policy(session, policy_id)
-    figures = policy_api.policy_status(session, policy_id) if content["status"] != "draft" else None
+    content = staff_policy(session, policy_id)
+    figures = policy_status(session, policy_id) if content["status"] != "draft" else None
     deployed = policies.policy_ruleset(session, policy_id).version
     # What a publish would do: reach the targets of a draft, or amend with a newer deployed version.
     publishable = deployed > (figures["version"] if figures else 0)
     return page(request, "policy_hq.html", user, status_code, policy=content, figures=figures, error=error,
                 deployed_version=deployed, preview=policies.preview(session, policy_id) if publishable else None,
-                questions=policy_api.questions_for(session, user, policy_id), may_act=user.role == "hq",
+                questions=questions_for(session, user, policy_id), may_act=user.role == "hq",
                 may_publish=publishable, may_withdraw=bool(figures) and figures["status"] in ACTIVE)
 
 
@@ -73,13 +76,14 @@ def policy_figures(policy_id: str, request: Request, session: SessionDep, user: 
     if user.role not in STAFF:
         raise NotFound("policy not found")
     return templates.TemplateResponse(request, "_policy_figures.html",
-                                      {"figures": policy_api.policy_status(session, policy_id)})
+                                      {"figures": policy_status(session, policy_id)})
 
 
 @router.post("/policies/{policy_id}/acknowledge")
 def acknowledge(policy_id: str, session: SessionDep, user: ConsoleUser):
     require(user, "dealer")
-    policy_api.acknowledge_policy(session, user, policy_id)
+    policies.acknowledge(session, policy_id=policy_id, dealer_id=user.dealer_id, now=datetime.now(timezone.utc))
+    session.commit()
     return back(f"/console/policies/{policy_id}")
 
 
@@ -88,10 +92,13 @@ def ask(policy_id: str, request: Request, session: SessionDep, user: ConsoleUser
         question: Annotated[str, Form()] = ""):
     require(user, "dealer")
     try:
-        body = policy_api.QuestionCreate(question=question)
+        body = QuestionCreate(question=question)
     except ValidationError as e:
         return _policy_page(request, session, user, policy_id, refusal(e)[0], 422)
-    policy_api.ask_question(session, user, policy_id, body)
+    delivered(session, user, policy_id)
+    policy_questions.ask(session, policy_id=policy_id, dealer_id=user.dealer_id, dealer_code=user.dealer.code,
+                         asked_by=user.username, question=body.question)
+    session.commit()
     return back(f"/console/policies/{policy_id}")
 
 
@@ -100,10 +107,12 @@ def answer(policy_id: str, question_id: int, request: Request, session: SessionD
            answer: Annotated[str, Form()] = "", publish_to_faq: Annotated[bool, Form()] = False):
     require(user, "hq")
     try:
-        body = policy_api.AnswerCreate(answer=answer, publish_to_faq=publish_to_faq)
+        body = AnswerCreate(answer=answer, publish_to_faq=publish_to_faq)
     except ValidationError as e:
         return _policy_page(request, session, user, policy_id, refusal(e)[0], 422)
-    policy_api.answer_question(session, user, policy_id, question_id, body)
+    policy_questions.answer(session, policy_id=policy_id, question_id=question_id, answered_by=user.username,
+                            text=body.answer, publish_to_faq=body.publish_to_faq, now=datetime.now(timezone.utc))
+    session.commit()
     return back(f"/console/policies/{policy_id}")
 
 
@@ -111,9 +120,8 @@ def answer(policy_id: str, question_id: int, request: Request, session: SessionD
 async def publish(policy_id: str, request: Request, client: TemporalDep, user: ConsoleUser):
     require(user, "hq")
     try:
-        await publish_policy(client=client, task_queue=request.app.state.settings.task_queue,
-                                           sessions=request.app.state.sessions, policy_id=policy_id,
-                                           actor=user.username)
+        await temporal.publish_policy(client=client, task_queue=request.app.state.settings.task_queue,
+                                      sessions=request.app.state.sessions, policy_id=policy_id, actor=user.username)
     except DomainError as e:
         return await _policy_again(request, user, policy_id, e)
     return back(f"/console/policies/{policy_id}")
@@ -124,9 +132,9 @@ async def withdraw(policy_id: str, request: Request, client: TemporalDep, user: 
                    reason: Annotated[str, Form()] = ""):
     require(user, "hq")
     try:
-        body = policy_api.WithdrawBody(reason=reason)
-        await policy_api.withdraw_policy(sessions=request.app.state.sessions, client=client, policy_id=policy_id,
-                                         user=user, reason=body.reason)
+        body = WithdrawBody(reason=reason)
+        await temporal.withdraw_policy(client=client, sessions=request.app.state.sessions, policy_id=policy_id,
+                                       actor=user.username, reason=body.reason)
     except (DomainError, ValidationError) as e:
         return await _policy_again(request, user, policy_id, e)
     return back(f"/console/policies/{policy_id}")

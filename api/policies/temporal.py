@@ -67,7 +67,14 @@ async def publish_policy(*, client: Client, task_queue: str, sessions: sessionma
     return Published(policy_id, version, wid, "amended")
 
 
-async def withdraw_policy(*, client: Client, policy_id: str, actor: str, reason: str) -> str:
+async def withdraw_policy(*, client: Client, sessions: sessionmaker[Session], policy_id: str, actor: str,
+                          reason: str) -> str:
+    def published() -> bool:
+        with sessions() as session:
+            return session.get(Policy, policy_id) is not None
+
+    if not await run_in_threadpool(published):
+        raise NotFound("policy not published")
     ended = Conflict("the rollout has already ended")
     return await run_update(client.get_workflow_handle(workflow_id_for(policy_id)), PolicyRolloutWorkflow.withdraw,
                             WithdrawInput(actor, reason), refusals={"RolloutClosed": lambda _: ended}, ended=ended)

@@ -1,11 +1,17 @@
-"""Read models of policies and their task assignments."""
+"""Read models of policies, their questions and their task assignments, with the caller's scope: a
+dealer reads only what was delivered to it (anything else is a 404)."""
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from markdown_it import MarkdownIt
-from dealerflow.policies import rollout as policies, tasks as policy_tasks
-from dealerflow.models import Policy, PolicyAssignment, \
+from dealerflow.core.errors import Forbidden, NotFound
+from dealerflow.models import Policy, PolicyTarget, RuleVersion
+from dealerflow.policies import questions, rollout as policies, tasks as policy_tasks
+from dealerflow.policies.figures import policy_figures
+from dealerflow.models import PolicyAssignment, \
     PolicyQuestion
 
 
@@ -46,3 +52,87 @@ def assignment_read(session: Session, a: PolicyAssignment, *, with_evidence: boo
                             "figures": e.figures, "note": e.note, "uploaded_at": e.uploaded_at}
                            for e in policy_tasks.evidence_of(session, a.id)]
     return out
+
+
+def delivered(session, user, policy_id: str) -> PolicyTarget:
+    target = policies.delivered_target(session, policy_id, user.dealer_id)
+    if target is None:
+        raise NotFound("policy not found")
+    return target
+
+
+def published(session, policy_id: str) -> Policy:
+    policy = session.get(Policy, policy_id)
+    if policy is None:
+        raise NotFound("policy not published")
+    return policy
+
+
+def policy_list(session, user) -> list[dict]:
+    """Dealer: the policies delivered to it, unread first. HQ/admin: every policy file and its rollout."""
+    if user.role == "dealer":
+        rows = session.execute(
+            select(PolicyTarget, Policy).join(Policy, Policy.id == PolicyTarget.policy_id)
+            .where(PolicyTarget.dealer_id == user.dealer_id, PolicyTarget.delivered_at.is_not(None),
+                   PolicyTarget.removed_at.is_(None))
+            .order_by(PolicyTarget.read_at.is_not(None), PolicyTarget.delivered_at.desc())).all()
+        return [{"id": p.id, "title": p.title, "category": p.category, "version": t.delivered_version,
+                 "status": p.status, "delivered_at": t.delivered_at, "read": t.read_at is not None,
+                 "acknowledged": t.acknowledged_version == t.delivered_version,
+                 "acknowledged_at": t.acknowledged_at, "acknowledge_by": t.ack_due_at} for t, p in rows]
+    if user.role not in ("hq", "admin"):
+        raise Forbidden("requires role: hq or admin or dealer")
+    files = session.execute(select(RuleVersion.ruleset, RuleVersion.version, RuleVersion.deployed_at)
+                            .where(RuleVersion.kind == "policy")
+                            .order_by(RuleVersion.ruleset, RuleVersion.version.desc())
+                            .distinct(RuleVersion.ruleset)).all()
+    published = {p.id: p for p in session.scalars(select(Policy))}
+    out = []
+    for f in files:
+        p = published.get(f.ruleset)
+        out.append({"id": f.ruleset, "deployed_version": f.version, "deployed_at": f.deployed_at,
+                    "published_version": p.version if p else None, "status": p.status if p else "draft",
+                    "title": p.title if p else policies.spec_of(session, f.ruleset, f.version).title})
+    return out
+
+
+def dealer_policy(session, user, policy_id: str) -> dict:
+    """The delivered version as the dealer reads it (marked read), with the dealer's own state."""
+    target = delivered(session, user, policy_id)
+    policies.mark_read(session, policy_id=policy_id, dealer_id=user.dealer_id, now=datetime.now(timezone.utc))
+    body = policy_content(session, policy_id, target.delivered_version)
+    body["my"] = {"delivered_at": target.delivered_at, "acknowledged": target.acknowledged_version == target.delivered_version,
+                  "acknowledged_at": target.acknowledged_at, "acknowledge_by": target.ack_due_at,
+                  "pilot": target.pilot}
+    return body
+
+
+def staff_policy(session, policy_id: str) -> dict:
+    """The published version, or the deployed one while it is still a draft."""
+    policy = session.get(Policy, policy_id)
+    try:
+        body = policy_content(session, policy_id, policy.version if policy else None)
+    except policies.PolicyNotFound:
+        raise NotFound("policy not found") from None
+    body["status"] = policy.status if policy else "draft"
+    return body
+
+
+def questions_for(session, user, policy_id: str) -> list[dict]:
+    """Dealer: my questions and the policy's FAQ. HQ: every question."""
+    if user.role == "dealer":
+        delivered(session, user, policy_id)
+    elif user.role not in ("hq", "admin"):
+        raise NotFound("policy not found")
+    return [question_read(x) for x in questions.visible(
+        session, policy_id=policy_id, dealer_id=user.dealer_id if user.role == "dealer" else None)]
+
+
+def question_read(q: PolicyQuestion) -> dict:
+    return {"id": q.id, "question": q.question, "asked_at": q.asked_at, "answer": q.answer,
+            "answered_at": q.answered_at, "in_faq": q.in_faq}
+
+
+def policy_status(session, policy_id: str) -> dict:
+    policy = published(session, policy_id)
+    return policy_figures(session, policy, policies.spec_of(session, policy_id, policy.version))

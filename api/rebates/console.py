@@ -22,8 +22,8 @@ from dealerflow.models import Dealer, SettlementRun, Statement
 
 from api.pages import back, refusal, require, ConsoleUser, page, templates
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.rebates import settlements as settlement_api
-from api.rebates import statements as statement_api
+from api.rebates import temporal
+from api.rebates.schemas import DisputeCreate, SettlementCreate
 from api.rebates.views import LINES, run_read, statement_list, statement_read, visible_statement
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -129,8 +129,8 @@ async def _answered(request, user, statement_id: str, answer, form: dict | None 
 @router.post("/statements/{statement_id}/confirm")
 async def confirm(statement_id: str, request: Request, user: ConsoleUser, client: TemporalDep):
     require(user, "dealer")
-    return await _answered(request, user, statement_id,
-                           lambda: statement_api.confirm(statement_id, request, user, client))
+    return await _answered(request, user, statement_id, lambda: temporal.answer_statement(
+        client=client, sessions=request.app.state.sessions, user=user, statement_id=statement_id, dispute=None))
 
 
 @router.post("/statements/{statement_id}/dispute")
@@ -139,8 +139,9 @@ async def dispute(statement_id: str, request: Request, user: ConsoleUser, client
     require(user, "dealer")
 
     async def answer():
-        body = statement_api.DisputeCreate(reason=reason)  # an empty reason: 422 before anything is written
-        return await statement_api.dispute(statement_id, body, request, user, client)
+        body = DisputeCreate(reason=reason)  # an empty reason: 422 before anything is written
+        return await temporal.answer_statement(client=client, sessions=request.app.state.sessions, user=user,
+                                               statement_id=statement_id, dispute=body.reason)
     return await _answered(request, user, statement_id, answer, form={"reason": reason})
 
 
@@ -174,8 +175,11 @@ async def start_run(request: Request, user: ConsoleUser, client: TemporalDep, se
                     upto: Annotated[str, Form()] = ""):
     require(user, *STARTERS)
     try:
-        body = settlement_api.SettlementCreate(program=program, period=period, upto=upto.strip() or None)
-        started = await settlement_api.start(body, request, user, client, settings)
+        body = SettlementCreate(program=program, period=period, upto=upto.strip() or None)
+        started = await temporal.start_settlement(
+            client=client, task_queue=settings.task_queue, sessions=request.app.state.sessions, program=body.program,
+            period=body.period, upto=body.upto, actor=user.username,
+            today=accounts.business_date(datetime.now(timezone.utc)))
     except (DomainError, ValidationError) as e:
         message, status_code = refusal(e)
 
@@ -184,7 +188,7 @@ async def start_run(request: Request, user: ConsoleUser, client: TemporalDep, se
                 return _settlements_page(request, session, user, message, status_code,
                                          form={"program": program, "period": period, "upto": upto})
         return await run_in_threadpool(render)
-    return back(f"/console/settlements/{started['run_id']}")
+    return back(f"/console/settlements/{started.run_id}")
 
 
 @router.get("/settlements/{run_id}")

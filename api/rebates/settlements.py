@@ -5,27 +5,20 @@ from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import StringConstraints
 from sqlalchemy import select
 
 from dealerflow.core.errors import NotFound
 from dealerflow.shared import accounts
 from dealerflow.models import SettlementRun, User
 
+from api.rebates.schemas import SettlementCreate
 from api.rebates.temporal import start_settlement
 from api.deps import SessionDep, SettingsDep, TemporalDep, require_role
-from api.schemas import Strict
 from api.rebates.views import run_read
 
 router = APIRouter(prefix="/api/v1/settlements", tags=["settlements"])
 Finance = Annotated[User, require_role("finance", "admin")]
 Watchers = require_role("finance", "hq", "admin")
-
-
-class SettlementCreate(Strict):
-    program: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
-    period: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)]
-    upto: Annotated[str | None, StringConstraints(strip_whitespace=True, max_length=16)] = None
 
 
 @router.post("", status_code=202)

@@ -2,28 +2,19 @@
 statement comes as JSON, CSV or a printable HTML page."""
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timezone
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import StringConstraints
-from starlette.concurrency import run_in_threadpool
 
-from dealerflow.core.errors import Conflict, NotFound
-from dealerflow.rebates import settlement
+from dealerflow.core.errors import NotFound
 
-from api.rebates.temporal import wake_settlement
+from api.rebates.schemas import DisputeCreate
+from api.rebates.temporal import answer_statement
 from api.deps import CurrentUser, DealerUser, SessionDep, TemporalDep
-from api.schemas import Strict
 from api.rebates.views import statement_csv, statement_list, statement_read, visible_statement
 
 router = APIRouter(prefix="/api/v1/statements", tags=["statements"])
-
-
-class DisputeCreate(Strict):
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
 @router.get("")
@@ -51,43 +42,13 @@ def get_statement(statement_id: str, request: Request, session: SessionDep, user
     return read
 
 
-async def _answer(statement_id: str, request: Request, user, client, act, *, always_wake: bool) -> dict:
-    """Record the dealer's answer, then wake the run when it has something to do: a dispute, or no
-    statement left unanswered (one signal per run, not one per dealer)."""
-    sessions = request.app.state.sessions
-    try:
-        sid = uuid.UUID(statement_id)
-    except ValueError:
-        raise NotFound("statement not found") from None
-
-    def write():
-        with sessions.begin() as session:
-            act(session, sid, datetime.now(timezone.utc))
-
-    def read():
-        with sessions() as session:
-            statement = visible_statement(session, user, statement_id)
-            return statement_read(session, statement), settlement.unanswered(session, statement.run_id)
-
-    try:
-        await run_in_threadpool(write)
-    except settlement.NotFound:
-        raise NotFound("statement not found") from None
-    except settlement.Conflict as e:
-        raise Conflict(str(e)) from None
-    answered, left = await run_in_threadpool(read)
-    if always_wake or left == 0:
-        await wake_settlement(client, answered["run_id"])
-    return answered
-
-
 @router.post("/{statement_id}/confirm")
 async def confirm(statement_id: str, request: Request, user: DealerUser, client: TemporalDep):
-    return await _answer(statement_id, request, user, client, lambda s, sid, now: settlement.confirm(
-        s, statement_id=sid, dealer_id=user.dealer_id, actor=user.username, now=now), always_wake=False)
+    return await answer_statement(client=client, sessions=request.app.state.sessions, user=user,
+                                  statement_id=statement_id, dispute=None)
 
 
 @router.post("/{statement_id}/dispute")
 async def dispute(statement_id: str, body: DisputeCreate, request: Request, user: DealerUser, client: TemporalDep):
-    return await _answer(statement_id, request, user, client, lambda s, sid, now: settlement.dispute(
-        s, statement_id=sid, dealer_id=user.dealer_id, reason=body.reason, now=now), always_wake=True)
+    return await answer_statement(client=client, sessions=request.app.state.sessions, user=user,
+                                  statement_id=statement_id, dispute=body.reason)

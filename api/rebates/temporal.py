@@ -1,6 +1,9 @@
 """Settlement runs in Temporal: started on demand, woken by answers, and one schedule per rebate program."""
 from __future__ import annotations
 
+import uuid
+from datetime import datetime, timezone
+
 from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -15,7 +18,9 @@ from dealerflow.contracts.rebates import workflow_id_for
 from dealerflow.rebates import programs as rebates, settlement
 from dealerflow.contracts import REBATE_PROGRAM, SETTLEMENT_PERIOD, STAGE, \
     DueRunsInput
-from dealerflow.models import SettlementRun
+from api.rebates.views import statement_read, visible_statement
+from dealerflow.core.errors import NotFound
+from dealerflow.models import User, SettlementRun
 from dealerflow.core.periods import PeriodError
 from workflows import SettlementScheduleWorkflow, SettlementWorkflow
 from api.temporal_calls import ensure_schedule, SCHEDULE_AT, unavailable
@@ -91,3 +96,33 @@ async def sync_rebate_schedules(*, client: Client, sessions: sessionmaker[Sessio
         await ensure_schedule(client, schedule_id_for(program), schedule)
         synced.append(program)
     return synced
+
+
+async def answer_statement(*, client: Client, sessions: sessionmaker[Session], user: User, statement_id: str,
+                           dispute: str | None) -> dict:
+    """A dealer confirms its statement (`dispute` None) or disputes it with a reason. The answer is
+    stored, then the run is woken when it has something to do: a dispute, or no statement left
+    unanswered (one signal per run, not one per dealer)."""
+    try:
+        sid = uuid.UUID(statement_id)
+    except ValueError:
+        raise NotFound("statement not found") from None
+
+    def write():
+        with sessions.begin() as session:
+            now = datetime.now(timezone.utc)
+            if dispute is None:
+                settlement.confirm(session, statement_id=sid, dealer_id=user.dealer_id, actor=user.username, now=now)
+            else:
+                settlement.dispute(session, statement_id=sid, dealer_id=user.dealer_id, reason=dispute, now=now)
+
+    def read():
+        with sessions() as session:
+            statement = visible_statement(session, user, statement_id)
+            return statement_read(session, statement), settlement.unanswered(session, statement.run_id)
+
+    await run_in_threadpool(write)
+    answered, left = await run_in_threadpool(read)
+    if dispute is not None or left == 0:
+        await wake_settlement(client, answered["run_id"])
+    return answered

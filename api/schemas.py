@@ -21,7 +21,7 @@ class Strict(BaseModel):
 
 
 # --- fulfilment, returns and payments ---------------------------------------------------------------
-# Batch rows take any scalar and are checked by dealerflow.fulfilment, row by row, with the same
+# Batch rows take any scalar and are checked by dealerflow.orders.fulfilment, row by row, with the same
 # messages as a CSV import; an unknown field is reported there too, with its index.
 Loose = str | int | float | None
 

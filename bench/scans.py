@@ -2,7 +2,7 @@
 PostgreSQL and Temporal dev server, with a real worker process running the cases' workflows.
 
 Scans go through the code path of `POST /api/v1/scans` after the body is decoded: an in-process call
-of api.orchestration.record_scans (check the rows, COPY them to a staging table, one statement that
+of api.diversion.temporal.record_scans (check the rows, COPY them to a staging table, one statement that
 records the new scans and finds their alerts, a few that file the alerts into cases, commit, then
 start the new cases' workflows), from several batches in flight at once. Printed, all measured in
 this run:

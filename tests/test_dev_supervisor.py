@@ -13,8 +13,8 @@ import httpx
 import psutil
 import pytest
 
-from dealerflow.config import ROOT
-from dealerflow.runtime import free_port
+from dealerflow.core.config import ROOT
+from dealerflow.core.runtime import free_port
 
 
 class Dev:

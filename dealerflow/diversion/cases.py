@@ -1,4 +1,4 @@
-"""Anti-diversion cases (窜货管控). Alerts come from scans (dealerflow.scans) and from shipment
+"""Anti-diversion cases (窜货管控). Alerts come from scans (dealerflow.diversion.scans) and from shipment
 patterns (`sweep_patterns`, here); every alert joins the open case of its dealer, product and region,
 or opens one, in the transaction that finds it. A CaseWorkflow per case asks the rule file's
 investigator to confirm or dismiss; a confirmed case costs the dealer credit points, once.

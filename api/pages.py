@@ -1,7 +1,7 @@
 """What every console page shares: the templates, the signed-in user, the layout's helpers, and login, logout and home."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -13,9 +13,10 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from api.errors import STATUS
-from dealerflow.core.errors import DomainError, Forbidden
+from dealerflow.core.errors import DomainError, Forbidden, TooManyAttempts
 from dealerflow.models import User
-from dealerflow.core.security import issue_token
+from dealerflow.core.security import issue_token, read_token
+from dealerflow.shared import logins
 from api.deps import COOKIE, SessionDep, SettingsDep, user_from_token
 from api.auth.routes import authenticate
 
@@ -89,7 +90,12 @@ def login_form(request: Request, next: str = "/console"):
 @router.post("/login")
 def login(request: Request, session: SessionDep, settings: SettingsDep, username: Annotated[str, Form()],
           password: Annotated[str, Form()], next: Annotated[str, Form()] = "/console"):
-    user = authenticate(session, username, password)
+    try:
+        user = authenticate(request, session, username, password)
+    except TooManyAttempts as e:
+        response = page(request, "login.html", None, 429, next=next, error=f"{e.message[:1].upper()}{e.message[1:]}.")
+        response.headers["Retry-After"] = str(e.retry_after)
+        return response
     if user is None:
         return page(request, "login.html", None, 401, next=next, error="Wrong username or password.")
     token = issue_token(username=user.username, role=user.role, secret=settings.secret_key,
@@ -100,7 +106,11 @@ def login(request: Request, session: SessionDep, settings: SettingsDep, username
 
 
 @router.post("/logout")
-def logout():
+def logout(request: Request, session: SessionDep, settings: SettingsDep):
+    """End the session: the cookie is dropped and its token revoked, so a copy of it no longer works."""
+    claims = read_token(request.cookies.get(COOKIE) or "", secret=settings.secret_key)
+    if claims:
+        logins.revoke(session, claims["jti"], datetime.fromtimestamp(claims["exp"], timezone.utc))
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response

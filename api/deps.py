@@ -14,8 +14,10 @@ from dealerflow.models import User
 from dealerflow.core.security import read_token
 from dealerflow.shared.logins import Throttle, token_user
 
+from api.security import AUTH_COOKIE, check_cookie_csrf
+
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
-COOKIE = "dealerflow_token"
+COOKIE = AUTH_COOKIE
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -74,6 +76,8 @@ def get_current_user(request: Request, token: Annotated[str | None, Depends(oaut
     if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not authenticated",
                             headers={"WWW-Authenticate": "Bearer"})
+    if not token:  # authenticated by the console's cookie: a browser, so unsafe calls prove their origin
+        check_cookie_csrf(request)
     return user
 
 

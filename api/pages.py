@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from api.errors import STATUS
 from dealerflow.core.errors import DomainError, Forbidden, TooManyAttempts
 from dealerflow.models import User
@@ -19,6 +20,7 @@ from dealerflow.core.security import issue_token, read_token
 from dealerflow.shared import logins
 from api.deps import COOKIE, SessionDep, SettingsDep, user_from_token
 from api.auth.routes import authenticate
+from api.security import PRINT_CSS, csrf_input, delete_auth_cookie, set_auth_cookie, set_csrf_cookie
 
 
 HERE = Path(__file__).parent
@@ -45,6 +47,9 @@ def _pct(rate) -> str:
 
 
 templates.env.filters.update(when=_when, pct=_pct)
+# `{{ csrf_input() }}` in every form that posts: the hidden field the CSRF check reads (api/security.py).
+templates.env.globals["csrf_input"] = pass_context(lambda context: csrf_input(context["request"]))
+templates.env.globals["print_css"] = PRINT_CSS  # inline, allowed by its hash in the Content-Security-Policy
 
 
 def console_user(request: Request) -> User:
@@ -101,7 +106,8 @@ def login(request: Request, session: SessionDep, settings: SettingsDep, username
     token = issue_token(username=user.username, role=user.role, secret=settings.secret_key,
                         minutes=settings.token_minutes)
     response = RedirectResponse(next if next.startswith("/console") else "/console", status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=settings.token_minutes * 60)
+    set_auth_cookie(response, settings, token)
+    set_csrf_cookie(response, settings)  # a new session, a new CSRF token
     return response
 
 
@@ -112,7 +118,8 @@ def logout(request: Request, session: SessionDep, settings: SettingsDep):
     if claims:
         logins.revoke(session, claims["jti"], datetime.fromtimestamp(claims["exp"], timezone.utc))
     response = RedirectResponse("/console/login", status_code=303)
-    response.delete_cookie(COOKIE)
+    delete_auth_cookie(response, settings)
+    set_csrf_cookie(response, settings)
     return response
 
 

@@ -14,7 +14,7 @@ from dealerflow.core import security
 from dealerflow.core.security import issue_token
 from dealerflow.models import RevokedToken
 
-from .support import PASSWORD
+from .support import PASSWORD, send_csrf
 
 
 @pytest.fixture
@@ -30,6 +30,7 @@ def token_login(c: TestClient, username: str, password: str):
 
 
 def console_login(c: TestClient, username: str, password: str = PASSWORD):
+    send_csrf(c)
     return c.post("/console/login", data={"username": username, "password": password}, follow_redirects=False)
 
 
@@ -175,3 +176,85 @@ def test_console_logout_revokes_the_cookie_token(browser, make_user):
 
 def client_me(c: TestClient, token: str) -> int:
     return c.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+# 5. Cookies, CSRF, headers
+
+def test_the_console_cookie_is_httponly_lax_and_secure_when_configured(client, make_user, settings, worker):
+    hq = make_user("hq")
+    r = console_login(client, hq.user.username)
+    cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("dealerflow_token="))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
+    from api.app import create_app
+    with TestClient(create_app(settings.with_(secure_cookies=True)), base_url="https://testserver") as c:
+        r = console_login(c, hq.user.username)
+        cookies = [v for k, v in r.headers.multi_items() if k == "set-cookie"]
+        assert cookies and all("Secure" in v and "HttpOnly" in v for v in cookies), cookies
+        assert r.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_console_forms_need_the_csrf_token(browser, make_user, make_dealer, product):
+    dealer, c = make_dealer(), browser()
+    # Logging in needs it too (no login CSRF): a cross-site post has the cookie at best, not the field.
+    c.get("/console/login")
+    r = c.post("/console/login", data={"username": dealer.user.username, "password": PASSWORD},
+               follow_redirects=False)
+    assert r.status_code == 403 and r.json()["errors"][0]["field"] == "csrf_token"
+    page = c.get("/console/login")
+    field = f'name="csrf_token" value="{c.cookies["dealerflow_csrf"]}"'
+    assert field in page.text
+    r = c.post("/console/login", data={"username": dealer.user.username, "password": PASSWORD,
+                                       "csrf_token": c.cookies["dealerflow_csrf"]}, follow_redirects=False)
+    assert r.status_code == 303
+    orders = c.get("/console/orders")
+    token = c.cookies["dealerflow_csrf"]
+    assert orders.text.count(f'name="csrf_token" value="{token}"') == 2  # the order form and the logout form
+    for data in ({}, {"csrf_token": "forged-token-value-0123456789"}):
+        r = c.post("/console/orders", data={"sku": product.sku, "quantity": "1", **data}, follow_redirects=False)
+        assert r.status_code == 403
+    r = c.post("/console/orders", data={"sku": product.sku, "quantity": "1", "csrf_token": token},
+               follow_redirects=False)
+    assert r.status_code == 303
+    assert c.post("/console/logout", follow_redirects=False).status_code == 403
+    assert c.post("/console/logout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+
+
+def test_api_calls_authenticated_by_the_cookie_need_the_csrf_header(browser, make_dealer, product):
+    dealer, c = make_dealer(), browser()
+    assert console_login(c, dealer.user.username).status_code == 303
+    c.event_hooks["request"] = []  # stop sending the header
+    body = {"lines": [{"sku": product.sku, "quantity": 1}]}
+    assert c.get("/api/v1/me").status_code == 200  # reading needs no token
+    assert c.post("/api/v1/orders", json=body).status_code == 403
+    assert c.post("/api/v1/orders", json=body, headers={"X-CSRF-Token": c.cookies["dealerflow_csrf"]}).status_code == 201
+    assert c.post("/api/v1/orders", json=body, headers=dealer.headers).status_code == 201  # bearer: exempt
+
+
+def test_every_response_carries_the_security_headers(client, make_user):
+    hq = make_user("hq")
+    for path, headers in (("/console/login", {}), ("/api/v1/me", hq.headers), ("/api/v1/nothing", {}),
+                          ("/static/console.css", {})):
+        r = client.get(path, headers=headers)
+        assert r.headers["X-Content-Type-Options"] == "nosniff", path
+        assert r.headers["X-Frame-Options"] == "DENY" and r.headers["Referrer-Policy"] == "same-origin", path
+        csp = r.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp, path
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "cdn.jsdelivr.net" in docs.headers["Content-Security-Policy"]
+
+
+def test_console_templates_carry_no_inline_code():
+    import base64
+    import hashlib
+    import re
+    from pathlib import Path
+
+    from api.security import CSP, PRINT_CSS
+    assert f"'sha256-{base64.b64encode(hashlib.sha256(PRINT_CSS.encode()).digest()).decode()}'" in CSP
+    for page in (Path(__file__).parent.parent / "api" / "templates").glob("*.html"):
+        text = page.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), page.name
+        text = text.replace("<style>{{ print_css }}</style>", "")  # the one inline style, allowed by its hash
+        assert not re.search(r"<style|\sstyle=|\son[a-z]+=", text), page.name
+        for form in re.findall(r"<form[^>]*method=\"post\"[^>]*>", text):
+            assert text.split(form, 1)[1].lstrip().startswith("{{ csrf_input() }}"), (page.name, form)

@@ -30,6 +30,17 @@ def _positive(env: dict, name: str, default: int) -> int:
     return value
 
 
+def _bool(env: dict, name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r}: expected 1 or 0")
+
+
 @dataclass(frozen=True)
 class Settings:
     # None means "start the embedded server" (dealerflow dev / tests); production sets both.
@@ -42,6 +53,8 @@ class Settings:
     task_queue: str = "dealerflow"
     secret_key: str = ""
     token_minutes: int = 12 * 60
+    # Set the console cookies `Secure` (only sent over HTTPS) and send HSTS: on behind HTTPS, off for the local demo.
+    secure_cookies: bool = False
     # Login throttling: failed logins counted per account and per client address over a sliding window.
     login_failures_per_account: int = 5
     login_failures_per_address: int = 20
@@ -83,6 +96,7 @@ class Settings:
             task_queue=env.get("DEALERFLOW_TASK_QUEUE") or "dealerflow",
             secret_key=env.get("DEALERFLOW_SECRET_KEY") or _dev_secret(data_dir),
             token_minutes=_positive(env, "DEALERFLOW_TOKEN_MINUTES", 12 * 60),
+            secure_cookies=_bool(env, "DEALERFLOW_SECURE_COOKIES", False),
             login_failures_per_account=_positive(env, "DEALERFLOW_LOGIN_FAILURES_PER_ACCOUNT", 5),
             login_failures_per_address=_positive(env, "DEALERFLOW_LOGIN_FAILURES_PER_ADDRESS", 20),
             login_window_minutes=_positive(env, "DEALERFLOW_LOGIN_WINDOW_MINUTES", 15),

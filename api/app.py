@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -12,6 +12,7 @@ from dealerflow.core.db import make_engine, make_sessionmaker
 from dealerflow.core.temporal import connect
 
 from api import errors, health, pages
+from api.security import SecurityHeaders, console_csrf
 from api.admin import routes as admin, rules
 from api.auth import routes as auth
 from api.diversion import routes as diversion
@@ -40,10 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             engine.dispose()
 
-    app = FastAPI(title="dealerflow", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="dealerflow", version="0.1.0", lifespan=lifespan, dependencies=[Depends(console_csrf)],
                   description="Dealer channel management: orders with automatic credit decisions, policies "
                               "rolled out to dealers with acknowledgment and tasks, human approval tasks, YAML rules.")
     errors.install(app)
+    app.add_middleware(SecurityHeaders, settings=settings)
     for module in ROUTERS:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")

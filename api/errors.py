@@ -19,7 +19,7 @@ from dealerflow.core.errors import DomainError
 from policies_dsl import RuleFileError
 
 STATUS = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403, "too_large": 413,
-          "unsupported": 415, "unavailable": 503}
+          "unsupported": 415, "too_many_attempts": 429, "unavailable": 503}
 PROBLEM = "application/problem+json"
 
 
@@ -63,7 +63,9 @@ def _summary(errors: list[dict], fallback: str) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError):
-        return problem(STATUS[exc.kind], exc.message, exc.errors)
+        retry = getattr(exc, "retry_after", None)
+        return problem(STATUS[exc.kind], exc.message, exc.errors,
+                       headers={"Retry-After": str(retry)} if retry is not None else None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

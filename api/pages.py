@@ -1,7 +1,7 @@
 """What every console page shares: the templates, the signed-in user, the layout's helpers, and login, logout and home."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -12,12 +12,15 @@ from pydantic import ValidationError
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from api.errors import STATUS
-from dealerflow.core.errors import DomainError, Forbidden
+from dealerflow.core.errors import DomainError, Forbidden, TooManyAttempts
 from dealerflow.models import User
-from dealerflow.core.security import issue_token
+from dealerflow.core.security import issue_token, read_token
+from dealerflow.shared import logins
 from api.deps import COOKIE, SessionDep, SettingsDep, user_from_token
 from api.auth.routes import authenticate
+from api.security import PRINT_CSS, csrf_input, delete_auth_cookie, set_auth_cookie, set_csrf_cookie
 
 
 HERE = Path(__file__).parent
@@ -44,6 +47,9 @@ def _pct(rate) -> str:
 
 
 templates.env.filters.update(when=_when, pct=_pct)
+# `{{ csrf_input() }}` in every form that posts: the hidden field the CSRF check reads (api/security.py).
+templates.env.globals["csrf_input"] = pass_context(lambda context: csrf_input(context["request"]))
+templates.env.globals["print_css"] = PRINT_CSS  # inline, allowed by its hash in the Content-Security-Policy
 
 
 def console_user(request: Request) -> User:
@@ -89,20 +95,31 @@ def login_form(request: Request, next: str = "/console"):
 @router.post("/login")
 def login(request: Request, session: SessionDep, settings: SettingsDep, username: Annotated[str, Form()],
           password: Annotated[str, Form()], next: Annotated[str, Form()] = "/console"):
-    user = authenticate(session, username, password)
+    try:
+        user = authenticate(request, session, username, password)
+    except TooManyAttempts as e:
+        response = page(request, "login.html", None, 429, next=next, error=f"{e.message[:1].upper()}{e.message[1:]}.")
+        response.headers["Retry-After"] = str(e.retry_after)
+        return response
     if user is None:
         return page(request, "login.html", None, 401, next=next, error="Wrong username or password.")
     token = issue_token(username=user.username, role=user.role, secret=settings.secret_key,
                         minutes=settings.token_minutes)
     response = RedirectResponse(next if next.startswith("/console") else "/console", status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=settings.token_minutes * 60)
+    set_auth_cookie(response, settings, token)
+    set_csrf_cookie(response, settings)  # a new session, a new CSRF token
     return response
 
 
 @router.post("/logout")
-def logout():
+def logout(request: Request, session: SessionDep, settings: SettingsDep):
+    """End the session: the cookie is dropped and its token revoked, so a copy of it no longer works."""
+    claims = read_token(request.cookies.get(COOKIE) or "", secret=settings.secret_key)
+    if claims:
+        logins.revoke(session, claims["jti"], datetime.fromtimestamp(claims["exp"], timezone.utc))
     response = RedirectResponse("/console/login", status_code=303)
-    response.delete_cookie(COOKIE)
+    delete_auth_cookie(response, settings)
+    set_csrf_cookie(response, settings)
     return response
 
 

@@ -67,6 +67,28 @@ class User(Base):
     )
 
 
+class LoginFailure(Base):
+    """A failed (or not yet checked) password login, kept for the throttling window: counted per account
+    name as typed and per client address; a successful login deletes its account's rows."""
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    username: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = _now()
+    __table_args__ = (
+        Index("login_failures_by_username", "username", "at"),
+        Index("login_failures_by_address", "address", "at"),
+        Index("login_failures_at", "at"),
+    )
+
+
+class RevokedToken(Base):
+    """A bearer token ended by logout before its expiry (its `jti`), kept until it would have expired."""
+    __tablename__ = "revoked_tokens"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class Product(Base):
     __tablename__ = "products"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from .support import PASSWORD, wait_until
+from .support import PASSWORD, wait_until, send_csrf
 
 
 def login(client: TestClient, username: str) -> None:
+    send_csrf(client)
     r = client.post("/console/login", data={"username": username, "password": PASSWORD, "next": "/console/tasks"},
                     follow_redirects=False)
     assert r.status_code == 303, r.text
@@ -16,6 +17,7 @@ def login(client: TestClient, username: str) -> None:
 def test_console_needs_a_login(client):
     r = client.get("/console/tasks", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/console/login")
+    send_csrf(client)
     bad = client.post("/console/login", data={"username": "nobody", "password": "x"})
     assert bad.status_code == 401 and "Wrong username or password" in bad.text
 

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 from .policy_support import FUTURE, PNG, assignment, delivered, inbox_task, deploy, deploy_and_publish, policy_yaml, publish_with_tasks, status, unique
-from .support import PASSWORD, wait_until
+from .support import PASSWORD, wait_until, send_csrf
 
 ACK = "{required: true, deadline: 1h}"
 TASKS = """\
@@ -17,6 +17,7 @@ TASKS = """\
 
 
 def login(client, username: str) -> None:
+    send_csrf(client)
     r = client.post("/console/login", data={"username": username, "password": PASSWORD}, follow_redirects=False)
     assert r.status_code == 303, r.text
 

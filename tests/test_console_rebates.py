@@ -9,10 +9,11 @@ from dealerflow.shared import accounts
 
 from .policy_support import unique
 from .settlement_support import approval_task, delivered, deploy_program, program_yaml, region, statement_of
-from .support import PASSWORD, wait_until
+from .support import PASSWORD, wait_until, send_csrf
 
 
 def login(client, actor) -> None:
+    send_csrf(client)
     r = client.post("/console/login", data={"username": actor.user.username, "password": PASSWORD},
                     follow_redirects=False)
     assert r.status_code == 303, r.text

@@ -23,7 +23,7 @@ from workflows import TieringScheduleWorkflow
 
 from .policy_support import inbox_task, unique
 from .settlement_support import delivered
-from .support import PASSWORD, wait_until
+from .support import PASSWORD, wait_until, send_csrf
 
 TIERING = """\
 ruleset: tiering
@@ -53,6 +53,7 @@ SILENT = ("  silent:\n    after: 6 months\n    task: {role: account_manager, sla
 
 
 def login(client, actor) -> None:
+    send_csrf(client)
     r = client.post("/console/login", data={"username": actor.user.username, "password": PASSWORD},
                     follow_redirects=False)
     assert r.status_code == 303, r.text

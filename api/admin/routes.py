@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from dealerflow.core.errors import Conflict, Invalid, NotFound
 from dealerflow.models import Dealer, Product, User
-from dealerflow.core.security import hash_password
+from dealerflow.core.security import check_password_policy, hash_password
 
 from api.deps import AdminUser, CurrentUser, SessionDep, require_role
 from api.admin.schemas import DealerCreate, DealerRead, ProductCreate, ProductRead, UserCreate, UserRead
@@ -77,6 +77,7 @@ def list_products(session: SessionDep, _: CurrentUser, limit: Annotated[int, Que
 
 @router.post("/users", response_model=UserRead, status_code=201)
 def create_user(body: UserCreate, session: SessionDep, _: AdminUser):
+    check_password_policy(body.password, username=body.username)
     dealer = None
     if body.role == "dealer":
         if not body.dealer_code:

@@ -55,7 +55,8 @@ class ProductRead(BaseModel):
 class UserCreate(Strict):
     username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64,
                                                pattern=r"^[A-Za-z0-9_.@-]+$")]
-    password: Annotated[str, StringConstraints(min_length=8, max_length=128)]
+    password: Annotated[str, Field(max_length=128, description="at least 10 characters, at most 72 bytes in UTF-8; "
+                                   "not digits only, not a common password, not the username")]
     role: Literal["admin", "hq", "credit_manager", "dealer"]
     dealer_code: Code | None = None
 

@@ -23,6 +23,24 @@ def _int(env: dict, name: str, default: int) -> int:
         raise ConfigError(f"{name}={raw!r}: expected an integer") from None
 
 
+def _positive(env: dict, name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name}={value}: expected a positive integer")
+    return value
+
+
+def _bool(env: dict, name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r}: expected 1 or 0")
+
+
 @dataclass(frozen=True)
 class Settings:
     # None means "start the embedded server" (dealerflow dev / tests); production sets both.
@@ -35,6 +53,12 @@ class Settings:
     task_queue: str = "dealerflow"
     secret_key: str = ""
     token_minutes: int = 12 * 60
+    # Set the console cookies `Secure` (only sent over HTTPS) and send HSTS: on behind HTTPS, off for the local demo.
+    secure_cookies: bool = False
+    # Login throttling: failed logins counted per account and per client address over a sliding window.
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
+    login_window_minutes: int = 15
     data_dir: Path = ROOT / ".data"
     rules_dir: Path = ROOT / "rules"
     api_host: str = "127.0.0.1"
@@ -71,7 +95,11 @@ class Settings:
             temporal_tls_ca=env.get("TEMPORAL_TLS_CA") or None,
             task_queue=env.get("DEALERFLOW_TASK_QUEUE") or "dealerflow",
             secret_key=env.get("DEALERFLOW_SECRET_KEY") or _dev_secret(data_dir),
-            token_minutes=_int(env, "DEALERFLOW_TOKEN_MINUTES", 12 * 60),
+            token_minutes=_positive(env, "DEALERFLOW_TOKEN_MINUTES", 12 * 60),
+            secure_cookies=_bool(env, "DEALERFLOW_SECURE_COOKIES", False),
+            login_failures_per_account=_positive(env, "DEALERFLOW_LOGIN_FAILURES_PER_ACCOUNT", 5),
+            login_failures_per_address=_positive(env, "DEALERFLOW_LOGIN_FAILURES_PER_ADDRESS", 20),
+            login_window_minutes=_positive(env, "DEALERFLOW_LOGIN_WINDOW_MINUTES", 15),
             data_dir=data_dir,
             rules_dir=Path(env.get("DEALERFLOW_RULES_DIR") or ROOT / "rules"),
             api_host=env.get("DEALERFLOW_API_HOST") or "127.0.0.1",

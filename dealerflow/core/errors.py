@@ -62,6 +62,15 @@ class Unsupported(Invalid):
     kind = "unsupported"
 
 
+class TooManyAttempts(DomainError):
+    """The caller tried too often (failed logins): refused until `retry_after` seconds have passed."""
+    kind = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Unavailable(DomainError):
     """A service the request needs (Temporal, the database) cannot be reached now: try again later."""
     kind = "unavailable"

@@ -8,10 +8,9 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from dealerflow.core import security
-from dealerflow.core.security import issue_token
 from dealerflow.models import RevokedToken
 
 from .support import PASSWORD, send_csrf

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dealerflow.core.errors import Conflict, NotFound
 from dealerflow.rebates import settlement
+from dealerflow.shared import exports
 
 from api.rebates.temporal import wake_settlement
 from api.deps import CurrentUser, DealerUser, SessionDep, TemporalDep
@@ -43,7 +44,7 @@ def get_statement(statement_id: str, request: Request, session: SessionDep, user
     read = statement_read(session, statement)
     accept = request.headers.get("accept", "")
     if format == "csv" or (format is None and "text/csv" in accept):
-        return Response(statement_csv(read), media_type="text/csv; charset=utf-8", headers={
+        return Response(statement_csv(read).encode("utf-8"), media_type=exports.MEDIA_TYPE, headers={
             "Content-Disposition": f'attachment; filename="statement-{read["dealer_code"]}-{read["run_id"].replace(":", "_")}.csv"'})
     if format == "html":
         from api.pages import page  # the console's layout; imported here to keep the JSON routes light

@@ -1,14 +1,13 @@
 """Read models of settlement: runs, statements (JSON, CSV) with the caller's dealer scope applied."""
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dealerflow.models import Dealer, HumanTask, SettlementRun, Statement, User
+from dealerflow.shared.exports import write_csv
 
 MONEY = ("opening", "deliveries", "returns", "payments", "rebates_posted", "rebate", "points_amount", "closing")
 # How each line of a statement is named for people, in order (CSV and the printable page).
@@ -75,20 +74,19 @@ def statement_list(session: Session, user: User, *, run_id: str | None, dealer_c
 
 
 def statement_csv(read: dict) -> str:
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["statement", read["id"]])
-    w.writerow(["dealer", read["dealer_code"], read["dealer_name"]])
-    w.writerow(["settlement", read["run_id"], f"revision {read['revision']}", read["status"]])
-    w.writerow(["covers", read["span_from"], read["span_to"]])
-    w.writerow([])
-    w.writerow(["line", "amount"])
-    for key, label in LINES:
-        w.writerow([label, read[key]])
-    w.writerow(["Points converted (points)", read["points"]])
-    w.writerow([])
-    w.writerow(["rebate explanation", read["explanation"].get("reason", "")])
-    return out.getvalue()
+    """The statement as a spreadsheet (dealer names and explanations are neutralised: exports.csv_cell)."""
+    return write_csv([
+        ["statement", read["id"]],
+        ["dealer", read["dealer_code"], read["dealer_name"]],
+        ["settlement", read["run_id"], f"revision {read['revision']}", read["status"]],
+        ["covers", read["span_from"], read["span_to"]],
+        [],
+        ["line", "amount"],
+        *([label, read[key]] for key, label in LINES),
+        ["Points converted (points)", read["points"]],
+        [],
+        ["rebate explanation", read["explanation"].get("reason", "")],
+    ])
 
 
 def run_read(session: Session, run: SettlementRun) -> dict:

@@ -56,8 +56,10 @@ class UserCreate(Strict):
     username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=64,
                                                pattern=r"^[A-Za-z0-9_.@-]+$")]
     password: Annotated[str, StringConstraints(min_length=8, max_length=128)]
-    role: Literal["admin", "hq", "credit_manager", "dealer"]
+    role: Literal["admin", "hq", "credit_manager", "account_manager", "region_manager", "finance", "dealer"]
     dealer_code: Code | None = None
+    region: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+                      Field(description="the region a region_manager sees")] = None
 
 
 class UserRead(BaseModel):

@@ -18,12 +18,12 @@ from dealerflow.core.errors import Conflict, Invalid, NotFound, TooLarge, Unsupp
 from dealerflow.policies import tasks as policy_tasks
 from dealerflow.shared.evidence import (ALLOWED, EvidenceStore, EvidenceTooLarge, EvidenceTypeNotAllowed,
                                        download_name)
-from dealerflow.models import Evidence, PolicyAssignment
+from dealerflow.models import Dealer, Evidence
 
 from api.policies.temporal import start_evidence_review
 from api.deps import CurrentUser, DealerUser, SessionDep, TemporalDep
 from api.policies.views import assignment_read
-from api.scope import parse_uuid
+from api.scope import parse_uuid, sees_dealer
 from api.uploads import check_declared_size, stream_form
 
 router = APIRouter(tags=["policy tasks"])
@@ -32,18 +32,11 @@ MAX_FIGURES = 50
 MAX_NOTE = 2000
 
 
-def _scope(user) -> set[int] | None:
-    if user.role == "dealer":
-        return {user.dealer_id}
-    if user.role in ("hq", "admin"):
-        return None
-    raise NotFound("task not found")
-
-
 def visible_assignment(session, user, assignment_id: str):
+    """The assignment, if the caller may see its dealer (api/scope.py); else a 404."""
     aid = parse_uuid(assignment_id)
-    a = policy_tasks.assignment_of(session, aid, _scope(user)) if aid else None
-    if a is None:
+    a = policy_tasks.assignment_of(session, aid, None) if aid else None
+    if a is None or not sees_dealer(user, session.get(Dealer, a.dealer_id)):
         raise NotFound("task not found")  # another dealer's task does not exist for you
     return a
 
@@ -217,15 +210,13 @@ def evidence_file(evidence_id: int, session: SessionDep, user: CurrentUser, requ
     e = session.get(Evidence, evidence_id)
     if e is None or e.sha256 is None:
         raise NotFound("evidence not found")
-    a = visible_assignment(session, user, str(e.assignment_id)) if user.role == "dealer" else \
-        session.get(PolicyAssignment, e.assignment_id)
+    a = visible_assignment(session, user, str(e.assignment_id))  # out of the caller's scope: 404
     if user.role not in ("dealer", "hq", "admin"):
         task = policy_tasks.task_of(session, a)
         if task is None or task.reviewer != user.role:
             raise NotFound("evidence not found")
     path = EvidenceStore(request.app.state.settings.evidence_path).path(e.sha256)
     # Never the sender's file name (`evil.exe`): a name of ours with the extension of the detected type.
-    a = a or session.get(PolicyAssignment, e.assignment_id)
     name = download_name(f"{a.task_key}-{e.kind}-{e.id}", e.content_type)
     return FileResponse(path, media_type=e.content_type or "application/octet-stream", headers={
         "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name, safe='')}",

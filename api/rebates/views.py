@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 from dealerflow.models import Dealer, HumanTask, SettlementRun, Statement, User
 from dealerflow.shared.exports import write_csv
 
+from api.scope import dealer_filter
+
 MONEY = ("opening", "deliveries", "returns", "payments", "rebates_posted", "rebate", "points_amount", "closing")
 # How each line of a statement is named for people, in order (CSV and the printable page).
 LINES = (("opening", "Opening balance"), ("deliveries", "Deliveries (invoiced)"), ("returns", "Returns"),
@@ -18,12 +20,8 @@ LINES = (("opening", "Opening balance"), ("deliveries", "Deliveries (invoiced)")
 
 
 def statement_scope(user: User):
-    """Dealers see their own statements only; finance, HQ and admins see all; others none."""
-    if user.role == "dealer":
-        return Statement.dealer_id == user.dealer_id
-    if user.role in ("finance", "hq", "admin"):
-        return None
-    return False
+    """The statements of the dealers the caller may see (api/scope.py); None: all."""
+    return dealer_filter(user, Statement.dealer_id)
 
 
 def visible_statement(session: Session, user: User, statement_id: str) -> Statement | None:
@@ -32,8 +30,6 @@ def visible_statement(session: Session, user: User, statement_id: str) -> Statem
     except ValueError:
         return None
     scope = statement_scope(user)
-    if scope is False:
-        return None
     q = select(Statement).where(Statement.id == sid)
     return session.scalars(q if scope is None else q.where(scope)).first()
 
@@ -58,8 +54,6 @@ def statement_list(session: Session, user: User, *, run_id: str | None, dealer_c
                    status: str | None, limit: int) -> list[dict]:
     """Current revisions, newest first, in one query."""
     scope = statement_scope(user)
-    if scope is False:
-        return []
     q = (select(Statement, SettlementRun, Dealer).join(SettlementRun).join(Dealer, Dealer.id == Statement.dealer_id)
          .where(Statement.current).order_by(Statement.issued_at.desc(), Dealer.code).limit(limit))
     if scope is not None:

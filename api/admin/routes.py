@@ -12,7 +12,7 @@ from dealerflow.models import Dealer, Product, User
 from dealerflow.core.security import hash_password
 
 from api.deps import AdminUser, CurrentUser, SessionDep, require_role
-from api.scope import scoped, sees_dealer
+from api.scope import STAFF, scoped, sees_dealer
 from api.admin.schemas import DealerCreate, DealerRead, ProductCreate, ProductRead, UserCreate, UserRead
 
 router = APIRouter(prefix="/api/v1", tags=["master data"])
@@ -42,9 +42,9 @@ def create_dealer(body: DealerCreate, session: SessionDep, _: AdminUser):
 
 
 @router.get("/dealers", response_model=list[DealerRead])
-def list_dealers(session: SessionDep, user: CurrentUser, region: str | None = None,
+def list_dealers(session: SessionDep, user: Annotated[User, require_role(*STAFF)], region: str | None = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0):
-    """The dealers the caller may see (api/scope.py): staff by their scope, a dealer itself."""
+    """The dealers the caller may see (api/scope.py): staff only, each by their scope."""
     q = scoped(select(Dealer).order_by(Dealer.code).limit(limit).offset(offset), user, Dealer.id)
     if region:
         q = q.where(Dealer.region == region)

@@ -4,8 +4,14 @@ text body of one of them, or the multipart field `file`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Protocol
+from urllib.parse import parse_qsl
 
+import python_multipart as multipart
 from fastapi import Request
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import parse_options_header
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from dealerflow.core.errors import Invalid, TooLarge, Unsupported
@@ -54,3 +60,121 @@ async def read_upload(request: Request, *, limit: int, accept: tuple[str, ...], 
     if mime in accept:
         return Upload(await read_body(request, limit=limit), mime, "")
     raise Unsupported(f"{hint}, not {mime or 'no content type'}")
+
+
+class FileSink(Protocol):
+    """Where one file of a form goes as it arrives (an evidence staging file)."""
+    def write(self, chunk: bytes) -> None: ...
+    def abort(self) -> None: ...
+
+
+@dataclass
+class StreamedForm:
+    fields: dict[str, str]
+    files: list[tuple[str, FileSink]]  # (field name, its sink), in the order sent
+
+
+def check_declared_size(request: Request, limit: int, what: str) -> None:
+    """Refuse a body whose declared size is over `limit`, before a byte of it is read."""
+    try:
+        declared = int(request.headers.get("content-length") or 0)
+    except ValueError:
+        raise Invalid("Content-Length is not a number", field="Content-Length") from None
+    if declared > limit:
+        raise TooLarge(f"{what} is larger than {limit // (1024 * 1024)} MB")
+
+
+async def stream_form(request: Request, *, limit: int, open_file: Callable[[str, str], FileSink],
+                      file_fields: tuple[str, ...], max_files: int = 20, max_field: int = 64 * 1024) -> StreamedForm:
+    """A multipart/form-data (or urlencoded) body read as it arrives, with a hard cap of `limit` bytes:
+    each file part is written straight to the sink `open_file(field, filename)` gives (no temporary
+    copy elsewhere), text fields are kept up to `max_field` bytes. A file input left empty (a part
+    with no file name and no content) is skipped. On any error every sink is aborted."""
+    mime = media_type(request)
+    check_declared_size(request, limit + FRAMING, "the upload")
+    if mime == "application/x-www-form-urlencoded":
+        body = await read_body(request, limit=max_field, what="the form")
+        return StreamedForm(dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)), [])
+    if mime != "multipart/form-data":
+        raise Unsupported(f"send the form as multipart/form-data, not {mime or 'no content type'}")
+    _, params = parse_options_header(request.headers["content-type"])
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise Invalid("multipart body without a boundary", field="body")
+
+    form = StreamedForm({}, [])
+    sinks: list[FileSink] = []
+    part: dict = {}
+    pending: list[tuple[FileSink, bytes]] = []
+
+    def on_part_begin():
+        part.clear()
+        part.update(headers={}, name=b"", value=b"", data=bytearray(), sink=None, file=False)
+
+    def on_header_field(data, start, end):
+        part["name"] += data[start:end]
+
+    def on_header_value(data, start, end):
+        part["value"] += data[start:end]
+
+    def on_header_end():
+        part["headers"][part["name"].lower()] = part["value"]
+        part["name"], part["value"] = b"", b""
+
+    def on_headers_finished():
+        _, options = parse_options_header(part["headers"].get(b"content-disposition", b""))
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        part["field"] = name
+        if b"filename" in options:
+            if name not in file_fields:
+                raise Invalid(f"unexpected file field {name!r}: send {', '.join(file_fields)}", field=name)
+            part["file"] = True
+            part["filename"] = options[b"filename"].decode("utf-8", "replace")
+
+    def on_part_data(data, start, end):
+        chunk = data[start:end]
+        if not part["file"]:
+            if len(part["data"]) + len(chunk) > max_field:
+                raise TooLarge(f"the form field {part['field']!r} is too long", field=part["field"])
+            part["data"] += chunk
+            return
+        if part["sink"] is None:
+            if len(form.files) >= max_files:
+                raise Invalid(f"at most {max_files} files", field=part["field"])
+            part["sink"] = open_file(part["field"], part["filename"] or part["field"])
+            sinks.append(part["sink"])
+            form.files.append((part["field"], part["sink"]))
+        pending.append((part["sink"], chunk))
+
+    def on_part_end():
+        if not part["file"]:
+            form.fields[part["field"]] = part["data"].decode("utf-8", "replace")
+
+    def flush():
+        for sink, chunk in pending:
+            sink.write(chunk)
+        pending.clear()
+
+    parser = multipart.MultipartParser(boundary, {
+        "on_part_begin": on_part_begin, "on_part_data": on_part_data, "on_part_end": on_part_end,
+        "on_header_field": on_header_field, "on_header_value": on_header_value, "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished})
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit + FRAMING:
+                raise TooLarge(f"the upload is larger than {limit // (1024 * 1024)} MB")
+            parser.write(chunk)
+            if pending:
+                await run_in_threadpool(flush)
+        parser.finalize()
+    except FormParserError:
+        for sink in sinks:
+            sink.abort()
+        raise Invalid("the multipart body is malformed", field="body") from None
+    except BaseException:
+        for sink in sinks:
+            sink.abort()
+        raise
+    return form

@@ -24,7 +24,7 @@ def _now():
     return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
-ROLES = ("admin", "hq", "credit_manager", "account_manager", "finance", "dealer")
+ROLES = ("admin", "hq", "credit_manager", "account_manager", "region_manager", "finance", "dealer")
 
 
 class Dealer(Base):
@@ -58,12 +58,14 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(32))
     dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"), index=True)
+    region: Mapped[str | None] = mapped_column(String(64))  # a region manager's region
     created_at: Mapped[datetime] = _now()
     dealer: Mapped[Dealer | None] = relationship(lazy="joined")
     __table_args__ = (
-        CheckConstraint("role in ('admin', 'hq', 'credit_manager', 'account_manager', 'finance', 'dealer')",
-                        name="user_role"),
+        CheckConstraint("role in ('admin', 'hq', 'credit_manager', 'account_manager', 'finance', 'dealer', "
+                        "'region_manager')", name="user_role"),
         CheckConstraint("(role = 'dealer') = (dealer_id is not null)", name="user_dealer_scope"),
+        CheckConstraint("(role = 'region_manager') = (region is not null)", name="user_region_scope"),
     )
 
 
@@ -114,6 +116,7 @@ class Order(Base):
     status: Mapped[str] = mapped_column(String(32))
     amount: Mapped[Decimal] = mapped_column(Money)
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))  # sha256 of the request the key was used for
     workflow_id: Mapped[str] = mapped_column(String(128))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = _now()

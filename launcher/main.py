@@ -142,17 +142,35 @@ def cmd_rules(args) -> int:
     if args.action == "test":
         total = sum(len(rule_file.tests) for _, _, rule_file in loaded)
         print(f"rule examples: {total - failed} of {total} pass")
+    from dealerflow.core.errors import DomainError
+    from dealerflow.shared import rulebook
+
+    if args.action == "deploy":
+        for path, name, rule_file in loaded:  # a file is named after its ruleset
+            try:
+                rulebook.check_name(name, rule_file)
+            except DomainError as e:
+                print(f"{name}: {e}", file=sys.stderr)
+                failed += 1
     if failed or args.action != "deploy":
         return 1 if failed else 0
-    from dealerflow.shared import rulebook
     from dealerflow.core.db import make_engine, make_sessionmaker
 
     settings = settings_from_env()
-    with make_sessionmaker(make_engine(settings.database_url)).begin() as session:
-        for path, name, _ in loaded:
-            d = rulebook.deploy(session, filename=name, text=path.read_text(encoding="utf-8"),
-                                actor=os.environ.get("USER") or "cli")
-            print(f"{name}: {d.ruleset} v{d.version} " + ("deployed" if d.changed else "unchanged"))
+    done = []
+    try:  # all or nothing: a ruleset of another kind refuses every file
+        with make_sessionmaker(make_engine(settings.database_url)).begin() as session:
+            for path, name, _ in loaded:
+                try:
+                    d = rulebook.deploy(session, filename=name, text=path.read_text(encoding="utf-8"),
+                                        actor=os.environ.get("USER") or "cli")
+                except DomainError as e:
+                    raise DomainError(f"{name}: {e}") from e
+                done.append(f"{name}: {d.ruleset} v{d.version} " + ("deployed" if d.changed else "unchanged"))
+    except DomainError as e:
+        print(f"{e}; nothing deployed", file=sys.stderr)
+        return 1
+    print("\n".join(done))
     return 0
 
 

@@ -136,11 +136,11 @@ class Actor:
 
 @pytest.fixture
 def make_user(sessions, stack_settings) -> Callable[..., Actor]:
-    def make(role: str, dealer: Dealer | None = None) -> Actor:
+    def make(role: str, dealer: Dealer | None = None, region: str | None = None) -> Actor:
         username = f"{role}-{uuid.uuid4().hex[:10]}"
         with sessions.begin() as s:
             s.execute(insert(User).values(username=username, password_hash=_PASSWORD_HASH, role=role,
-                                          dealer_id=dealer.id if dealer else None))
+                                          dealer_id=dealer.id if dealer else None, region=region))
         with sessions() as s:
             user = s.scalars(select(User).where(User.username == username)).one()
         token = issue_token(username=username, role=role, secret=stack_settings.secret_key, minutes=60)

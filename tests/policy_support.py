@@ -2,6 +2,7 @@
 durations in seconds."""
 from __future__ import annotations
 
+import re
 import uuid
 
 from .support import wait_until
@@ -26,7 +27,13 @@ def policy_yaml(policy_id: str, target: str, *, title: str = "Spring display sub
     return text
 
 
-def deploy(client, actor, text: str, filename: str = "rules/policies/test.yaml"):
+def ruleset_of(text: str) -> str:
+    return re.search(r"^ruleset: *(\S+)", text, re.M).group(1)
+
+
+def deploy(client, actor, text: str, filename: str | None = None):
+    """Deploy a rule file, named after its ruleset unless `filename` says otherwise."""
+    filename = filename or f"rules/policies/{ruleset_of(text)}.yaml"
     return client.post("/api/v1/rules/deploy", params={"filename": filename}, content=text.encode(),
                        headers={**actor.headers, "Content-Type": "application/yaml"})
 

@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from dealerflow.shared import accounts
 from dealerflow.models import Order, OrderLine
 
-from .policy_support import unique
+from .policy_support import ruleset_of, unique
 from .support import wait_until
 
 BRACKETS = "[{from: 0, rate: 0%}, {from: 1000, rate: 1%}, {from: 5000, rate: 2%}]"
@@ -35,7 +35,8 @@ def program_yaml(name: str, region: str, *, period: str = "quarter", interim: st
 
 
 def deploy_program(client, admin, text: str) -> str:
-    r = client.post("/api/v1/rules/deploy", params={"filename": "rules/rebates/test.yaml"}, content=text.encode(),
+    r = client.post("/api/v1/rules/deploy", params={"filename": f"rules/rebates/{ruleset_of(text)}.yaml"},
+                    content=text.encode(),
                     headers={**admin.headers, "Content-Type": "application/yaml"})
     assert r.status_code == 201, r.text
     return r.json()["ruleset"]

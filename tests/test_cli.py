@@ -46,7 +46,7 @@ def test_policy_preview_publish_and_status_from_the_command_line(settings, worke
     dealer = make_dealer(region=region)
     policy_id = unique("p")
     with sessions.begin() as s:
-        rulebook.deploy(s, filename="rules/policies/cli.yaml", actor="test",
+        rulebook.deploy(s, filename=f"rules/policies/{policy_id}.yaml", actor="test",
                         text=policy_yaml(policy_id, f'dealer.region == "{region}"', ack="{required: true, deadline: 1h}",
                                          effective="{from: 2026-01-01, to: 2099-12-31}"))
     for name, value in (("DATABASE_URL", settings.database_url), ("TEMPORAL_ADDRESS", settings.temporal_address),

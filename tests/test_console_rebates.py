@@ -78,7 +78,7 @@ def test_finance_starts_a_run_and_dealers_answer_their_statements_in_the_console
     assert client.post(f"/console/statements/{theirs['id']}/confirm").status_code == 404
     page = client.get(f"/console/statements/{mine['id']}")
     assert page.status_code == 200 and f'action="/console/statements/{mine["id"]}/confirm"' in page.text
-    assert "rules/rebates/test.yaml" in page.text and "bracket 2 (from 1000, 1%) on 4000.00 = 40.00" in page.text
+    assert f"rules/rebates/{program}.yaml" in page.text and "bracket 2 (from 1000, 1%) on 4000.00 = 40.00" in page.text
     empty = client.post(f"/console/statements/{mine['id']}/dispute", data={"reason": "   "})
     assert empty.status_code == 422 and 'role="alert"' in empty.text
     assert "reason: String should have at least 1 character" in empty.text

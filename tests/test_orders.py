@@ -184,3 +184,23 @@ def test_order_workflow_is_searchable_by_its_attributes(client, make_dealer, pro
 
     found = wait_until(lambda: (ws := asyncio.run(find())) and ws[0].typed_search_attributes and ws)
     assert found[0].id == f"order-{placed['id']}"
+
+
+def test_an_idempotency_key_sent_with_another_body_is_refused_naming_the_header(client, make_dealer, product, sessions):
+    dealer = make_dealer()
+    key = str(uuid.uuid4())
+    first = order(client, dealer, product, 2, **{"Idempotency-Key": key})
+    assert first.status_code == 201, first.text
+    other = order(client, dealer, product, 3, **{"Idempotency-Key": key})
+    assert other.status_code == 422, other.text
+    assert other.json()["errors"][0]["field"] == "Idempotency-Key" and "Idempotency-Key" in other.json()["detail"]
+    # Racing requests with one key: every success is the same order, of the body it was placed with;
+    # a request with the other body is refused.
+    key2 = str(uuid.uuid4())
+    with ThreadPoolExecutor(4) as pool:
+        racing = list(pool.map(lambda q: order(client, dealer, product, q, **{"Idempotency-Key": key2}), (1, 1, 4, 4)))
+    placed = [r for r in racing if r.status_code in (200, 201)]
+    assert placed and all(r.status_code == 422 for r in racing if r not in placed), [r.text for r in racing]
+    assert len({r.json()["id"] for r in placed}) == 1 and len({r.json()["amount"] for r in placed}) == 1
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Order).where(Order.dealer_id == dealer.dealer.id)) == 2

@@ -95,7 +95,7 @@ def test_targeting_acknowledgment_reminders_escalation_overdue_and_status(client
 def test_an_invalid_policy_file_is_refused_with_file_and_line_and_nothing_is_published(client, make_user):
     hq, admin = make_user("hq"), make_user("admin")
     policy_id = unique("p")
-    r = deploy(client, hq, policy_yaml(policy_id, "dealer.levl == 1"))
+    r = deploy(client, hq, policy_yaml(policy_id, "dealer.levl == 1"), filename="rules/policies/test.yaml")
     assert r.status_code == 422
     assert r.json()["errors"][0]["text"].startswith("rules/policies/test.yaml:8 policy.target: unknown fact 'dealer.levl'")
     assert client.post(f"/api/v1/policies/{policy_id}/publish", headers=hq.headers).status_code == 404

@@ -44,7 +44,7 @@ def test_a_quarter_settles_with_extras_silence_confirms_and_posts_once(client, m
     assert (mine["rebate"], mine["status"], mine["revision"]) == ("300.00", "issued", 1)
     x = mine["explanation"]
     assert x["bracket"]["index"] == 3 and [e["name"] for e in x["extras"]] == ["anniversary"]
-    assert x["ruleset"] == program and x["version"] >= 1 and x["file"] == "rules/rebates/test.yaml"
+    assert x["ruleset"] == program and x["version"] >= 1 and x["file"] == f"rules/rebates/{program}.yaml"
     assert statement_of(client, exact, run_id)["rebate"] == "20.00"
     low = statement_of(client, small, run_id)
     assert (low["rebate"], low["opening"], low["deliveries"], low["closing"]) == ("0.00", "500.00", "900.00", "1400.00")

@@ -12,10 +12,10 @@ from dealerflow.models import Dealer, Product, User
 from dealerflow.core.security import check_password_policy, hash_password
 
 from api.deps import AdminUser, CurrentUser, SessionDep, require_role
+from api.scope import STAFF, scoped, sees_dealer
 from api.admin.schemas import DealerCreate, DealerRead, ProductCreate, ProductRead, UserCreate, UserRead
 
 router = APIRouter(prefix="/api/v1", tags=["master data"])
-StaffUser = Annotated[User, require_role("admin", "hq", "credit_manager")]
 
 
 def _conflict(what: str):
@@ -42,9 +42,10 @@ def create_dealer(body: DealerCreate, session: SessionDep, _: AdminUser):
 
 
 @router.get("/dealers", response_model=list[DealerRead])
-def list_dealers(session: SessionDep, _: StaffUser, region: str | None = None,
+def list_dealers(session: SessionDep, user: Annotated[User, require_role(*STAFF)], region: str | None = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0):
-    q = select(Dealer).order_by(Dealer.code).limit(limit).offset(offset)
+    """The dealers the caller may see (api/scope.py): staff only, each by their scope."""
+    q = scoped(select(Dealer).order_by(Dealer.code).limit(limit).offset(offset), user, Dealer.id)
     if region:
         q = q.where(Dealer.region == region)
     return [DealerRead.model_validate(d, from_attributes=True) for d in session.scalars(q)]
@@ -53,7 +54,7 @@ def list_dealers(session: SessionDep, _: StaffUser, region: str | None = None,
 @router.get("/dealers/{code}", response_model=DealerRead)
 def get_dealer(code: str, session: SessionDep, user: CurrentUser):
     dealer = session.scalars(select(Dealer).where(Dealer.code == code)).first()
-    if dealer is None or (user.role == "dealer" and dealer.id != user.dealer_id):
+    if dealer is None or not sees_dealer(user, dealer):
         raise NotFound("dealer not found")
     return DealerRead.model_validate(dealer, from_attributes=True)
 
@@ -87,8 +88,10 @@ def create_user(body: UserCreate, session: SessionDep, _: AdminUser):
             raise Invalid(f"unknown dealer {body.dealer_code!r}", field="dealer_code")
     elif body.dealer_code:
         raise Invalid("only dealer users belong to a dealer", field="dealer_code")
+    if (body.role == "region_manager") != (body.region is not None):
+        raise Invalid("a region manager, and only one, has a region", field="region")
     user = User(username=body.username, password_hash=hash_password(body.password), role=body.role,
-                dealer_id=dealer.id if dealer else None)
+                dealer_id=dealer.id if dealer else None, region=body.region)
     session.add(user)
     try:
         session.commit()

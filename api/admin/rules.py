@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Body, Query, Request
 
-from dealerflow.core.errors import Forbidden, Invalid
+from dealerflow.core.errors import Invalid
 from dealerflow.shared import rulebook
 from dealerflow.tiering import runs as tiering
 from dealerflow.models import User
@@ -19,6 +19,7 @@ from api.admin.schemas import RuleDeployResult, RuleVersionRead
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
 MAX_RULE_FILE = 256 * 1024
 YamlBody = Annotated[str, Body(media_type="application/yaml", max_length=MAX_RULE_FILE)]
+HQ_KINDS = ("policy",)  # what HQ deploys; admins deploy every kind
 Filename = Annotated[str, Query(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_./-]+\.ya?ml$")]
 
 
@@ -46,15 +47,15 @@ def validate(text: YamlBody, filename: Filename, _: AdminUser):
 def deploy(text: YamlBody, filename: Filename, session: SessionDep, request: Request, background: BackgroundTasks,
            user: Annotated[User, require_role("admin", "hq")]):
     """Validate, run the file's own tests, and make it the active version (nothing changes on error).
-    HQ deploys policy files; every other kind of rule file is for admins. A rebate program gets its
-    settlement schedule."""
+    Who may deploy is decided by the ruleset's kind as stored (its first version's): admins any kind,
+    HQ policy rulesets only. The file is named after its ruleset and keeps its kind. A rebate program
+    gets its settlement schedule."""
     rule_file = _check(filename, text)
-    if user.role != "admin" and rule_file.kind != "policy":
-        raise Forbidden(f"a {rule_file.kind} rule file is deployed by an admin")
     if rule_file.kind == "tiering" and rule_file.name != tiering.RULESET:  # one scorecard: the one runs read
         raise Invalid(f"the tiering file is ruleset '{tiering.RULESET}'", errors=[{"file": filename, "line": 1, "path": "ruleset",
                                    "message": f"the tiering file is ruleset '{tiering.RULESET}'"}])
-    result = rulebook.deploy(session, filename=filename, text=text, actor=user.username)
+    result = rulebook.deploy(session, filename=filename, text=text, actor=user.username,
+                             kinds=None if user.role == "admin" else HQ_KINDS)
     session.commit()
     if rule_file.kind == "rebate" and result.changed:
         app = request.app.state

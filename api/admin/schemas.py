@@ -57,8 +57,10 @@ class UserCreate(Strict):
                                                pattern=r"^[A-Za-z0-9_.@-]+$")]
     password: Annotated[str, Field(max_length=128, description="at least 10 characters, at most 72 bytes in UTF-8; "
                                    "not digits only, not a common password, not the username")]
-    role: Literal["admin", "hq", "credit_manager", "dealer"]
+    role: Literal["admin", "hq", "credit_manager", "account_manager", "region_manager", "finance", "dealer"]
     dealer_code: Code | None = None
+    region: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+                      Field(description="the region a region_manager sees")] = None
 
 
 class UserRead(BaseModel):

@@ -14,11 +14,14 @@ from pydantic import Field, StringConstraints, model_validator
 from api.uploads import read_upload
 from dealerflow.core.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
 from dealerflow.diversion import codes as product_codes, scans
-from dealerflow.models import SCANNER_KINDS, User
+from sqlalchemy import select
+
+from dealerflow.models import SCANNER_KINDS, Dealer, ProductCode, User
 
 from api.diversion import temporal
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep, require_role
 from api.diversion.views import case_list, case_read, visible_case
+from api.scope import ALL_DEALERS, sees_dealer
 from api.schemas import Strict
 
 router = APIRouter(prefix="/api/v1", tags=["anti-diversion"])
@@ -105,7 +108,13 @@ def bind_codes(body: CodeBind, session: SessionDep, user: Shippers):
 
 @router.get("/codes/{code:path}/trace")
 def trace(code: str, session: SessionDep, user: CurrentUser):
-    """The code's batch and binding and every scan of it. A dealer sees only codes it shipped."""
+    """The code's batch and binding and every scan of it: a code bound to a dealer for those who may
+    see that dealer (api/scope.py), one bound to none for staff who see every dealer."""
+    if user.role not in ALL_DEALERS:
+        bound = session.scalar(select(Dealer).join(ProductCode, ProductCode.dealer_id == Dealer.id)
+                               .where(ProductCode.code == code))
+        if bound is None or not sees_dealer(user, bound):
+            raise NotFound("code not found")
     found = product_codes.trace(session, code, dealer_id=user.dealer_id if user.role == "dealer" else None)
     if found is None:
         raise NotFound("code not found")

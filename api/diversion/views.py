@@ -1,5 +1,5 @@
 """Read models of anti-diversion cases, with the caller's dealer scope applied: a dealer sees its own
-cases only (another dealer's is a 404); staff see every case."""
+cases only (another dealer's is a 404); staff the cases of their dealers (api/scope.py)."""
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -8,11 +8,15 @@ from sqlalchemy.orm import Session
 from dealerflow.contracts.diversion import workflow_id_for
 from dealerflow.models import Dealer, DiversionAlert, DiversionCase, Product, User
 
+from api.scope import dealer_filter
+
 CASE_ALERTS = 100  # the newest alerts shown with a case
 
 
 def case_scope(user: User):
-    return DiversionCase.dealer_id == user.dealer_id if user.role == "dealer" else None
+    """The cases of the dealers the caller may see (api/scope.py); a case with no dealer is for
+    staff who see every dealer."""
+    return dealer_filter(user, DiversionCase.dealer_id)
 
 
 def visible_case(session: Session, user: User, case_id: str) -> DiversionCase | None:

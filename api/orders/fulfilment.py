@@ -16,6 +16,7 @@ from api.uploads import read_upload
 from dealerflow.models import User
 
 from api.deps import CurrentUser, SessionDep, require_role
+from api.scope import dealer_filter
 from api.orders.schemas import (BatchResult, FulfilmentAt, OrderRead, PaymentIn, PaymentRead, ReturnIn, ReturnRead,
                                 ShipmentAt)
 from api.orders.views import order_read
@@ -124,7 +125,7 @@ async def import_csv(kind: Literal["shipments", "deliveries", "returns", "paymen
 # --- reading ----------------------------------------------------------------------------------------
 
 def _listing_args(user, dealer, start, end, limit, offset) -> dict:
-    return dict(scope=user.dealer_id if user.role == "dealer" else None, dealer=dealer, start=start, end=end,
+    return dict(scope=lambda column: dealer_filter(user, column, level_two=True), dealer=dealer, start=start, end=end,
                 limit=limit, offset=offset)
 
 
@@ -137,7 +138,7 @@ To = Annotated[date | None, Query(description="last business day (China), includ
 @router.get("/api/v1/payments", response_model=list[PaymentRead])
 def list_payments(session: SessionDep, user: CurrentUser, dealer: str | None = None, from_: From = None,
                   to: To = None, limit: Limit = 100, offset: Offset = 0):
-    """Newest first. A dealer sees its own (and its level-2 dealers'); staff see every dealer's."""
+    """Newest first. A dealer sees its own (and its level-2 dealers'); staff their dealers (api/scope.py)."""
     return [PaymentRead(reference=p.reference, dealer_code=code, order_id=str(p.order_id) if p.order_id else None,
                         amount=p.amount, paid_at=p.paid_at, method=p.method, recorded_by=p.recorded_by)
             for p, code in fulfilment.payments(session, **_listing_args(user, dealer, from_, to, limit, offset))]

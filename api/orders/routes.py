@@ -19,7 +19,8 @@ async def place_order(body: OrderCreate, request: Request, response: Response, u
                       client: TemporalDep, settings: SettingsDep,
                       idempotency_key: Annotated[str | None, Header(max_length=128)] = None):
     """Place an order; the credit decision and its explanation come back in the response.
-    A resubmission with the same Idempotency-Key returns the first order (200, not a new one)."""
+    A resubmission with the same Idempotency-Key and body returns the first order (200, not a new
+    one); the same key with another body is refused (422)."""
     placed = await temporal.place_order(
         client=client, task_queue=settings.task_queue, sessions=request.app.state.sessions, user=user,
         body=body, idempotency_key=idempotency_key)

@@ -32,12 +32,16 @@ async def place_order(*, client: Client, task_queue: str, sessions: sessionmaker
     dealer = user.dealer
     order_id = orders.order_id_for(dealer.id, idempotency_key)
     lines = [OrderLineInput(l.sku, l.quantity) for l in body.lines]
+    # The key is bound to the request it came with: the same key with another body is a 422.
+    fingerprint = orders.request_fingerprint(body.model_dump(mode="json")) if idempotency_key else None
 
     def check() -> OrderRead | None:
         with sessions() as session:
             first = order_read(session, order_id)
             if first is None:
                 orders.price_lines(session, lines)  # 422 naming the line, before anything starts
+            else:
+                orders.check_replay(session, order_id, fingerprint)
             return first
 
     first = await run_in_threadpool(check)
@@ -47,7 +51,7 @@ async def place_order(*, client: Client, task_queue: str, sessions: sessionmaker
     start = WithStartWorkflowOperation(
         OrderWorkflow.run,
         PlaceOrderInput(order_id=str(order_id), dealer_id=dealer.id, lines=lines, actor=user.username,
-                        user_id=user.id, idempotency_key=idempotency_key),
+                        user_id=user.id, idempotency_key=idempotency_key, fingerprint=fingerprint),
         id=wid, task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         search_attributes=TypedSearchAttributes([
             Pair(DEALER_ID, dealer.code), Pair(REGION, dealer.region),
@@ -64,7 +68,8 @@ async def place_order(*, client: Client, task_queue: str, sessions: sessionmaker
         raise unavailable(e) from None
 
     def read() -> OrderRead:
-        with sessions() as session:
+        with sessions() as session:  # a concurrent request with this key and another body started it
+            orders.check_replay(session, order_id, fingerprint)
             return order_read(session, order_id)
 
     return Placed(await run_in_threadpool(read), replayed=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -164,23 +164,15 @@ def task_page(assignment_id: str, request: Request, session: SessionDep, user: C
 
 
 @router.post("/policy-tasks/{assignment_id}")
-async def submit(
-    assignment_id: str, request: Request, client: TemporalDep, user: ConsoleUser,
-    photo: Annotated[list[UploadFile], File()] = [],  # noqa: B006 — FastAPI copies defaults
-    video: Annotated[list[UploadFile], File()] = [],  # noqa: B006
-    document: Annotated[list[UploadFile], File()] = [],  # noqa: B006
-    figures: Annotated[str | None, Form()] = None,
-    note: Annotated[str, Form(max_length=2000)] = "",
-):
+async def submit(assignment_id: str, request: Request, client: TemporalDep, user: ConsoleUser):
+    """The task page's form (photo, video, document, figures, note), read only once the caller is
+    known to be this task's dealer: the same streaming reader as the API."""
     require(user, "dealer")
-
-    def chosen(uploads):  # a browser sends an empty, nameless part for a file input left empty
-        return [u for u in uploads if u.filename]
-
+    form = None
     try:
+        form = await task_api.receive_evidence(request=request, user=user, assignment_id=assignment_id)
         await task_api.submit_uploads(request=request, client=client, user=user, assignment_id=assignment_id,
-                                      photo=chosen(photo), video=chosen(video), document=chosen(document),
-                                      figures=figures, note=note)
+                                      form=form)
     except DomainError as e:
         if isinstance(e, NotFound):
             raise
@@ -189,6 +181,6 @@ async def submit(
         def render():
             with request.app.state.sessions() as session:
                 return _task_page(request, session, user, assignment_id, message, status_code,
-                                  form={"figures": figures, "note": note})
+                                  form={"figures": form.figures, "note": form.note} if form else {})
         return await run_in_threadpool(render)
     return back(f"/console/policy-tasks/{assignment_id}")

@@ -6,39 +6,37 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from dealerflow.core.errors import Conflict, Invalid, NotFound, TooLarge, Unsupported
 from dealerflow.policies import tasks as policy_tasks
-from dealerflow.shared.evidence import ALLOWED, EvidenceStore, EvidenceTooLarge, EvidenceTypeNotAllowed
-from dealerflow.models import Evidence, PolicyAssignment
+from dealerflow.shared.evidence import (ALLOWED, EvidenceStore, EvidenceTooLarge, EvidenceTypeNotAllowed,
+                                       download_name)
+from dealerflow.models import Dealer, Evidence
 
 from api.policies.temporal import start_evidence_review
 from api.deps import CurrentUser, DealerUser, SessionDep, TemporalDep
 from api.policies.views import assignment_read
-from api.scope import parse_uuid
+from api.scope import parse_uuid, sees_dealer
+from api.uploads import check_declared_size, stream_form
 
 router = APIRouter(tags=["policy tasks"])
 MAX_REQUEST = sum(limit for _, limit in ALLOWED.values()) + 1024 * 1024
 MAX_FIGURES = 50
-
-
-def _scope(user) -> set[int] | None:
-    if user.role == "dealer":
-        return {user.dealer_id}
-    if user.role in ("hq", "admin"):
-        return None
-    raise NotFound("task not found")
+MAX_NOTE = 2000
 
 
 def visible_assignment(session, user, assignment_id: str):
+    """The assignment, if the caller may see its dealer (api/scope.py); else a 404."""
     aid = parse_uuid(assignment_id)
-    a = policy_tasks.assignment_of(session, aid, _scope(user)) if aid else None
-    if a is None:
+    a = policy_tasks.assignment_of(session, aid, None) if aid else None
+    if a is None or not sees_dealer(user, session.get(Dealer, a.dealer_id)):
         raise NotFound("task not found")  # another dealer's task does not exist for you
     return a
 
@@ -80,42 +78,85 @@ def _figures(raw: str | None) -> dict | None:
     return out
 
 
-@router.post("/api/v1/policy-tasks/{assignment_id}/evidence", status_code=201)
-async def submit_evidence(
-    assignment_id: str, request: Request, client: TemporalDep, user: DealerUser,
-    photo: Annotated[list[UploadFile], File()] = [],  # noqa: B006 — FastAPI copies defaults
-    video: Annotated[list[UploadFile], File()] = [],  # noqa: B006
-    document: Annotated[list[UploadFile], File()] = [],  # noqa: B006
-    figures: Annotated[str | None, Form()] = None,
-    note: Annotated[str, Form(max_length=2000)] = "",
-):
+EVIDENCE_FORM = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "properties": {
+        "photo": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        "video": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        "document": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        "figures": {"type": "string", "description": "a JSON object of name → number"},
+        "note": {"type": "string", "maxLength": 2000}}}}}}}
+
+
+@router.post("/api/v1/policy-tasks/{assignment_id}/evidence", status_code=201, openapi_extra=EVIDENCE_FORM)
+async def submit_evidence(assignment_id: str, request: Request, client: TemporalDep, user: DealerUser):
     """Multipart: `photo`, `video`, `document` files and `figures` (a JSON object), as the task
-    requires. The review goes to the task's reviewer as a human task."""
-    return await submit_uploads(request=request, client=client, user=user, assignment_id=assignment_id,
-                                photo=photo, video=video, document=document, figures=figures, note=note)
+    requires. The review goes to the task's reviewer as a human task. The caller is authenticated,
+    the declared size checked and the task's visibility checked before a byte of the body is read."""
+    form = await receive_evidence(request=request, user=user, assignment_id=assignment_id)
+    return await submit_uploads(request=request, client=client, user=user, assignment_id=assignment_id, form=form)
 
 
-async def submit_uploads(*, request: Request, client, user, assignment_id: str, photo: list[UploadFile],
-                         video: list[UploadFile], document: list[UploadFile], figures: str | None, note: str) -> dict:
-    """A dealer's submission, shared by the API and the console: returns the assignment with its
-    evidence, or raises HTTPException 404 / 409 / 413 / 415 / 422 (nothing kept) or 503."""
-    if int(request.headers.get("content-length") or 0) > MAX_REQUEST:
-        raise TooLarge("upload too large")
-    settings, sessions = request.app.state.settings, request.app.state.sessions
-    values = _figures(figures)
-    store = EvidenceStore(settings.evidence_path)
+@dataclass
+class EvidenceForm:
+    staged: list  # (temporary path, StoredFile) of each file, checked for size, type and expansion
+    figures: str | None
+    note: str
 
-    def stage():
+
+async def receive_evidence(*, request: Request, user, assignment_id: str) -> EvidenceForm:
+    """Read an evidence form as it arrives, for a dealer already authenticated: the declared size is
+    checked first, then that the task is theirs (404), then each file is streamed into the evidence
+    store with its kind's limit (nothing goes to /tmp). Shared by the API and the console."""
+    check_declared_size(request, MAX_REQUEST, "the upload")
+    sessions = request.app.state.sessions
+    store = EvidenceStore(request.app.state.settings.evidence_path)
+
+    def visible():  # another dealer's task is a 404 before anything is read
+        with sessions() as session:
+            visible_assignment(session, user, assignment_id)
+
+    await run_in_threadpool(visible)
+    streamed = await stream_form(request, limit=MAX_REQUEST, open_file=lambda kind, name: store.begin(kind, name),
+                                 file_fields=tuple(ALLOWED))
+
+    def finish():
         staged = []
         try:
-            for kind, uploads in (("photo", photo), ("video", video), ("document", document)):
-                for upload in uploads:
-                    staged.append(store.stage(kind, upload.filename or kind, upload.file))
-        except (EvidenceTooLarge, EvidenceTypeNotAllowed):
-            for path, _ in staged:
-                store.discard(path)
+            for _, staging in streamed.files:
+                staged.append(staging.finish())
+        except BaseException:
+            for _, staging in streamed.files:
+                staging.abort()
             raise
         return staged
+
+    try:
+        staged = await run_in_threadpool(finish)
+    except EvidenceTooLarge as e:
+        raise TooLarge(str(e)) from None
+    except EvidenceTypeNotAllowed as e:
+        raise Unsupported(str(e)) from None
+    note = streamed.fields.get("note", "")
+    if len(note) > MAX_NOTE:
+        for path, _ in staged:
+            store.discard(path)
+        raise Invalid(f"at most {MAX_NOTE} characters", field="note")
+    return EvidenceForm(staged, streamed.fields.get("figures") or None, note)
+
+
+async def submit_uploads(*, request: Request, client, user, assignment_id: str, form: EvidenceForm) -> dict:
+    """A dealer's submission, shared by the API and the console: returns the assignment with its
+    evidence, or raises 404 / 409 / 422 (nothing kept) or 503."""
+    settings, sessions = request.app.state.settings, request.app.state.sessions
+    store = EvidenceStore(settings.evidence_path)
+    staged = form.staged
+    try:
+        values = _figures(form.figures)
+    except Invalid:
+        for path, _ in staged:
+            store.discard(path)
+        raise
+    note = form.note
 
     def record(staged):  # the transaction stays open until the review has started
         session = sessions()
@@ -132,23 +173,13 @@ async def submit_uploads(*, request: Request, client, user, assignment_id: str, 
             session.close()
             raise
 
-    # Check the assignment before reading any upload: another dealer's task is a 404 either way.
-    def visible():
-        with sessions() as session:
-            visible_assignment(session, user, assignment_id)
-
-    await run_in_threadpool(visible)
-    try:
-        staged = await run_in_threadpool(stage)
-    except EvidenceTooLarge as e:
-        raise TooLarge(str(e)) from None
-    except EvidenceTypeNotAllowed as e:
-        raise Unsupported(str(e)) from None
     try:
         session, review = await run_in_threadpool(record, staged)
-    except (policy_tasks.AssignmentStateError, policy_tasks.EvidenceMissing) as e:
+    except BaseException as e:
         for path, _ in staged:
             store.discard(path)
+        if not isinstance(e, (policy_tasks.AssignmentStateError, policy_tasks.EvidenceMissing)):
+            raise
         if isinstance(e, policy_tasks.EvidenceMissing):
             raise Invalid(str(e), field=e.field) from None
         raise Conflict(str(e)) from None
@@ -179,14 +210,17 @@ def evidence_file(evidence_id: int, session: SessionDep, user: CurrentUser, requ
     e = session.get(Evidence, evidence_id)
     if e is None or e.sha256 is None:
         raise NotFound("evidence not found")
-    a = visible_assignment(session, user, str(e.assignment_id)) if user.role == "dealer" else \
-        session.get(PolicyAssignment, e.assignment_id)
+    a = visible_assignment(session, user, str(e.assignment_id))  # out of the caller's scope: 404
     if user.role not in ("dealer", "hq", "admin"):
         task = policy_tasks.task_of(session, a)
         if task is None or task.reviewer != user.role:
             raise NotFound("evidence not found")
     path = EvidenceStore(request.app.state.settings.evidence_path).path(e.sha256)
-    return FileResponse(path, media_type=e.content_type, filename=e.filename)
+    # Never the sender's file name (`evil.exe`): a name of ours with the extension of the detected type.
+    name = download_name(f"{a.task_key}-{e.kind}-{e.id}", e.content_type)
+    return FileResponse(path, media_type=e.content_type or "application/octet-stream", headers={
+        "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name, safe='')}",
+        "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/api/v1/points")

@@ -22,6 +22,7 @@ from dealerflow.models import Dealer, SettlementRun, Statement
 
 from api.pages import back, refusal, require, ConsoleUser, page, templates
 from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.scope import sees_dealer
 from api.rebates import temporal
 from api.rebates.schemas import DisputeCreate, SettlementCreate
 from api.rebates.views import LINES, run_read, statement_list, statement_read, visible_statement
@@ -63,6 +64,8 @@ def rebates_page(request: Request, session: SessionDep, user: ConsoleUser, deale
         target = session.get(Dealer, user.dealer_id)
     else:
         target = session.scalars(select(Dealer).where(Dealer.code == code)).first() if code else None
+        if target is not None and not sees_dealer(user, target):  # out of the caller's scope
+            target = None
         if code and target is None:
             return page(request, "rebates.html", user, 404, target=None, programs=[], code=code,
                         error=f"No dealer with the code {code!r}.")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from dealerflow.core.errors import NotFound
+from dealerflow.shared import exports
 
 from api.rebates.schemas import DisputeCreate
 from api.rebates.temporal import answer_statement
@@ -34,7 +35,7 @@ def get_statement(statement_id: str, request: Request, session: SessionDep, user
     read = statement_read(session, statement)
     accept = request.headers.get("accept", "")
     if format == "csv" or (format is None and "text/csv" in accept):
-        return Response(statement_csv(read), media_type="text/csv; charset=utf-8", headers={
+        return Response(statement_csv(read).encode("utf-8"), media_type=exports.MEDIA_TYPE, headers={
             "Content-Disposition": f'attachment; filename="statement-{read["dealer_code"]}-{read["run_id"].replace(":", "_")}.csv"'})
     if format == "html":
         from api.pages import page  # the console's layout; imported here to keep the JSON routes light

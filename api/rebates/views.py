@@ -1,14 +1,15 @@
 """Read models of settlement: runs, statements (JSON, CSV) with the caller's dealer scope applied."""
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dealerflow.models import Dealer, HumanTask, SettlementRun, Statement, User
+from dealerflow.shared.exports import write_csv
+
+from api.scope import dealer_filter
 
 MONEY = ("opening", "deliveries", "returns", "payments", "rebates_posted", "rebate", "points_amount", "closing")
 # How each line of a statement is named for people, in order (CSV and the printable page).
@@ -19,12 +20,8 @@ LINES = (("opening", "Opening balance"), ("deliveries", "Deliveries (invoiced)")
 
 
 def statement_scope(user: User):
-    """Dealers see their own statements only; finance, HQ and admins see all; others none."""
-    if user.role == "dealer":
-        return Statement.dealer_id == user.dealer_id
-    if user.role in ("finance", "hq", "admin"):
-        return None
-    return False
+    """The statements of the dealers the caller may see (api/scope.py); None: all."""
+    return dealer_filter(user, Statement.dealer_id)
 
 
 def visible_statement(session: Session, user: User, statement_id: str) -> Statement | None:
@@ -33,8 +30,6 @@ def visible_statement(session: Session, user: User, statement_id: str) -> Statem
     except ValueError:
         return None
     scope = statement_scope(user)
-    if scope is False:
-        return None
     q = select(Statement).where(Statement.id == sid)
     return session.scalars(q if scope is None else q.where(scope)).first()
 
@@ -59,8 +54,6 @@ def statement_list(session: Session, user: User, *, run_id: str | None, dealer_c
                    status: str | None, limit: int) -> list[dict]:
     """Current revisions, newest first, in one query."""
     scope = statement_scope(user)
-    if scope is False:
-        return []
     q = (select(Statement, SettlementRun, Dealer).join(SettlementRun).join(Dealer, Dealer.id == Statement.dealer_id)
          .where(Statement.current).order_by(Statement.issued_at.desc(), Dealer.code).limit(limit))
     if scope is not None:
@@ -75,20 +68,19 @@ def statement_list(session: Session, user: User, *, run_id: str | None, dealer_c
 
 
 def statement_csv(read: dict) -> str:
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["statement", read["id"]])
-    w.writerow(["dealer", read["dealer_code"], read["dealer_name"]])
-    w.writerow(["settlement", read["run_id"], f"revision {read['revision']}", read["status"]])
-    w.writerow(["covers", read["span_from"], read["span_to"]])
-    w.writerow([])
-    w.writerow(["line", "amount"])
-    for key, label in LINES:
-        w.writerow([label, read[key]])
-    w.writerow(["Points converted (points)", read["points"]])
-    w.writerow([])
-    w.writerow(["rebate explanation", read["explanation"].get("reason", "")])
-    return out.getvalue()
+    """The statement as a spreadsheet (dealer names and explanations are neutralised: exports.csv_cell)."""
+    return write_csv([
+        ["statement", read["id"]],
+        ["dealer", read["dealer_code"], read["dealer_name"]],
+        ["settlement", read["run_id"], f"revision {read['revision']}", read["status"]],
+        ["covers", read["span_from"], read["span_to"]],
+        [],
+        ["line", "amount"],
+        *([label, read[key]] for key, label in LINES),
+        ["Points converted (points)", read["points"]],
+        [],
+        ["rebate explanation", read["explanation"].get("reason", "")],
+    ])
 
 
 def run_read(session: Session, run: SettlementRun) -> dict:

@@ -11,18 +11,16 @@ from sqlalchemy.orm import Session
 from dealerflow.tiering import runs as tiering
 from dealerflow.models import Dealer, HumanTask, SilentDealer, TierScore, TieringRun, User
 
+from api.scope import sees_dealer
+
 HISTORY = 24  # months of a dealer's history shown
 CHANGES_LIMIT = 500
 
 
 def visible_dealer(session: Session, user: User, code: str) -> Dealer | None:
-    """A dealer sees only itself, an account manager the dealers it manages, other staff every dealer."""
+    """The dealer, if the caller may see it (api/scope.py)."""
     dealer = session.scalars(select(Dealer).where(Dealer.code == code)).first()
-    if dealer is None or (user.role == "dealer" and dealer.id != user.dealer_id):
-        return None
-    if user.role == "account_manager" and dealer.account_manager != user.username:
-        return None
-    return dealer
+    return dealer if dealer is not None and sees_dealer(user, dealer) else None
 
 
 def _spec(session: Session):

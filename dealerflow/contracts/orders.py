@@ -20,6 +20,7 @@ class PlaceOrderInput:
     actor: str
     user_id: int | None = None
     idempotency_key: str | None = None
+    fingerprint: str | None = None  # sha256 of the request an Idempotency-Key was sent with
 
 
 @dataclass

@@ -2,6 +2,8 @@
 one transaction holding the dealer's row lock, so concurrent orders cannot share the same headroom."""
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -44,6 +46,21 @@ def order_id_for(dealer_id: int, idempotency_key: str | None) -> uuid.UUID:
     if idempotency_key is None:
         return uuid.uuid4()
     return uuid.uuid5(ORDER_NAMESPACE, f"{dealer_id}:{idempotency_key}")
+
+
+def request_fingerprint(body: dict) -> str:
+    """The fingerprint an Idempotency-Key is bound to: sha256 of the canonical JSON of the request."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_replay(session: Session, order_id: uuid.UUID, fingerprint: str | None) -> None:
+    """A key sent again with another request is refused (422, as the IETF Idempotency-Key draft
+    has it), not answered with the first order. Orders stored without a fingerprint pass."""
+    stored = session.scalar(select(Order.request_fingerprint).where(Order.id == order_id))
+    if fingerprint is not None and stored is not None and stored != fingerprint:
+        raise Invalid("Idempotency-Key: this key was already used for a different request body",
+                      errors=[{"field": "Idempotency-Key", "message": "already used for a different request body"}])
 
 
 
@@ -104,7 +121,8 @@ def place_and_decide(session: Session, inp: PlaceOrderInput, workflow_id: str) -
         amount = sum((line.amount for line in lines), Decimal("0"))
         session.execute(insert(Order).values(
             id=order_id, dealer_id=dealer.id, status="submitted", amount=amount,
-            idempotency_key=inp.idempotency_key, workflow_id=workflow_id, created_by=inp.user_id))
+            idempotency_key=inp.idempotency_key, request_fingerprint=inp.fingerprint, workflow_id=workflow_id,
+            created_by=inp.user_id))
         session.execute(insert(OrderLine), [
             dict(order_id=order_id, line_no=l.line_no, product_id=l.product_id, sku=l.sku,
                  quantity=l.quantity, unit_price=l.unit_price, amount=l.amount) for l in lines])

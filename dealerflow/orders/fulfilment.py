@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Iterable, Mapping, Sequence
 
 from dealerflow.core.errors import Invalid
-from sqlalchemy import any_, bindparam, func, or_, select, text, update
+from sqlalchemy import any_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.orm import Session
 
@@ -533,11 +533,11 @@ def import_csv(session: Session, *, kind: str, data: bytes, actor: str, now: dat
 
 # --- reading ----------------------------------------------------------------------------------------
 
-def _listing(q, model, at, *, scope: int | None, dealer: str | None, start: date | None, end: date | None,
+def _listing(q, model, at, *, scope, dealer: str | None, start: date | None, end: date | None,
              limit: int, offset: int):
-    if scope is not None:  # a dealer sees its own and its level-2 dealers'
-        q = q.where(or_(model.dealer_id == scope,
-                        model.dealer_id.in_(select(Dealer.id).where(Dealer.parent_id == scope))))
+    condition = scope(model.dealer_id) if scope is not None else None
+    if condition is not None:  # the caller's dealers (api/scope.py decides which)
+        q = q.where(condition)
     if dealer:
         q = q.where(Dealer.code == dealer)
     if start:
@@ -547,16 +547,16 @@ def _listing(q, model, at, *, scope: int | None, dealer: str | None, start: date
     return q.order_by(at.desc(), model.id.desc()).limit(limit).offset(offset)
 
 
-def payments(session: Session, *, scope: int | None = None, dealer: str | None = None, start: date | None = None,
+def payments(session: Session, *, scope=None, dealer: str | None = None, start: date | None = None,
              end: date | None = None, limit: int = 100, offset: int = 0) -> list:
-    """Payments, newest first: rows of (Payment, dealer code). `scope` is the id of the dealer asking
-    (None: staff, everyone's); `start` and `end` are business days, both included."""
+    """Payments, newest first: rows of (Payment, dealer code). `scope` maps the dealer id column to
+    the condition of the dealers the caller may see (None: everyone's); `start` and `end` are business days, both included."""
     q = select(Payment, Dealer.code).join(Dealer, Dealer.id == Payment.dealer_id)
     return session.execute(_listing(q, Payment, Payment.paid_at, scope=scope, dealer=dealer, start=start, end=end,
                                     limit=limit, offset=offset)).all()
 
 
-def returns(session: Session, *, scope: int | None = None, dealer: str | None = None, start: date | None = None,
+def returns(session: Session, *, scope=None, dealer: str | None = None, start: date | None = None,
             end: date | None = None, limit: int = 100, offset: int = 0) -> list:
     """Returns, newest first: rows of (OrderReturn, dealer code); filters as for `payments`."""
     q = select(OrderReturn, Dealer.code).join(Dealer, Dealer.id == OrderReturn.dealer_id)

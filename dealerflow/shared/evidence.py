@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -41,6 +43,83 @@ class StoredFile:
     sha256: str
 
 
+# Office files are zip archives: a "document" that would expand to gigabytes (a zip bomb) is refused
+# by what its directory declares, before it is stored.
+ARCHIVE_TYPES = {"application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+MAX_EXPANDED = 100 * MB  # all members together, uncompressed
+MAX_RATIO = 100  # uncompressed : compressed, of the whole file and of any member
+MAX_MEMBERS = 10_000
+# The extension a stored file is served with, from its detected content type (never the sender's name).
+EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/heic": ".heic",
+              "video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm", "application/pdf": ".pdf",
+              "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx"}
+
+
+def check_archive(path: Path, filename: str) -> None:
+    """Refuse an office file whose members expand too far (zip bomb), from its zip directory."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise EvidenceTypeNotAllowed(f"{filename}: not a readable office document") from None
+    expanded = sum(m.file_size for m in members)
+    packed = max(path.stat().st_size, 1)
+    if len(members) > MAX_MEMBERS or expanded > MAX_EXPANDED or expanded > MAX_RATIO * packed or any(
+            m.file_size > MAX_RATIO * max(m.compress_size, 1) for m in members if m.file_size > MB):
+        raise EvidenceTooLarge(f"{filename}: expands to {expanded // MB} MB in {len(members)} parts; "
+                               f"an office document may expand to {MAX_EXPANDED // MB} MB, {MAX_RATIO} times its size")
+
+
+def download_name(stem: str, content_type: str | None) -> str:
+    """The name a stored file is served under: a safe stem of ours and the extension of its detected type."""
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")[:100] or "evidence"
+    return safe + EXTENSIONS.get(content_type or "", ".bin")
+
+
+class Staging:
+    """One file as it arrives: written to a temporary file in the evidence directory and hashed,
+    refused as soon as it passes its kind's limit; `finish` checks its content."""
+
+    def __init__(self, root: Path, kind: str, filename: str):
+        self.kind, self.filename = kind, (filename or kind)[:200]
+        self.allowed, self.limit = ALLOWED[kind]
+        root.mkdir(parents=True, exist_ok=True)
+        self.digest, self.size, self.head = hashlib.sha256(), 0, b""
+        self.tmp = tempfile.NamedTemporaryFile(dir=root, delete=False, prefix=".upload-")
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.abort()
+            raise EvidenceTooLarge(f"{self.filename}: larger than the {self.limit // MB} MB allowed for a {self.kind}")
+        if len(self.head) < 8192:
+            self.head += chunk[:8192 - len(self.head)]
+        self.digest.update(chunk)
+        self.tmp.write(chunk)
+
+    def finish(self) -> tuple[Path, StoredFile]:
+        path = Path(self.tmp.name)
+        try:
+            self.tmp.close()
+            guessed = filetype.guess(self.head) if self.head else None
+            content_type = guessed.mime if guessed else "unknown"
+            if content_type not in self.allowed:
+                raise EvidenceTypeNotAllowed(f"{self.filename}: content is {content_type}; a {self.kind} must be "
+                                             f"one of {', '.join(sorted(self.allowed))}")
+            if content_type in ARCHIVE_TYPES:
+                check_archive(path, self.filename)
+        except BaseException:
+            self.abort()
+            raise
+        return path, StoredFile(self.kind, self.filename, content_type, self.size, self.digest.hexdigest())
+
+    def abort(self) -> None:
+        self.tmp.close()
+        Path(self.tmp.name).unlink(missing_ok=True)
+
+
 class EvidenceStore:
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -48,33 +127,21 @@ class EvidenceStore:
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
 
+    def begin(self, kind: str, filename: str) -> Staging:
+        return Staging(self.root, kind, filename)
+
     def stage(self, kind: str, filename: str, stream: BinaryIO) -> tuple[Path, StoredFile]:
         """Copy `stream` into a temporary file, hashing it; refuse it (keeping nothing) when it is too
         large or its content is not one of the types allowed for `kind`. `keep` or `discard` it next,
         so a submission whose last file is refused stores none of the others."""
-        allowed, limit = ALLOWED[kind]
-        self.root.mkdir(parents=True, exist_ok=True)
-        digest, size, head = hashlib.sha256(), 0, b""
-        tmp = tempfile.NamedTemporaryFile(dir=self.root, delete=False, prefix=".upload-")
+        staging = self.begin(kind, filename)
         try:
-            with tmp:
-                while chunk := stream.read(CHUNK):
-                    size += len(chunk)
-                    if size > limit:
-                        raise EvidenceTooLarge(f"{filename}: larger than the {limit // MB} MB allowed for a {kind}")
-                    if len(head) < 8192:
-                        head += chunk[:8192 - len(head)]
-                    digest.update(chunk)
-                    tmp.write(chunk)
-            guessed = filetype.guess(head) if head else None
-            content_type = guessed.mime if guessed else "unknown"
-            if content_type not in allowed:
-                raise EvidenceTypeNotAllowed(
-                    f"{filename}: content is {content_type}; a {kind} must be one of {', '.join(sorted(allowed))}")
+            while chunk := stream.read(CHUNK):
+                staging.write(chunk)
         except BaseException:
-            os.unlink(tmp.name)
+            staging.abort()
             raise
-        return Path(tmp.name), StoredFile(kind, filename, content_type, size, digest.hexdigest())
+        return staging.finish()
 
     def keep(self, staged: Path, stored: StoredFile) -> None:
         target = self.path(stored.sha256)

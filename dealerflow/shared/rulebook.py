@@ -6,9 +6,10 @@ takes effect everywhere without a restart, and an invalid file never becomes act
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Collection
 
-from dealerflow.core.errors import NotFound
+from dealerflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
@@ -30,11 +31,44 @@ class Deployed:
     sha256: str
 
 
-def deploy(session: Session, *, filename: str, text: str, actor: str) -> Deployed:
+# Rulesets the platform reads by name: each can only ever be of its own kind.
+PLATFORM_RULESETS = {"credit_approval": "credit_approval", "tiering": "tiering", "diversion": "diversion"}
+
+
+def check_name(filename: str, rule_file: RuleFile) -> None:
+    """A rule file is named after its ruleset: `rules/policies/spring_window_display.yaml` holds
+    `ruleset: spring_window_display`."""
+    stem = PurePosixPath(filename.replace("\\", "/")).name.rsplit(".", 1)[0]
+    if stem != rule_file.name:
+        message = f"the file of ruleset '{rule_file.name}' is named {rule_file.name}.yaml, not {PurePosixPath(filename).name}"
+        raise Invalid(message, errors=[{"file": filename, "line": 1, "path": "ruleset", "message": message,
+                                        "text": f"{filename}:1 ruleset: {message}"}])
+
+
+def stored_kind(session: Session, name: str) -> str | None:
+    """The kind of a ruleset, fixed by its first version (None: never deployed)."""
+    return session.scalar(select(RuleVersion.kind).where(RuleVersion.ruleset == name)
+                          .order_by(RuleVersion.version).limit(1))
+
+
+def deploy(session: Session, *, filename: str, text: str, actor: str,
+           kinds: Collection[str] | None = None) -> Deployed:
     """Validate `text` (raises policies_dsl.RuleFileError, writing nothing) and make it the active
-    version unless it equals the active one. Concurrent deploys of one ruleset serialize on a lock."""
+    version unless it equals the active one. Concurrent deploys of one ruleset serialize on a lock.
+
+    `kinds`, when given, are the kinds of ruleset the actor may deploy: checked against the kind the
+    ruleset already has (its first version's), not only the file's. The file must be named after
+    its ruleset, and a ruleset keeps its kind (another kind is a Conflict)."""
     rule_file = load_rule_file(filename, text)
     session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"rules:{rule_file.name}"))))
+    kind = stored_kind(session, rule_file.name) or PLATFORM_RULESETS.get(rule_file.name)
+    if kinds is not None and not {kind or rule_file.kind, rule_file.kind} <= set(kinds):
+        raise Forbidden(f"ruleset '{rule_file.name}' is a {kind or rule_file.kind} ruleset, which only an admin deploys")
+    check_name(filename, rule_file)
+    if kind is not None and kind != rule_file.kind:
+        raise Conflict(f"ruleset '{rule_file.name}' is of kind {kind}; this file is of kind {rule_file.kind}",
+                       errors=[{"file": filename, "line": 1, "path": "kind",
+                                "message": f"ruleset '{rule_file.name}' is of kind {kind}, not {rule_file.kind}"}])
     current = _active_row(session, rule_file.name)
     if current is not None and current.sha256 == rule_file.sha256:
         return Deployed(rule_file.name, current.version, False, current.sha256)
@@ -50,7 +84,7 @@ def deploy_directory(session: Session, rules_dir: Path, *, actor: str) -> list[D
     files = sorted(p for p in Path(rules_dir).rglob("*.yaml"))
     texts = {p: p.read_text(encoding="utf-8") for p in files}
     for path, text in texts.items():
-        load_rule_file(str(path), text)
+        check_name(display_name(path, rules_dir), load_rule_file(str(path), text))
     return [deploy(session, filename=display_name(path, rules_dir), text=text, actor=actor)
             for path, text in texts.items()]
 

@@ -11,7 +11,7 @@ from dealerflow.core.config import Settings
 from dealerflow.core.db import make_engine, make_sessionmaker
 from dealerflow.core.temporal import connect
 
-from api import errors, health, pages
+from api import errors, guards, health, pages
 from api.admin import routes as admin, rules
 from api.auth import routes as auth
 from api.diversion import routes as diversion
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Dealer channel management: orders with automatic credit decisions, policies "
                               "rolled out to dealers with acknowledgment and tasks, human approval tasks, YAML rules.")
     errors.install(app)
+    app.add_middleware(guards.RefuseNul)
     for module in ROUTERS:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from dealerflow.models import User
 from dealerflow.core.security import issue_token, verify_password
 
+from api.errors import responses
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.admin.schemas import Token, UserRead
 
@@ -20,7 +21,7 @@ def authenticate(session, username: str, password: str) -> User | None:
     return user if user is not None and verify_password(password, user.password_hash) else None
 
 
-@router.post("/auth/token", response_model=Token)
+@router.post("/auth/token", response_model=Token, responses=responses(401))
 def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep):
     user = authenticate(session, form.username, form.password)
     if user is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import Field
 from sqlalchemy import or_, select
 from starlette.concurrency import run_in_threadpool
@@ -17,10 +17,13 @@ from dealerflow.models import Policy, PolicyQuestion, PolicyTarget, RuleVersion,
 from dealerflow.shared.notifications import notify
 from dealerflow.policies.figures import policy_figures
 
+from api.errors import responses
 from api.policies import temporal
 from api.deps import CurrentUser, DealerUser, SessionDep, TemporalDep, require_role
-from api.schemas import Strict
+from api.schemas import BIGINT, Strict
 from api.policies.views import policy_content
+from api.policies.schemas import (Acknowledgment, PolicyListed, PolicyPreview, PolicyPublished, PolicyRead,
+                                  PolicyStatus, PolicyWithdrawn, QuestionRead)
 
 router = APIRouter(prefix="/api/v1/policies", tags=["policies"])
 StaffUser = Annotated[User, require_role("hq", "admin")]
@@ -173,13 +176,13 @@ def policy_status(session, policy_id: str) -> dict:
 
 # --- routes ------------------------------------------------------------------------------------
 
-@router.get("")
+@router.get("", response_model=list[PolicyListed])
 def list_policies(session: SessionDep, user: CurrentUser):
     """Dealer: the policies delivered to me, unread first. HQ: every policy file and its rollout."""
     return policy_list(session, user)
 
 
-@router.get("/{policy_id}")
+@router.get("/{policy_id}", response_model=PolicyRead)
 def get_policy(policy_id: str, session: SessionDep, user: CurrentUser):
     if user.role == "dealer":
         return dealer_policy(session, user, policy_id)
@@ -188,30 +191,31 @@ def get_policy(policy_id: str, session: SessionDep, user: CurrentUser):
     return staff_policy(session, policy_id)
 
 
-@router.post("/{policy_id}/acknowledge")
+@router.post("/{policy_id}/acknowledge", response_model=Acknowledgment)
 def acknowledge(policy_id: str, session: SessionDep, user: DealerUser):
     """Idempotent: a second call returns the first acknowledgment of this version."""
     return acknowledge_policy(session, user, policy_id)
 
 
-@router.post("/{policy_id}/questions", status_code=201)
+@router.post("/{policy_id}/questions", response_model=QuestionRead, status_code=201)
 def ask(policy_id: str, body: QuestionCreate, session: SessionDep, user: DealerUser):
     return ask_question(session, user, policy_id, body)
 
 
-@router.get("/{policy_id}/questions")
+@router.get("/{policy_id}/questions", response_model=list[QuestionRead])
 def questions(policy_id: str, session: SessionDep, user: CurrentUser):
     """Dealer: my questions and the policy's FAQ. HQ: every question."""
     return questions_for(session, user, policy_id)
 
 
-@router.post("/{policy_id}/questions/{question_id}/answer")
-def answer(policy_id: str, question_id: int, body: AnswerCreate, session: SessionDep, user: HqUser):
+@router.post("/{policy_id}/questions/{question_id}/answer", response_model=QuestionRead)
+def answer(policy_id: str, question_id: Annotated[int, Path(ge=1, le=BIGINT)], body: AnswerCreate, session: SessionDep, user: HqUser):
     return answer_question(session, user, policy_id, question_id, body)
 
 
-@router.get("/{policy_id}/preview")
-def preview(policy_id: str, session: SessionDep, _: StaffUser, version: int | None = None):
+@router.get("/{policy_id}/preview", response_model=PolicyPreview)
+def preview(policy_id: str, session: SessionDep, _: StaffUser,
+            version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None):
     """Who a publish would reach and how many, without publishing."""
     try:
         return policies.preview(session, policy_id, version)
@@ -219,7 +223,7 @@ def preview(policy_id: str, session: SessionDep, _: StaffUser, version: int | No
         raise NotFound(str(e)) from None
 
 
-@router.post("/{policy_id}/publish", status_code=202)
+@router.post("/{policy_id}/publish", response_model=PolicyPublished, status_code=202)
 async def publish(policy_id: str, request: Request, client: TemporalDep, user: HqUser):
     result = await temporal.publish_policy(
         client=client, task_queue=request.app.state.settings.task_queue, sessions=request.app.state.sessions,
@@ -227,14 +231,14 @@ async def publish(policy_id: str, request: Request, client: TemporalDep, user: H
     return result.__dict__
 
 
-@router.post("/{policy_id}/withdraw")
+@router.post("/{policy_id}/withdraw", response_model=PolicyWithdrawn, responses=responses(409))
 async def withdraw(policy_id: str, body: WithdrawBody, request: Request, client: TemporalDep, user: HqUser):
     status = await withdraw_policy(sessions=request.app.state.sessions, client=client, policy_id=policy_id,
                                    user=user, reason=body.reason)
     return {"policy_id": policy_id, "status": status}
 
 
-@router.get("/{policy_id}/status")
+@router.get("/{policy_id}/status", response_model=PolicyStatus)
 def status(policy_id: str, session: SessionDep, _: StaffUser):
     """Live figures: acknowledgment (on time, late, not yet, overdue), chasing, tasks, conversion,
     the same by region, and the dealers still silent."""

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -17,9 +17,12 @@ from dealerflow.policies import tasks as policy_tasks
 from dealerflow.shared.evidence import ALLOWED, EvidenceStore, EvidenceTooLarge, EvidenceTypeNotAllowed
 from dealerflow.models import Evidence, PolicyAssignment
 
+from api.schemas import BIGINT
+from api.errors import responses
 from api.policies.temporal import start_evidence_review
 from api.deps import CurrentUser, DealerUser, SessionDep, TemporalDep
 from api.policies.views import assignment_read
+from api.policies.schemas import AssignmentRead, PointsRead
 from api.scope import parse_uuid
 
 router = APIRouter(tags=["policy tasks"])
@@ -43,14 +46,14 @@ def visible_assignment(session, user, assignment_id: str):
     return a
 
 
-@router.get("/api/v1/policy-tasks")
+@router.get("/api/v1/policy-tasks", response_model=list[AssignmentRead])
 def my_tasks(session: SessionDep, user: DealerUser, policy: str | None = None):
     specs: dict = {}
     return [assignment_read(session, a, specs=specs)
             for a in policy_tasks.assignments_for(session, user.dealer_id, policy_id=policy)]
 
 
-@router.get("/api/v1/policy-tasks/{assignment_id}")
+@router.get("/api/v1/policy-tasks/{assignment_id}", response_model=AssignmentRead)
 def get_task(assignment_id: str, session: SessionDep, user: CurrentUser):
     return assignment_read(session, visible_assignment(session, user, assignment_id), with_evidence=True)
 
@@ -80,7 +83,8 @@ def _figures(raw: str | None) -> dict | None:
     return out
 
 
-@router.post("/api/v1/policy-tasks/{assignment_id}/evidence", status_code=201)
+@router.post("/api/v1/policy-tasks/{assignment_id}/evidence", response_model=AssignmentRead, status_code=201,
+             responses=responses(409, 413, 415))
 async def submit_evidence(
     assignment_id: str, request: Request, client: TemporalDep, user: DealerUser,
     photo: Annotated[list[UploadFile], File()] = [],  # noqa: B006 — FastAPI copies defaults
@@ -173,8 +177,9 @@ async def submit_uploads(*, request: Request, client, user, assignment_id: str, 
     return await run_in_threadpool(read)
 
 
-@router.get("/api/v1/evidence/{evidence_id}")
-def evidence_file(evidence_id: int, session: SessionDep, user: CurrentUser, request: Request):
+@router.get("/api/v1/evidence/{evidence_id}", response_class=FileResponse, responses={200: {
+    "description": "the file as it was uploaded", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}})
+def evidence_file(evidence_id: Annotated[int, Path(ge=1, le=BIGINT)], session: SessionDep, user: CurrentUser, request: Request):
     """The stored file, for the dealer who sent it, HQ, admins and the task's reviewer role."""
     e = session.get(Evidence, evidence_id)
     if e is None or e.sha256 is None:
@@ -189,6 +194,6 @@ def evidence_file(evidence_id: int, session: SessionDep, user: CurrentUser, requ
     return FileResponse(path, media_type=e.content_type, filename=e.filename)
 
 
-@router.get("/api/v1/points")
+@router.get("/api/v1/points", response_model=PointsRead)
 def my_points(session: SessionDep, user: DealerUser):
     return policy_tasks.points(session, user.dealer_id)

@@ -14,9 +14,11 @@ from starlette.concurrency import run_in_threadpool
 from dealerflow.core.errors import Conflict, NotFound
 from dealerflow.rebates import settlement
 
+from api.errors import responses
 from api.rebates.temporal import wake_settlement
 from api.deps import CurrentUser, DealerUser, SessionDep, TemporalDep
 from api.schemas import Strict
+from api.rebates.schemas import StatementRead
 from api.rebates.views import statement_csv, statement_list, statement_read, visible_statement
 
 router = APIRouter(prefix="/api/v1/statements", tags=["statements"])
@@ -26,14 +28,15 @@ class DisputeCreate(Strict):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
-@router.get("")
+@router.get("", response_model=list[StatementRead])
 def list_statements(session: SessionDep, user: CurrentUser, run: str | None = None, dealer: str | None = None,
                     status: Literal["issued", "confirmed", "disputed"] | None = None,
                     limit: Annotated[int, Query(ge=1, le=5000)] = 200):
     return statement_list(session, user, run_id=run, dealer_code=dealer, status=status, limit=limit)
 
 
-@router.get("/{statement_id}")
+@router.get("/{statement_id}", response_model=StatementRead, responses={200: {"content": {
+    "text/csv": {"schema": {"type": "string"}}, "text/html": {"schema": {"type": "string"}}}}})
 def get_statement(statement_id: str, request: Request, session: SessionDep, user: CurrentUser,
                   format: Literal["json", "csv", "html"] | None = None):
     """`format=csv` or `Accept: text/csv` for a spreadsheet; `format=html` for the printable page."""
@@ -81,13 +84,13 @@ async def _answer(statement_id: str, request: Request, user, client, act, *, alw
     return answered
 
 
-@router.post("/{statement_id}/confirm")
+@router.post("/{statement_id}/confirm", response_model=StatementRead, responses=responses(409))
 async def confirm(statement_id: str, request: Request, user: DealerUser, client: TemporalDep):
     return await _answer(statement_id, request, user, client, lambda s, sid, now: settlement.confirm(
         s, statement_id=sid, dealer_id=user.dealer_id, actor=user.username, now=now), always_wake=False)
 
 
-@router.post("/{statement_id}/dispute")
+@router.post("/{statement_id}/dispute", response_model=StatementRead, responses=responses(409))
 async def dispute(statement_id: str, body: DisputeCreate, request: Request, user: DealerUser, client: TemporalDep):
     return await _answer(statement_id, request, user, client, lambda s, sid, now: settlement.dispute(
         s, statement_id=sid, dealer_id=user.dealer_id, reason=body.reason, now=now), always_wake=True)

@@ -1,8 +1,9 @@
 """Text PostgreSQL cannot store is refused at the door: a NUL character (U+0000) in the path, a query
 parameter, a header, a JSON body or a form is a 422 naming where it is, before any route runs.
 
-Bodies are checked when they are JSON or a URL-encoded form (read whole by their routes anyway, up to
-SCAN_LIMIT; a larger body passes on unchecked, for its route to refuse by size). Multipart bodies carry
+Bodies are checked when they are JSON (NDJSON: its escapes, by line) or a URL-encoded form (read whole by
+their routes anyway, up to SCAN_LIMIT; a larger body passes on unchecked, for its route to refuse by size).
+A raw NUL byte in CSV or YAML is left to the route, which refuses binary content (415) or unreadable text. Multipart bodies carry
 files, where NUL bytes are ordinary; their text fields are covered by the database's own refusal, which
 api.errors maps to the same 422."""
 from __future__ import annotations
@@ -56,7 +57,7 @@ def _body_errors(media_type: str, body: bytes) -> list[dict]:
         if b"\x00" in body or b"%00" in body:
             return _query_errors(body)
         return []
-    if b"\x00" in body:  # raw: never valid JSON, nor text the database could store
+    if b"\x00" in body and media_type == "application/json":  # raw: never valid JSON
         return [{"field": "body", "message": NUL_MESSAGE}]
     if media_type == "application/json" and _JSON_NUL.search(body):
         try:

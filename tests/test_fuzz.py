@@ -17,6 +17,11 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
 from schemathesis.checks import not_a_server_error
 
 EXAMPLES = int(os.environ.get("DEALERFLOW_FUZZ_EXAMPLES", "15"))
+# Operations whose success changes what every test shares (a month re-tiered, a rule file deployed, a
+# settlement run, the diversion sweep): fuzzed as a dealer (refused), left out for the admin, as any request
+# the schema allows may start them (an unknown query parameter is ignored).
+SHARED_STATE = {"POST /api/v1/tiering/runs", "POST /api/v1/rules/deploy", "POST /api/v1/settlements",
+                "POST /api/v1/diversion/sweep"}
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
@@ -30,12 +35,14 @@ def _send(client, case, headers: dict):
     return client.request(prepared.method, prepared.url, headers=dict(prepared.headers), content=prepared.body)
 
 
-def fuzz(client, actor_headers: dict) -> tuple[Counter, list[str]]:
+def fuzz(client, actor_headers: dict, skip: set[str] = frozenset()) -> tuple[Counter, list[str]]:
     schema = schemathesis.openapi.from_dict(client.app.openapi())
     seen: Counter = Counter()
     failures: list[str] = []
     for result in schema.get_all_operations():
         operation = result.ok()
+        if operation.label in skip:
+            continue
         strategy = st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
                              operation.as_strategy(GenerationMode.NEGATIVE))
 
@@ -78,5 +85,5 @@ def _report(role: str, seen: Counter, failures: list[str]):
 def test_every_operation_answers_in_its_schema_without_a_server_error(role, client, make_user, make_dealer,
                                                                       product):
     actor = make_dealer() if role == "dealer" else make_user("admin")
-    seen, failures = fuzz(client, actor.headers)
+    seen, failures = fuzz(client, actor.headers, skip=SHARED_STATE if role == "admin" else set())
     _report(role, seen, failures)

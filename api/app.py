@@ -11,7 +11,7 @@ from dealerflow.core.config import Settings
 from dealerflow.core.db import make_engine, make_sessionmaker
 from dealerflow.core.temporal import connect
 
-from api import errors, health, pages
+from api import errors, guards, health, pages
 from api.security import SecurityHeaders, console_csrf
 from api.admin import routes as admin, rules
 from api.auth import routes as auth
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Dealer channel management: orders with automatic credit decisions, policies "
                               "rolled out to dealers with acknowledgment and tasks, human approval tasks, YAML rules.")
     errors.install(app)
+    app.add_middleware(guards.RefuseNul)
     app.add_middleware(SecurityHeaders, settings=settings)
     for module in ROUTERS:
         app.include_router(module.router)

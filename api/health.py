@@ -5,12 +5,19 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 router = APIRouter(prefix="/api/v1", tags=["health"])
 
 
-@router.get("/health")
+class Health(BaseModel):
+    status: str  # ok | degraded
+    database: str  # ok | error: <its class>
+    temporal: str
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health, "description": "degraded"}})
 async def health(request: Request):
     """Reports the database and Temporal; 503 when either is down."""
     state = request.app.state

@@ -11,6 +11,8 @@ from dealerflow.core.errors import Conflict, Invalid, NotFound
 from dealerflow.models import Dealer, Product, User
 from dealerflow.core.security import check_password_policy, hash_password
 
+from api.schemas import BIGINT
+from api.errors import responses
 from api.deps import AdminUser, CurrentUser, SessionDep, require_role
 from api.scope import STAFF, scoped, sees_dealer
 from api.admin.schemas import DealerCreate, DealerRead, ProductCreate, ProductRead, UserCreate, UserRead
@@ -22,7 +24,7 @@ def _conflict(what: str):
     return Conflict(f"{what} already exists")
 
 
-@router.post("/dealers", response_model=DealerRead, status_code=201)
+@router.post("/dealers", response_model=DealerRead, status_code=201, responses=responses(404, 409))
 def create_dealer(body: DealerCreate, session: SessionDep, _: AdminUser):
     parent_id = None
     if body.parent_code:
@@ -43,7 +45,7 @@ def create_dealer(body: DealerCreate, session: SessionDep, _: AdminUser):
 
 @router.get("/dealers", response_model=list[DealerRead])
 def list_dealers(session: SessionDep, user: Annotated[User, require_role(*STAFF)], region: str | None = None,
-                 limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0):
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=BIGINT)] = 0):
     """The dealers the caller may see (api/scope.py): staff only, each by their scope."""
     q = scoped(select(Dealer).order_by(Dealer.code).limit(limit).offset(offset), user, Dealer.id)
     if region:
@@ -59,7 +61,7 @@ def get_dealer(code: str, session: SessionDep, user: CurrentUser):
     return DealerRead.model_validate(dealer, from_attributes=True)
 
 
-@router.post("/products", response_model=ProductRead, status_code=201)
+@router.post("/products", response_model=ProductRead, status_code=201, responses=responses(409))
 def create_product(body: ProductCreate, session: SessionDep, _: AdminUser):
     product = Product(**body.model_dump())
     session.add(product)
@@ -76,7 +78,7 @@ def list_products(session: SessionDep, _: CurrentUser, limit: Annotated[int, Que
             for p in session.scalars(select(Product).order_by(Product.sku).limit(limit))]
 
 
-@router.post("/users", response_model=UserRead, status_code=201)
+@router.post("/users", response_model=UserRead, status_code=201, responses=responses(404, 409))
 def create_user(body: UserCreate, session: SessionDep, _: AdminUser):
     check_password_policy(body.password, username=body.username)
     dealer = None

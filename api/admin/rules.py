@@ -14,7 +14,7 @@ from policies_dsl import load_rule_file, run_rule_tests
 from api.rebates.temporal import sync_rebate_schedules
 from api.tiering.temporal import sync_tiering_schedule
 from api.deps import AdminUser, SessionDep, require_role
-from api.admin.schemas import RuleDeployResult, RuleVersionRead
+from api.admin.schemas import RuleDeployResult, RuleValidation, RuleVersionRead
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
 MAX_RULE_FILE = 256 * 1024
@@ -37,7 +37,7 @@ def _check(filename: str, text: str):
     return rule_file
 
 
-@router.post("/validate")
+@router.post("/validate", response_model=RuleValidation)
 def validate(text: YamlBody, filename: Filename, _: AdminUser):
     rule_file = _check(filename, text)
     return {"ruleset": rule_file.name, "valid": True, "rules": len(rule_file.rules), "tests": len(rule_file.tests)}

@@ -88,3 +88,10 @@ class RuleDeployResult(BaseModel):
     ruleset: str
     version: int
     changed: bool
+
+
+class RuleValidation(BaseModel):
+    ruleset: str
+    valid: bool
+    rules: int
+    tests: int

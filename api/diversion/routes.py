@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import Field, StringConstraints, model_validator
 
+from api.schemas import BIGINT
+from api.errors import responses
 from api.uploads import read_upload
 from dealerflow.core.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
 from dealerflow.diversion import codes as product_codes, scans
@@ -20,6 +22,8 @@ from dealerflow.models import SCANNER_KINDS, Dealer, ProductCode, User
 
 from api.diversion import temporal
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep, require_role
+from api.diversion.schemas import (CaseRead, CaseSummary, CodesBound, CodesRegistered, CodeTrace, ScansRecorded,
+                                   SweepResult)
 from api.diversion.views import case_list, case_read, visible_case
 from api.scope import ALL_DEALERS, sees_dealer
 from api.schemas import Strict
@@ -57,8 +61,8 @@ class CodeBatchCreate(Strict):
 class CodeBind(Strict):
     codes: Annotated[list[Token] | None, Field(min_length=1, max_length=product_codes.MAX_LISTED)] = None
     batch_no: Batch | None = None
-    first: Annotated[int | None, Field(ge=1, strict=True, description="first serial of the range, included")] = None
-    last: Annotated[int | None, Field(ge=1, strict=True, description="last serial of the range, included")] = None
+    first: Annotated[int | None, Field(ge=1, le=2**31 - 1, strict=True, description="first serial of the range, included")] = None
+    last: Annotated[int | None, Field(ge=1, le=2**31 - 1, strict=True, description="last serial of the range, included")] = None
     order_id: uuid.UUID | None = None
     dealer: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)] = None
 
@@ -78,7 +82,7 @@ def _refused(e: product_codes.CodeError) -> DomainError:
     return {404: NotFound, 409: Conflict}.get(e.status, Invalid).listing(e.problems)
 
 
-@router.post("/codes/batches", status_code=201)
+@router.post("/codes/batches", response_model=CodesRegistered, status_code=201, responses=responses(404, 409))
 def register_codes(body: CodeBatchCreate, session: SessionDep, user: Registrars):
     """A production batch's codes: `count` generated in the database (BATCH-0000001-3FA2C1), or the
     `codes` printed elsewhere. A batch number is registered once."""
@@ -91,7 +95,7 @@ def register_codes(body: CodeBatchCreate, session: SessionDep, user: Registrars)
     return done.__dict__
 
 
-@router.post("/codes/bind")
+@router.post("/codes/bind", response_model=CodesBound, responses=responses(404, 409))
 def bind_codes(body: CodeBind, session: SessionDep, user: Shippers):
     """Codes leaving with an order (or for a dealer): bound to its dealer and the dealer's region, the
     region the goods may be sold in. A list, or serials `first`..`last` of a batch. All or nothing;
@@ -106,7 +110,7 @@ def bind_codes(body: CodeBind, session: SessionDep, user: Shippers):
     return done.__dict__
 
 
-@router.get("/codes/{code:path}/trace")
+@router.get("/codes/{code:path}/trace", response_model=CodeTrace)
 def trace(code: str, session: SessionDep, user: CurrentUser):
     """The code's batch and binding and every scan of it: a code bound to a dealer for those who may
     see that dealer (api/scope.py), one bound to none for staff who see every dealer."""
@@ -148,6 +152,8 @@ async def _rows(request: Request) -> tuple[list, list[int] | None, list]:
             rows = json.loads(data)
         except ValueError as e:
             raise Invalid(f"malformed JSON: {e}", field="body") from None
+        except RecursionError:
+            raise Invalid("malformed JSON: nested too deeply", field="body") from None
         if not isinstance(rows, list):
             raise Invalid("expected a JSON array of scans", field="body")
         if len(rows) > MAX_JSON_SCANS:
@@ -161,7 +167,7 @@ async def _rows(request: Request) -> tuple[list, list[int] | None, list]:
     return (scans.read_ndjson if ndjson else scans.read_csv)(data)
 
 
-@router.post("/scans", openapi_extra=_SCANS_BODY)
+@router.post("/scans", response_model=ScansRecorded, openapi_extra=_SCANS_BODY, responses=responses(413, 415))
 async def record_scans(request: Request, user: ScanSenders, client: TemporalDep, settings: SettingsDep):
     """A batch of scans: a JSON array, NDJSON, or CSV (a body or the multipart field `file`, at most
     20 MB). Fields: scan_id (unique: a batch sent again is recorded once), code, region, price
@@ -184,15 +190,15 @@ async def record_scans(request: Request, user: ScanSenders, client: TemporalDep,
 
 # --- cases -------------------------------------------------------------------------------------------
 
-@router.get("/cases")
+@router.get("/cases", response_model=list[CaseSummary])
 def list_cases(session: SessionDep, user: CurrentUser, region: str | None = None,
                status: Literal["open", "confirmed", "dismissed"] | None = None, dealer: str | None = None,
-               limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0):
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=BIGINT)] = 0):
     """Investigation cases, newest first, by region, status and dealer. A dealer sees its own."""
     return case_list(session, user, region=region, status=status, dealer=dealer, limit=limit, offset=offset)
 
 
-@router.get("/cases/{case_id}")
+@router.get("/cases/{case_id}", response_model=CaseRead)
 def get_case(case_id: str, session: SessionDep, user: CurrentUser):
     """A case: its alerts (the newest), the rules' assessment, the investigation and its outcome."""
     case = visible_case(session, user, case_id)
@@ -201,7 +207,7 @@ def get_case(case_id: str, session: SessionDep, user: CurrentUser):
     return case_read(session, case)
 
 
-@router.post("/diversion/sweep")
+@router.post("/diversion/sweep", response_model=SweepResult)
 async def sweep(user: Sweepers, client: TemporalDep, settings: SettingsDep):
     """Run the hourly sweep now: shipment patterns (regional excess, stock-up), points earned back for a
     clean quarter, and cases whose workflow never started."""

@@ -12,6 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from dealerflow.core.errors import Conflict, Invalid, NotFound
 from dealerflow.orders import fulfilment
 from dealerflow.orders.fulfilment import BatchError
+from api.schemas import BIGINT
+from api.errors import responses
 from api.uploads import read_upload
 from dealerflow.models import User
 
@@ -62,14 +64,14 @@ def _move(session, user, kind: str, order_id: str, body: FulfilmentAt | None) ->
     return order_read(session, parse_uuid(order_id))
 
 
-@router.post("/api/v1/orders/{order_id}/ship", response_model=OrderRead)
+@router.post("/api/v1/orders/{order_id}/ship", response_model=OrderRead, responses=responses(409))
 def ship_order(order_id: str, session: SessionDep, user: Staff, body: ShipmentAt | None = None):
     """An approved order leaves the warehouse (`at`: default now), with the product codes scanned into
     it (`codes`, optional: bound to the order's dealer and region). The same time again changes nothing."""
     return _move(session, user, "shipments", order_id, body)
 
 
-@router.post("/api/v1/orders/{order_id}/deliver", response_model=OrderRead)
+@router.post("/api/v1/orders/{order_id}/deliver", response_model=OrderRead, responses=responses(409))
 def deliver_order(order_id: str, session: SessionDep, user: Staff, body: FulfilmentAt | None = None):
     """A shipped order reaches the dealer: its amount is booked to the dealer's account."""
     return _move(session, user, "deliveries", order_id, body)
@@ -99,7 +101,8 @@ def _batch(session, user, kind: str, rows) -> BatchResult:
     return _result(recorded)
 
 
-@router.post("/api/v1/imports/{kind}", response_model=BatchResult, status_code=201, openapi_extra=_CSV_BODY)
+@router.post("/api/v1/imports/{kind}", response_model=BatchResult, status_code=201, openapi_extra=_CSV_BODY,
+             responses=responses(413, 415))
 async def import_csv(kind: Literal["shipments", "deliveries", "returns", "payments"], request: Request, user: Staff):
     """A CSV file (UTF-8, comma-separated, header row), as a `text/csv` body or the multipart field
     `file`. Columns: shipments order_id, shipped_at; deliveries order_id, delivered_at; returns
@@ -130,7 +133,7 @@ def _listing_args(user, dealer, start, end, limit, offset) -> dict:
 
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=BIGINT)]
 From = Annotated[date | None, Query(alias="from", description="first business day (China), included")]
 To = Annotated[date | None, Query(description="last business day (China), included")]
 

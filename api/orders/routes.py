@@ -6,6 +6,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from dealerflow.core.errors import Conflict, NotFound
 from dealerflow.orders import credit as orders
 
+from api.errors import responses
 from api.orders import temporal
 from api.deps import CurrentUser, DealerUser, SessionDep, SettingsDep, TemporalDep
 from api.orders.schemas import OrderCreate, OrderRead, OrderSummary
@@ -45,7 +46,7 @@ def get_order(order_id: str, session: SessionDep, user: CurrentUser):
     return order_read(session, order)
 
 
-@router.post("/{order_id}/cancel", response_model=OrderRead)
+@router.post("/{order_id}/cancel", response_model=OrderRead, responses=responses(409))
 def cancel_order(order_id: str, session: SessionDep, user: DealerUser):
     order = visible_order(session, user, order_id)
     if order is None or order.dealer_id != user.dealer_id:

@@ -4,13 +4,14 @@ The console's task page submits through the same `submit_uploads`."""
 from __future__ import annotations
 
 import json
+from typing import Annotated
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -20,11 +21,14 @@ from dealerflow.shared.evidence import (ALLOWED, EvidenceStore, EvidenceTooLarge
                                        download_name)
 from dealerflow.models import Dealer, Evidence
 
+from api.schemas import BIGINT
+from api.errors import responses
 from api.policies.temporal import start_evidence_review
 from api.deps import CurrentUser, DealerUser, SessionDep, TemporalDep
 from api.policies.views import assignment_read
 from api.scope import parse_uuid, sees_dealer
 from api.uploads import check_declared_size, stream_form
+from api.policies.schemas import AssignmentRead, PointsRead
 
 router = APIRouter(tags=["policy tasks"])
 MAX_REQUEST = sum(limit for _, limit in ALLOWED.values()) + 1024 * 1024
@@ -41,14 +45,14 @@ def visible_assignment(session, user, assignment_id: str):
     return a
 
 
-@router.get("/api/v1/policy-tasks")
+@router.get("/api/v1/policy-tasks", response_model=list[AssignmentRead])
 def my_tasks(session: SessionDep, user: DealerUser, policy: str | None = None):
     specs: dict = {}
     return [assignment_read(session, a, specs=specs)
             for a in policy_tasks.assignments_for(session, user.dealer_id, policy_id=policy)]
 
 
-@router.get("/api/v1/policy-tasks/{assignment_id}")
+@router.get("/api/v1/policy-tasks/{assignment_id}", response_model=AssignmentRead)
 def get_task(assignment_id: str, session: SessionDep, user: CurrentUser):
     return assignment_read(session, visible_assignment(session, user, assignment_id), with_evidence=True)
 
@@ -87,7 +91,8 @@ EVIDENCE_FORM = {"requestBody": {"required": True, "content": {"multipart/form-d
         "note": {"type": "string", "maxLength": 2000}}}}}}}
 
 
-@router.post("/api/v1/policy-tasks/{assignment_id}/evidence", status_code=201, openapi_extra=EVIDENCE_FORM)
+@router.post("/api/v1/policy-tasks/{assignment_id}/evidence", response_model=AssignmentRead, status_code=201,
+             responses=responses(409, 413, 415), openapi_extra=EVIDENCE_FORM)
 async def submit_evidence(assignment_id: str, request: Request, client: TemporalDep, user: DealerUser):
     """Multipart: `photo`, `video`, `document` files and `figures` (a JSON object), as the task
     requires. The review goes to the task's reviewer as a human task. The caller is authenticated,
@@ -204,8 +209,9 @@ async def submit_uploads(*, request: Request, client, user, assignment_id: str, 
     return await run_in_threadpool(read)
 
 
-@router.get("/api/v1/evidence/{evidence_id}")
-def evidence_file(evidence_id: int, session: SessionDep, user: CurrentUser, request: Request):
+@router.get("/api/v1/evidence/{evidence_id}", response_class=FileResponse, responses={200: {
+    "description": "the file as it was uploaded", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}})
+def evidence_file(evidence_id: Annotated[int, Path(ge=1, le=BIGINT)], session: SessionDep, user: CurrentUser, request: Request):
     """The stored file, for the dealer who sent it, HQ, admins and the task's reviewer role."""
     e = session.get(Evidence, evidence_id)
     if e is None or e.sha256 is None:
@@ -223,6 +229,6 @@ def evidence_file(evidence_id: int, session: SessionDep, user: CurrentUser, requ
         "X-Content-Type-Options": "nosniff"})
 
 
-@router.get("/api/v1/points")
+@router.get("/api/v1/points", response_model=PointsRead)
 def my_points(session: SessionDep, user: DealerUser):
     return policy_tasks.points(session, user.dealer_id)

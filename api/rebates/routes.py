@@ -11,13 +11,15 @@ from dealerflow.shared import accounts
 from dealerflow.rebates import programs as rebates
 from dealerflow.models import Dealer
 
+from api.errors import responses
 from api.deps import CurrentUser, SessionDep
+from api.rebates.schemas import RebateProgress
 from api.scope import STAFF, sees_dealer
 
 router = APIRouter(prefix="/api/v1/rebates", tags=["rebates"])
 
 
-@router.get("/progress")
+@router.get("/progress", response_model=list[RebateProgress], responses=responses(404))
 def progress(session: SessionDep, user: CurrentUser, dealer: str | None = None):
     """The caller's progress (a dealer), or a dealer's by code (staff, within their scope)."""
     if user.role == "dealer":

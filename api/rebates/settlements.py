@@ -15,13 +15,14 @@ from api.rebates.schemas import SettlementCreate
 from api.rebates.temporal import start_settlement
 from api.deps import SessionDep, SettingsDep, TemporalDep, require_role
 from api.rebates.views import run_read
+from api.rebates.schemas import SettlementRunRead, SettlementStarted
 
 router = APIRouter(prefix="/api/v1/settlements", tags=["settlements"])
 Finance = Annotated[User, require_role("finance", "admin")]
 Watchers = require_role("finance", "hq", "admin")
 
 
-@router.post("", status_code=202)
+@router.post("", response_model=SettlementStarted, status_code=202)
 async def start(body: SettlementCreate, request: Request, user: Finance, client: TemporalDep, settings: SettingsDep):
     """Start the settlement of `program` for `period` (with `upto`, an interim run inside it). Asking
     for a run that exists returns it: a run is never started twice."""
@@ -32,7 +33,7 @@ async def start(body: SettlementCreate, request: Request, user: Finance, client:
     return {"run_id": started.run_id, "workflow_id": started.workflow_id, "action": started.action}
 
 
-@router.get("", dependencies=[Watchers])
+@router.get("", response_model=list[SettlementRunRead], dependencies=[Watchers])
 def list_runs(session: SessionDep, program: str | None = None,
               limit: Annotated[int, Query(ge=1, le=500)] = 100):
     q = select(SettlementRun).order_by(SettlementRun.started_at.desc()).limit(limit)
@@ -41,7 +42,7 @@ def list_runs(session: SessionDep, program: str | None = None,
     return [run_read(session, r) for r in session.scalars(q)]
 
 
-@router.get("/{run_id}", dependencies=[Watchers])
+@router.get("/{run_id}", response_model=SettlementRunRead, dependencies=[Watchers])
 def get_run(run_id: str, session: SessionDep):
     run = session.get(SettlementRun, run_id)
     if run is None:

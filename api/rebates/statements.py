@@ -10,7 +10,8 @@ from fastapi.responses import Response
 from dealerflow.core.errors import NotFound
 from dealerflow.shared import exports
 
-from api.rebates.schemas import DisputeCreate
+from api.errors import responses
+from api.rebates.schemas import DisputeCreate, StatementRead
 from api.rebates.temporal import answer_statement
 from api.deps import CurrentUser, DealerUser, SessionDep, TemporalDep
 from api.rebates.views import statement_csv, statement_list, statement_read, visible_statement
@@ -18,14 +19,15 @@ from api.rebates.views import statement_csv, statement_list, statement_read, vis
 router = APIRouter(prefix="/api/v1/statements", tags=["statements"])
 
 
-@router.get("")
+@router.get("", response_model=list[StatementRead])
 def list_statements(session: SessionDep, user: CurrentUser, run: str | None = None, dealer: str | None = None,
                     status: Literal["issued", "confirmed", "disputed"] | None = None,
                     limit: Annotated[int, Query(ge=1, le=5000)] = 200):
     return statement_list(session, user, run_id=run, dealer_code=dealer, status=status, limit=limit)
 
 
-@router.get("/{statement_id}")
+@router.get("/{statement_id}", response_model=StatementRead, responses={200: {"content": {
+    "text/csv": {"schema": {"type": "string"}}, "text/html": {"schema": {"type": "string"}}}}})
 def get_statement(statement_id: str, request: Request, session: SessionDep, user: CurrentUser,
                   format: Literal["json", "csv", "html"] | None = None):
     """`format=csv` or `Accept: text/csv` for a spreadsheet; `format=html` for the printable page."""
@@ -43,13 +45,13 @@ def get_statement(statement_id: str, request: Request, session: SessionDep, user
     return read
 
 
-@router.post("/{statement_id}/confirm")
+@router.post("/{statement_id}/confirm", response_model=StatementRead, responses=responses(409))
 async def confirm(statement_id: str, request: Request, user: DealerUser, client: TemporalDep):
     return await answer_statement(client=client, sessions=request.app.state.sessions, user=user,
                                   statement_id=statement_id, dispute=None)
 
 
-@router.post("/{statement_id}/dispute")
+@router.post("/{statement_id}/dispute", response_model=StatementRead, responses=responses(409))
 async def dispute(statement_id: str, body: DisputeCreate, request: Request, user: DealerUser, client: TemporalDep):
     return await answer_statement(client=client, sessions=request.app.state.sessions, user=user,
                                   statement_id=statement_id, dispute=body.reason)

@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from dealerflow.core.errors import NotFound
 from dealerflow.shared import human_tasks as tasks
 
+from api.errors import responses
 from api.tasks.temporal import complete_task
 from api.deps import CurrentUser, SessionDep, TemporalDep
 from api.tasks.schemas import TaskComplete, TaskRead
@@ -37,7 +38,7 @@ def get_task(task_id: str, session: SessionDep, user: CurrentUser):
     return task_read(session, _task(session, user, task_id), with_history=True)
 
 
-@router.post("/{task_id}/complete", response_model=TaskRead)
+@router.post("/{task_id}/complete", response_model=TaskRead, responses=responses(409))
 async def complete(task_id: str, body: TaskComplete, request: Request, user: CurrentUser, client: TemporalDep):
     sessions = request.app.state.sessions
 

@@ -30,3 +30,13 @@ class TaskRead(BaseModel):
 class TaskComplete(Strict):
     outcome: Annotated[str, StringConstraints(min_length=1, max_length=32)]
     comment: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class NotificationRead(BaseModel):
+    id: int
+    kind: str
+    title: str
+    body: str | None
+    link: str | None
+    created_at: str  # ISO 8601 with offset
+    read: bool

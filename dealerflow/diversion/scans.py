@@ -75,6 +75,8 @@ def read_ndjson(data: bytes) -> tuple[list, list[int], list[Invalid]]:
             lines.append(n)
         except ValueError as e:
             bad.append(Invalid(n, None, f"not JSON: {e.msg} at column {e.colno}"))
+        except RecursionError:
+            bad.append(Invalid(n, None, "not JSON: nested too deeply"))
     return rows, lines, bad
 
 
@@ -161,7 +163,8 @@ def _check(raw: Mapping, regions: frozenset[str], latest: datetime):
         at = datetime.fromisoformat(at)
         if at.tzinfo is None:
             raise ValueError
-    except (TypeError, ValueError):
+        at.astimezone(timezone.utc)  # out of range once in UTC: parse_time says so below
+    except (TypeError, ValueError, OverflowError):
         stamp = None
         at = raw.get("scanned_at")
         if at is None or at == "":

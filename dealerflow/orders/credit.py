@@ -29,6 +29,10 @@ HOLDS_CREDIT = ("approved", "shipped", "delivered")
 DEFAULT_REVIEW = {"role": "credit_manager", "sla": "24h"}
 
 
+MAX_QUANTITY = 1_000_000  # units on one line
+MAX_AMOUNT = Decimal("999999999999.99")  # Numeric(14, 2): an order's amount and every line's
+
+
 class OrderInputError(Invalid):
     """Bad order input, with the JSON path of the offending field (e.g. lines[1].sku)."""
 
@@ -88,7 +92,13 @@ def price_lines(session: Session, lines) -> list[PricedLine]:
             raise OrderInputError(f"lines[{i}].sku", f"unknown SKU {line.sku!r}")
         if line.quantity <= 0:
             raise OrderInputError(f"lines[{i}].quantity", "must be greater than 0")
+        if line.quantity > MAX_QUANTITY:
+            raise OrderInputError(f"lines[{i}].quantity", f"at most {MAX_QUANTITY:,} units a line")
         priced.append(PricedLine(i + 1, product.id, product.sku, line.quantity, product.unit_price))
+    total = sum((p.amount for p in priced), Decimal(0))
+    if total > MAX_AMOUNT:  # the amount columns hold 12 digits before the point
+        raise OrderInputError("lines", f"the order comes to {total:,.2f}, more than the {MAX_AMOUNT:,.2f} an order "
+                                       "may amount to: split it")
     return priced
 
 

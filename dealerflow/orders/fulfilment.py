@@ -542,7 +542,7 @@ def _listing(q, model, at, *, scope, dealer: str | None, start: date | None, end
         q = q.where(Dealer.code == dealer)
     if start:
         q = q.where(at >= accounts.day_start(start))
-    if end:
+    if end and end < date.max:  # the last day there is has no end to compare with
         q = q.where(at < accounts.day_start(end + timedelta(days=1)))
     return q.order_by(at.desc(), model.id.desc()).limit(limit).offset(offset)
 

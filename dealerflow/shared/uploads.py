@@ -7,7 +7,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 from dealerflow.core.errors import Unsupported
@@ -90,6 +90,10 @@ def parse_time(raw: str) -> datetime:
                        f"(2026-03-05), got {raw!r}") from None
     if at.tzinfo is None:
         raise BadValue(f"{raw!r} has no UTC offset: add one (+08:00 for China) or give a date")
+    try:
+        at.astimezone(timezone.utc)  # 0001-01-01T00:00:00+14:00 is before the first instant there is
+    except OverflowError:
+        raise BadValue(f"{raw!r} is out of range") from None
     return at
 
 

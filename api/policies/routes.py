@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Request
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from sqlalchemy import or_, select
 from starlette.concurrency import run_in_threadpool
 
@@ -36,8 +36,17 @@ class AnswerCreate(Strict):
     publish_to_faq: bool = False
 
 
+def _plain_text(value: str) -> str:
+    """Text a person wrote: no NUL or other control characters (line breaks and tabs are fine), not blank."""
+    if any(c < " " and c not in "\n\r\t" or c == "\x7f" for c in value):
+        raise ValueError("must not contain control characters")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
 class WithdrawBody(Strict):
-    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+    reason: Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_plain_text)]
 
 
 def _now() -> datetime:

@@ -70,7 +70,8 @@ async def publish_policy(*, client: Client, task_queue: str, sessions: sessionma
 async def withdraw_policy(*, client: Client, policy_id: str, actor: str, reason: str) -> str:
     ended = Conflict("the rollout has already ended")
     return await run_update(client.get_workflow_handle(workflow_id_for(policy_id)), PolicyRolloutWorkflow.withdraw,
-                            WithdrawInput(actor, reason), refusals={"RolloutClosed": lambda _: ended}, ended=ended)
+                            WithdrawInput(actor, reason), refusals={"RolloutClosed": lambda _: ended,
+                                                                    "CloseFailed": Conflict}, ended=ended)
 
 
 async def start_evidence_review(*, client: Client, task_queue: str, review: EvidenceReviewInput,

@@ -11,8 +11,8 @@ from temporalio.exceptions import ApplicationError
 from dealerflow.shared import accounts
 from dealerflow.rebates import settlement
 from dealerflow.contracts import (ApprovalInput, ApprovalOutcomeInput, CloseRunInput, DisputeOutcomeInput,
-                                  DueRunsInput, FreezeResult, PostInput, ReviewInput, ReviewState,
-                                  SettlementInput, TaskSpec)
+                                  DueRunsInput, FreezeResult, PostInput, PostResult, ReviewInput, ReviewState,
+                                  SettlementFailedInput, SettlementInput, TaskSpec)
 
 
 class SettlementActivities:
@@ -50,7 +50,7 @@ class SettlementActivities:
             settlement.record_approval(session, inp)
 
     @activity.defn
-    def post_rebates(self, inp: PostInput) -> int:
+    def post_rebates(self, inp: PostInput) -> PostResult:
         with self.sessions.begin() as session:
             return settlement.post_batch(session, inp.run_id, now=inp.now, limit=inp.limit)
 
@@ -60,6 +60,11 @@ class SettlementActivities:
             return settlement.close(session, inp.run_id, status=inp.status, now=inp.now)
 
     @activity.defn
+    def settlement_failed(self, inp: SettlementFailedInput) -> None:
+        with self.sessions.begin() as session:
+            settlement.record_failure(session, inp)
+
+    @activity.defn
     def due_runs(self, inp: DueRunsInput) -> list[SettlementInput]:
         with self.sessions() as session:
             _, spec = settlement.program(session, inp.program)
@@ -67,4 +72,4 @@ class SettlementActivities:
 
     def all(self) -> list:
         return [self.freeze_run, self.review_statements, self.resolve_dispute, self.approval_task,
-                self.record_approval, self.post_rebates, self.close_run, self.due_runs]
+                self.record_approval, self.post_rebates, self.close_run, self.settlement_failed, self.due_runs]

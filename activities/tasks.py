@@ -4,8 +4,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from dealerflow.shared import human_tasks as tasks
-from dealerflow.contracts import EscalationResult, TaskResult, TaskSpec
+from dealerflow.shared import failures, human_tasks as tasks
+from dealerflow.contracts import EscalationResult, StepFailedInput, TaskResult, TaskSpec
 
 
 class TaskActivities:
@@ -31,3 +31,9 @@ class TaskActivities:
     def escalate_task(self, spec: TaskSpec) -> EscalationResult:
         with self.sessions.begin() as session:
             return tasks.escalate(session, spec.task_id, spec.escalate_to)
+
+    @activity.defn
+    def record_step_failure(self, inp: StepFailedInput) -> None:
+        """A workflow caught a step that failed for good: list it, show it on the task, tell people."""
+        with self.sessions.begin() as session:
+            failures.step_failed(session, inp)

@@ -16,6 +16,7 @@ from api.security import SecurityHeaders, console_csrf
 from api.admin import routes as admin, rules
 from api.auth import routes as auth
 from api.diversion import routes as diversion
+from api.failures import console as failures_console, routes as failures
 from api.orders import console as orders_console, fulfilment, routes as orders
 from api.policies import console as policies_console, routes as policies, task_routes as policy_tasks
 from api.rebates import console as rebates_console, routes as rebates, settlements, statements
@@ -24,8 +25,9 @@ from api.tiering import console as tiering_console, routes as tiering
 
 # The JSON API, then the console's pages; each module holds one router.
 ROUTERS = (auth, orders, fulfilment, tasks, policies, policy_tasks, rebates, settlements, statements, admin, rules,
-           notifications, health, tiering, diversion,
-           pages, tasks_console, orders_console, policies_console, rebates_console, tiering_console)
+           notifications, health, tiering, diversion, failures,
+           pages, tasks_console, orders_console, policies_console, rebates_console, tiering_console,
+           failures_console)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()

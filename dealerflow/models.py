@@ -251,6 +251,33 @@ class Notification(Base):
     )
 
 
+FAILURE_STATES = ("failing", "failed", "resolved")
+
+
+class ProcessFailure(Base):
+    """A step of a process that keeps failing (an activity retried again and again) or failed for good
+    (a workflow caught the failure and recorded what it means). One row per workflow and step: HQ's
+    list of processes that need a person, with the error."""
+    __tablename__ = "process_failures"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    workflow_type: Mapped[str] = mapped_column(String(100))
+    activity: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str | None] = mapped_column(String(200))  # what it concerns: "statement …", "policy …"
+    link: Mapped[str | None] = mapped_column(String(300))
+    first_at: Mapped[datetime] = _now()
+    last_at: Mapped[datetime] = _now()
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "activity", name="failure_once"),
+        Index("failure_open", "last_at", postgresql_where="state <> 'resolved'"),
+        CheckConstraint("state in ('failing', 'failed', 'resolved')", name="failure_state"),
+    )
+
+
 # --- policies ----------------------------------------------------------------------------------
 
 POLICY_STATUSES = ("pilot", "awaiting_decision", "rolling_out", "active", "closed", "withdrawn", "cancelled")
@@ -440,7 +467,7 @@ class AccountEntry(Base):
 
 # --- rebate settlement ------------------------------------------------------------------------------
 
-RUN_STAGES = ("freezing", "awaiting_confirmation", "awaiting_approval", "posting", "closed", "rejected")
+RUN_STAGES = ("freezing", "awaiting_confirmation", "awaiting_approval", "posting", "closed", "rejected", "failed")
 
 
 class SettlementRun(Base):

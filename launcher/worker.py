@@ -35,7 +35,7 @@ def build_worker(client: Client, sessions: sessionmaker[Session], task_queue: st
                  executor: ThreadPoolExecutor, channels: list[Channel]) -> Worker:
     return Worker(client, task_queue=task_queue, workflows=ALL_WORKFLOWS, workflow_runner=RUNNER,
                   activities=all_activities(sessions, channels), activity_executor=executor,
-                  interceptors=[PermanentFailures()],
+                  interceptors=[PermanentFailures(sessions)],
                   max_concurrent_activities=ACTIVITY_THREADS)
 
 

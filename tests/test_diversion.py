@@ -213,7 +213,7 @@ def test_invalid_rows_come_back_by_index_and_the_valid_ones_are_kept(client, mak
     codes = bind(client, admin, dealer, batch_no, 1, 2)
     future = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
     rows = [scan(codes[0], reg), {**scan(codes[1], reg), "code": ""}, {**scan(codes[1], reg), "kind": "robot"},
-            scan(codes[1], "atlantis"), {**scan(codes[1], reg), "price": "-3"},
+            scan(codes[1], "at lantis"), {**scan(codes[1], reg), "price": "-3"},
             {**scan(codes[1], reg), "scanned_at": future}, {**scan(codes[1], reg), "colour": "red"}, "not an object",
             {**scan(codes[1], reg), "scanned_at": "yesterday"},
             scan(codes[1], reg, "1299.50", "inspector")]
@@ -222,7 +222,8 @@ def test_invalid_rows_come_back_by_index_and_the_valid_ones_are_kept(client, mak
     assert [(p["index"], p["field"]) for p in result["problems"]] == [
         (1, "code"), (2, "kind"), (3, "region"), (4, "price"), (5, "scanned_at"), (6, "colour"), (7, None),
         (8, "scanned_at")]
-    assert result["problems"][2]["message"] == "unknown region 'atlantis'"
+    assert result["problems"][2]["message"] == ("expected a region code (up to 64 letters, digits, '-', '_' or '.'), "
+                                                "got 'at lantis'")
     assert result["problems"][1]["message"] == "'robot' is not one of store, consumer, inspector"
     trace = client.get(f"/api/v1/codes/{codes[1]}/trace", headers=hq.headers).json()
     assert [(s["price"], s["kind"]) for s in trace["scans"]] == [("1299.50", "inspector")]
@@ -385,3 +386,23 @@ def test_a_clean_quarter_earns_points_back_once(client, make_dealer, make_user, 
     with sessions() as s:
         assert credit_points.balance(s, penalised.dealer.id) == 85  # 100 - 20 + 5 for the last closed quarter
         assert credit_points.balance(s, recent.dealer.id) == 80  # confirmed since that quarter began: not clean
+
+
+def test_a_scan_in_a_region_no_dealer_covers_is_kept_and_names_the_source_dealer(client, make_dealer, make_user,
+                                                                               product, sessions):
+    home, nowhere = unique("reg"), unique("uncovered")  # no dealer is in `nowhere`
+    admin, hq = make_user("admin"), make_user("hq")
+    dealer = make_dealer(region=home)
+    batch_no = register(client, admin, product.sku, 2)
+    load_codes(sessions, batch_no)
+    codes = bind(client, admin, dealer, batch_no, 1, 2)
+    result = post_scans(client, hq, [scan(codes[0], nowhere)])
+    assert (result["accepted"], result["invalid"], result["alerts"]) == (1, 0, 1)
+    c = case(client, hq, result["cases_opened"][0])
+    assert (c["dealer_code"], c["region"], c["triggers"]) == (dealer.dealer.code, nowhere, {"out_of_region": 1})
+    # The CSV column is `kind`, as the README names it.
+    csv_text = f"scan_id,code,region,price,scanned_at,kind\n{uuid.uuid4().hex},{codes[1]},{nowhere},,{at()},inspector\n"
+    r = client.post("/api/v1/scans", files={"file": ("scans.csv", csv_text.encode(), "text/csv")}, headers=hq.headers)
+    assert r.status_code == 200 and (r.json()["accepted"], r.json()["alerts"]) == (1, 1), r.text
+    from dealerflow.core.config import ROOT
+    assert "scanned_at, kind`" in (ROOT / "README.md").read_text()

@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from dealerflow.contracts import (STAGE, AmendApplied, AmendInput, CloseInput, CloseResult,
                                       DeliverInput, PilotInput, PilotVerdict, PolicyStatusInput, RolloutInput,
-                                      RolloutPlan, RolloutResult, SweepInput, SweepResult, TaskSpec, WithdrawInput)
+                                      RolloutPlan, RolloutResult, StepFailedInput, SweepInput, SweepResult, TaskSpec,
+                                      WithdrawInput)
 
 from .human_task import start_task
 
@@ -39,6 +40,8 @@ class PolicyRolloutWorkflow:
         self._pilot_only = False
         self._closed: str | None = None
         self._task_children: list = []  # the escalation task workflows this rollout started
+        self._close_failed: str | None = None  # why the last close failed: HQ may withdraw again
+        self._close_failures = 0
         self._counts = {"delivered": 0, "reminded": 0, "escalated": 0, "overdue": 0, "tasks_reminded": 0,
                         "tasks_overdue": 0, "escalation_tasks": 0, "sweeps": 0}
 
@@ -185,10 +188,7 @@ class PolicyRolloutWorkflow:
             for child in self._task_children:
                 child.cancel()
             await asyncio.gather(*self._task_children, return_exceptions=True)
-        result = await workflow.execute_activity(
-            "close_policy",
-            CloseInput(self._policy, status, actor, workflow.now(), self._withdraw.reason if self._withdraw else ""),
-            result_type=CloseResult, **ACTIVITY)
+        result, status = await self._close_policy(status, actor)
         for workflow_id in result.open_task_workflows:  # tasks it did not start (evidence reviews on withdrawal)
             try:
                 await workflow.get_external_workflow_handle(workflow_id).cancel()
@@ -199,6 +199,31 @@ class PolicyRolloutWorkflow:
         await self._set_stage(status)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return RolloutResult(self._policy, self._version, status)
+
+    async def _close_policy(self, status: str, actor: str) -> tuple[CloseResult, str]:
+        """Close the policy. A close that fails for good leaves the rollout running and its policy as
+        it was: the failure is listed for HQ, HQ and the person who asked are told, a waiting
+        withdrawal is answered with the reason, and HQ can withdraw again."""
+        while True:
+            try:
+                return await workflow.execute_activity(
+                    "close_policy",
+                    CloseInput(self._policy, status, actor, workflow.now(),
+                               self._withdraw.reason if self._withdraw else ""),
+                    result_type=CloseResult, **ACTIVITY), status
+            except ActivityError as e:
+                cause = e.cause
+                error = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
+            await workflow.execute_activity("record_step_failure", StepFailedInput(
+                workflow.info().workflow_id, "PolicyRolloutWorkflow", "close_policy", f"{status}: {error}",
+                subject=f"policy {self._policy}", link=f"/console/policies/{self._policy}", notify_role="hq",
+                actor=actor), **ACTIVITY)
+            self._close_failed, self._withdraw = error, None
+            self._close_failures += 1
+            await self._set_stage("close_failed")
+            await workflow.wait_condition(lambda: self._withdraw is not None)
+            status, actor = "withdrawn", self._withdraw.actor
+            await self._set_stage("closing")
 
     async def _set_stage(self, stage: str) -> None:
         self._stage = stage
@@ -228,7 +253,11 @@ class PolicyRolloutWorkflow:
     @workflow.update
     async def withdraw(self, inp: WithdrawInput) -> str:
         self._withdraw = inp
-        await workflow.wait_condition(lambda: self._closed is not None)
+        failures = self._close_failures
+        await workflow.wait_condition(lambda: self._closed is not None or self._close_failures > failures)
+        if self._closed is None:
+            raise ApplicationError(f"withdrawing failed: {self._close_failed}; the policy stays as it was, "
+                                   "withdraw it again", type="CloseFailed")
         return self._closed
 
     @withdraw.validator

@@ -13,14 +13,14 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair as Pair
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from dealerflow.contracts import (REBATE_PROGRAM, SETTLEMENT_PERIOD, STAGE, ApprovalInput,
                                       ApprovalOutcomeInput, CloseRunInput, DisputeOutcomeInput, DueRunsInput,
-                                      FreezeResult, PostInput, ReviewInput, ReviewState, RunResult, SettlementInput,
-                                      TaskSpec)
+                                      FreezeResult, PostInput, PostResult, ReviewInput, ReviewState, RunResult,
+                                      SettlementFailedInput, SettlementInput, TaskResult, TaskSpec)
     from dealerflow.contracts.rebates import workflow_id_for
 
 from .human_task import ask
@@ -30,6 +30,14 @@ ACTIVITY = dict(start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY
 # Freezing a large run takes a while; its heartbeats let a killed worker's attempt be retried soon.
 FREEZE = dict(start_to_close_timeout=timedelta(minutes=30), heartbeat_timeout=timedelta(seconds=20),
               retry_policy=RETRY)
+# Statements held by another transaction are posted on the next pass, this long after.
+POSTING_PAUSE = timedelta(seconds=2)
+
+
+def failure_of(e: ActivityError) -> str:
+    """What a person reads about a step that failed for good: the activity's own message."""
+    cause = e.cause
+    return (cause.message if isinstance(cause, ApplicationError) else str(cause or e)) or "failed"
 
 
 @workflow.defn
@@ -39,9 +47,23 @@ class SettlementWorkflow:
         self._woken = False
         self._disputes: dict[str, asyncio.Task] = {}
         self._figures: dict = {}
+        self._acting: TaskResult | None = None  # the decision being applied, told if applying it fails
 
     @workflow.run
     async def run(self, inp: SettlementInput) -> RunResult:
+        try:
+            return await self._run(inp)
+        except ActivityError as e:  # a step failed for good (the worker made it non-retryable)
+            error = failure_of(e)
+            await workflow.execute_activity(
+                "settlement_failed", SettlementFailedInput(inp.run_id, e.activity_type, error, workflow.now(),
+                                                           task=self._acting, actor=inp.actor), **ACTIVITY)
+            self._figures["failure"] = {"step": e.activity_type, "error": error}
+            await self._set_stage("failed")
+            raise ApplicationError(f"{e.activity_type} failed: {error}", type="StepFailed",
+                                   non_retryable=True) from e
+
+    async def _run(self, inp: SettlementInput) -> RunResult:
         await self._set_stage("freezing")
         frozen = await workflow.execute_activity("freeze_run", inp, result_type=FreezeResult, **FREEZE)
         self._figures.update(statements=frozen.statements, rebate=frozen.rebate_total)
@@ -51,12 +73,28 @@ class SettlementWorkflow:
         if not await self._approved(inp.run_id):
             return await self._close(inp.run_id, "rejected")
         await self._set_stage("posting")
-        posted = 0
-        while done := await workflow.execute_activity(
-                "post_rebates", PostInput(inp.run_id, workflow.now()), result_type=int, **ACTIVITY):
-            posted += done
+        while True:
+            await self._post(inp.run_id)
+            totals = await workflow.execute_activity(
+                "close_run", CloseRunInput(inp.run_id, "closed", workflow.now()), result_type=dict, **ACTIVITY)
+            if not totals.get("incomplete"):
+                await self._set_stage("closed")
+                return RunResult(inp.run_id, "closed", totals)
+            await workflow.sleep(POSTING_PAUSE)  # a statement was confirmed or released meanwhile
+
+    async def _post(self, run_id: str) -> None:
+        """Post until no confirmed statement is left. Statements another transaction holds are
+        skipped by a batch and counted as left: pause, and post them on the next pass."""
+        posted = self._figures.get("posted", 0)
+        while True:
+            done = await workflow.execute_activity(
+                "post_rebates", PostInput(run_id, workflow.now()), result_type=PostResult, **ACTIVITY)
+            posted += done.posted
             self._figures["posted"] = posted
-        return await self._close(inp.run_id, "closed")
+            if done.left == 0:
+                return
+            if done.posted == 0:
+                await workflow.sleep(POSTING_PAUSE)
 
     async def _await_dealers(self, run_id: str) -> None:
         while True:
@@ -80,9 +118,14 @@ class SettlementWorkflow:
 
     async def _dispute(self, run_id: str, spec: TaskSpec) -> None:
         result = await ask(spec)
-        await workflow.execute_activity(
-            "resolve_dispute",
-            DisputeOutcomeInput(run_id, spec.subject_id, result, workflow.now()), result_type=str, **ACTIVITY)
+        try:
+            await workflow.execute_activity(
+                "resolve_dispute",
+                DisputeOutcomeInput(run_id, spec.subject_id, result, workflow.now()), result_type=str, **ACTIVITY)
+        except ActivityError as e:  # the statement goes back to finance, who are told why
+            await workflow.execute_activity(
+                "settlement_failed", SettlementFailedInput(run_id, "resolve_dispute", failure_of(e), workflow.now(),
+                                                           task=result, statement_id=spec.subject_id), **ACTIVITY)
         del self._disputes[spec.task_id]
         self._woken = True
 
@@ -95,8 +138,10 @@ class SettlementWorkflow:
             if spec is None:  # under the threshold: one approval is enough
                 return True
             result = await ask(spec)
+            self._acting = result
             await workflow.execute_activity(
                 "record_approval", ApprovalOutcomeInput(run_id, step, result), **ACTIVITY)
+            self._acting = None
             if result.outcome != "approve":
                 return False
             approvers.append(result.actor)

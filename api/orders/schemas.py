@@ -49,6 +49,8 @@ class OrderSummary(BaseModel):
     amount: MoneyOut
     created_at: datetime
     rule: str | None  # the credit rule that decided it
+    reviewed_by: str | None = None  # the person who completed the review, when the rule asked for one
+    review_outcome: str | None = None
 
 
 class OrderRead(BaseModel):

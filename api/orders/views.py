@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from sqlalchemy import String, cast, select
+from sqlalchemy import String, cast, select, true
 from sqlalchemy.orm import Session
 from dealerflow.models import Dealer, Decision, HumanTask, Order, OrderEvent, OrderLine, User
 from api.orders.schemas import DecisionRead, OrderEventRead, OrderLineRead, OrderRead, OrderSummary
@@ -21,17 +21,25 @@ def visible_order(session: Session, user: User, order_id: str) -> Order | None:
 
 
 def order_summaries(session: Session, user: User, *, status: str | None, limit: int) -> list[OrderSummary]:
-    """The newest orders the caller may see, in one query."""
-    q = (select(Order.id, Dealer.code, Order.status, Order.amount, Order.created_at, Decision.rule)
+    """The newest orders the caller may see, in one query; who decided: the credit rule, or the person
+    who completed the order's review."""
+    review = (select(HumanTask.completed_by, HumanTask.outcome)
+              .where(HumanTask.subject_type == "order", HumanTask.subject_id == cast(Order.id, String),
+                     HumanTask.status == "completed")
+              .order_by(HumanTask.completed_at.desc()).limit(1).lateral("review"))
+    q = (select(Order.id, Dealer.code, Order.status, Order.amount, Order.created_at, Decision.rule,
+                review.c.completed_by, review.c.outcome)
          .join(Dealer, Dealer.id == Order.dealer_id)
          .outerjoin(Decision, (Decision.subject_type == "order") & (Decision.subject_id == cast(Order.id, String)))
+         .outerjoin(review, true())
          .order_by(Order.created_at.desc()).limit(limit))
     scope = dealer_scope(user)
     if scope is not None:
         q = q.where(scope)
     if status:
         q = q.where(Order.status == status)
-    return [OrderSummary(id=str(r[0]), dealer_code=r[1], status=r[2], amount=r[3], created_at=r[4], rule=r[5])
+    return [OrderSummary(id=str(r[0]), dealer_code=r[1], status=r[2], amount=r[3], created_at=r[4], rule=r[5],
+                         reviewed_by=r[6], review_outcome=r[7])
             for r in session.execute(q)]
 
 

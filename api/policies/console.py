@@ -3,15 +3,19 @@ their policy tasks; HQ previews, publishes, withdraws, answers and watches the l
 handlers are thin: they call the same services and read models as the JSON routes."""
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from dealerflow.core.errors import DomainError
 from dealerflow.core.errors import NotFound
+from dealerflow.models import Policy
 from dealerflow.policies import questions as policy_questions, rollout as policies, tasks as policy_tasks
 
 from api.policies import temporal
@@ -34,7 +38,8 @@ def policies_page(request: Request, session: SessionDep, user: ConsoleUser):
     return page(request, "policies.html", user, policies=policy_list(session, user))
 
 
-def _policy_page(request, session, user, policy_id: str, error: str | None = None, status_code: int = 200):
+def _policy_page(request, session, user, policy_id: str, error: str | None = None, status_code: int = 200,
+                 publishing: int | None = None):
     if user.role == "dealer":
         content = dealer_policy(session, user, policy_id)  # 404 unless delivered to this dealer
         session.commit()  # marked read
@@ -47,12 +52,17 @@ def _policy_page(request, session, user, policy_id: str, error: str | None = Non
     content = staff_policy(session, policy_id)
     figures = policy_status(session, policy_id) if content["status"] != "draft" else None
     deployed = policies.policy_ruleset(session, policy_id).version
+    # Published, but the rollout has not written the policy yet: say so, and offer no second publish.
+    publishing = publishing if publishing and content["status"] == "draft" else None
+    if publishing:
+        content = {**content, "status": "publishing"}
     # What a publish would do: reach the targets of a draft, or amend with a newer deployed version.
-    publishable = deployed > (figures["version"] if figures else 0)
+    publishable = not publishing and deployed > (figures["version"] if figures else 0)
     return page(request, "policy_hq.html", user, status_code, policy=content, figures=figures, error=error,
                 deployed_version=deployed, preview=policies.preview(session, policy_id) if publishable else None,
                 questions=questions_for(session, user, policy_id), may_act=user.role == "hq",
-                may_publish=publishable, may_withdraw=bool(figures) and figures["status"] in ACTIVE)
+                may_publish=publishable, may_withdraw=bool(figures) and figures["status"] in ACTIVE,
+                publishing=publishing)
 
 
 async def _policy_again(request, user, policy_id: str, e: Exception):
@@ -66,8 +76,11 @@ async def _policy_again(request, user, policy_id: str, e: Exception):
 
 
 @router.get("/policies/{policy_id}")
-def policy_page(policy_id: str, request: Request, session: SessionDep, user: ConsoleUser):
-    return _policy_page(request, session, user, policy_id)
+def policy_page(policy_id: str, request: Request, session: SessionDep, user: ConsoleUser,
+                publishing: int | None = None):
+    """`publishing` (a version): HQ has just published it; until the rollout writes the policy the
+    page says "publishing…" and refreshes."""
+    return _policy_page(request, session, user, policy_id, publishing=publishing)
 
 
 @router.get("/policies/{policy_id}/figures")
@@ -120,11 +133,27 @@ def answer(policy_id: str, question_id: int, request: Request, session: SessionD
 async def publish(policy_id: str, request: Request, client: TemporalDep, user: ConsoleUser):
     require(user, "hq")
     try:
-        await temporal.publish_policy(client=client, task_queue=request.app.state.settings.task_queue,
-                                      sessions=request.app.state.sessions, policy_id=policy_id, actor=user.username)
+        published = await temporal.publish_policy(client=client, task_queue=request.app.state.settings.task_queue,
+                                                  sessions=request.app.state.sessions, policy_id=policy_id,
+                                                  actor=user.username)
     except DomainError as e:
         return await _policy_again(request, user, policy_id, e)
+    if published.action == "started" and not await _rollout_wrote(request.app.state.sessions, policy_id):
+        return RedirectResponse(quote(f"/console/policies/{policy_id}") + f"?publishing={published.version}", 303)
     return back(f"/console/policies/{policy_id}")
+
+
+async def _rollout_wrote(sessions, policy_id: str, wait: float = 3.0) -> bool:
+    """Wait a moment for the rollout to write the policy, so the page shows where it stands."""
+    def written() -> bool:
+        with sessions() as session:
+            return session.get(Policy, policy_id) is not None
+
+    for _ in range(int(wait / 0.1)):
+        if await run_in_threadpool(written):
+            return True
+        await asyncio.sleep(0.1)
+    return False
 
 
 @router.post("/policies/{policy_id}/withdraw")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from typing import Annotated
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from api.schemas import Strict
 from datetime import datetime
 from typing import Any
@@ -18,8 +18,17 @@ class AnswerCreate(Strict):
     publish_to_faq: bool = False
 
 
+def _plain_text(value: str) -> str:
+    """Text a person wrote: no NUL or other control characters (line breaks and tabs are fine), not blank."""
+    if any(c < " " and c not in "\n\r\t" or c == "\x7f" for c in value):
+        raise ValueError("must not contain control characters")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
 class WithdrawBody(Strict):
-    reason: Annotated[str, Field(min_length=1, max_length=1000)]
+    reason: Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_plain_text)]
 
 
 class PolicyListed(Out):

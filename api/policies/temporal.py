@@ -77,7 +77,8 @@ async def withdraw_policy(*, client: Client, sessions: sessionmaker[Session], po
         raise NotFound("policy not published")
     ended = Conflict("the rollout has already ended")
     return await run_update(client.get_workflow_handle(workflow_id_for(policy_id)), PolicyRolloutWorkflow.withdraw,
-                            WithdrawInput(actor, reason), refusals={"RolloutClosed": lambda _: ended}, ended=ended)
+                            WithdrawInput(actor, reason), refusals={"RolloutClosed": lambda _: ended,
+                                                                    "CloseFailed": Conflict}, ended=ended)
 
 
 async def start_evidence_review(*, client: Client, task_queue: str, review: EvidenceReviewInput,

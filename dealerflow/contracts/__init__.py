@@ -21,6 +21,7 @@ from .tasks import (  # noqa: F401
     CompleteTaskInput,
     TaskResult,
     EscalationResult,
+    StepFailedInput,
     task_workflow_id,
 )
 from .orders import (  # noqa: F401
@@ -57,6 +58,8 @@ from .rebates import (  # noqa: F401
     ApprovalInput,
     ApprovalOutcomeInput,
     PostInput,
+    PostResult,
+    SettlementFailedInput,
     CloseRunInput,
     RunResult,
     DueRunsInput,

@@ -72,6 +72,25 @@ class PostInput:
 
 
 @dataclass
+class PostResult:
+    posted: int  # statements credited by this batch
+    left: int  # confirmed statements still unposted (held by another transaction, or the next batch)
+
+
+@dataclass
+class SettlementFailedInput:
+    """A step of a run failed for good: `statement_id` when it was a dispute's resolution (the
+    statement goes back to finance), else the run itself is marked failed."""
+    run_id: str
+    activity: str
+    error: str
+    now: datetime
+    task: TaskResult | None = None  # the decision that could not be applied
+    actor: str | None = None  # who started the run, when no decision was being applied
+    statement_id: str | None = None
+
+
+@dataclass
 class CloseRunInput:
     run_id: str
     status: str  # closed | rejected

@@ -45,5 +45,20 @@ class EscalationResult:
     completed: TaskResult | None = None
 
 
+@dataclass
+class StepFailedInput:
+    """A step of a process failed for good: list it for HQ, show it on the task a person completed
+    (when one did) and tell the role and the person who acted."""
+    workflow_id: str
+    workflow_type: str
+    activity: str
+    error: str
+    subject: str | None = None
+    link: str | None = None
+    notify_role: str | None = None
+    actor: str | None = None  # the username of the person whose decision could not be applied
+    task_id: str | None = None
+
+
 def task_workflow_id(task_id: str) -> str:
     return f"task-{task_id}"

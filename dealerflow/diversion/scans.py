@@ -20,13 +20,12 @@ from decimal import Decimal
 from typing import Mapping, Sequence
 
 from dealerflow.core import errors
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dealerflow.diversion import cases as diversion
 from dealerflow.contracts import CaseStart
 from dealerflow.shared.uploads import parse_amount, parse_time, read_table, text_of
-from dealerflow.models import SCANNER_KINDS, Dealer
+from dealerflow.models import SCANNER_KINDS
 
 MAX_UPLOAD = 20 * 1024 * 1024
 CLOCK_SKEW = timedelta(minutes=10)  # device clocks run a little ahead
@@ -36,6 +35,9 @@ _FIELD_SET = frozenset(FIELDS)
 _KINDS = frozenset(SCANNER_KINDS)
 _TOKEN = re.compile(r"[\x21-\x7e]{1,64}")  # printable ASCII without spaces: ids and codes as devices send them
 _PRICE = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
+# A region code as dealers' regions are written (east, north-2, reg_5f3a). Any well-formed code is
+# taken: a region no dealer covers is exactly where diverted goods turn up.
+_REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -105,11 +107,7 @@ def read_csv(data: bytes) -> tuple[list, list[int], list[Invalid]]:
 
 # --- checking rows -----------------------------------------------------------------------------------
 
-def known_regions(session: Session) -> frozenset[str]:
-    return frozenset(session.scalars(select(Dealer.region).distinct()))
-
-
-def check_rows(rows: Sequence, numbers: Sequence[int], regions: frozenset[str], *,
+def check_rows(rows: Sequence, numbers: Sequence[int], *,
                now: datetime) -> tuple[list[tuple], list[Invalid], int]:
     """(valid scans as tuples, invalid rows, repeats of a scan id within the batch)."""
     valid, invalid, seen, repeats = [], [], set(), 0
@@ -118,7 +116,7 @@ def check_rows(rows: Sequence, numbers: Sequence[int], regions: frozenset[str], 
         if not isinstance(raw, Mapping):
             invalid.append(Invalid(n, None, f"expected an object with {', '.join(FIELDS)}"))
             continue
-        problem = _check(raw, regions, latest)
+        problem = _check(raw, latest)
         if isinstance(problem, Invalid):
             invalid.append(Invalid(n, problem.field, problem.message))
         elif problem[0] in seen:
@@ -129,7 +127,7 @@ def check_rows(rows: Sequence, numbers: Sequence[int], regions: frozenset[str], 
     return valid, invalid, repeats
 
 
-def _check(raw: Mapping, regions: frozenset[str], latest: datetime):
+def _check(raw: Mapping, latest: datetime):
     """The scan as a tuple, or an Invalid (row 0: the caller numbers it). Written for speed: the
     common case takes the first branch of every test; messages are built only for bad rows."""
     if not raw.keys() <= _FIELD_SET:
@@ -141,9 +139,10 @@ def _check(raw: Mapping, regions: frozenset[str], latest: datetime):
             return Invalid(0, name, "required" if v is None or v == "" else
                            "expected 1 to 64 printable characters without spaces, got " + repr(v)[:80])
     region = raw.get("region")
-    if region not in regions:
+    if type(region) is not str or not _REGION.fullmatch(region):
         return Invalid(0, "region", "required" if region is None or region == "" else
-                       f"unknown region {str(region)[:64]!r}")
+                       "expected a region code (up to 64 letters, digits, '-', '_' or '.'), got "
+                       + repr(region)[:80])
     price = raw.get("price")
     if price is None or price == "":
         price = None
@@ -241,7 +240,7 @@ def ingest(session: Session, rows: Sequence, *, lines: Sequence[int] | None = No
     that could not be read as rows."""
     now = now or datetime.now(timezone.utc)
     numbers = list(lines) if lines is not None else list(range(len(rows)))
-    valid, invalid, repeats = check_rows(rows, numbers, known_regions(session), now=now)
+    valid, invalid, repeats = check_rows(rows, numbers, now=now)
     invalid = sorted([*unreadable, *invalid], key=lambda p: p.row)
     out = Ingested(received=len(rows) + len(unreadable), accepted=0, duplicates=repeats, invalid=invalid,
                    unit="index" if lines is None else "line")

@@ -25,9 +25,11 @@ from dealerflow.core import periods
 from dealerflow.shared.dealer_facts import select_facts
 from dealerflow.rebates.programs import SettlementError, dealer_facts, in_unit, measures, program, scoped
 from dealerflow.contracts import (ApprovalInput, ApprovalOutcomeInput, DisputeOutcomeInput, FreezeResult,
-                                  ReviewState, SettlementInput, TaskSpec)
+                                  PostResult, ReviewState, SettlementFailedInput, SettlementInput, StepFailedInput,
+                                  TaskSpec)
 from dealerflow.contracts.rebates import workflow_id_for
 from dealerflow.models import AccountEntry, Dealer, HumanTask, PointsEntry, SettlementRun, Statement
+from dealerflow.shared import failures
 from dealerflow.shared.notifications import notify, notify_dealers
 
 POSTING_NAMESPACE = uuid.UUID("0d6f3c1e-4a52-4f57-9b1e-6c2f8f0a7d13")
@@ -181,9 +183,12 @@ def _totals(rows: list[dict]) -> dict:
 
 def statement_rows(session: Session, run: SettlementRun, ruleset: CompiledRuleset, spec: RebateSpec, *,
                    confirm_by: datetime, dealer_ids: list[int] | None = None, revision: int = 1,
+                   facts: dict[int, dict] | None = None,
                    progress: Callable[[int], None] = lambda done: None) -> list[dict]:
     """One statement row per eligible dealer (or per dealer of `dealer_ids`), from figures aggregated
-    in the database and one rule-engine evaluation per dealer; `progress` hears how many are done."""
+    in the database and one rule-engine evaluation per dealer; `progress` hears how many are done.
+    The dealer facts eligibility read are kept in the explanation; `facts` (dealer id → those facts)
+    makes a revision read the facts the statement was issued on, not the dealer's facts today."""
     measure = measures(session, spec, run.measure_from, run.span_to, dealer_ids)
     ledger = ledger_sums(session, run.span_from, run.span_to, dealer_ids)
     points = dict(session.execute(scoped(select(PointsEntry.dealer_id, func.sum(PointsEntry.points))
@@ -196,8 +201,9 @@ def statement_rows(session: Session, run: SettlementRun, ruleset: CompiledRulese
             progress(n)
         current, prior = measure.get(dealer.id, (in_unit(spec, 0), in_unit(spec, 0)))
         joined = accounts.business_date(dealer.created_at)
+        as_of = (facts or {}).get(dealer.id) or dealer_facts(dealer, on=run.span_to)
         accrual = accrue(ruleset, spec, Figures(
-            dealer=dealer_facts(dealer, on=run.span_to),
+            dealer=as_of,
             measure=current, prior_measure=prior,
             anniversary=periods.anniversary_in(joined, run.measure_from, run.span_to),
             points=int(points.get(dealer.id) or 0), paid_before=paid.get(dealer.id, ZERO)))
@@ -208,7 +214,7 @@ def statement_rows(session: Session, run: SettlementRun, ruleset: CompiledRulese
                    status="issued", confirm_by=confirm_by, rebate=accrual.rebate, points=accrual.points,
                    points_amount=accrual.points_amount,
                    **{k: sums.get(k, ZERO) for k in ("opening", "deliveries", "returns", "payments", "rebates_posted")},
-                   explanation={**accrual.explanation, "file": ruleset.rule_file.file,
+                   explanation={**accrual.explanation, "file": ruleset.rule_file.file, "facts": as_of,
                                 "span": [run.span_from.isoformat(), run.span_to.isoformat()],
                                 "measured": [run.measure_from.isoformat(), run.span_to.isoformat()]})
         row["closing"] = (row["opening"] + row["deliveries"] - row["returns"] - row["payments"]
@@ -301,7 +307,8 @@ def review(session: Session, run_id: str, *, now: datetime) -> ReviewState:
             assignee_role=spec.dispute_role, outcomes=["revise", "uphold"], sla_seconds=spec.dispute_sla_seconds,
             escalate_to="hq", payload={"run_id": run_id, "dealer": code, "reason": statement.dispute_reason,
                                        "statement_id": str(statement.id), "rebate": f"{statement.rebate:.2f}",
-                                       "closing": f"{statement.closing:.2f}"}))
+                                       "closing": f"{statement.closing:.2f}",
+                                       **({"previous": statement.resolution} if statement.resolution else {})}))
     counts = dict(session.execute(select(Statement.status, func.count()).where(
         Statement.run_id == run_id, Statement.current).group_by(Statement.status)).all())
     deadline = session.scalar(select(func.min(Statement.confirm_by)).where(
@@ -311,8 +318,10 @@ def review(session: Session, run_id: str, *, now: datetime) -> ReviewState:
 
 
 def resolve_dispute(session: Session, inp: DisputeOutcomeInput) -> str:
-    """Finance's answer to a dispute: `revise` recomputes the dealer's figures as they stand now and
-    issues revision + 1 for the dealer to confirm again; `uphold` confirms the statement as it was."""
+    """Finance's answer to a dispute: `revise` recomputes the dealer's figures as they stand now, on
+    the dealer facts of the period (those the statement was issued on: a later re-tiering does not
+    take the dealer out of a period it was in), and issues revision + 1 for the dealer to confirm
+    again; `uphold` confirms the statement as it was."""
     statement = session.scalars(select(Statement).where(Statement.id == uuid.UUID(inp.statement_id))
                                 .with_for_update()).one()
     if not statement.current or statement.status != "disputed":
@@ -329,9 +338,14 @@ def resolve_dispute(session: Session, inp: DisputeOutcomeInput) -> str:
     ruleset, spec = program(session, run.program, run.ruleset_version)
     statement.current, statement.status = False, "superseded"
     session.flush()
+    issued_on = (statement.explanation or {}).get("facts")  # statements issued before facts were kept: none
     rows = statement_rows(session, run, ruleset, spec, confirm_by=inp.now + timedelta(seconds=spec.confirm_seconds),
-                          dealer_ids=[statement.dealer_id], revision=statement.revision + 1)
-    session.execute(insert(Statement), rows)  # the dealer is still eligible: its figures only moved
+                          dealer_ids=[statement.dealer_id], revision=statement.revision + 1,
+                          facts={statement.dealer_id: issued_on} if issued_on else None)
+    if not rows:  # only without the period's facts: the dealer is not eligible on today's
+        raise Conflict(f"the dealer of statement {statement.id} is no longer eligible for {run.program}: "
+                       "uphold the statement, or correct the dealer and revise again")
+    session.execute(insert(Statement), rows)
     notify(session, dealer_id=statement.dealer_id, kind="statement", link=link,
            title=f"Revised statement {statement.run_id} (revision {statement.revision + 1}): please confirm",
            dedup_key=f"dispute-resolved:{statement.id}")
@@ -375,17 +389,23 @@ def record_approval(session: Session, inp: ApprovalOutcomeInput) -> None:
         run.stage = "posting"
 
 
-def post_batch(session: Session, run_id: str, *, now: datetime, limit: int = 500) -> int:
-    """Credit the next `limit` unposted rebates (and converted points) of a run; returns how many.
-    The ledger's unique posting key makes a repeat impossible even if this runs twice."""
+def _unposted(run_id: str):
+    return (Statement.run_id == run_id, Statement.current, Statement.status == "confirmed",
+            Statement.posted_at.is_(None))
+
+
+def post_batch(session: Session, run_id: str, *, now: datetime, limit: int = 500) -> PostResult:
+    """Credit the next `limit` unposted rebates (and converted points) of a run: how many, and how
+    many are left. Rows another transaction holds are skipped, not waited for, and counted as left:
+    0 posted with some left means "try again shortly", not "done". The ledger's unique posting key
+    makes a repeat impossible even if this runs twice."""
     run = session.get(SettlementRun, run_id)
     batch = session.execute(select(Statement.id, Statement.dealer_id, Statement.rebate, Statement.points,
                                    Statement.points_amount)
-                            .where(Statement.run_id == run_id, Statement.current, Statement.status == "confirmed",
-                                   Statement.posted_at.is_(None))
+                            .where(*_unposted(run_id))
                             .order_by(Statement.id).limit(limit).with_for_update(skip_locked=True)).all()
     if not batch:
-        return 0
+        return PostResult(0, session.scalar(select(func.count()).where(*_unposted(run_id))))
     entries, points = [], []
     for s in batch:
         key = posting_key(run_id, s.dealer_id)
@@ -404,12 +424,19 @@ def post_batch(session: Session, run_id: str, *, now: datetime, limit: int = 500
     session.execute(update(Statement).where(Statement.id.in_([s.id for s in batch])).values(posted_at=now))
     notify_dealers(session, [s.dealer_id for s in batch if s.rebate > 0], kind="rebate", link="/console/statements",
                    title=f"Rebate of {run.program} {run.upto} credited to your account", dedup=f"rebate-posted:{run_id}")
-    return len(batch)
+    return PostResult(len(batch), session.scalar(select(func.count()).where(*_unposted(run_id))))
 
 
 def close(session: Session, run_id: str, *, status: str, now: datetime) -> dict:
+    """Store the run's totals and close it. A run closes only when every confirmed statement is posted
+    and the ledger credited what the statements say: with some still unposted it stays open and
+    answers {"incomplete": True, "unposted": n} (the workflow posts again); a ledger that disagrees
+    with the statements is a Conflict that a retry cannot mend."""
     run = session.scalars(select(SettlementRun).where(SettlementRun.id == run_id).with_for_update()).one()
-    if run.closed_at is None:
+    if run.closed_at is None and status == "closed":
+        unposted = session.scalar(select(func.count()).where(*_unposted(run_id)))
+        if unposted:
+            return {"incomplete": True, "unposted": unposted}
         figures = session.execute(select(
             func.count(), func.coalesce(func.sum(Statement.rebate), 0), func.coalesce(func.sum(Statement.points_amount), 0),
             func.count().filter(Statement.posted_at.is_not(None)),
@@ -420,6 +447,9 @@ def close(session: Session, run_id: str, *, status: str, now: datetime) -> dict:
         credited = session.scalar(select(func.coalesce(func.sum(-AccountEntry.amount), 0)).where(
             AccountEntry.source_type.in_(("rebate", "points")),
             AccountEntry.source_id.in_([posting_key(run_id, d) for d in dealers])))
+        if status == "closed" and credited != figures[1] + figures[2]:
+            raise Conflict(f"settlement {run_id}: the ledger credited {credited:.2f}, the statements say "
+                           f"{figures[1] + figures[2]:.2f} (rebate {figures[1]:.2f} + points {figures[2]:.2f})")
         run.totals = {**run.totals, "statements": figures[0], "rebate": f"{figures[1]:.2f}",
                       "points_amount": f"{figures[2]:.2f}", "posted": figures[3], "auto_confirmed": figures[4],
                       "revised": figures[5], "credited": f"{credited:.2f}"}
@@ -428,3 +458,31 @@ def close(session: Session, run_id: str, *, status: str, now: datetime) -> dict:
                title=f"Settlement {run_id} {status}: {figures[1]:.2f} to {figures[3]} dealers",
                dedup_key=f"settlement-closed:{run_id}")
     return run.totals
+
+
+# --- failures ----------------------------------------------------------------------------------
+
+def record_failure(session: Session, inp: SettlementFailedInput) -> None:
+    """A step of the run failed for good. A dispute's resolution: the statement stays disputed, shows
+    what failed, and goes back to finance as a new task (uphold, or revise once the data is right).
+    Any other step: the run is marked failed. Either way finance and the person who acted are told,
+    and the run is listed among HQ's failing processes."""
+    run = session.get(SettlementRun, inp.run_id)
+    task = inp.task
+    subject, link = f"settlement {inp.run_id}", f"/console/settlements/{inp.run_id}"
+    if inp.statement_id:
+        statement = session.scalars(select(Statement).where(Statement.id == uuid.UUID(inp.statement_id))
+                                    .with_for_update()).one()
+        subject, link = f"statement {statement.id} of {inp.run_id}", f"/console/statements/{statement.id}"
+        if statement.current and statement.status == "disputed":
+            what = f"{task.outcome} by {task.actor}" if task else "resolution"
+            statement.resolution = f"{what} failed: {inp.error}"[:2000]
+            statement.dispute_task_id = None  # the next review opens a new task for finance
+    elif run is not None and run.closed_at is None:
+        run.stage = "failed"
+        run.totals = {**run.totals, "failure": {"step": inp.activity, "error": inp.error[:2000],
+                                                "at": inp.now.isoformat()}}
+    failures.step_failed(session, StepFailedInput(
+        workflow_id=workflow_id_for(inp.run_id), workflow_type="SettlementWorkflow", activity=inp.activity,
+        error=inp.error, subject=subject, link=link, notify_role="finance",
+        actor=task.actor if task else inp.actor, task_id=task.task_id if task else None), now=inp.now)

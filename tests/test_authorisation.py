@@ -91,6 +91,7 @@ ROUTES = {
     "GET /api/v1/rebates/progress": gate(*EVERYONE, scoped="query"),
     "POST /api/v1/settlements": gate("finance", "admin"),
     "GET /api/v1/settlements": gate("finance", "hq", "admin"),
+    "GET /api/v1/failures": gate(*HQ), "POST /api/v1/failures/{failure_id}/close": gate(*HQ),
     "GET /api/v1/settlements/{run_id}": gate("finance", "hq", "admin"),
     "GET /api/v1/statements": gate(*EVERYONE, scoped="list"),
     "GET /api/v1/statements/{statement_id}": gate(*EVERYONE, scoped="detail"),
@@ -147,6 +148,7 @@ ROUTES = {
     "POST /console/statements/{statement_id}/confirm": gate(*DEALER, scoped="write"),
     "POST /console/statements/{statement_id}/dispute": gate(*DEALER, scoped="write", form={"reason": "no"}),
     "GET /console/settlements": gate("finance", "hq", "admin"),
+    "GET /console/failures": gate(*HQ), "POST /console/failures/{failure_id}/close": gate(*HQ),
     "POST /console/settlements": gate("finance", "admin"),
     "GET /console/settlements/{run_id}": gate("finance", "hq", "admin"),
     "GET /console/tier": gate(*EVERYONE, scoped="query"),
@@ -156,7 +158,7 @@ ROUTES = {
 DUMMY = {"order_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()), "policy_id": "no_such_policy",
          "question_id": "1", "assignment_id": str(uuid.uuid4()), "evidence_id": "999999999", "run_id": "no-such-run",
          "statement_id": str(uuid.uuid4()), "code": "NO-SUCH-CODE", "code:path": "NO-SUCH-CODE", "kind": "payments",
-         "month": "2020-01", "case_id": "999999999"}
+         "month": "2020-01", "case_id": "999999999", "failure_id": "999999999"}
 
 
 def app_routes(app) -> list[tuple[str, str]]:

@@ -116,12 +116,12 @@ def tiers(session: Session, *, filters: Filters, dealer_ids: Sequence[int] | Non
         select d.region, {_EFFECTIVE} as tier, count(*) as dealers
         from tier_scores s join dealers d on d.id = s.dealer_id
         where s.run_month = :later{scope}
-        group by d.region, tier order by d.region, tier"""), params)] if months.later else []
+        group by 1, 2 order by 1, 2"""), params)] if months.later else []
     movement = [dict(r._mapping) for r in session.execute(text(f"""
         select {_EFFECTIVE.replace('s.', 'e.')} as from_tier, {_EFFECTIVE} as to_tier, count(*) as dealers
         from tier_scores s join tier_scores e on e.dealer_id = s.dealer_id and e.run_month = :earlier
         where s.run_month = :later{scope}
-        group by from_tier, to_tier order by from_tier, to_tier"""), params)] \
+        group by 1, 2 order by 1, 2"""), params)] \
         if months.later and months.earlier else []
     by_tier: dict[str, int] = {}
     for r in distribution:

@@ -269,3 +269,38 @@ def test_tiers_silent_dealers_and_diversion_cases_by_region(client, make_user, m
     assert silent["rows"] == [{"region": region, "silent": 1, "flagged": 2, "activated": 1}]
     cases = client.get("/api/v1/reports/diversion", params=params, headers=hq.headers).json()
     assert cases["rows"] == [{"region": region, "cases": 3, "open": 1, "confirmed": 1, "dismissed": 1, "points": 30}]
+
+
+def test_policy_effect_by_region_pilot_and_rest_before_and_after(client, make_user, make_dealer, sessions):
+    from dealerflow.models import Policy, PolicyTarget
+    hq = make_user("hq")
+    region = unique("rp")
+    dealers = [make_dealer(region=region) for _ in range(4)]
+    policy_id = unique("pol")
+    delivered = china("2031-06-01T09:00")
+    with sessions.begin() as s:
+        s.add(Policy(id=policy_id, version=1, title="Summer push", category="promotion", status="active",
+                     workflow_id=f"policy-{policy_id}", published_by="tests"))
+        s.flush()
+        for n, d in enumerate(dealers):
+            s.add(PolicyTarget(policy_id=policy_id, dealer_id=d.dealer.id, pilot=n == 0, targeted_version=1, facts={},
+                               delivered_at=delivered, delivered_version=1,
+                               acknowledged_version=1 if n < 3 else None))
+    # The pilot dealer orders after; of the rest one ordered only before, one both, one never.
+    orders = [(dealers[0], "2031-06-10T10:00"), (dealers[1], "2031-05-10T10:00"),
+              (dealers[2], "2031-05-12T10:00"), (dealers[2], "2031-06-12T10:00")]
+    with sessions.begin() as s:
+        for d, at in orders:
+            oid = uuid.uuid4()
+            s.execute(insert(Order).values(id=oid, dealer_id=d.dealer.id, status="approved", amount=Decimal("1.00"),
+                                           workflow_id=f"order-{oid}", created_at=china(at), updated_at=china(at)))
+    r = client.get("/api/v1/reports/policy-effect", params={"policy": policy_id, "period": "2031-06"},
+                   headers=hq.headers)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [(x["region"], x["group"], x["delivered"], x["acknowledged"], x["ordered_before"], x["ordered_after"],
+             x["conversion_after"]) for x in body["rows"]] == [
+        (region, "pilot", 1, 1, 0, 1, "1.0000"), (region, "rest", 3, 2, 2, 1, "0.3333")]
+    assert body["groups"]["rest"]["conversion_before"] == "0.6667"
+    assert client.get("/api/v1/reports/policy-effect", params={"policy": "nope"},
+                      headers=hq.headers).status_code == 404

@@ -26,9 +26,10 @@ def policy_effect(session: Session, *, policy_id: str | None, filters: Filters, 
     policy = session.get(Policy, policy_id)
     if policy is None:
         raise NotFound(f"no policy {policy_id!r}")
-    window = figures.conversion_window(spec_of(session, policy.id, policy.version))
     if use_period:
         window = {"window_from": filters.current.since, "window_to": filters.current.until}
+    else:
+        window = figures.conversion_window(spec_of(session, policy.id, policy.version))
     length = window["window_to"] - window["window_from"]
     params = {**window, "before_from": window["window_from"] - length, "policy": policy.id}
     scope = ""

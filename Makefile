@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(PY) bench/settlement.py
 	$(PY) bench/retiering.py
 	$(PY) bench/scans.py
+	$(PY) bench/reports.py
 
 clean:
 	rm -rf $(VENV) .data

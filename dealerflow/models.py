@@ -749,3 +749,21 @@ class SilentDealer(Base):
         Index("silent_open", "dealer_id", unique=True, postgresql_where="activated_at is null"),
         Index("silent_flagged", "flagged_at"),
     )
+
+
+# --- reports ----------------------------------------------------------------------------------------
+
+class SalesDaily(Base):
+    """Net sales per business day (China time), region and product: delivered lines by delivery time
+    and returns by return time, kept in step by triggers on order_lines, orders (delivered_at) and
+    order_returns (migration 0006_sales_rollup), so every writer — API, CSV import, a script — keeps it
+    right in its own transaction. The region is the dealer's when the goods were delivered or
+    returned. HQ's reports read it instead of millions of order lines."""
+    __tablename__ = "sales_daily"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    region: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivered_qty: Mapped[int] = mapped_column(BigInteger)
+    delivered_amount: Mapped[Decimal] = mapped_column(Numeric)
+    returned_qty: Mapped[int] = mapped_column(BigInteger)
+    returned_amount: Mapped[Decimal] = mapped_column(Numeric)

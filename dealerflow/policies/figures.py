@@ -14,7 +14,7 @@ from dealerflow.models import Policy
 SILENT_LIST_LIMIT = 200
 # A target `t` has acknowledged the version delivered to it, or is silent; the chasing sweeps use
 # the same definition.
-_ACKED = "t.acknowledged_version = t.delivered_version"
+ACKED = _ACKED = "t.acknowledged_version = t.delivered_version"
 SILENT = "t.delivered_at is not null and t.acknowledged_version is distinct from t.delivered_version"
 
 _BY_REGION = text(f"""
@@ -41,12 +41,22 @@ _TASKS = text("""
            count(*) filter (where a.status = 'cancelled') as cancelled
     from policy_assignments a where a.policy_id = :policy group by a.task_key order by a.task_key""")
 
-_CONVERSION = text("""
+
+
+def ordered_between(start: str, end: str) -> str:
+    """SQL: target `t`'s dealer placed an order (neither rejected nor cancelled) in [start, end) —
+    what conversion counts; the reports use it for the windows before and after a policy."""
+    return f"""exists (select 1 from orders o where o.dealer_id = t.dealer_id
+               and o.created_at >= {start} and o.created_at < {end}
+               and o.status not in ('rejected', 'cancelled'))"""
+
+
+# Converted: ordered after the policy reached the dealer, within its effective window.
+CONVERTED = ordered_between("greatest(t.delivered_at, :window_from)", ":window_to")
+
+_CONVERSION = text(f"""
     select t.pilot, count(*) as dealers,
-           count(*) filter (where exists (
-               select 1 from orders o where o.dealer_id = t.dealer_id
-               and o.created_at >= greatest(t.delivered_at, :window_from) and o.created_at < :window_to
-               and o.status not in ('rejected', 'cancelled'))) as ordered
+           count(*) filter (where {CONVERTED}) as ordered
     from policy_targets t
     where t.policy_id = :policy and t.delivered_at is not null and t.removed_at is null
     group by t.pilot""")
@@ -78,6 +88,12 @@ def rate(part: int, whole: int) -> Decimal:
     return (Decimal(part) / whole).quantize(Decimal("0.0001"), ROUND_HALF_UP) if whole else Decimal("0")
 
 
+def conversion_window(spec) -> dict:
+    """The parameters `window_from` and `window_to` of CONVERTED: the policy's effective window."""
+    return {"window_from": datetime.combine(spec.effective_from, time(), tzinfo=timezone.utc),
+            "window_to": datetime.combine(spec.effective_to + timedelta(days=1), time(), tzinfo=timezone.utc)}
+
+
 def pilot_figures(session: Session, policy_id: str) -> dict:
     row = session.execute(_PILOT, {"policy": policy_id}).one()
     return {"dealers": row.dealers, "acknowledgment_rate": rate(row.acknowledged, row.dealers),
@@ -103,8 +119,7 @@ def policy_figures(session: Session, policy: Policy, spec, *, now: datetime | No
     titles = {t.key: t.title for t in spec.tasks}
     for r in task_rows:
         r["title"] = titles.get(r["task_key"], r["task_key"])
-    window = {"window_from": datetime.combine(spec.effective_from, time(), tzinfo=timezone.utc),
-              "window_to": datetime.combine(spec.effective_to + timedelta(days=1), time(), tzinfo=timezone.utc)}
+    window = conversion_window(spec)
     conversion = {}
     for r in session.execute(_CONVERSION, {**params, **window}):
         conversion["pilot" if r.pilot else "rest"] = {"dealers": r.dealers, "ordered": r.ordered,

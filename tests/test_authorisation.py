@@ -91,6 +91,11 @@ ROUTES = {
     "GET /api/v1/rebates/progress": gate(*EVERYONE, scoped="query"),
     "POST /api/v1/settlements": gate("finance", "admin"),
     "GET /api/v1/settlements": gate("finance", "hq", "admin"),
+    "GET /api/v1/reports/dashboard": gate(*EVERYONE, scoped="list"),
+    "GET /api/v1/reports/sales-by-region": gate(*EVERYONE, scoped="list"),
+    "GET /api/v1/reports/top-products": gate(*EVERYONE, scoped="list"),
+    **{f"GET /api/v1/reports/{name}": gate(*STAFF, scoped="list")
+       for name in ("tasks", "settlements", "diversion", "tiers", "silent-dealers", "policy-effect")},
     "GET /api/v1/failures": gate(*HQ), "POST /api/v1/failures/{failure_id}/close": gate(*HQ),
     "GET /api/v1/settlements/{run_id}": gate("finance", "hq", "admin"),
     "GET /api/v1/statements": gate(*EVERYONE, scoped="list"),

@@ -10,17 +10,17 @@ from typing import Annotated, Callable, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import visitors
 
 from dealerflow.core.errors import Forbidden
-from dealerflow.models import Dealer, Order, User
+from dealerflow.models import Dealer, User
 from dealerflow.reports import dashboard, filters as report_filters, operations, policy, sales
 from dealerflow.reports.filters import Filters
 
 from api.deps import SessionDep, require_role
 from api.errors import responses
-from api.reports import exports, schemas
-from api.scope import dealer_scope
+from api.reports import schemas
+from dealerflow.shared import exports
+from api.scope import dealer_filter
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -29,23 +29,14 @@ Staff = Annotated[User, require_role(*STAFF)]
 Reader = Annotated[User, require_role(*STAFF, "dealer")]
 Format = Annotated[Literal["json", "csv", "xlsx"], Query(description="json (default), csv or xlsx")]
 ERRORS = responses(401, 403, 404, 422)
-FILES = {200: {"content": {exports.CSV_TYPE: {}, exports.XLSX_TYPE: {}},
+FILES = {200: {"content": {exports.MEDIA_TYPE: {}, exports.XLSX_TYPE: {}},
                "description": "the report; with ?format=csv or xlsx, its rows as a spreadsheet"}}
 
 
 def visible_dealer_ids(session: Session, user: User) -> list[int] | None:
-    """The dealers `user` may see, by the scope helper (None: every dealer). The helper states its
-    condition on orders' dealer; the same condition on the dealers table gives their ids."""
-    condition = dealer_scope(user)
-    if condition is None:
-        return None
-    orders, dealer_id = Order.__table__, Dealer.__table__.c.id
-
-    def swap(element):
-        is_order_dealer = getattr(element, "table", None) is orders and getattr(element, "name", None) == "dealer_id"
-        return dealer_id if is_order_dealer else None
-    on_dealers = visitors.replacement_traverse(condition, {}, swap)
-    return list(session.scalars(select(Dealer.id).where(on_dealers)))
+    """The dealers `user` may see (api/scope.py); None: every dealer."""
+    condition = dealer_filter(user, Dealer.id)
+    return None if condition is None else list(session.scalars(select(Dealer.id).where(condition)))
 
 
 def get_filters(session: SessionDep,
@@ -83,9 +74,9 @@ def _answer(name: str, report: dict, fmt: str, model) -> Response | object:
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", f"{name}-{report['filters']['period']}")
     columns = COLUMNS[name]
     if fmt == "csv":
-        body, media = exports.to_csv(columns, report["rows"]), exports.CSV_TYPE
+        body, media = exports.table_csv(columns, report["rows"]), exports.MEDIA_TYPE
     else:
-        body, media = exports.to_xlsx(columns, report["rows"], title=name), exports.XLSX_TYPE
+        body, media = exports.table_xlsx(columns, report["rows"], title=name), exports.XLSX_TYPE
     return Response(body, media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="{stem}.{fmt}"'})
 

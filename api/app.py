@@ -15,7 +15,7 @@ from api import errors, guards, health, pages
 from api.security import SecurityHeaders, console_csrf
 from api.admin import routes as admin, rules
 from api.auth import routes as auth
-from api.diversion import routes as diversion
+from api.diversion import console as diversion_console, routes as diversion
 from api.failures import console as failures_console, routes as failures
 from api.orders import console as orders_console, fulfilment, routes as orders
 from api.policies import console as policies_console, routes as policies, task_routes as policy_tasks
@@ -28,7 +28,7 @@ from api.tiering import console as tiering_console, routes as tiering
 ROUTERS = (auth, orders, fulfilment, tasks, policies, policy_tasks, rebates, settlements, statements, admin, rules,
            notifications, health, tiering, diversion, failures, reports,
            pages, tasks_console, orders_console, policies_console, rebates_console, tiering_console,
-           failures_console)
+           failures_console, diversion_console)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()

@@ -125,6 +125,8 @@ ROUTES = {
     "POST /api/v1/scans": gate(*HQ),
     "GET /api/v1/cases": gate(*EVERYONE, scoped="list"),
     "GET /api/v1/cases/{case_id}": gate(*EVERYONE, scoped="detail"),
+    "GET /console/cases": gate(*EVERYONE, scoped="list"),
+    "GET /console/cases/{case_id}": gate(*EVERYONE, scoped="detail"),
     "POST /api/v1/diversion/sweep": gate(*HQ, send=False),
     # The console: a cookie login; anonymous callers are sent to the login page.
     "GET /console/login": Entry(public=True), "POST /console/login": Entry(public=True),

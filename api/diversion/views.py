@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dealerflow.contracts.diversion import workflow_id_for
-from dealerflow.models import Dealer, DiversionAlert, DiversionCase, Product, User
+from dealerflow.models import Dealer, DiversionAlert, DiversionCase, Product, ProductCode, Scan, User
 
 from api.scope import dealer_filter
 
@@ -89,4 +89,41 @@ def case_read(session: Session, case: DiversionCase) -> dict:
                            "guide_price": None if a.guide_price is None else f"{a.guide_price:.2f}",
                            "units": a.units, "baseline": None if a.baseline is None else f"{a.baseline:.2f}",
                            "at": a.at} for a in alerts],
+    }
+
+
+def case_count(session: Session, user: User, *, region: str | None, status: str | None) -> int:
+    q = select(func.count()).select_from(DiversionCase)
+    scope = case_scope(user)
+    if scope is not None:
+        q = q.where(scope)
+    if region:
+        q = q.where(DiversionCase.region == region)
+    if status:
+        q = q.where(DiversionCase.status == status)
+    return session.scalar(q)
+
+
+def case_evidence(session: Session, case: DiversionCase, *, limit: int = CASE_ALERTS) -> dict:
+    """What HQ weighs before deciding: the scans behind the alerts (where, when, at what price, by
+    whom), the codes' bindings (who shipped them, for which region and order) and the dealer's
+    earlier cases with the points they cost."""
+    codes = sorted({c for c in session.scalars(select(DiversionAlert.code).where(
+        DiversionAlert.case_id == case.id, DiversionAlert.code.is_not(None)).limit(limit))})
+    scans = session.scalars(select(Scan).where(Scan.code.in_(codes)).order_by(Scan.scanned_at.desc())
+                            .limit(limit)).all() if codes else []
+    bindings = session.scalars(select(ProductCode).where(ProductCode.code.in_(codes))).all() if codes else []
+    history = []
+    if case.dealer_id is not None:
+        history = session.scalars(select(DiversionCase).where(DiversionCase.dealer_id == case.dealer_id,
+                                                              DiversionCase.id != case.id)
+                                  .order_by(DiversionCase.id.desc()).limit(20)).all()
+    return {
+        "scans": [{"scan_id": s.scan_id, "code": s.code, "region": s.region, "kind": s.kind, "scanned_at": s.scanned_at,
+                   "price": None if s.price is None else f"{s.price:.2f}"} for s in scans],
+        "codes": [{"code": b.code, "region": b.region, "order_id": str(b.order_id) if b.order_id else None,
+                   "bound_at": b.bound_at} for b in bindings],
+        "places": sorted({s.region for s in scans} | {a for a in [case.region] if a}),
+        "history": [{"id": h.id, "status": h.status, "severity": h.severity, "region": h.region,
+                     "points": h.points, "opened_at": h.opened_at} for h in history],
     }

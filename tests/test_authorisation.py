@@ -55,7 +55,7 @@ def gate(*roles, **kw) -> Entry:
 # validation or lookup for an admitted role, which is fine: it passed the gate).
 ROUTES = {
     "GET /openapi.json": Entry(public=True), "GET /docs": Entry(public=True),
-    "GET /docs/oauth2-redirect": Entry(public=True), "GET /redoc": Entry(public=True), "GET /": Entry(public=True),
+    "GET /docs/oauth2-redirect": Entry(public=True), "GET /redoc": Entry(public=True), "GET /": Entry(public=True), "GET /favicon.ico": Entry(public=True),
     "POST /api/v1/auth/token": Entry(public=True),
     "POST /api/v1/auth/logout": gate(*EVERYONE, send=False),  # would revoke the token the matrix uses
     "GET /api/v1/me": gate(*EVERYONE),

@@ -49,6 +49,7 @@ def _pct(rate) -> str:
 templates.env.filters.update(when=_when, pct=_pct)
 # `{{ csrf_input() }}` in every form that posts: the hidden field the CSRF check reads (api/security.py).
 templates.env.globals["csrf_input"] = pass_context(lambda context: csrf_input(context["request"]))
+templates.env.globals.setdefault("_", lambda text, **values: text % values)  # TEMPORARY identity gettext until the locales' catalogs are installed
 templates.env.globals["print_css"] = PRINT_CSS  # inline, allowed by its hash in the Content-Security-Policy
 
 

@@ -126,4 +126,6 @@ def logout(request: Request, session: SessionDep, settings: SettingsDep):
 
 @router.get("")
 def home(user: ConsoleUser):
-    return RedirectResponse("/console/orders" if user.role == "dealer" else "/console/tasks", status_code=303)
+    """A dealer starts at its orders, HQ and admins at the dashboard, everyone else at the inbox."""
+    start = {"dealer": "/console/orders", "hq": "/console/dashboard", "admin": "/console/dashboard"}
+    return RedirectResponse(start.get(user.role, "/console/tasks"), status_code=303)

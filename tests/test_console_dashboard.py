@@ -51,6 +51,8 @@ def section(html: str, section_id: str) -> str:
 def test_hq_sees_the_regional_ranking_its_chart_data_and_the_top_products(client, make_user, shop):
     hq = make_user("hq")
     login(client, hq.user.username)
+    r = client.get("/console", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/console/dashboard"
     r = client.get("/console/dashboard", params={"period": "2026-05", "category": shop["category"]})
     assert r.status_code == 200, r.text
     ranking = section(r.text, "sales")

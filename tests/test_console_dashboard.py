@@ -246,3 +246,19 @@ def test_policy_effect_pilot_against_the_rest_before_and_after_on_the_dashboard(
     assert report.status_code == 200 and "Summer push" in report.text and "33.3%" in report.text
     missing = client.get("/console/reports/policy-effect", params={"policy": "no-such-policy"})
     assert missing.status_code == 404 and "no policy" in missing.text
+
+
+def test_a_long_report_is_paged_with_the_totals_of_every_row(client, make_user, shop, monkeypatch):
+    from api.reports import console
+    monkeypatch.setattr(console, "PAGE_SIZE", 2)
+    login(client, make_user("hq").user.username)
+    params = {"period": "2026-05", "category": shop["category"]}
+    first = client.get("/console/reports/sales-by-region", params=params)
+    body = first.text[first.text.index("<tbody>"):]
+    assert shop["ra"] in body and shop["rb"] in body and shop["rc"] not in body
+    assert "Page 1 of 2" in first.text and "8900.00" in body
+    assert f'href="?period=2026-05&amp;category={shop["category"]}&amp;page=2"' in first.text
+    second = client.get("/console/reports/sales-by-region", params={**params, "page": "2"})
+    body = second.text[second.text.index("<tbody>"):]
+    assert shop["rc"] in body and shop["ra"] not in body and "8900.00" in body
+    assert client.get("/console/reports/sales-by-region", params={**params, "page": "x"}).status_code == 200

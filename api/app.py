@@ -20,7 +20,7 @@ from api.failures import console as failures_console, routes as failures
 from api.orders import console as orders_console, fulfilment, routes as orders
 from api.policies import console as policies_console, routes as policies, task_routes as policy_tasks
 from api.rebates import console as rebates_console, routes as rebates, settlements, statements
-from api.reports import routes as reports
+from api.reports import console as reports_console, routes as reports
 from api.tasks import console as tasks_console, notifications, routes as tasks
 from api.tiering import console as tiering_console, routes as tiering
 
@@ -28,7 +28,7 @@ from api.tiering import console as tiering_console, routes as tiering
 ROUTERS = (auth, orders, fulfilment, tasks, policies, policy_tasks, rebates, settlements, statements, admin, rules,
            notifications, health, tiering, diversion, failures, reports,
            pages, tasks_console, orders_console, policies_console, rebates_console, tiering_console,
-           failures_console, diversion_console)
+           failures_console, diversion_console, reports_console)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()

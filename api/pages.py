@@ -49,7 +49,7 @@ def _pct(rate) -> str:
 templates.env.filters.update(when=_when, pct=_pct)
 # `{{ csrf_input() }}` in every form that posts: the hidden field the CSRF check reads (api/security.py).
 templates.env.globals["csrf_input"] = pass_context(lambda context: csrf_input(context["request"]))
-templates.env.globals.setdefault("_", lambda text, **kw: text % kw if kw else text)  # until catalogs are installed
+templates.env.globals.setdefault("_", lambda text, **values: text % values)  # until the locales' catalogs are installed
 templates.env.globals["print_css"] = PRINT_CSS  # inline, allowed by its hash in the Content-Security-Policy
 
 
@@ -126,4 +126,6 @@ def logout(request: Request, session: SessionDep, settings: SettingsDep):
 
 @router.get("")
 def home(user: ConsoleUser):
-    return RedirectResponse("/console/orders" if user.role == "dealer" else "/console/tasks", status_code=303)
+    """A dealer starts at its orders, HQ and admins at the dashboard, everyone else at the inbox."""
+    start = {"dealer": "/console/orders", "hq": "/console/dashboard", "admin": "/console/dashboard"}
+    return RedirectResponse(start.get(user.role, "/console/tasks"), status_code=303)

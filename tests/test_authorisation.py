@@ -160,6 +160,14 @@ ROUTES = {
     "GET /console/settlements/{run_id}": gate("finance", "hq", "admin"),
     "GET /console/tier": gate(*EVERYONE, scoped="query"),
     "GET /console/tiering": gate("hq", "admin", "account_manager"),
+    "GET /console/dashboard": gate(*EVERYONE, scoped="list"),
+    "GET /console/reports/sales-by-region": gate(*EVERYONE, scoped="list"),
+    "GET /console/reports/top-products": gate(*EVERYONE, scoped="list"),
+    **{f"GET /console/reports/{name}": gate(*STAFF, scoped="list")
+       for name in ("tasks", "settlements", "diversion", "tiers", "silent-dealers", "policy-effect")},
+    "GET /console/dashboard/map": gate(*STAFF, scoped="list"),
+    "GET /console/dashboard/map/geojson": gate(*STAFF),  # the admin's map: no dealer data
+    "POST /console/dashboard/map": gate("admin"),
 }
 
 DUMMY = {"order_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()), "policy_id": "no_such_policy",

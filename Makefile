@@ -3,20 +3,31 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+# The console's catalogs: each .po (committed) compiled to its .mo (not committed) when it is newer.
+PO     := $(wildcard api/translations/*/LC_MESSAGES/messages.po)
+MO     := $(PO:.po=.mo)
 
-.PHONY: demo test test-fast bench install clean chromium
+.PHONY: demo test test-fast bench install clean messages chromium
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+%.mo: %.po $(STAMP)
+	$(VENV)/bin/pybabel compile -i $< -o $@ --statistics
 
-demo: $(STAMP)
+install: $(STAMP) $(MO)
+
+# After changing texts of the console: extract them, then translate the new ones in each .po.
+messages: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg -o api/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i api/translations/messages.pot -d api/translations --no-fuzzy-matching --ignore-obsolete
+
+demo: $(STAMP) $(MO)
 	$(VENV)/bin/dealerflow dev
 
-test: $(STAMP) chromium
+test: $(STAMP) $(MO) chromium
 	$(PY) -m pytest
 
 # The browser tests drive Debian's Chromium: installed here when missing and we may (root).
@@ -30,7 +41,7 @@ chromium:
 	  fi; }
 
 # The fast speed: workflow logic on Temporal's time-skipping server and the rule DSL, no database.
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(MO)
 	$(PY) -m pytest tests/workflows tests/test_dsl.py tests/test_dsl_kinds.py tests/test_dsl_limits.py \
 		tests/test_policy_dsl.py tests/test_rebate_dsl.py tests/test_tiering_dsl.py tests/test_diversion_dsl.py
 

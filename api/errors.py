@@ -17,6 +17,7 @@ from fastapi import routing as fastapi_routing
 from fastapi.routing import APIRoute
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dealerflow.core.errors import DomainError
@@ -66,12 +67,24 @@ def _summary(errors: list[dict], fallback: str) -> str:
     return text + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser on a console page: it is answered an HTML page in its language, not problem+json."""
+    return request.url.path.startswith("/console") and "text/html" in request.headers.get("accept", "")
+
+
+def _page(request: Request, status: int, detail: str, headers: dict | None = None):
+    from api.pages import error_page  # the console's templates; imported late (pages imports this module)
+    return error_page(request, status, detail, headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError):
         retry = getattr(exc, "retry_after", None)
-        return problem(STATUS[exc.kind], exc.message, exc.errors,
-                       headers={"Retry-After": str(retry)} if retry is not None else None)
+        headers = {"Retry-After": str(retry)} if retry is not None else None
+        if _wants_page(request):
+            return await run_in_threadpool(_page, request, STATUS[exc.kind], exc.message, headers)
+        return problem(STATUS[exc.kind], exc.message, exc.errors, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
@@ -90,6 +103,8 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException):
         # Raised by the framework (404 of an unknown path, 405) and by authentication (401).
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        if exc.status_code >= 400 and _wants_page(request):
+            return await run_in_threadpool(_page, request, exc.status_code, detail, getattr(exc, "headers", None))
         return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(ValueError)

@@ -68,7 +68,9 @@ def money(value, locale: str, *, currency: str = "CNY") -> str:
 
 
 def number(value, locale: str) -> str:
-    return "" if value is None else format_decimal(value, locale=locale)
+    if value is None or value == "":
+        return ""
+    return format_decimal(Decimal(value) if isinstance(value, str) else value, locale=locale)
 
 
 def percent(value, locale: str) -> str:
@@ -108,6 +110,11 @@ def capitals(value) -> str:
     amount = Decimal(str(value)).quantize(Decimal("0.01"))
     words = cn2an.an2cn(str(abs(amount)), "rmb")  # ends in 整 for whole yuan
     return ("负" if amount < 0 else "") + words
+
+
+def html_lang(locale: str) -> str:
+    """The BCP 47 tag of a locale, for `<html lang>` and Content-Language: zh-CN, en."""
+    return locale.replace("_", "-")
 
 
 def language_name(locale: str) -> str:

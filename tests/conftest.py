@@ -123,7 +123,9 @@ def worker(settings, sessions):
 
 @pytest.fixture
 def client(settings, worker) -> TestClient:
-    with TestClient(create_app(settings)) as c:
+    """The app, asked in English (the console speaks zh-CN unless the browser or the user asks otherwise):
+    the tests read the console's English texts; tests/test_console_i18n.py reads the Chinese ones."""
+    with TestClient(create_app(settings), headers={"Accept-Language": "en"}) as c:
         yield c
 
 

@@ -130,6 +130,7 @@ ROUTES = {
     "POST /api/v1/diversion/sweep": gate(*HQ, send=False),
     # The console: a cookie login; anonymous callers are sent to the login page.
     "GET /console/login": Entry(public=True), "POST /console/login": Entry(public=True),
+    "GET /console/language": Entry(public=True),  # the language switch: a cookie and a redirect
     "POST /console/logout": Entry(public=True, send=False),  # would revoke the token the matrix uses
     "GET /console": gate(*EVERYONE),
     "GET /console/tasks": gate(*EVERYONE),

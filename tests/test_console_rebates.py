@@ -36,15 +36,15 @@ def test_the_rebates_page_shows_where_the_dealer_stands_on_the_ladder(client, ma
     page = client.get("/console/rebates")
     assert page.status_code == 200 and program in page.text
     reached = re.search(r'<li class="step reached"[^>]*>(.*?)</li>', page.text, re.S)
-    assert reached and "Bracket 2" in reached.group(1) and "You: 2000.00" in reached.group(1)
-    assert "3000.00 CNY</strong> more to reach bracket 3" in page.text
-    assert "which would pay <strong>100.00</strong>" in page.text  # 2% of 5000.00
-    assert 'class="earned">20.00<' in page.text and "bracket 2 (from 1000, 1%) on 2000.00" in page.text
+    assert reached and "Bracket 2" in reached.group(1) and "You: ¥2,000.00" in reached.group(1)
+    assert "¥3,000.00</strong> more to reach bracket 3" in page.text
+    assert "which would pay <strong>¥100.00</strong>" in page.text  # 2% of 5000.00
+    assert 'class="earned">¥20.00<' in page.text and "bracket 2 (from 1000, 1%) on 2000.00" in page.text
 
     login(client, idle)
     assert "You are not in any rebate program this period." in client.get("/console/rebates").text
     login(client, hq)  # staff look at a dealer's ladder by its code
-    assert "You: 2000.00" in client.get("/console/rebates", params={"dealer": dealer.dealer.code}).text
+    assert "You: ¥2,000.00" in client.get("/console/rebates", params={"dealer": dealer.dealer.code}).text
     assert client.get("/console/rebates", params={"dealer": "NO-SUCH"}).status_code == 404
 
 
@@ -78,7 +78,9 @@ def test_finance_starts_a_run_and_dealers_answer_their_statements_in_the_console
     assert client.post(f"/console/statements/{theirs['id']}/confirm").status_code == 404
     page = client.get(f"/console/statements/{mine['id']}")
     assert page.status_code == 200 and f'action="/console/statements/{mine["id"]}/confirm"' in page.text
-    assert f"rules/rebates/{program}.yaml" in page.text and "bracket 2 (from 1000, 1%) on 4000.00 = 40.00" in page.text
+    assert "bracket 2 (from 1000, 1%) on 4000.00 = 40.00" in page.text
+    assert "rules/rebates/" not in page.text and "Rule file" not in page.text  # the rule file: staff only
+    assert "肆拾元整" in page.text and "叁仟玖佰陆拾元整" in page.text  # the rebate and closing balance in capitals
     empty = client.post(f"/console/statements/{mine['id']}/dispute", data={"reason": "   "})
     assert empty.status_code == 422 and 'role="alert"' in empty.text
     assert "reason: String should have at least 1 character" in empty.text
@@ -93,9 +95,9 @@ def test_finance_starts_a_run_and_dealers_answer_their_statements_in_the_console
     # The printable page: every line of the balance, without the navigation or the forms.
     printable = client.get(f"/api/v1/statements/{mine['id']}", params={"format": "html"})
     assert printable.status_code == 200
-    for label, amount in (("Opening balance", "0.00"), ("Deliveries (invoiced)", "4000.00"),
-                          ("Rebate of this settlement", "40.00"), ("Points converted", "0.00"),
-                          ("Closing balance", "3960.00")):
+    for label, amount in (("Opening balance", "¥0.00"), ("Deliveries (invoiced)", "¥4,000.00"),
+                          ("Rebate of this settlement", "¥40.00"), ("Points converted", "¥0.00"),
+                          ("Closing balance", "¥3,960.00")):
         in_row = rf"{re.escape(label)}(?:(?!</tr>).)*<td class=\"num\">{re.escape(amount)}</td>"
         assert re.search(in_row, printable.text, re.S), label
     assert "header, .no-print { display: none; }" in printable.text
@@ -113,6 +115,7 @@ def test_finance_starts_a_run_and_dealers_answer_their_statements_in_the_console
                                     if t["kind"] == "statement_dispute" and t["subject_id"] == theirs["id"]), None))
     task_page = client.get(f"/console/tasks/{task['id']}")
     assert f'href="/console/statements/{theirs["id"]}"' in task_page.text
+    assert f"rules/rebates/{program}.yaml" in client.get(f"/console/statements/{mine['id']}").text  # staff see it
     assert "the March delivery is not mine" in task_page.text
     assert client.post(f"/console/tasks/{task['id']}", data={"outcome": "uphold", "comment": "it is"},
                        follow_redirects=False).status_code == 303

@@ -20,7 +20,8 @@ from .support import PASSWORD, send_csrf
 def browser(client):
     """Another client of the same app, from an address of its own: throttling counts per address."""
     def make() -> TestClient:
-        return TestClient(client.app, client=(f"10.9.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}", 40000))
+        return TestClient(client.app, client=(f"10.9.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}", 40000),
+                          headers={"Accept-Language": "en"})
     return make
 
 

@@ -38,7 +38,7 @@ async def place_order(request: Request, user: ConsoleUser, client: TemporalDep, 
         placed = await temporal.place_order(client=client, task_queue=settings.task_queue,
                                                  sessions=sessions, user=user, body=body, idempotency_key=None)
     except (DomainError, ValidationError) as e:
-        message, _ = refusal(e)
+        message, _ = refusal(e, request)
 
         def again():
             with sessions() as session:

@@ -67,7 +67,7 @@ def _policy_page(request, session, user, policy_id: str, error: str | None = Non
 
 async def _policy_again(request, user, policy_id: str, e: Exception):
     """The policy page again with the error, in a session of its own (the caller awaited Temporal)."""
-    message, status_code = refusal(e)
+    message, status_code = refusal(e, request)
 
     def render():
         with request.app.state.sessions() as session:
@@ -107,7 +107,7 @@ def ask(policy_id: str, request: Request, session: SessionDep, user: ConsoleUser
     try:
         body = QuestionCreate(question=question)
     except ValidationError as e:
-        return _policy_page(request, session, user, policy_id, refusal(e)[0], 422)
+        return _policy_page(request, session, user, policy_id, refusal(e, request)[0], 422)
     delivered(session, user, policy_id)
     policy_questions.ask(session, policy_id=policy_id, dealer_id=user.dealer_id, dealer_code=user.dealer.code,
                          asked_by=user.username, question=body.question)
@@ -122,7 +122,7 @@ def answer(policy_id: str, question_id: int, request: Request, session: SessionD
     try:
         body = AnswerCreate(answer=answer, publish_to_faq=publish_to_faq)
     except ValidationError as e:
-        return _policy_page(request, session, user, policy_id, refusal(e)[0], 422)
+        return _policy_page(request, session, user, policy_id, refusal(e, request)[0], 422)
     policy_questions.answer(session, policy_id=policy_id, question_id=question_id, answered_by=user.username,
                             text=body.answer, publish_to_faq=body.publish_to_faq, now=datetime.now(timezone.utc))
     session.commit()
@@ -205,7 +205,7 @@ async def submit(assignment_id: str, request: Request, client: TemporalDep, user
     except DomainError as e:
         if isinstance(e, NotFound):
             raise
-        message, status_code = refusal(e)
+        message, status_code = refusal(e, request)
 
         def render():
             with request.app.state.sessions() as session:

@@ -20,7 +20,7 @@ from dealerflow.shared import accounts
 from dealerflow.rebates import programs as rebates
 from dealerflow.models import Dealer, SettlementRun, Statement
 
-from api.pages import back, refusal, require, ConsoleUser, page, templates
+from api.pages import back, refusal, require, translator, ConsoleUser, page, templates
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.scope import sees_dealer
 from api.rebates import temporal
@@ -67,8 +67,9 @@ def rebates_page(request: Request, session: SessionDep, user: ConsoleUser, deale
         if target is not None and not sees_dealer(user, target):  # out of the caller's scope
             target = None
         if code and target is None:
+            _ = translator(request)
             return page(request, "rebates.html", user, 404, target=None, programs=[], code=code,
-                        error=f"No dealer with the code {code!r}.")
+                        error=_("No dealer with the code %(code)s.", code=code))
     programs = [_ladder(p) for p in rebates.progress(session, target, today=_today())] if target else []
     return page(request, "rebates.html", user, target=target, programs=programs, code=code)
 
@@ -120,7 +121,7 @@ async def _answered(request, user, statement_id: str, answer, form: dict | None 
     except (DomainError, ValidationError) as e:
         if isinstance(e, NotFound):
             raise
-        message, status_code = refusal(e)
+        message, status_code = refusal(e, request)
 
         def render():
             with request.app.state.sessions() as session:
@@ -184,7 +185,7 @@ async def start_run(request: Request, user: ConsoleUser, client: TemporalDep, se
             period=body.period, upto=body.upto, actor=user.username,
             today=accounts.business_date(datetime.now(timezone.utc)))
     except (DomainError, ValidationError) as e:
-        message, status_code = refusal(e)
+        message, status_code = refusal(e, request)
 
         def render():
             with request.app.state.sessions() as session:

@@ -9,14 +9,15 @@ from sqlalchemy.orm import Session
 from dealerflow.models import Dealer, HumanTask, SettlementRun, Statement, User
 from dealerflow.shared.exports import write_csv
 
+from api.labels import N_
 from api.scope import dealer_filter
 
 MONEY = ("opening", "deliveries", "returns", "payments", "rebates_posted", "rebate", "points_amount", "closing")
 # How each line of a statement is named for people, in order (CSV and the printable page).
-LINES = (("opening", "Opening balance"), ("deliveries", "Deliveries (invoiced)"), ("returns", "Returns"),
-         ("payments", "Payments received"), ("rebates_posted", "Rebates already credited"),
-         ("rebate", "Rebate of this settlement"), ("points_amount", "Points converted"),
-         ("closing", "Closing balance"))
+LINES = (("opening", N_("Opening balance")), ("deliveries", N_("Deliveries (invoiced)")), ("returns", N_("Returns")),
+         ("payments", N_("Payments received")), ("rebates_posted", N_("Rebates already credited")),
+         ("rebate", N_("Rebate of this settlement")), ("points_amount", N_("Points converted")),
+         ("closing", N_("Closing balance")))  # English here (CSV); the console translates them
 
 
 def statement_scope(user: User):

@@ -67,7 +67,7 @@ async def complete_task(task_id: str, request: Request, user: ConsoleUser, clien
         await temporal.complete_task(client=client, sessions=sessions, user=user, task=task,
                                           body=TaskComplete(outcome=outcome, comment=comment))
     except DomainError as e:
-        message, status_code = refusal(e)
+        message, status_code = refusal(e, request)
 
         def again():
             with sessions() as session:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from dealerflow.models import TieringRun
 
-from api.pages import require, ConsoleUser, page
+from api.pages import require, translator, ConsoleUser, page
 from api.deps import SessionDep
 from api.tiering.views import dealer_tier, distribution, run_read, silent_overview, visible_dealer
 
@@ -22,7 +22,8 @@ def tier_page(request: Request, session: SessionDep, user: ConsoleUser, dealer: 
     code = user.dealer.code if user.role == "dealer" else (dealer or "").strip()
     target = visible_dealer(session, user, code) if code else None
     if code and target is None:
-        return page(request, "tier.html", user, 404, tier=None, code=code, error=f"No dealer {code!r} you may see.")
+        _ = translator(request)
+        return page(request, "tier.html", user, 404, tier=None, code=code, error=_("No dealer %(code)s you may see.", code=code))
     return page(request, "tier.html", user, tier=dealer_tier(session, target) if target else None, code=code)
 
 

@@ -1,0 +1,48 @@
+"""How the console names the values of the domain (statuses, stages, roles, outcomes, kinds): the
+English text of each, translated where it is shown (the `label` filter of the templates). A value
+not listed is shown as it is."""
+from __future__ import annotations
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction (pybabel); translated where it is shown."""
+    return message
+
+
+LABELS: dict[str, str] = {
+    # roles
+    "admin": N_("admin"), "hq": N_("HQ"), "credit_manager": N_("credit manager"),
+    "account_manager": N_("account manager"), "region_manager": N_("region manager"), "finance": N_("finance"),
+    "dealer": N_("dealer"), "system": N_("system"), "auto": N_("automatic"),
+    "credit-rules": N_("automatic credit check"),
+    # notes of an order's history written by the service
+    "order placed": N_("order placed"), "cancelled by the dealer": N_("cancelled by the dealer"),
+    # orders
+    "submitted": N_("submitted"), "approved": N_("approved"), "pending_review": N_("pending review"),
+    "rejected": N_("rejected"), "cancelled": N_("cancelled"), "shipped": N_("shipped"), "delivered": N_("delivered"),
+    "completed": N_("completed"),
+    # credit decisions and task outcomes
+    "approve": N_("approve"), "reject": N_("reject"), "review": N_("review"), "revise": N_("revise"),
+    "uphold": N_("uphold"), "promote": N_("promote"), "amend": N_("amend"), "cancel": N_("cancel"),
+    "accept": N_("accept"), "return": N_("return"),
+    # tasks
+    "open": N_("open"), "opened": N_("opened"), "reminded": N_("reminded"), "escalated": N_("escalated"),
+    # policies
+    "draft": N_("draft"), "publishing": N_("publishing"), "pilot": N_("pilot"),
+    "awaiting_decision": N_("awaiting decision"), "rolling_out": N_("rolling out"), "active": N_("active"),
+    "closed": N_("closed"), "withdrawn": N_("withdrawn"),
+    # policy tasks
+    "assigned": N_("assigned"), "returned": N_("returned"), "accepted": N_("accepted"),
+    "photo": N_("photo"), "video": N_("video"), "document": N_("document"), "figures": N_("figures"),
+    # settlement runs and statements
+    "freezing": N_("freezing"), "awaiting_confirmation": N_("awaiting confirmation"),
+    "awaiting_approval": N_("awaiting approval"), "posting": N_("posting"), "failed": N_("failed"),
+    "starting": N_("starting"), "issued": N_("issued"), "confirmed": N_("confirmed"), "disputed": N_("disputed"),
+    "superseded": N_("superseded"),
+    # tiering
+    "unchanged": N_("unchanged"), "proposed": N_("proposed"), "applied": N_("applied"),
+    # failing processes
+    "failing": N_("failing"), "resolved": N_("resolved"),
+    # periods
+    "quarter": N_("quarter"), "month": N_("month"), "year": N_("year"),
+}

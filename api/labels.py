@@ -43,6 +43,11 @@ LABELS: dict[str, str] = {
     "unchanged": N_("unchanged"), "proposed": N_("proposed"), "applied": N_("applied"),
     # failing processes
     "failing": N_("failing"), "resolved": N_("resolved"),
+    # anti-diversion: cases, triggers, severities, who scanned
+    "dismissed": N_("dismissed"), "out_of_region": N_("out of region"), "price": N_("under the guide price"),
+    "unknown_code": N_("unknown code"), "regional_excess": N_("regional excess"), "stock_up": N_("sudden stock-up"),
+    "low": N_("low"), "medium": N_("medium"), "high": N_("high"), "critical": N_("critical"),
+    "store": N_("store"), "consumer": N_("consumer"), "inspector": N_("inspector"),
     # periods
     "quarter": N_("quarter"), "month": N_("month"), "year": N_("year"),
 }

@@ -58,7 +58,7 @@ def test_hq_sees_the_regional_ranking_its_chart_data_and_the_top_products(client
     ranking = section(r.text, "sales")
     positions = [ranking.index(shop[k]) for k in ("ra", "rb", "rc")]
     assert positions == sorted(positions), "regions in the order of their sales"
-    assert "7000.00" in ranking and "8900.00" in ranking  # region A and the total
+    assert "¥7,000.00" in ranking and "¥8,900.00" in ranking  # region A and the total
     chart = data_block(r.text, "data-sales")
     assert chart["data"]["regions"] == [shop["ra"], shop["rb"], shop["rc"]]
     assert chart["data"]["current"] == [7000.0, 1500.0, 400.0]
@@ -80,7 +80,7 @@ def test_hq_sees_the_regional_ranking_its_chart_data_and_the_top_products(client
     assert page.status_code == 200
     body = page.text[page.text.index("<tbody>"):]
     assert body.index(shop["ra"]) < body.index(shop["rb"]) < body.index(shop["rc"])
-    assert "8900.00" in body and "+1300.00%" in body and "-60.00%" in body
+    assert "¥8,900.00" in body and "+1300.00%" in body and "-60.00%" in body
     # the console's cookie downloads the CSV from the API
     csv = client.get("/api/v1/reports/sales-by-region",
                      params={"period": "2026-05", "category": shop["category"], "format": "csv"})
@@ -93,13 +93,13 @@ def test_an_account_manager_sees_only_their_dealers_figures(client, shop):
     assert r.status_code == 200, r.text
     assert shop["ra"] in r.text
     for leak in (shop["rb"], shop["rc"], shop["b"].dealer.code, shop["c"].dealer.code, shop["a2"].dealer.code,
-                 "1500.00", "4000.00", "7000.00", "Door handle"):
+                 "1500.00", "4000.00", "7000.00", "1,500.00", "4,000.00", "7,000.00", "Door handle"):
         assert leak not in r.text, f"{leak} leaks into an account manager's dashboard"
     chart = data_block(r.text, "data-sales")["data"]
     assert chart["regions"] == [shop["ra"]] and chart["current"] == [3000.0]
     for name in ("sales-by-region", "top-products", "diversion", "silent-dealers"):
         page = client.get(f"/console/reports/{name}", params={"period": "2026-05", "category": shop["category"]})
-        assert page.status_code == 200 and shop["rb"] not in page.text and "1500.00" not in page.text
+        assert page.status_code == 200 and shop["rb"] not in page.text and "1,500.00" not in page.text and "1500.00" not in page.text
     csv = client.get("/api/v1/reports/sales-by-region",
                      params={"period": "2026-05", "category": shop["category"], "format": "csv"})
     assert csv.status_code == 200 and shop["ra"] in csv.text and shop["rb"] not in csv.text
@@ -112,17 +112,17 @@ def test_a_dealer_sees_its_own_sales_its_rank_in_its_region_and_its_top_products
     r = client.get("/console/dashboard", params={"period": "2026-05", "category": shop["category"]})
     assert r.status_code == 200, r.text
     own = section(r.text, "own-sales")
-    assert "3000.00" in own and "500.00" in own and "+500.00%" in own
+    assert "¥3,000.00" in own and "¥500.00" in own and "+500.00%" in own
     assert re.search(r"No\. 2 of 2\s*<small", own), own
     assert 'href="/console/rebates"' in r.text
     top = data_block(r.text, "data-by-sales")["data"]
     assert top["values"] == [2000.0, 1000.0]
-    for leak in (shop["a2"].dealer.code, shop["b"].dealer.code, shop["rb"], "4000.00", "7000.00"):
+    for leak in (shop["a2"].dealer.code, shop["b"].dealer.code, shop["rb"], "4000.00", "7000.00", "4,000.00", "7,000.00"):
         assert leak not in r.text
     assert 'name="region"' not in r.text  # a dealer's filters: the period and the category
     assert client.get("/console/reports/tasks").status_code == 403
     mine = client.get("/console/reports/sales-by-region", params={"period": "2026-05", "category": shop["category"]})
-    assert mine.status_code == 200 and "3000.00" in mine.text and "7000.00" not in mine.text
+    assert mine.status_code == 200 and "¥3,000.00" in mine.text and "7,000.00" not in mine.text
     assert client.get("/console/dashboard/map").status_code == 403
 
 
@@ -256,9 +256,9 @@ def test_a_long_report_is_paged_with_the_totals_of_every_row(client, make_user, 
     first = client.get("/console/reports/sales-by-region", params=params)
     body = first.text[first.text.index("<tbody>"):]
     assert shop["ra"] in body and shop["rb"] in body and shop["rc"] not in body
-    assert "Page 1 of 2" in first.text and "8900.00" in body
+    assert "Page 1 of 2" in first.text and "¥8,900.00" in body
     assert f'href="?period=2026-05&amp;category={shop["category"]}&amp;page=2"' in first.text
     second = client.get("/console/reports/sales-by-region", params={**params, "page": "2"})
     body = second.text[second.text.index("<tbody>"):]
-    assert shop["rc"] in body and shop["ra"] not in body and "8900.00" in body
+    assert shop["rc"] in body and shop["ra"] not in body and "¥8,900.00" in body
     assert client.get("/console/reports/sales-by-region", params={**params, "page": "x"}).status_code == 200

@@ -11,7 +11,7 @@ from dealerflow.core.config import Settings
 from dealerflow.core.db import make_engine, make_sessionmaker
 from dealerflow.core.temporal import connect
 
-from api import errors, guards, health, pages
+from api import docs, errors, guards, health, pages
 from api.security import SecurityHeaders, console_csrf
 from api.admin import routes as admin, rules
 from api.auth import routes as auth
@@ -26,7 +26,7 @@ from api.tiering import console as tiering_console, routes as tiering
 
 # The JSON API, then the console's pages; each module holds one router.
 ROUTERS = (auth, orders, fulfilment, tasks, policies, policy_tasks, rebates, settlements, statements, admin, rules,
-           notifications, health, tiering, diversion, failures, reports,
+           notifications, health, tiering, diversion, failures, reports, docs,
            pages, tasks_console, orders_console, policies_console, rebates_console, tiering_console,
            failures_console)
 
@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.dispose()
 
     app = FastAPI(title="dealerflow", version="0.1.0", lifespan=lifespan, dependencies=[Depends(console_csrf)],
+                  docs_url=None, redoc_url=None,  # served by api/docs.py with local assets
                   description="Dealer channel management: orders with automatic credit decisions, policies "
                               "rolled out to dealers with acknowledgment and tasks, human approval tasks, YAML rules.")
     errors.install(app)

@@ -13,7 +13,7 @@ from dealerflow.core.temporal import connect
 
 from api import docs, errors, guards, health, pages
 from api.security import SecurityHeaders, console_csrf
-from api.admin import routes as admin, rules
+from api.admin import console as admin_console, routes as admin, rules
 from api.auth import routes as auth
 from api.diversion import routes as diversion
 from api.failures import console as failures_console, routes as failures
@@ -21,6 +21,7 @@ from api.orders import console as orders_console, fulfilment, routes as orders
 from api.policies import console as policies_console, routes as policies, task_routes as policy_tasks
 from api.rebates import console as rebates_console, routes as rebates, settlements, statements
 from api.reports import routes as reports
+from api.system import console as system_console
 from api.tasks import console as tasks_console, notifications, routes as tasks
 from api.tiering import console as tiering_console, routes as tiering
 
@@ -28,7 +29,7 @@ from api.tiering import console as tiering_console, routes as tiering
 ROUTERS = (auth, orders, fulfilment, tasks, policies, policy_tasks, rebates, settlements, statements, admin, rules,
            notifications, health, tiering, diversion, failures, reports, docs,
            pages, tasks_console, orders_console, policies_console, rebates_console, tiering_console,
-           failures_console)
+           failures_console, admin_console, system_console)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()

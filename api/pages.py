@@ -47,6 +47,7 @@ def _pct(rate) -> str:
 
 
 templates.env.filters.update(when=_when, pct=_pct)
+templates.env.add_extension("jinja2.ext.i18n"); templates.env.install_null_translations(newstyle=True)  # TEMPORARY: `_` and {% trans %} as identity until the locales' gettext is installed
 # `{{ csrf_input() }}` in every form that posts: the hidden field the CSRF check reads (api/security.py).
 templates.env.globals["csrf_input"] = pass_context(lambda context: csrf_input(context["request"]))
 templates.env.globals["print_css"] = PRINT_CSS  # inline, allowed by its hash in the Content-Security-Policy

@@ -11,9 +11,9 @@ from dealerflow.core.config import Settings
 from dealerflow.core.db import make_engine, make_sessionmaker
 from dealerflow.core.temporal import connect
 
-from api import errors, guards, health, pages
+from api import docs, errors, guards, health, pages
 from api.security import SecurityHeaders, console_csrf
-from api.admin import routes as admin, rules
+from api.admin import console as admin_console, routes as admin, rules
 from api.auth import routes as auth
 from api.diversion import console as diversion_console, routes as diversion
 from api.failures import console as failures_console, routes as failures
@@ -21,14 +21,15 @@ from api.orders import console as orders_console, fulfilment, routes as orders
 from api.policies import console as policies_console, routes as policies, task_routes as policy_tasks
 from api.rebates import console as rebates_console, routes as rebates, settlements, statements
 from api.reports import console as reports_console, routes as reports
+from api.system import console as system_console
 from api.tasks import console as tasks_console, notifications, routes as tasks
 from api.tiering import console as tiering_console, routes as tiering
 
 # The JSON API, then the console's pages; each module holds one router.
 ROUTERS = (auth, orders, fulfilment, tasks, policies, policy_tasks, rebates, settlements, statements, admin, rules,
-           notifications, health, tiering, diversion, failures, reports,
+           notifications, health, tiering, diversion, failures, reports, docs,
            pages, tasks_console, orders_console, policies_console, rebates_console, tiering_console,
-           failures_console, diversion_console, reports_console)
+           failures_console, diversion_console, reports_console, admin_console, system_console)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.dispose()
 
     app = FastAPI(title="dealerflow", version="0.1.0", lifespan=lifespan, dependencies=[Depends(console_csrf)],
+                  docs_url=None, redoc_url=None,  # served by api/docs.py with local assets
                   description="Dealer channel management: orders with automatic credit decisions, policies "
                               "rolled out to dealers with acknowledgment and tasks, human approval tasks, YAML rules.")
     errors.install(app)

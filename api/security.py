@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from markupsafe import Markup, escape
 
 from dealerflow.core.config import Settings
+from api.docs import DOCS_SCRIPT_HASHES
 from dealerflow.core.errors import Forbidden
 
 AUTH_COOKIE = "dealerflow_token"
@@ -33,12 +34,12 @@ _PRINT_CSS_HASH = base64.b64encode(hashlib.sha256(PRINT_CSS.encode()).digest()).
 # The console needs nothing but itself: scripts and styles are static files, no inline code.
 CSP = (f"default-src 'self'; script-src 'self'; style-src 'self' 'sha256-{_PRINT_CSS_HASH}'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-# /docs and /redoc load Swagger UI and ReDoc from a CDN and start them with an inline script.
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-            "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-            "https://cdn.redoc.ly; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
-            "frame-ancestors 'none'")
+# /docs and /redoc (api/docs.py) load Swagger UI and ReDoc from /static/docs/; Swagger UI's inline start-up
+# script is allowed by its hash. Styles stay inline-capable there: ReDoc writes its styles into <style>
+# elements at run time. Search runs in a blob: worker.
+DOCS_CSP = (f"default-src 'self'; script-src 'self' {' '.join(DOCS_SCRIPT_HASHES)}; "
+            "style-src 'self' 'unsafe-inline'; font-src 'self'; img-src 'self' data:; worker-src 'self' blob:; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 DOCS_PATHS = ("/docs", "/redoc")
 
 

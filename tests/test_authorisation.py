@@ -106,6 +106,7 @@ ROUTES = {
     "GET /api/v1/dealers": gate(*STAFF, scoped="list"),
     "GET /api/v1/dealers/{code}": gate(*EVERYONE, scoped="detail"),
     "POST /api/v1/products": gate("admin"),
+    "PATCH /api/v1/dealers/{code}": gate("admin"), "PATCH /api/v1/products/{sku}": gate("admin"),
     "GET /api/v1/products": gate(*EVERYONE),
     "POST /api/v1/users": gate("admin"),
     "GET /api/v1/rules": gate(*HQ),
@@ -169,12 +170,23 @@ ROUTES = {
     "GET /console/dashboard/map": gate(*STAFF, scoped="list"),
     "GET /console/dashboard/map/geojson": gate(*STAFF),  # the admin's map: no dealer data
     "POST /console/dashboard/map": gate("admin"),
+    # The administrator's pages: HQ reads them (and deploys policy rule files, api/admin/rules.py).
+    "GET /console/rules": gate(*HQ), "GET /console/rules/{ruleset}": gate(*HQ),
+    "GET /console/rules/{ruleset}/diff": gate(*HQ),
+    "POST /console/rules/validate": gate(*HQ), "POST /console/rules/deploy": gate(*HQ),
+    "GET /console/dealers": gate(*HQ, scoped="list"), "POST /console/dealers": gate("admin"),
+    "GET /console/dealers/{code}": gate(*HQ, scoped="detail"), "POST /console/dealers/{code}": gate("admin"),
+    "GET /console/products": gate(*HQ), "POST /console/products": gate("admin"),
+    "GET /console/products/{sku}": gate(*HQ), "POST /console/products/{sku}": gate("admin"),
+    "GET /console/users": gate(*HQ), "POST /console/users": gate("admin"),
+    "GET /console/regions": gate(*HQ), "GET /console/system": gate(*HQ),
 }
 
 DUMMY = {"order_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()), "policy_id": "no_such_policy",
          "question_id": "1", "assignment_id": str(uuid.uuid4()), "evidence_id": "999999999", "run_id": "no-such-run",
          "statement_id": str(uuid.uuid4()), "code": "NO-SUCH-CODE", "code:path": "NO-SUCH-CODE", "kind": "payments",
-         "month": "2020-01", "case_id": "999999999", "failure_id": "999999999"}
+         "month": "2020-01", "case_id": "999999999", "failure_id": "999999999",
+         "ruleset": "no_such_ruleset", "sku": "NO-SUCH-SKU"}
 
 
 def app_routes(app) -> list[tuple[str, str]]:

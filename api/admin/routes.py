@@ -1,21 +1,23 @@
-"""Master data: dealers, products and users (admin)."""
+"""Master data: dealers, products and users (admin). The services are dealerflow/shared/master_data.py;
+the console's pages (api/admin/console.py) call the same."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from dealerflow.core.errors import Conflict, Invalid, NotFound
+from dealerflow.core.errors import Conflict, NotFound
 from dealerflow.models import Dealer, Product, User
-from dealerflow.core.security import check_password_policy, hash_password
+from dealerflow.shared import master_data
 
 from api.schemas import BIGINT
 from api.errors import responses
 from api.deps import AdminUser, CurrentUser, SessionDep, require_role
 from api.scope import STAFF, scoped, sees_dealer
-from api.admin.schemas import DealerCreate, DealerRead, ProductCreate, ProductRead, UserCreate, UserRead
+from api.admin.schemas import (DealerCreate, DealerRead, DealerUpdate, ProductCreate, ProductRead, ProductUpdate,
+                               UserCreate, UserRead)
 
 router = APIRouter(prefix="/api/v1", tags=["master data"])
 
@@ -26,16 +28,7 @@ def _conflict(what: str):
 
 @router.post("/dealers", response_model=DealerRead, status_code=201, responses=responses(404, 409))
 def create_dealer(body: DealerCreate, session: SessionDep, _: AdminUser):
-    parent_id = None
-    if body.parent_code:
-        parent = session.scalars(select(Dealer).where(Dealer.code == body.parent_code)).first()
-        if parent is None:
-            raise Invalid(f"unknown dealer {body.parent_code!r}", field="parent_code")
-        parent_id = parent.id
-    if (body.level == 2) != (parent_id is not None):
-        raise Invalid("a level-2 dealer needs a parent, level 1 none", field="parent_code")
-    dealer = Dealer(**body.model_dump(exclude={"parent_code"}), parent_id=parent_id)
-    session.add(dealer)
+    dealer = master_data.create_dealer(session, **body.model_dump())
     try:
         session.commit()
     except IntegrityError:
@@ -45,19 +38,45 @@ def create_dealer(body: DealerCreate, session: SessionDep, _: AdminUser):
 
 @router.get("/dealers", response_model=list[DealerRead])
 def list_dealers(session: SessionDep, user: Annotated[User, require_role(*STAFF)], region: str | None = None,
+                 q: Annotated[str | None, Query(max_length=100, description="part of the code or the name")] = None,
+                 tier: Annotated[str | None, Query(max_length=32)] = None, level: Literal[1, 2] | None = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=BIGINT)] = 0):
     """The dealers the caller may see (api/scope.py): staff only, each by their scope."""
-    q = scoped(select(Dealer).order_by(Dealer.code).limit(limit).offset(offset), user, Dealer.id)
-    if region:
-        q = q.where(Dealer.region == region)
-    return [DealerRead.model_validate(d, from_attributes=True) for d in session.scalars(q)]
+    query = master_data.filter_dealers(select(Dealer).order_by(Dealer.code).limit(limit).offset(offset),
+                                       search=q, region=region, tier=tier, level=level)
+    return [DealerRead.model_validate(d, from_attributes=True) for d in session.scalars(scoped(query, user, Dealer.id))]
 
 
 @router.get("/dealers/{code}", response_model=DealerRead)
-def get_dealer(code: str, session: SessionDep, user: CurrentUser):
+def get_dealer(code: str, session: SessionDep, user: CurrentUser, response: Response):
     dealer = session.scalars(select(Dealer).where(Dealer.code == code)).first()
     if dealer is None or not sees_dealer(user, dealer):
         raise NotFound("dealer not found")
+    response.headers["ETag"] = _etag(master_data.dealer_values(session, dealer))
+    return DealerRead.model_validate(dealer, from_attributes=True)
+
+
+def _etag(values: dict) -> str:
+    return f'"{master_data.fingerprint(values)}"'
+
+
+def _expected(if_match: str | None) -> str | None:
+    return if_match.strip().removeprefix("W/").strip('"') if if_match and if_match.strip() != "*" else None
+
+
+IfMatch = Annotated[str | None, Header(max_length=100, description="the ETag the change was made on: refused "
+                                                                   "(409) when the record has changed since")]
+
+
+@router.patch("/dealers/{code}", response_model=DealerRead, responses=responses(404, 409))
+def update_dealer(code: str, body: DealerUpdate, session: SessionDep, _: AdminUser, response: Response,
+                  if_match: IfMatch = None):
+    """Change a dealer's fields (those of its creation, less its code)."""
+    dealer = master_data.update_dealer(session, code=code, changes=body.model_dump(exclude_unset=True),
+                                       expected=_expected(if_match))
+    values = master_data.dealer_values(session, dealer)
+    session.commit()
+    response.headers["ETag"] = _etag(values)
     return DealerRead.model_validate(dealer, from_attributes=True)
 
 
@@ -78,25 +97,23 @@ def list_products(session: SessionDep, _: CurrentUser, limit: Annotated[int, Que
             for p in session.scalars(select(Product).order_by(Product.sku).limit(limit))]
 
 
+@router.patch("/products/{sku}", response_model=ProductRead, responses=responses(404, 409))
+def update_product(sku: str, body: ProductUpdate, session: SessionDep, _: AdminUser, response: Response,
+                   if_match: IfMatch = None):
+    """Change a product's name, category or prices (orders keep the prices they were placed at)."""
+    product = master_data.update_product(session, sku=sku, changes=body.model_dump(exclude_unset=True),
+                                         expected=_expected(if_match))
+    values = master_data.product_values(product)
+    session.commit()
+    response.headers["ETag"] = _etag(values)
+    return ProductRead.model_validate(product, from_attributes=True)
+
+
 @router.post("/users", response_model=UserRead, status_code=201, responses=responses(404, 409))
 def create_user(body: UserCreate, session: SessionDep, _: AdminUser):
-    check_password_policy(body.password, username=body.username)
-    dealer = None
-    if body.role == "dealer":
-        if not body.dealer_code:
-            raise Invalid("required for a dealer user", field="dealer_code")
-        dealer = session.scalars(select(Dealer).where(Dealer.code == body.dealer_code)).first()
-        if dealer is None:
-            raise Invalid(f"unknown dealer {body.dealer_code!r}", field="dealer_code")
-    elif body.dealer_code:
-        raise Invalid("only dealer users belong to a dealer", field="dealer_code")
-    if (body.role == "region_manager") != (body.region is not None):
-        raise Invalid("a region manager, and only one, has a region", field="region")
-    user = User(username=body.username, password_hash=hash_password(body.password), role=body.role,
-                dealer_id=dealer.id if dealer else None, region=body.region)
-    session.add(user)
+    user = master_data.create_user(session, **body.model_dump())
     try:
         session.commit()
     except IntegrityError:
         raise _conflict(f"user {body.username!r}") from None
-    return UserRead(username=user.username, role=user.role, dealer_code=dealer.code if dealer else None)
+    return UserRead(username=user.username, role=user.role, dealer_code=body.dealer_code)

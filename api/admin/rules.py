@@ -1,6 +1,7 @@
 """Rule files: list deployed versions, validate, deploy (takes effect without a restart)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Body, Query, Request
@@ -9,7 +10,7 @@ from dealerflow.core.errors import Invalid
 from dealerflow.shared import rulebook
 from dealerflow.tiering import runs as tiering
 from dealerflow.models import User
-from policies_dsl import load_rule_file, run_rule_tests
+from policies_dsl import RuleFile, RuleFileError, RuleTestResult, load_rule_file, run_rule_tests
 
 from api.rebates.temporal import sync_rebate_schedules
 from api.tiering.temporal import sync_tiering_schedule
@@ -20,7 +21,8 @@ router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
 MAX_RULE_FILE = 256 * 1024
 YamlBody = Annotated[str, Body(media_type="application/yaml", max_length=MAX_RULE_FILE)]
 HQ_KINDS = ("policy",)  # what HQ deploys; admins deploy every kind
-Filename = Annotated[str, Query(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_./-]+\.ya?ml$")]
+FILENAME_PATTERN = r"[A-Za-z0-9_./-]+\.ya?ml"
+Filename = Annotated[str, Query(min_length=1, max_length=255, pattern=f"^{FILENAME_PATTERN}$")]
 
 
 @router.get("", response_model=list[RuleVersionRead], dependencies=[require_role("admin", "hq")])
@@ -50,19 +52,67 @@ def deploy(text: YamlBody, filename: Filename, session: SessionDep, request: Req
     Who may deploy is decided by the ruleset's kind as stored (its first version's): admins any kind,
     HQ policy rulesets only. The file is named after its ruleset and keeps its kind. A rebate program
     gets its settlement schedule."""
-    rule_file = _check(filename, text)
+    result = deploy_file(session, filename=filename, text=text, user=user, app=request.app.state, background=background)
+    return RuleDeployResult(ruleset=result.ruleset, version=result.version, changed=result.changed)
+
+
+def deploy_kinds(user: User) -> tuple[str, ...] | None:
+    """The kinds of ruleset `user` may deploy (None: every kind)."""
+    return None if user.role == "admin" else HQ_KINDS
+
+
+def may_deploy(session, user: User, ruleset: str, kind: str) -> bool:
+    """Whether `user` may deploy a file of `kind` as `ruleset` (the rights deploy_file applies)."""
+    return rulebook.may_deploy(session, ruleset, kind, deploy_kinds(user))
+
+
+def _platform_check(filename: str, rule_file) -> None:
     if rule_file.kind == "tiering" and rule_file.name != tiering.RULESET:  # one scorecard: the one runs read
         raise Invalid(f"the tiering file is ruleset '{tiering.RULESET}'", errors=[{"file": filename, "line": 1, "path": "ruleset",
                                    "message": f"the tiering file is ruleset '{tiering.RULESET}'"}])
-    result = rulebook.deploy(session, filename=filename, text=text, actor=user.username,
-                             kinds=None if user.role == "admin" else HQ_KINDS)
+
+
+def deploy_file(session, *, filename: str, text: str, user: User, app, background: BackgroundTasks) -> rulebook.Deployed:
+    """The one way a person deploys a rule file (the API and the console): checked, its tests run, the
+    user's rights by the ruleset's stored kind, committed, then its schedules brought up to date."""
+    rule_file = _check(filename, text)
+    _platform_check(filename, rule_file)
+    result = rulebook.deploy(session, filename=filename, text=text, actor=user.username, kinds=deploy_kinds(user))
     session.commit()
     if rule_file.kind == "rebate" and result.changed:
-        app = request.app.state
         background.add_task(sync_rebate_schedules, client=app.temporal, sessions=app.sessions,
                             task_queue=app.settings.task_queue, only=rule_file.name)
     if rule_file.kind == "tiering" and result.changed:
-        app = request.app.state
         background.add_task(sync_tiering_schedule, client=app.temporal, sessions=app.sessions,
                             task_queue=app.settings.task_queue)
-    return RuleDeployResult(ruleset=result.ruleset, version=result.version, changed=result.changed)
+    return result
+
+
+@dataclass
+class Examined:
+    """What validating a file found: the file (None when it does not load), every error at its line
+    (`file`, `line`, `path`, `message`), and its tests' results."""
+    rule_file: RuleFile | None
+    errors: list[dict]
+    tests: list[RuleTestResult]
+
+    @property
+    def valid(self) -> bool:
+        return self.rule_file is not None and not self.errors and all(t.passed for t in self.tests)
+
+
+def examine(filename: str, text: str) -> Examined:
+    """Validate a file as a deploy would, collecting everything instead of stopping at the first refusal:
+    schema and semantics, its name, the platform's rulesets, its own tests."""
+    try:
+        rule_file = load_rule_file(filename, text)
+    except RuleFileError as e:
+        return Examined(None, [{"file": x.file, "line": x.line, "path": x.path, "message": x.message}
+                               for x in e.errors], [])
+    errors = []
+    for check in (rulebook.check_name, _platform_check):
+        try:
+            check(filename, rule_file)
+        except Invalid as e:
+            errors += [{"file": filename, "line": 1, "path": "", **x} for x in e.errors]
+    return Examined(rule_file, errors, run_rule_tests(rule_file))

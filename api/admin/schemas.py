@@ -22,6 +22,27 @@ class DealerCreate(Strict):
     account_manager: str | None = None
 
 
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Tier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class DealerUpdate(Strict):
+    """The fields to change (any of them; an absent field is kept). `parent_code` and `account_manager`
+    may be null (none)."""
+    name: Name = None
+    region: Region = None
+    tier: Tier = None
+    level: Literal[1, 2] = None
+    parent_code: Code | None = None
+    credit_limit: MoneyIn = None
+    outstanding: MoneyIn = None
+    rating: Literal["A", "B", "C", "D"] = None
+    overdue_days: Annotated[int, Field(ge=0, le=100_000)] = None
+    account_manager: Username | None = None
+
+
 class DealerRead(BaseModel):
     code: str
     name: str
@@ -32,6 +53,7 @@ class DealerRead(BaseModel):
     outstanding: MoneyOut
     rating: str
     overdue_days: int
+    account_manager: str | None = None
 
 
 class ProductCreate(Strict):
@@ -42,6 +64,14 @@ class ProductCreate(Strict):
     unit_price: MoneyIn
     guide_price: Annotated[MoneyIn | None, Field(description="retail guide price (指导价): scans reporting a price "
                                                             "far under it raise price alerts")] = None
+
+
+class ProductUpdate(Strict):
+    """The fields to change; `guide_price` may be null (none)."""
+    name: Name = None
+    category: Annotated[str, StringConstraints(min_length=1, max_length=32)] = None
+    unit_price: MoneyIn = None
+    guide_price: MoneyIn | None = None
 
 
 class ProductRead(BaseModel):

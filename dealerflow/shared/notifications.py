@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 import httpx
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -88,3 +88,23 @@ def send_pending(session: Session, channels: list[Channel], *, batch: int = 500)
     session.execute(update(Notification).where(Notification.id.in_([m.id for m in messages]))
                     .values(sent_at=text("now()")))
     return len(messages)
+
+
+@dataclass(frozen=True)
+class OutboxCount:
+    kind: str
+    unsent: int
+    sent: int
+    oldest_unsent: object  # datetime | None
+    last_sent: object  # datetime | None
+
+
+def outbox(session: Session) -> list[OutboxCount]:
+    """The outbox by kind of notification: how many wait to be sent to the external channels, how many
+    went, the oldest waiting and the last sent."""
+    unsent = Notification.sent_at.is_(None)
+    rows = session.execute(
+        select(Notification.kind, func.count().filter(unsent), func.count().filter(~unsent),
+               func.min(Notification.created_at).filter(unsent), func.max(Notification.sent_at))
+        .group_by(Notification.kind).order_by(Notification.kind)).all()
+    return [OutboxCount(*row) for row in rows]

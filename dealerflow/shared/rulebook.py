@@ -51,6 +51,20 @@ def stored_kind(session: Session, name: str) -> str | None:
                           .order_by(RuleVersion.version).limit(1))
 
 
+def _kind_of(session: Session, name: str) -> str | None:
+    return stored_kind(session, name) or PLATFORM_RULESETS.get(name)
+
+
+def _allowed(kind: str | None, file_kind: str, kinds: Collection[str] | None) -> bool:
+    return kinds is None or {kind or file_kind, file_kind} <= set(kinds)
+
+
+def may_deploy(session: Session, name: str, file_kind: str, kinds: Collection[str] | None) -> bool:
+    """Whether an actor who may deploy `kinds` (None: every kind) may deploy a file of `file_kind` as
+    ruleset `name`: the check `deploy` makes, for a page that offers the deploy."""
+    return _allowed(_kind_of(session, name), file_kind, kinds)
+
+
 def deploy(session: Session, *, filename: str, text: str, actor: str,
            kinds: Collection[str] | None = None) -> Deployed:
     """Validate `text` (raises policies_dsl.RuleFileError, writing nothing) and make it the active
@@ -61,8 +75,8 @@ def deploy(session: Session, *, filename: str, text: str, actor: str,
     its ruleset, and a ruleset keeps its kind (another kind is a Conflict)."""
     rule_file = load_rule_file(filename, text)
     session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"rules:{rule_file.name}"))))
-    kind = stored_kind(session, rule_file.name) or PLATFORM_RULESETS.get(rule_file.name)
-    if kinds is not None and not {kind or rule_file.kind, rule_file.kind} <= set(kinds):
+    kind = _kind_of(session, rule_file.name)
+    if not _allowed(kind, rule_file.kind, kinds):
         raise Forbidden(f"ruleset '{rule_file.name}' is a {kind or rule_file.kind} ruleset, which only an admin deploys")
     check_name(filename, rule_file)
     if kind is not None and kind != rule_file.kind:
@@ -126,3 +140,23 @@ def compiled(session: Session, name: str, version: int | None = None) -> Compile
 
 def versions(session: Session) -> list[RuleVersion]:
     return list(session.scalars(select(RuleVersion).order_by(RuleVersion.ruleset, RuleVersion.version.desc())))
+
+
+def rulesets(session: Session) -> list[RuleVersion]:
+    """Each deployed ruleset's active (highest) version, by name."""
+    return list(session.scalars(select(RuleVersion).distinct(RuleVersion.ruleset)
+                                .order_by(RuleVersion.ruleset, RuleVersion.version.desc())))
+
+
+def active_version(session: Session, name: str) -> RuleVersion | None:
+    """The active version of a ruleset as deployed (its source, who, when); None if never deployed."""
+    return _active_row(session, name)
+
+
+def history(session: Session, name: str) -> list[RuleVersion]:
+    """Every deployed version of a ruleset, the active one first; NotFound for a ruleset never deployed."""
+    rows = list(session.scalars(select(RuleVersion).where(RuleVersion.ruleset == name)
+                                .order_by(RuleVersion.version.desc())))
+    if not rows:
+        raise UnknownRuleset(f"ruleset {name!r} has not been deployed")
+    return rows

@@ -1,0 +1,1 @@
+"""The console's page of scheduled processes and the notification outbox."""

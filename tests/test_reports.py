@@ -235,7 +235,8 @@ def test_tiers_silent_dealers_and_diversion_cases_by_region(client, make_user, m
     hq = make_user("hq")
     region = unique("rz")
     d1, d2, d3 = (make_dealer(region=region, tier="normal") for _ in range(3))
-    months = ("2031-02", "2031-05")  # months of this test's own
+    # Months of this test's own, before any the re-tiering tests run (they go forward from the latest).
+    months = ("2019-02", "2019-05")
     with sessions.begin() as s:
         for m in months:
             s.add(TieringRun(month=m, ruleset_version=1, as_of=datetime.fromisoformat(f"{m}-01T00:00+08:00"),
@@ -247,15 +248,15 @@ def test_tiers_silent_dealers_and_diversion_cases_by_region(client, make_user, m
                             new_tier=before, old_tags=[], new_tags=[], rule_tags=[], status="unchanged", explanation={}))
             s.add(TierScore(run_month=months[1], dealer_id=d.dealer.id, score=60, dimensions={}, old_tier=before,
                             new_tier=after, old_tags=[], new_tags=[], rule_tags=[], status=status, explanation={}))
-        s.add(SilentDealer(dealer_id=d1.dealer.id, run_month=months[1], silent_since=china("2030-10-01T00:00"),
-                           flagged_at=china("2031-05-01T09:00"), actions=[]))
-        s.add(SilentDealer(dealer_id=d2.dealer.id, run_month=months[1], silent_since=china("2030-10-01T00:00"),
-                           flagged_at=china("2031-05-01T09:00"), actions=[], activated_at=china("2031-05-20T09:00")))
+        s.add(SilentDealer(dealer_id=d1.dealer.id, run_month=months[1], silent_since=china("2018-10-01T00:00"),
+                           flagged_at=china("2019-05-01T09:00"), actions=[]))
+        s.add(SilentDealer(dealer_id=d2.dealer.id, run_month=months[1], silent_since=china("2018-10-01T00:00"),
+                           flagged_at=china("2019-05-01T09:00"), actions=[], activated_at=china("2019-05-20T09:00")))
         for d, status, points in ((d1, "open", None), (d2, "confirmed", 30), (d3, "dismissed", None)):
             s.add(DiversionCase(dealer_id=d.dealer.id, product_id=product.id, region=region, status=status,
-                                first_alert_at=china("2031-05-03T09:00"), opened_at=china("2031-05-03T09:00"),
+                                first_alert_at=china("2019-05-03T09:00"), opened_at=china("2019-05-03T09:00"),
                                 points=points))
-    params = {"period": "2031-05", "region": region}
+    params = {"period": "2019-05", "region": region}
     tiers = client.get("/api/v1/reports/tiers", params=params, headers=hq.headers).json()
     assert (tiers["compared_with"], tiers["run_month"]) == months
     assert tiers["rows"] == [{"region": region, "tier": "core", "dealers": 1},  # its downgrade waits for HQ

@@ -31,10 +31,10 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(stack_settings) -> Browser:
-    # After the stack: Playwright's sync API keeps an event loop running in this thread, and the
-    # stack's start (asyncio.run) must come before it.
+    # Playwright's sync API runs an event loop in this thread while it is open: the stack starts
+    # before it (asyncio.run), and it closes with the module so that tests after it may run their own.
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         yield b

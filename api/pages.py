@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from api import i18n
 from api.labels import LABELS
+from api.tasks.titles import task_title
 from api.errors import STATUS
 from dealerflow.core.errors import DomainError, Forbidden, TooManyAttempts
 from dealerflow.models import User
@@ -62,7 +63,8 @@ def _filters(locale: str) -> dict[str, Callable]:
             "money": _figure(lambda v: i18n.money(v, locale)), "when": _when_filter(locale),
             "day": lambda v: "" if isinstance(v, jinja2.Undefined) else i18n.day(v, locale),
             "pct": _figure(lambda v: i18n.percent(v, locale)), "number": _figure(lambda v: i18n.number(v, locale)),
-            "capitals": _figure(i18n.capitals)}
+            "capitals": _figure(i18n.capitals),
+            "task_title": lambda task: task_title(task, catalog.gettext, locale)}
 
 
 class _Everywhere(dict):

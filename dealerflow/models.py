@@ -129,6 +129,8 @@ class Order(Base):
         Index("order_dealer_status", "dealer_id", "status"),
         Index("order_dealer_created", "dealer_id", "created_at"),
         Index("order_delivered", "delivered_at", postgresql_where="delivered_at is not null"),
+        # A set of dealers' deliveries in a period: an account manager's reports.
+        Index("order_dealer_delivered", "dealer_id", "delivered_at", postgresql_where="delivered_at is not null"),
     )
 
 

@@ -203,6 +203,8 @@ def test_a_downgrade_task_lists_its_dealers_and_says_when_the_list_is_cut(client
     assert "core → key" in page.text and "71.50" in page.text and "score 71.50 below 80" in page.text
     assert "Only the first 3 of 120 dealers are listed here" in page.text
     assert 'data-label="Reason"' in page.text
+    chinese = client.get(f"/console/tasks/{task}", headers={"Accept-Language": "zh-CN"})
+    assert "此处仅列出 120 家经销商中的前 3 家" in chinese.text and "2026-05 降级名单" in chinese.text
 
 
 def test_activation_and_investigation_tasks_name_their_subjects(client, sessions, make_user):
@@ -244,6 +246,8 @@ def test_notifications_count_unread_and_are_marked_read(client, sessions, make_d
     page = client.get("/console/notifications")
     assert '<span class="count" aria-label="3 unread">3</span>' in page.text  # the header's badge
     assert pager_text(page.text) == "page 1 of 1 · 3 in all" and page.text.count("Note ") == 3
+    chinese = client.get("/console/notifications", headers={"Accept-Language": "zh-CN"})
+    assert pager_text(chinese.text) == "第 1 页，共 1 页 · 共 3 条" and "全部标为已读" in chinese.text
     r = client.post(f"/console/notifications/{ids[0]}/read", follow_redirects=False)
     assert r.status_code == 303
     after = client.get(r.headers["location"])

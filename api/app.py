@@ -12,6 +12,7 @@ from dealerflow.core.db import make_engine, make_sessionmaker
 from dealerflow.core.temporal import connect
 
 from api import docs, errors, guards, health, pages
+from api.flash import FlashSecret
 from api.security import SecurityHeaders, console_csrf
 from api.admin import console as admin_console, routes as admin, rules
 from api.auth import routes as auth
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(guards.RefuseNul)
     app.add_middleware(SecurityHeaders, settings=settings)
+    app.add_middleware(FlashSecret, secret=settings.secret_key, secure=settings.secure_cookies)
     for module in ROUTERS:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")

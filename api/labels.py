@@ -48,6 +48,18 @@ LABELS: dict[str, str] = {
     "unknown_code": N_("unknown code"), "regional_excess": N_("regional excess"), "stock_up": N_("sudden stock-up"),
     "low": N_("low"), "medium": N_("medium"), "high": N_("high"), "critical": N_("critical"),
     "store": N_("store"), "consumer": N_("consumer"), "inspector": N_("inspector"),
+    # kinds of task
+    "order_credit_review": N_("credit review of an order"), "evidence_review": N_("review of policy evidence"),
+    "policy_escalation": N_("dealers silent on a policy"), "policy_pilot_decision": N_("decision on a policy pilot"),
+    "statement_dispute": N_("disputed statement"), "settlement_approval": N_("approval of a settlement"),
+    "tier_downgrade": N_("approval of tier downgrades"), "dealer_activation": N_("activation of silent dealers"),
+    "diversion_investigation": N_("diversion investigation"),
+    # kinds of notification
+    "reminder": N_("reminder"), "overdue": N_("overdue"), "escalation": N_("escalation"), "task": N_("task"),
+    "question": N_("question"), "answer": N_("answer"), "statement": N_("statement"), "settlement": N_("settlement"),
+    "policy": N_("policy"), "tier": N_("tier"), "tiering": N_("tiering"), "diversion": N_("diversion"),
+    "process_failure": N_("process failure"), "delivery": N_("delivery"), "rebate": N_("rebate"),
+    "points": N_("points"), "payment": N_("payment"),
     # periods
     "quarter": N_("quarter"), "month": N_("month"), "year": N_("year"),
 }

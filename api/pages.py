@@ -14,8 +14,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from api import i18n
+from api import flash as _flash
 from api.labels import LABELS
 from api.tasks.titles import task_title
+from policies_dsl.texts import text_in
 from api.errors import STATUS
 from dealerflow.core.errors import DomainError, Forbidden, TooManyAttempts
 from dealerflow.models import User
@@ -64,7 +66,9 @@ def _filters(locale: str) -> dict[str, Callable]:
             "day": lambda v: "" if isinstance(v, jinja2.Undefined) else i18n.day(v, locale),
             "pct": _figure(lambda v: i18n.percent(v, locale)), "number": _figure(lambda v: i18n.number(v, locale)),
             "capitals": _figure(i18n.capitals),
-            "task_title": lambda task: task_title(task, catalog.gettext, locale)}
+            "task_title": lambda task: task_title(task, catalog.gettext, locale),
+            # a rule file's text, plain or in both languages ({zh: …, en: …}): in the page's language
+            "bilingual": lambda v: "" if v is None or isinstance(v, jinja2.Undefined) else text_in(v, locale)}
 
 
 class _Everywhere(dict):
@@ -158,7 +162,27 @@ ConsoleUser = Annotated[User, Depends(console_user)]
 
 
 def page(request: Request, name: str, user: User | None, status_code: int = 200, **context) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {"user": user, **context}, status_code=status_code)
+    """A console page; the message of the action before it (`back(path, flash=…)`) is shown once, and
+    the header counts the user's unread notifications."""
+    context.setdefault("flash", _flash.read_flash(request))
+    if user is not None and "unread" not in context:
+        context["unread"] = _unread(request, user)
+    response = templates.TemplateResponse(request, name, {"user": user, **context}, status_code=status_code)
+    _flash.take_flash(request, response)
+    return response
+
+
+def _unread(request: Request, user: User) -> int:
+    """The user's unread notifications, for the badge of the header (0 when it cannot be counted)."""
+    from api.tasks.notifications import unread_count  # the notifications' module imports this one
+    sessions = getattr(request.app.state, "sessions", None)
+    if sessions is None:
+        return 0
+    try:
+        with sessions() as session:
+            return unread_count(session, user)
+    except Exception:  # the header must not fail a page
+        return 0
 
 
 def translator(request: Request) -> Callable[..., str]:
@@ -182,7 +206,7 @@ def N_(message: str) -> str:
 KNOWN_MESSAGES = frozenset({
     N_("order not found"), N_("task not found"), N_("statement not found"), N_("settlement run not found"),
     N_("policy not found"), N_("policy not published"), N_("dealer not found"), N_("evidence not found"),
-    N_("question not found"), N_("case not found"), N_("no such failure"), N_("no tiering run for that month"),
+    N_("question not found"), N_("case not found"), N_("notification not found"), N_("no such failure"), N_("no tiering run for that month"),
     N_("only dealers place orders"), N_("task is already completed"), N_("task is already cancelled"),
     N_("the statement is already confirmed"), N_("the statement is already disputed"),
     N_("the statement is already superseded"), N_("this statement has been revised; answer the current revision"),
@@ -207,9 +231,21 @@ def require(user: User, *roles: str) -> None:
         raise Forbidden(f"requires role: {' or '.join(roles)}")
 
 
-def back(path: str) -> RedirectResponse:
-    """After a form: see the page again (303, so a reload does not post twice)."""
-    return RedirectResponse(quote(path), status_code=303)
+def back(path: str, flash: str | None = None, kind: str = "ok") -> RedirectResponse:
+    """After a form: see the page again (303, so a reload does not post twice); `flash`: a message
+    the next page shows once ("Statement confirmed.")."""
+    path, _, query = path.partition("?")
+    response = RedirectResponse(quote(path) + (f"?{query}" if query else ""), status_code=303)
+    if flash:
+        _flash.set_flash(response, flash, kind)
+    return response
+
+
+def label_of(request: Request, value: str | None) -> str:
+    """A fixed domain value (a status, a role, an outcome) as the `label` filter shows it."""
+    if not value:
+        return ""
+    return translator(request)(LABELS[value]) if value in LABELS else value
 
 
 def refusal(e: Exception, request: Request | None = None) -> tuple[str, int]:

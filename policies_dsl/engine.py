@@ -22,6 +22,7 @@ from .compiler import compile_condition
 from .conditions import facts_in
 from .facts import check_facts, to_engine, to_json
 from .model import RuleFile
+from .texts import bilingual, text_in
 
 MAX_LIVE_RULESETS = 64
 _NOT_MATCHED = 1
@@ -35,12 +36,20 @@ class Decision:
     outcome: dict
     rule: str  # the winning rule, or "default"
     matched: tuple  # every rule that matched: {name, priority, when}
-    reason: str
+    reason: str  # in English (or in the plain text of the file's reason)
     facts: dict  # JSON-safe exact values
+    reason_zh: str | None = None  # with a bilingual reason in the file: the same explanation led in Chinese
 
     def to_dict(self) -> dict:
-        return {"ruleset": self.ruleset, "version": self.version, "outcome": self.outcome, "rule": self.rule,
-                "matched": list(self.matched), "reason": self.reason, "facts": self.facts}
+        out = {"ruleset": self.ruleset, "version": self.version, "outcome": self.outcome, "rule": self.rule,
+               "matched": list(self.matched), "reason": self.reason, "facts": self.facts}
+        if self.reason_zh is not None:
+            out["reason_zh"] = self.reason_zh
+        return out
+
+    def reason_in(self, lang: str) -> str:
+        """The explanation led by the file's reason in a language ("zh", "zh_CN" or "en")."""
+        return self.reason_zh if self.reason_zh is not None and lang.lower().startswith("zh") else self.reason
 
 
 class CompiledRuleset:
@@ -97,11 +106,14 @@ class CompiledRuleset:
             checked = ", ".join(r.name for r in self.rule_file.rules) or "none"
             reason = f"no rule matched (checked: {checked}); the default outcome applies"
             outcome, rule = self.rule_file.default, "default"
-        if outcome.get("reason"):
-            reason = f"{outcome['reason']} — {reason}"
+        given, reason_zh = outcome.get("reason"), None
+        if given:  # the file's reason leads; a bilingual one is kept in both languages
+            if bilingual(given):
+                reason_zh = f"{text_in(given, 'zh')} — {reason}"
+            reason = f"{text_in(given, 'en')} — {reason}"
         return Decision(self.name, self.version, dict(outcome), rule,
                         tuple({"name": r.name, "priority": r.priority, "when": r.when} for r in matched),
-                        reason, shown)
+                        reason, shown, reason_zh)
 
     def close(self) -> None:
         with self._lock:

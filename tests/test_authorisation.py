@@ -136,6 +136,8 @@ ROUTES = {
     "GET /console": gate(*EVERYONE),
     "GET /console/tasks": gate(*EVERYONE),
     "GET /console/tasks/{task_id}": gate(*EVERYONE),
+    "GET /console/notifications": gate(*EVERYONE), "POST /console/notifications/read": gate(*EVERYONE),
+    "POST /console/notifications/{notification_id}/read": gate(*EVERYONE),
     "POST /console/tasks/{task_id}": gate(*EVERYONE),
     "GET /console/orders": gate(*EVERYONE, scoped="list"),
     "POST /console/orders": gate(*DEALER, send=False, form={"sku": "NO-SUCH-SKU", "quantity": "1"}),
@@ -185,7 +187,7 @@ ROUTES = {
 DUMMY = {"order_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()), "policy_id": "no_such_policy",
          "question_id": "1", "assignment_id": str(uuid.uuid4()), "evidence_id": "999999999", "run_id": "no-such-run",
          "statement_id": str(uuid.uuid4()), "code": "NO-SUCH-CODE", "code:path": "NO-SUCH-CODE", "kind": "payments",
-         "month": "2020-01", "case_id": "999999999", "failure_id": "999999999",
+         "month": "2020-01", "case_id": "999999999", "failure_id": "999999999", "notification_id": "999999999",
          "ruleset": "no_such_ruleset", "sku": "NO-SUCH-SKU"}
 
 

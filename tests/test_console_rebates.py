@@ -85,7 +85,7 @@ def test_finance_starts_a_run_and_dealers_answer_their_statements_in_the_console
     assert empty.status_code == 422 and 'role="alert"' in empty.text
     assert "reason: String should have at least 1 character" in empty.text
     assert status_of(client, dealer, mine["id"]) == "issued"
-    r = client.post(f"/console/statements/{mine['id']}/confirm", follow_redirects=False)
+    r = client.post(f"/console/statements/{mine['id']}/confirm", data={"confirmed": "yes"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"/console/statements/{mine['id']}"
     confirmed = client.get(r.headers["location"])
     assert '<span class="badge confirmed">confirmed</span>' in confirmed.text and "/confirm" not in confirmed.text

@@ -225,3 +225,42 @@ def test_the_published_json_schema_is_the_one_the_validator_uses():
     published = json.loads((ROOT / "schemas" / "rule-file.schema.json").read_text())
     assert published == json_schema()
     assert CREDIT_FILE.read_text().startswith("# yaml-language-server: $schema=../schemas/rule-file.schema.json")
+
+
+# --- texts in both languages -------------------------------------------------------------------
+
+def test_a_reason_may_be_given_in_both_languages_and_the_decision_keeps_both():
+    text = rules_file('  - name: headroom\n    when: order.amount <= dealer.credit_limit\n'
+                      '    then: {decision: approve, reason: {zh: 在信用额度内, en: within the credit headroom}}\n',
+                      "default: {decision: review, reason: needs a look}\n")
+    ruleset = compile_rule_file(load_rule_file("t.yaml", text), 1)
+    d = ruleset.decide(FACTS)
+    assert d.outcome["reason"] == {"zh": "在信用额度内", "en": "within the credit headroom"}
+    assert d.reason.startswith("within the credit headroom — rule 'headroom' (priority 0) matched")
+    assert d.reason_zh.startswith("在信用额度内 — rule 'headroom'")
+    assert d.reason_in("zh_CN") == d.reason_zh and d.reason_in("en") == d.reason
+    stored = json.loads(json.dumps(d.to_dict(), ensure_ascii=False))
+    assert stored["reason_zh"] == d.reason_zh and stored["outcome"]["reason"]["zh"] == "在信用额度内"
+    # A plain reason stays valid and is the same in both languages; no Chinese copy is stored.
+    plain = ruleset.decide({**FACTS, "order.amount": Decimal("5000.00")})
+    assert plain.reason.startswith("needs a look — no rule matched") and plain.reason_zh is None
+    assert "reason_zh" not in plain.to_dict() and plain.reason_in("zh") == plain.reason
+
+
+def test_a_bilingual_reason_needs_both_languages_and_nothing_else():
+    half = rules_file("  - name: a\n    when: order.amount > 1\n    then: {decision: approve, reason: {zh: 可以}}\n")
+    assert errors_of(half) == ["rules/sample.yaml:15 rules[0].then.reason: missing required key 'en'"]
+    odd = rules_file("  - name: a\n    when: order.amount > 1\n"
+                     "    then: {decision: approve, reason: {zh: 可以, en: fine, fr: bien}}\n")
+    assert errors_of(odd) == ["rules/sample.yaml:15 rules[0].then.reason.fr: unknown key 'fr' (expected one of: zh, en)"]
+    number = rules_file("  - name: a\n    when: order.amount > 1\n    then: {decision: approve, reason: 5}\n")
+    assert errors_of(number) == ["rules/sample.yaml:15 rules[0].then.reason: expected text or a mapping, got a number 5"]
+
+
+def test_the_shipped_credit_file_gives_its_reasons_in_both_languages():
+    ruleset = compile_rule_file(load_rule_file(str(CREDIT_FILE)), 1)
+    d = ruleset.decide({"dealer.rating": "A", "dealer.overdue_days": 0, "dealer.credit_limit": "1000.00",
+                        "dealer.outstanding": "0.00", "dealer.credit_points": 100, "order.amount": "1.00"})
+    assert d.rule == "approve-within-headroom"
+    assert d.reason.startswith("fits in the credit headroom with rating A or B — ")
+    assert d.reason_zh.startswith("在可用信用额度内")

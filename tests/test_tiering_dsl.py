@@ -252,3 +252,24 @@ def test_a_tiering_file_has_no_rules_and_other_files_no_tiering():
     policy = (ROOT / "rules" / "policies" / "new_door_training.yaml").read_text()
     with pytest.raises(RuleFileError, match="tiering: 'tiering' does not belong in a policy file"):
         load_rule_file("p.yaml", policy + "tiering: {}\n")
+
+
+def test_tier_titles_and_benefits_may_be_given_in_both_languages():
+    text = TIERING.replace("    - {name: core, min_score: 80, benefits: [New products first]}",
+                           "    - {name: core, title: {zh: 核心, en: Core}, min_score: 80,\n"
+                           "       benefits: [{zh: 新品优先试销, en: New products first}, Weekly calls]}")
+    core = load_rule_file("t.yaml", text).spec.tier("core")
+    assert (core.title, core.benefits) == ("Core", ("New products first", "Weekly calls"))
+    assert core.title_in("zh_CN") == "核心" and core.benefits_in("zh") == ("新品优先试销", "Weekly calls")
+    assert core.title_in("en") == "Core" and core.benefits_in("en") == ("New products first", "Weekly calls")
+    plain = load_rule_file("t.yaml", TIERING).spec.tier("core")  # plain texts: the same in both languages
+    assert plain.title_in("zh") == "core" and plain.benefits_in("zh") == ("New products first",)
+    bad = TIERING.replace("benefits: [New products first]", "benefits: [{zh: 新品优先试销}]")
+    assert errors_of(bad) == ["rules/tiering.yaml:9 tiering.tiers[0].benefits[0]: missing required key 'en'"]
+
+
+def test_the_shipped_tiering_file_names_its_tiers_in_both_languages():
+    spec = load_rule_file(ROOT / "rules" / "tiering.yaml").spec
+    assert [(t.title_in("zh"), t.title_in("en")) for t in spec.tiers] == [
+        ("核心", "Core"), ("重点培育", "Key cultivation"), ("普通", "Normal")]
+    assert all(len(t.benefits_in("zh")) == len(t.benefits_in("en")) > 0 for t in spec.tiers)

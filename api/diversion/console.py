@@ -3,9 +3,7 @@ own), each with the evidence HQ weighs before deciding — alerts, scans, codes,
 dealer's earlier cases — and the investigation task's decision, confirmed before it is sent."""
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 
 from dealerflow.core.errors import NotFound
 from dealerflow.shared.credit_points import balance
@@ -13,22 +11,23 @@ from dealerflow.shared.credit_points import balance
 from api.deps import SessionDep
 from api.diversion.views import case_count, case_evidence, case_list, case_read, visible_case
 from api.pages import ConsoleUser, page
+from api.paging import paging
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-PAGE = 50
 STATUSES = ("open", "confirmed", "dismissed")
 
 
 @router.get("/cases")
 def cases_page(request: Request, session: SessionDep, user: ConsoleUser, region: str | None = None,
-               status: str | None = None, page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1):
+               status: str | None = None):
     region = (region or "").strip()[:64] or None
     status = status if status in STATUSES else None
-    total = case_count(session, user, region=region, status=status)
-    rows = case_list(session, user, region=region, status=status, dealer=None, limit=PAGE,
-                     offset=(page_no - 1) * PAGE)
-    return page(request, "cases.html", user, cases=rows, total=total, page_no=page_no,
-                pages=max(1, -(-total // PAGE)), region=region or "", status=status or "", statuses=STATUSES)
+    pager = paging(request, case_count(session, user, region=region, status=status), region=region or "",
+                   status=status or "")
+    rows = case_list(session, user, region=region, status=status, dealer=None, limit=pager.limit,
+                     offset=pager.offset)
+    return page(request, "cases.html", user, cases=rows, total=pager.total, pager=pager, region=region or "",
+                status=status or "", statuses=STATUSES)
 
 
 @router.get("/cases/{case_id}")

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
 
 from dealerflow.shared import failures
 
 from api.deps import SessionDep
-from api.pages import ConsoleUser, page, require
+from api.pages import back, translator, ConsoleUser, page, require
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -19,8 +18,8 @@ def failures_page(request: Request, session: SessionDep, user: ConsoleUser):
 
 
 @router.post("/failures/{failure_id}/close")
-def close_failure(failure_id: int, session: SessionDep, user: ConsoleUser):
+def close_failure(failure_id: int, request: Request, session: SessionDep, user: ConsoleUser):
     require(user, "hq", "admin")
     failures.close(session, failure_id, actor=user.username)
     session.commit()
-    return RedirectResponse("/console/failures", status_code=303)
+    return back("/console/failures", flash=translator(request)("Failure closed."))

@@ -1,10 +1,10 @@
 """Console pages of orders: the list, the order form and an order's page with its decision."""
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from typing import Annotated
 from pydantic import ValidationError
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from sqlalchemy import select
 from dealerflow.core.errors import DomainError
@@ -13,40 +13,83 @@ from dealerflow.models import Product
 from api.orders import temporal
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.orders.schemas import OrderCreate, OrderLineIn
-from api.orders.views import order_read, order_summaries, visible_order
-from api.pages import refusal, ConsoleUser, page
+from api.orders.views import order_count, order_read, order_summaries, visible_order
+from api.pages import back, label_of, refusal, translator, ConsoleUser, page
+from api.paging import paging
+from api.i18n import TIME_ZONE
+from dealerflow.models import ORDER_STATUSES
 
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 
+def _day(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat((raw or "").strip()) if raw and raw.strip() else None
+    except ValueError:
+        return None
+
+
+def _start_of(day: date | None) -> datetime | None:
+    """Midnight of a day in the business time zone (the console's times are shown in it)."""
+    return datetime.combine(day, time(), tzinfo=TIME_ZONE) if day else None
+
+
+def _orders(request: Request, session, user, *, status: str | None, q: str | None, since: str | None,
+            until: str | None) -> dict:
+    """The list of the orders page, a page of it: filters (status, order id or dealer code for staff,
+    days placed from and to), the page's rows and the pager with the total."""
+    status = status if status in ORDER_STATUSES else None
+    q = None if user.role == "dealer" else ((q or "").strip()[:64] or None)
+    first, last = _day(since), _day(until)
+    filters = dict(status=status, search=q, since=_start_of(first),
+                   before=_start_of(last + timedelta(days=1)) if last else None)
+    pager = paging(request, order_count(session, user, **filters), status=status or "", q=q or "",
+                   since=first.isoformat() if first else "", until=last.isoformat() if last else "")
+    return dict(orders=order_summaries(session, user, limit=pager.limit, offset=pager.offset, **filters),
+                pager=pager, status=status or "", q=q or "", since=first.isoformat() if first else "",
+                until=last.isoformat() if last else "", statuses=ORDER_STATUSES)
+
+
 @router.get("/orders")
-def orders_page(request: Request, session: SessionDep, user: ConsoleUser, status: str | None = None):
-    rows = order_summaries(session, user, status=status, limit=100)
+def orders_page(request: Request, session: SessionDep, user: ConsoleUser, status: str | None = None,
+                q: str | None = None, since: str | None = None, until: str | None = None):
     products = list(session.scalars(select(Product).order_by(Product.sku))) if user.role == "dealer" else []
-    return page(request, "orders.html", user, orders=rows, products=products, status=status)
+    return page(request, "orders.html", user, products=products, form={},
+                **_orders(request, session, user, status=status, q=q, since=since, until=until))
 
 
 @router.post("/orders")
 async def place_order(request: Request, user: ConsoleUser, client: TemporalDep, settings: SettingsDep,
-                      sku: Annotated[str, Form()], quantity: Annotated[int, Form()]):
+                      sku: Annotated[str, Form()] = "", quantity: Annotated[str, Form()] = ""):
     if user.role != "dealer":
         raise Forbidden("only dealers place orders")
     sessions = request.app.state.sessions
+    _ = translator(request)
+    form = {"sku": sku, "quantity": quantity}
     try:
-        body = OrderCreate(lines=[OrderLineIn(sku=sku, quantity=quantity)])
+        try:
+            count = int(quantity.strip())
+        except ValueError:
+            form["fault"] = "quantity"
+            raise DomainError(_("Enter the quantity as a whole number."), field="quantity") from None
+        body = OrderCreate(lines=[OrderLineIn(sku=sku, quantity=count)])
         placed = await temporal.place_order(client=client, task_queue=settings.task_queue,
                                                  sessions=sessions, user=user, body=body, idempotency_key=None)
     except (DomainError, ValidationError) as e:
-        message, _ = refusal(e, request)
+        message, _status = refusal(e, request)
+        if "fault" not in form:  # the field at fault: the product when the service names it, else the quantity
+            form["fault"] = "sku" if "sku" in message.lower() else "quantity"
 
         def again():
             with sessions() as session:
-                return page(request, "orders.html", user, 422, status=None, error=message,
-                            orders=order_summaries(session, user, status=None, limit=100),
-                            products=list(session.scalars(select(Product).order_by(Product.sku))))
+                return page(request, "orders.html", user, 422, error=message, form=form,
+                            products=list(session.scalars(select(Product).order_by(Product.sku))),
+                            **_orders(request, session, user, status=None, q=None, since=None, until=None))
         return await run_in_threadpool(again)
-    return RedirectResponse(f"/console/orders/{placed.order.id}", status_code=303)
+    return back(f"/console/orders/{placed.order.id}", flash=_("Order %(id)s placed: %(status)s.",
+                                                           id=placed.order.id[:8],
+                                                           status=label_of(request, placed.order.status)))
 
 
 @router.get("/orders/{order_id}")

@@ -40,6 +40,7 @@ class DecisionRead(BaseModel):
     matched: list[dict]
     facts: dict
     decided_at: datetime | None = None
+    reason_zh: str | None = None  # the explanation led by the rule's reason in Chinese, when the file gives both
 
 
 class OrderSummary(BaseModel):

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import uuid
-from sqlalchemy import String, cast, select, true
+from datetime import datetime
+from sqlalchemy import String, cast, func, or_, select, true
 from sqlalchemy.orm import Session
 from dealerflow.models import Dealer, Decision, HumanTask, Order, OrderEvent, OrderLine, User
 from api.orders.schemas import DecisionRead, OrderEventRead, OrderLineRead, OrderRead, OrderSummary
@@ -20,7 +21,9 @@ def visible_order(session: Session, user: User, order_id: str) -> Order | None:
     return session.scalars(q).first()
 
 
-def order_summaries(session: Session, user: User, *, status: str | None, limit: int) -> list[OrderSummary]:
+def order_summaries(session: Session, user: User, *, status: str | None, limit: int, offset: int = 0,
+                    search: str | None = None, since: datetime | None = None,
+                    before: datetime | None = None) -> list[OrderSummary]:
     """The newest orders the caller may see, in one query; who decided: the credit rule, or the person
     who completed the order's review."""
     review = (select(HumanTask.completed_by, HumanTask.outcome)
@@ -32,15 +35,35 @@ def order_summaries(session: Session, user: User, *, status: str | None, limit: 
          .join(Dealer, Dealer.id == Order.dealer_id)
          .outerjoin(Decision, (Decision.subject_type == "order") & (Decision.subject_id == cast(Order.id, String)))
          .outerjoin(review, true())
-         .order_by(Order.created_at.desc()).limit(limit))
+         .order_by(Order.created_at.desc()).limit(limit).offset(offset))
+    q = _order_filters(q, user, status=status, search=search, since=since, before=before)
+    return [OrderSummary(id=str(r[0]), dealer_code=r[1], status=r[2], amount=r[3], created_at=r[4], rule=r[5],
+                         reviewed_by=r[6], review_outcome=r[7])
+            for r in session.execute(q)]
+
+
+def order_count(session: Session, user: User, *, status: str | None, search: str | None = None,
+                since: datetime | None = None, before: datetime | None = None) -> int:
+    """How many orders `order_summaries` would list without a limit, counted in SQL."""
+    q = select(func.count()).select_from(Order).join(Dealer, Dealer.id == Order.dealer_id)
+    return session.scalar(_order_filters(q, user, status=status, search=search, since=since, before=before)) or 0
+
+
+def _order_filters(q, user: User, *, status, search, since, before):
     scope = dealer_scope(user)
     if scope is not None:
         q = q.where(scope)
     if status:
         q = q.where(Order.status == status)
-    return [OrderSummary(id=str(r[0]), dealer_code=r[1], status=r[2], amount=r[3], created_at=r[4], rule=r[5],
-                         reviewed_by=r[6], review_outcome=r[7])
-            for r in session.execute(q)]
+    if search:  # the start of an order's id, or of a dealer's code
+        like = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        q = q.where(or_(cast(Order.id, String).like(like.lower(), escape="\\"),
+                        Dealer.code.ilike(like, escape="\\")))
+    if since is not None:
+        q = q.where(Order.created_at >= since)
+    if before is not None:
+        q = q.where(Order.created_at < before)
+    return q
 
 
 def order_read(session: Session, order: Order | uuid.UUID) -> OrderRead | None:
@@ -72,4 +95,4 @@ def decision_read(d: Decision) -> DecisionRead:
     x = d.explanation
     return DecisionRead(ruleset=d.ruleset, version=d.version, rule=d.rule, outcome=d.outcome,
                         reason=x.get("reason", ""), matched=x.get("matched", []), facts=x.get("facts", {}),
-                        decided_at=d.decided_at)
+                        decided_at=d.decided_at, reason_zh=x.get("reason_zh"))

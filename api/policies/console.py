@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timezone
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -19,11 +17,12 @@ from dealerflow.models import Policy
 from dealerflow.policies import questions as policy_questions, rollout as policies, tasks as policy_tasks
 
 from api.policies import temporal
-from api.pages import back, refusal, require, ConsoleUser, page, templates
+from api.pages import back, refusal, require, translator, ConsoleUser, page, templates
+from api.paging import paging
 from api.deps import SessionDep, TemporalDep
 from api.policies.schemas import AnswerCreate, QuestionCreate, WithdrawBody
 from api.policies import task_routes as task_api
-from api.policies.views import (assignment_read, dealer_policy, delivered, policy_list, policy_status, questions_for,
+from api.policies.views import (assignment_read, dealer_policy, delivered, delivered_count, policy_list, policy_status, questions_for,
                                 staff_policy)
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -35,18 +34,26 @@ ACTIVE = ("pilot", "awaiting_decision", "rolling_out", "active")  # a rollout th
 
 @router.get("/policies")
 def policies_page(request: Request, session: SessionDep, user: ConsoleUser):
-    return page(request, "policies.html", user, policies=policy_list(session, user))
+    """A dealer's delivered policies, or HQ's policy files: a page at a time."""
+    if user.role == "dealer":
+        pager = paging(request, delivered_count(session, user))
+        rows = policy_list(session, user, limit=pager.limit, offset=pager.offset)
+    else:
+        rows = policy_list(session, user)  # one row per policy file: paged here
+        pager = paging(request, len(rows))
+        rows = pager.slice(rows)
+    return page(request, "policies.html", user, policies=rows, pager=pager)
 
 
 def _policy_page(request, session, user, policy_id: str, error: str | None = None, status_code: int = 200,
-                 publishing: int | None = None):
+                 publishing: int | None = None, form: dict | None = None):
     if user.role == "dealer":
         content = dealer_policy(session, user, policy_id)  # 404 unless delivered to this dealer
         session.commit()  # marked read
         mine, specs = policy_tasks.assignments_for(session, user.dealer_id, policy_id=policy_id), {}
         asked = [q for q in questions_for(session, user, policy_id) if not q["in_faq"]]  # FAQ is in content
         return page(request, "policy.html", user, status_code, policy=content, error=error, questions=asked,
-                    assignments=[assignment_read(session, a, specs=specs) for a in mine])
+                    assignments=[assignment_read(session, a, specs=specs) for a in mine], form=form or {})
     if user.role not in STAFF:
         raise NotFound("policy not found")
     content = staff_policy(session, policy_id)
@@ -93,11 +100,11 @@ def policy_figures(policy_id: str, request: Request, session: SessionDep, user: 
 
 
 @router.post("/policies/{policy_id}/acknowledge")
-def acknowledge(policy_id: str, session: SessionDep, user: ConsoleUser):
+def acknowledge(policy_id: str, request: Request, session: SessionDep, user: ConsoleUser):
     require(user, "dealer")
     policies.acknowledge(session, policy_id=policy_id, dealer_id=user.dealer_id, now=datetime.now(timezone.utc))
     session.commit()
-    return back(f"/console/policies/{policy_id}")
+    return back(f"/console/policies/{policy_id}", flash=translator(request)("Policy acknowledged."))
 
 
 @router.post("/policies/{policy_id}/questions")
@@ -107,12 +114,13 @@ def ask(policy_id: str, request: Request, session: SessionDep, user: ConsoleUser
     try:
         body = QuestionCreate(question=question)
     except ValidationError as e:
-        return _policy_page(request, session, user, policy_id, refusal(e, request)[0], 422)
+        return _policy_page(request, session, user, policy_id, refusal(e, request)[0], 422,
+                            form={"question": question, "fault": "question"})
     delivered(session, user, policy_id)
     policy_questions.ask(session, policy_id=policy_id, dealer_id=user.dealer_id, dealer_code=user.dealer.code,
                          asked_by=user.username, question=body.question)
     session.commit()
-    return back(f"/console/policies/{policy_id}")
+    return back(f"/console/policies/{policy_id}", flash=translator(request)("Question sent: HQ will answer it here."))
 
 
 @router.post("/policies/{policy_id}/questions/{question_id}/answer")
@@ -126,7 +134,9 @@ def answer(policy_id: str, question_id: int, request: Request, session: SessionD
     policy_questions.answer(session, policy_id=policy_id, question_id=question_id, answered_by=user.username,
                             text=body.answer, publish_to_faq=body.publish_to_faq, now=datetime.now(timezone.utc))
     session.commit()
-    return back(f"/console/policies/{policy_id}")
+    _ = translator(request)
+    return back(f"/console/policies/{policy_id}",
+                flash=_("Answer sent and added to the FAQ.") if body.publish_to_faq else _("Answer sent."))
 
 
 @router.post("/policies/{policy_id}/publish")
@@ -138,9 +148,11 @@ async def publish(policy_id: str, request: Request, client: TemporalDep, user: C
                                                   actor=user.username)
     except DomainError as e:
         return await _policy_again(request, user, policy_id, e)
+    _ = translator(request)
+    done = _("Version %(version)s published.", version=published.version)
     if published.action == "started" and not await _rollout_wrote(request.app.state.sessions, policy_id):
-        return RedirectResponse(quote(f"/console/policies/{policy_id}") + f"?publishing={published.version}", 303)
-    return back(f"/console/policies/{policy_id}")
+        return back(f"/console/policies/{policy_id}?publishing={published.version}", flash=done)
+    return back(f"/console/policies/{policy_id}", flash=done)
 
 
 async def _rollout_wrote(sessions, policy_id: str, wait: float = 3.0) -> bool:
@@ -166,7 +178,7 @@ async def withdraw(policy_id: str, request: Request, client: TemporalDep, user: 
                                        actor=user.username, reason=body.reason)
     except (DomainError, ValidationError) as e:
         return await _policy_again(request, user, policy_id, e)
-    return back(f"/console/policies/{policy_id}")
+    return back(f"/console/policies/{policy_id}", flash=translator(request)("Policy withdrawn."))
 
 
 # --- policy tasks ------------------------------------------------------------------------------
@@ -175,8 +187,11 @@ async def withdraw(policy_id: str, request: Request, client: TemporalDep, user: 
 def task_list(request: Request, session: SessionDep, user: ConsoleUser):
     require(user, "dealer")
     specs: dict = {}
-    rows = [assignment_read(session, a, specs=specs) for a in policy_tasks.assignments_for(session, user.dealer_id)]
-    return page(request, "policy_tasks.html", user, assignments=rows, points=policy_tasks.points(session, user.dealer_id))
+    pager = paging(request, policy_tasks.assignment_count(session, user.dealer_id))
+    rows = [assignment_read(session, a, specs=specs) for a in policy_tasks.assignments_for(
+        session, user.dealer_id, limit=pager.limit, offset=pager.offset)]
+    return page(request, "policy_tasks.html", user, assignments=rows, pager=pager,
+                points=policy_tasks.points(session, user.dealer_id))
 
 
 def _task_page(request, session, user, assignment_id: str, error: str | None = None, status_code: int = 200,
@@ -212,4 +227,5 @@ async def submit(assignment_id: str, request: Request, client: TemporalDep, user
                 return _task_page(request, session, user, assignment_id, message, status_code,
                                   form={"figures": form.figures, "note": form.note} if form else {})
         return await run_in_threadpool(render)
-    return back(f"/console/policy-tasks/{assignment_id}")
+    return back(f"/console/policy-tasks/{assignment_id}",
+                flash=translator(request)("Evidence submitted: you will hear when it has been reviewed."))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from markdown_it import MarkdownIt
 from dealerflow.core.errors import Forbidden, NotFound
@@ -68,14 +68,26 @@ def published(session, policy_id: str) -> Policy:
     return policy
 
 
-def policy_list(session, user) -> list[dict]:
-    """Dealer: the policies delivered to it, unread first. HQ/admin: every policy file and its rollout."""
+def _delivered_to(user):
+    return (PolicyTarget.dealer_id == user.dealer_id, PolicyTarget.delivered_at.is_not(None),
+            PolicyTarget.removed_at.is_(None))
+
+
+def delivered_count(session, user) -> int:
+    """How many policies are delivered to a dealer, counted in SQL."""
+    return session.scalar(select(func.count()).select_from(PolicyTarget).join(Policy, Policy.id == PolicyTarget.policy_id)
+                          .where(*_delivered_to(user))) or 0
+
+
+def policy_list(session, user, *, limit: int | None = None, offset: int = 0) -> list[dict]:
+    """Dealer: the policies delivered to it, unread first (`limit`/`offset`: a page of them).
+    HQ/admin: every policy file and its rollout."""
     if user.role == "dealer":
         rows = session.execute(
             select(PolicyTarget, Policy).join(Policy, Policy.id == PolicyTarget.policy_id)
-            .where(PolicyTarget.dealer_id == user.dealer_id, PolicyTarget.delivered_at.is_not(None),
-                   PolicyTarget.removed_at.is_(None))
-            .order_by(PolicyTarget.read_at.is_not(None), PolicyTarget.delivered_at.desc())).all()
+            .where(*_delivered_to(user))
+            .order_by(PolicyTarget.read_at.is_not(None), PolicyTarget.delivered_at.desc(), Policy.id)
+            .limit(limit).offset(offset)).all()
         return [{"id": p.id, "title": p.title, "category": p.category, "version": t.delivered_version,
                  "status": p.status, "delivered_at": t.delivered_at, "read": t.read_at is not None,
                  "acknowledged": t.acknowledged_version == t.delivered_version,

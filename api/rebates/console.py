@@ -25,7 +25,8 @@ from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.scope import sees_dealer
 from api.rebates import temporal
 from api.rebates.schemas import DisputeCreate, SettlementCreate
-from api.rebates.views import LINES, run_read, statement_list, statement_read, visible_statement
+from api.rebates.views import LINES, run_read, statement_count, statement_list, statement_read, visible_statement
+from api.paging import paging
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 STAFF = ("finance", "hq", "admin")  # see every dealer's statements and the runs
@@ -83,11 +84,14 @@ def statements_page(request: Request, session: SessionDep, user: ConsoleUser, ru
     status = status if status in STATUSES else None
     run = (run or "").strip() or None
     dealer = None if user.role == "dealer" else (dealer or "").strip() or None
-    rows = statement_list(session, user, run_id=run, dealer_code=dealer, status=status, limit=200)
+    pager = paging(request, statement_count(session, user, run_id=run, dealer_code=dealer, status=status),
+                   run=run or "", status=status or "", dealer=dealer or "")
+    rows = statement_list(session, user, run_id=run, dealer_code=dealer, status=status, limit=pager.limit,
+                          offset=pager.offset)
     runs = session.scalars(select(SettlementRun.id).order_by(SettlementRun.started_at.desc()).limit(100)).all() \
         if user.role != "dealer" else []
     return page(request, "statements.html", user, statements=rows, run=run, status=status, dealer=dealer,
-                runs=runs, statuses=STATUSES)
+                runs=runs, statuses=STATUSES, pager=pager)
 
 
 def _statement_page(request, session, user, statement_id: str, error: str | None = None, status_code: int = 200,
@@ -114,7 +118,7 @@ def statement_page(statement_id: str, request: Request, session: SessionDep, use
     return _statement_page(request, session, user, statement_id, printable=bool(printing))
 
 
-async def _answered(request, user, statement_id: str, answer, form: dict | None = None):
+async def _answered(request, user, statement_id: str, answer, form: dict | None = None, flash: str = ""):
     """Run the JSON route's answer (database, then wake the run); on a refusal the page again."""
     try:
         await answer()
@@ -127,14 +131,31 @@ async def _answered(request, user, statement_id: str, answer, form: dict | None 
             with request.app.state.sessions() as session:
                 return _statement_page(request, session, user, statement_id, message, status_code, form)
         return await run_in_threadpool(render)
-    return back(f"/console/statements/{statement_id}")
+    return back(f"/console/statements/{statement_id}", flash=flash)
 
 
 @router.post("/statements/{statement_id}/confirm")
-async def confirm(statement_id: str, request: Request, user: ConsoleUser, client: TemporalDep):
+async def confirm(statement_id: str, request: Request, user: ConsoleUser, client: TemporalDep,
+                  confirmed: Annotated[str, Form()] = ""):
+    """Confirming accepts the statement's money: only with the form's confirmation ticked (checked
+    here, not only by the browser)."""
     require(user, "dealer")
-    return await _answered(request, user, statement_id, lambda: temporal.answer_statement(
-        client=client, sessions=request.app.state.sessions, user=user, statement_id=statement_id, dispute=None))
+    _ = translator(request)
+
+    async def answer():
+        if not confirmed.strip():
+            def seen():  # another dealer's statement stays a 404, even unconfirmed
+                with request.app.state.sessions() as session:
+                    return visible_statement(session, user, statement_id) is not None
+            if not await run_in_threadpool(seen):
+                raise NotFound("statement not found")
+            raise DomainError(_("Tick the confirmation first: a confirmed statement cannot be disputed."),
+                              field="confirmed")
+        return await temporal.answer_statement(client=client, sessions=request.app.state.sessions, user=user,
+                                               statement_id=statement_id, dispute=None)
+    return await _answered(request, user, statement_id, answer,
+                           form={"fault": "confirmed"} if not confirmed.strip() else None,
+                           flash=_("Statement confirmed."))
 
 
 @router.post("/statements/{statement_id}/dispute")
@@ -146,7 +167,8 @@ async def dispute(statement_id: str, request: Request, user: ConsoleUser, client
         body = DisputeCreate(reason=reason)  # an empty reason: 422 before anything is written
         return await temporal.answer_statement(client=client, sessions=request.app.state.sessions, user=user,
                                                statement_id=statement_id, dispute=body.reason)
-    return await _answered(request, user, statement_id, answer, form={"reason": reason})
+    return await _answered(request, user, statement_id, answer, form={"reason": reason},
+                           flash=translator(request)("Statement disputed: finance will look into it."))
 
 
 # --- settlement runs ---------------------------------------------------------------------------
@@ -154,7 +176,9 @@ async def dispute(statement_id: str, request: Request, user: ConsoleUser, client
 def _settlements_page(request, session, user, error: str | None = None, status_code: int = 200,
                       form: dict | None = None):
     require(user, *STAFF)
-    runs = list(session.scalars(select(SettlementRun).order_by(SettlementRun.started_at.desc()).limit(100)))
+    pager = paging(request, session.scalar(select(func.count()).select_from(SettlementRun)) or 0)
+    runs = list(session.scalars(select(SettlementRun).order_by(SettlementRun.started_at.desc(), SettlementRun.id)
+                                .limit(pager.limit).offset(pager.offset)))
     counts: dict[str, dict[str, int]] = {}
     if runs:  # statements by status of every run listed, in one query
         q = (select(Statement.run_id, Statement.status, func.count()).where(
@@ -165,7 +189,13 @@ def _settlements_page(request, session, user, error: str | None = None, status_c
     programs = [{"id": spec.id, "title": spec.title, "period": spec.period, "interim": spec.interim,
                  "version": ruleset.version} for ruleset, spec in rebates.programs(session)] if may_start else []
     return page(request, "settlements.html", user, status_code, runs=runs, counts=counts, programs=programs,
-                may_start=may_start, error=error, form=form or {})
+                may_start=may_start, error=error, form=form or {}, pager=pager)
+
+
+def _at_fault(message: str, fields: tuple[str, ...]) -> str:
+    """The form field a refusal names (the first of `fields` in its message), to mark on the form."""
+    low = message.lower()
+    return next((f for f in fields if f in low), "")
 
 
 @router.get("/settlements")
@@ -190,9 +220,11 @@ async def start_run(request: Request, user: ConsoleUser, client: TemporalDep, se
         def render():
             with request.app.state.sessions() as session:
                 return _settlements_page(request, session, user, message, status_code,
-                                         form={"program": program, "period": period, "upto": upto})
+                                         form={"program": program, "period": period, "upto": upto,
+                                               "fault": _at_fault(message, ("upto", "period", "program"))})
         return await run_in_threadpool(render)
-    return back(f"/console/settlements/{started.run_id}")
+    return back(f"/console/settlements/{started.run_id}",
+                flash=translator(request)("Settlement %(run)s started.", run=started.run_id))
 
 
 @router.get("/settlements/{run_id}")

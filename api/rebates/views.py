@@ -52,11 +52,24 @@ def statement_read(session: Session, s: Statement, *, run: SettlementRun | None 
 
 
 def statement_list(session: Session, user: User, *, run_id: str | None, dealer_code: str | None,
-                   status: str | None, limit: int) -> list[dict]:
+                   status: str | None, limit: int, offset: int = 0) -> list[dict]:
     """Current revisions, newest first, in one query."""
-    scope = statement_scope(user)
     q = (select(Statement, SettlementRun, Dealer).join(SettlementRun).join(Dealer, Dealer.id == Statement.dealer_id)
-         .where(Statement.current).order_by(Statement.issued_at.desc(), Dealer.code).limit(limit))
+         .order_by(Statement.issued_at.desc(), Dealer.code).limit(limit).offset(offset))
+    q = _statement_filters(q, user, run_id=run_id, dealer_code=dealer_code, status=status)
+    return [statement_read(session, s, run=r, dealer=d) for s, r, d in session.execute(q)]
+
+
+def statement_count(session: Session, user: User, *, run_id: str | None, dealer_code: str | None,
+                    status: str | None) -> int:
+    """How many statements `statement_list` would list without a limit, counted in SQL."""
+    q = select(func.count()).select_from(Statement).join(Dealer, Dealer.id == Statement.dealer_id)
+    return session.scalar(_statement_filters(q, user, run_id=run_id, dealer_code=dealer_code, status=status)) or 0
+
+
+def _statement_filters(q, user: User, *, run_id, dealer_code, status):
+    q = q.where(Statement.current)
+    scope = statement_scope(user)
     if scope is not None:
         q = q.where(scope)
     if run_id:
@@ -65,7 +78,7 @@ def statement_list(session: Session, user: User, *, run_id: str | None, dealer_c
         q = q.where(Dealer.code == dealer_code)
     if status:
         q = q.where(Statement.status == status)
-    return [statement_read(session, s, run=r, dealer=d) for s, r, d in session.execute(q)]
+    return q
 
 
 def statement_csv(read: dict) -> str:

@@ -30,12 +30,13 @@ def _spec(session: Session):
         return None
 
 
-def tiers_shown(spec) -> list[dict]:
-    return [{"name": t.name, "title": t.title, "min_score": None if t.min_score is None else str(t.min_score),
-             "benefits": list(t.benefits)} for t in spec.tiers] if spec else []
+def tiers_shown(spec, lang: str = "en") -> list[dict]:
+    """The tiers with their titles and benefits in a language (where the rule file gives both)."""
+    return [{"name": t.name, "title": t.title_in(lang), "min_score": None if t.min_score is None else str(t.min_score),
+             "benefits": list(t.benefits_in(lang))} for t in spec.tiers] if spec else []
 
 
-def dealer_tier(session: Session, dealer: Dealer) -> dict:
+def dealer_tier(session: Session, dealer: Dealer, lang: str = "en") -> dict:
     spec = _spec(session)
     tier = spec.tier(dealer.tier) if spec else None
     rows = session.scalars(select(TierScore).where(TierScore.dealer_id == dealer.id)
@@ -53,8 +54,8 @@ def dealer_tier(session: Session, dealer: Dealer) -> dict:
                               .order_by(SilentDealer.flagged_at.desc()).limit(1)).first()
     return {
         "dealer": dealer.code, "name": dealer.name, "region": dealer.region, "level": dealer.level,
-        "tier": dealer.tier, "tier_title": tier.title if tier else dealer.tier, "tags": sorted(dealer.tags or ()),
-        "benefits": list(tier.benefits) if tier else [], "tiers": tiers_shown(spec), "scorecard": scorecard,
+        "tier": dealer.tier, "tier_title": tier.title_in(lang) if tier else dealer.tier, "tags": sorted(dealer.tags or ()),
+        "benefits": list(tier.benefits_in(lang)) if tier else [], "tiers": tiers_shown(spec, lang), "scorecard": scorecard,
         "history": [{"month": r.run_month, "score": f"{r.score:.2f}", "from": r.old_tier, "to": r.new_tier,
                      "status": r.status, "override": r.override, "tags_before": r.old_tags, "tags_after": r.new_tags,
                      "decided_by": r.decided_by} for r in rows],
@@ -102,7 +103,7 @@ def run_read(session: Session, run: TieringRun, *, with_changes: bool = True) ->
     return out
 
 
-def silent_overview(session: Session, user: User, *, limit: int = 500) -> dict:
+def silent_overview(session: Session, user: User, *, limit: int = 500, offset: int = 0) -> dict:
     """Dealers flagged silent and not yet ordering again, and how many flagged dealers came back:
     all of them for HQ, an account manager's own for an account manager."""
     scope = SilentDealer.account_manager == user.username if user.role == "account_manager" else true()
@@ -113,7 +114,8 @@ def silent_overview(session: Session, user: User, *, limit: int = 500) -> dict:
                            .join(Dealer, Dealer.id == SilentDealer.dealer_id)
                            .outerjoin(HumanTask, HumanTask.id == SilentDealer.task_id)
                            .where(scope, SilentDealer.activated_at.is_(None))
-                           .order_by(SilentDealer.silent_since, Dealer.code).limit(limit)).all()
+                           .order_by(SilentDealer.silent_since, Dealer.code, SilentDealer.id)
+                           .limit(limit).offset(offset)).all()
     return {
         "flagged": flagged, "activated": activated, "silent": flagged - activated,
         "activation_rate": _rate(activated, flagged),

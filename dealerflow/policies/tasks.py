@@ -31,12 +31,20 @@ class EvidenceMissing(Invalid):
         self.field = field
 
 
-def assignments_for(session: Session, dealer_id: int, *, policy_id: str | None = None) -> list[PolicyAssignment]:
+def assignments_for(session: Session, dealer_id: int, *, policy_id: str | None = None, limit: int | None = None,
+                    offset: int = 0) -> list[PolicyAssignment]:
     q = (select(PolicyAssignment).where(PolicyAssignment.dealer_id == dealer_id)
-         .order_by(PolicyAssignment.status.in_(("accepted", "cancelled")), PolicyAssignment.due_at))
+         .order_by(PolicyAssignment.status.in_(("accepted", "cancelled")), PolicyAssignment.due_at,
+                   PolicyAssignment.id).limit(limit).offset(offset))
     if policy_id:
         q = q.where(PolicyAssignment.policy_id == policy_id)
     return list(session.scalars(q))
+
+
+def assignment_count(session: Session, dealer_id: int) -> int:
+    """How many policy tasks a dealer has, counted in SQL."""
+    return session.scalar(select(func.count()).select_from(PolicyAssignment)
+                          .where(PolicyAssignment.dealer_id == dealer_id)) or 0
 
 
 def assignment_of(session: Session, assignment_id: uuid.UUID, dealer_ids) -> PolicyAssignment | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -82,15 +82,41 @@ def _mine(user: User):
                HumanTask.assignee_user_id == user.id, HumanTask.escalated_to_role == user.role)
 
 
-def inbox(session: Session, user: User, *, status: str | None = "open", limit: int = 200) -> list[HumanTask]:
-    q = select(HumanTask).order_by(HumanTask.due_at).limit(limit)
+def inbox(session: Session, user: User, *, status: str | None = "open", limit: int = 200, offset: int = 0,
+          kind: str | None = None, role: str | None = None) -> list[HumanTask]:
     if user.role == "dealer":
         return []
+    q = _inbox_query(select(HumanTask), user, status=status, kind=kind, role=role)
+    return list(session.scalars(q.order_by(HumanTask.due_at, HumanTask.id).limit(limit).offset(offset)))
+
+
+def inbox_count(session: Session, user: User, *, status: str | None = "open", kind: str | None = None,
+                role: str | None = None) -> int:
+    """How many tasks `inbox` would list without a limit, counted in SQL."""
+    if user.role == "dealer":
+        return 0
+    q = _inbox_query(select(func.count()).select_from(HumanTask), user, status=status, kind=kind, role=role)
+    return session.scalar(q) or 0
+
+
+def inbox_kinds(session: Session, user: User) -> list[str]:
+    """The kinds of task the user's inbox has held, for its filter."""
+    if user.role == "dealer":
+        return []
+    q = _inbox_query(select(HumanTask.kind).distinct(), user, status=None, kind=None, role=None)
+    return sorted(session.scalars(q))
+
+
+def _inbox_query(q, user: User, *, status, kind, role):
     if user.role != "admin":
         q = q.where(_mine(user))
     if status:
         q = q.where(HumanTask.status == status)
-    return list(session.scalars(q))
+    if kind:
+        q = q.where(HumanTask.kind == kind)
+    if role:  # the role a task is for: assigned to it, or escalated to it
+        q = q.where(or_(HumanTask.assignee_role == role, HumanTask.escalated_to_role == role))
+    return q
 
 
 def visible(session: Session, user: User, task_id: uuid.UUID) -> HumanTask | None:

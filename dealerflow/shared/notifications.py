@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, Sequence
 
 import httpx
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import ColumnElement, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -108,3 +109,28 @@ def outbox(session: Session) -> list[OutboxCount]:
                func.min(Notification.created_at).filter(unsent), func.max(Notification.sent_at))
         .group_by(Notification.kind).order_by(Notification.kind)).all()
     return [OutboxCount(*row) for row in rows]
+
+
+# --- a user's in-app notifications -------------------------------------------------------------
+
+def addressed_to(user) -> ColumnElement:
+    """The notifications a user reads: its own, its role's (staff) or its dealer's (a dealer)."""
+    mine = [Notification.recipient_user_id == user.id]
+    if user.role == "dealer":
+        mine.append(Notification.recipient_dealer_id == user.dealer_id)
+    else:
+        mine.append(Notification.recipient_role == user.role)
+    return or_(*mine)
+
+
+def unread_count(session: Session, user) -> int:
+    return session.scalar(select(func.count()).select_from(Notification)
+                          .where(addressed_to(user), Notification.read_at.is_(None))) or 0
+
+
+def mark_read(session: Session, user, *, now: datetime, notification_id: int | None = None) -> int:
+    """Marks one notification of the user's (or, without an id, all of them) read; how many were."""
+    q = update(Notification).where(addressed_to(user), Notification.read_at.is_(None)).values(read_at=now)
+    if notification_id is not None:
+        q = q.where(Notification.id == notification_id)
+    return session.execute(q.execution_options(synchronize_session=False)).rowcount or 0

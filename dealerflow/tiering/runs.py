@@ -330,7 +330,8 @@ def _notify_moves(session: Session, spec: TieringSpec, month: str, moved) -> Non
             by_tier[new].append(dealer_id)
     for name, dealers in by_tier.items():
         tier = spec.tier(name)
-        notify_dealers(session, dealers, kind="tier", title=f"Your tier from {month}: {tier.title}",
+        title = f"{tier.title} ({tier.title_in('zh')})" if tier.texts else tier.title
+        notify_dealers(session, dealers, kind="tier", title=f"Your tier from {month}: {title}",
                        body="Benefits: " + "; ".join(tier.benefits) if tier.benefits else "",
                        link="/console/tier", dedup=f"tier:{month}:{name}")
 

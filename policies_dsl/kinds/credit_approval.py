@@ -11,6 +11,7 @@ from ..loader import Document
 from ..model import Rule
 from .fragments import DURATION, ROLE
 from .plugin import KindPlugin, decided
+from ..texts import text_schema
 
 
 def parse(doc: Document, facts: dict, errors: list[RuleError]) -> tuple[None, tuple, dict]:
@@ -47,7 +48,7 @@ PLUGIN = KindPlugin(
         "required": ["decision"],
         "properties": {
             "decision": {"enum": ["approve", "review", "reject"]},
-            "reason": {"type": "string"},
+            "reason": text_schema(),
             "task": {
                 "description": "The human review a `review` decision opens.",
                 "type": "object",

@@ -15,6 +15,7 @@ from ..errors import RuleError, did_you_mean
 from ..expectations import checked_expectation
 from ..facts import coerce
 from ..loader import Document
+from ..texts import LANGUAGES, bilingual, text_in, text_schema
 from ..model import Rule
 from .fragments import CODE, DEALER_FACTS, DURATION, ROLE, ROLE_SLA, SHARE, exact, plain, seconds, share
 from .plugin import KindPlugin
@@ -67,9 +68,9 @@ TIERING_SECTION = {
             "description": "from the highest down: a dealer's score reaches the first `min_score` it is at or above;"
                            " the last tier has none",
             "items": {"type": "object", "additionalProperties": False, "required": ["name"],
-                      "properties": {"name": CODE, "title": {"type": "string", "minLength": 1, "maxLength": 100},
+                      "properties": {"name": CODE, "title": text_schema(maxLength=100),
                                      "min_score": SCORE,
-                                     "benefits": {"type": "array", "items": {"type": "string", "minLength": 1},
+                                     "benefits": {"type": "array", "items": text_schema(),
                                                   "description": "what the tier brings, shown to dealers and HQ"}}},
         },
         "overrides": {
@@ -173,9 +174,20 @@ class Dimension:
 @dataclass(frozen=True)
 class Tier:
     name: str
-    title: str
+    title: str  # in English, or the file's plain text
     min_score: Decimal | None  # None: the last tier, every dealer below the others
-    benefits: tuple
+    benefits: tuple  # in English, or the file's plain texts
+    texts: tuple = ()  # with bilingual texts in the file: (language, title, benefits) for zh and en
+
+    def title_in(self, lang: str) -> str:
+        return self._in(lang)[1] if self.texts else self.title
+
+    def benefits_in(self, lang: str) -> tuple:
+        return self._in(lang)[2] if self.texts else self.benefits
+
+    def _in(self, lang: str) -> tuple:
+        want = "zh" if lang.lower().startswith("zh") else "en"
+        return next(t for t in self.texts if t[0] == want)
 
 
 @dataclass(frozen=True)
@@ -400,7 +412,10 @@ def _tiers(doc: Document, errors: list[RuleError]) -> list[Tier]:
                 errors.append(doc.error(path + ("min_score",), "tiers go from the highest score down:"
                                         f" {plain(floor)} is not below {plain(previous[0])} (line {previous[1]})"))
             previous = (floor, doc.line(path + ("min_score",)))
-        out.append(Tier(raw["name"], raw.get("title", raw["name"]), floor, tuple(raw.get("benefits", ()))))
+        title, benefits = raw.get("title", raw["name"]), tuple(raw.get("benefits", ()))
+        texts = tuple((lang, text_in(title, lang), tuple(text_in(b, lang) for b in benefits)) for lang in LANGUAGES) \
+            if bilingual(title) or any(map(bilingual, benefits)) else ()
+        out.append(Tier(raw["name"], text_in(title), floor, tuple(text_in(b) for b in benefits), texts))
     return out
 
 

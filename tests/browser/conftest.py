@@ -1,21 +1,36 @@
 """Browser tests: the console served by uvicorn on the test stack (real PostgreSQL, Temporal and a
-worker) and driven in headless Chromium (Debian's package) through Playwright, on a desktop and on a
-390×844 phone, in zh-CN and English."""
+worker) and driven in headless Chromium (Debian's package) through Playwright, on a desktop
+(1280×800) and on a 390×844 phone, in zh-CN and English.
+
+Running them
+    make test                      # everything; installs Chromium with apt-get when it is missing (as root)
+    .venv/bin/python -m pytest tests/browser          # these alone (after `make install`)
+    .venv/bin/python -m pytest tests/browser -k dealer  # one journey
+
+They need `/usr/bin/chromium` (`apt-get install chromium`; Playwright's own browser download is not
+used) and the Python packages of `.[dev]` (playwright, axe-playwright-python). Each journey sets its
+data up once (through the API or the database) and then visits its pages in the four combinations
+of size and language (`MATRIX`): on every page `Visit.check` asserts the language of `<html lang>`
+and of the navigation, no console error (a Content-Security-Policy violation is one), and on a phone
+no sideways scrolling and touch targets at least 44 px high. `test_accessibility.py` runs axe-core on
+each role's start page. The `browser` fixture is module-scoped and closes with its module: Playwright's
+sync API keeps an event loop running in the main thread while it is open, and tests after it call
+asyncio.run."""
 from __future__ import annotations
 
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, sync_playwright
 
 from api.app import create_app
 from dealerflow.core.runtime import free_port
 
 from ..support import PASSWORD
+from .browsing import Visit
 
 # As a root user in a sandbox, with no network beyond loopback: no sandbox, no background calls home.
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -57,21 +72,6 @@ def live_server(settings, worker) -> str:
     thread.join(15)
 
 
-@dataclass
-class Visit:
-    """A person's browser tab: the page, and the errors its scripts reported."""
-    page: Page
-    base: str
-    errors: list[str] = field(default_factory=list)
-
-    def go(self, path: str):
-        return self.page.goto(self.base + path)
-
-    def fits(self) -> bool:
-        """No horizontal scrolling: the page is no wider than the screen."""
-        return self.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
-
-
 @pytest.fixture
 def visit(browser, live_server):
     contexts = []
@@ -80,7 +80,7 @@ def visit(browser, live_server):
         context = browser.new_context(locale=locale, extra_http_headers={"Accept-Language": locale},
                                       **(PHONE if phone else DESKTOP))
         contexts.append(context)
-        v = Visit(context.new_page(), live_server)
+        v = Visit(context.new_page(), live_server, phone=phone, locale=locale)
         v.page.on("console", lambda m: m.type == "error" and v.errors.append(m.text))
         v.page.on("pageerror", lambda e: v.errors.append(str(e)))
         if username:

@@ -124,6 +124,8 @@ def submit(v: Visit, form: str, done, button: str = "button[type=submit]") -> No
     `done()` holds: a confirmation step (a page or a form asking "are you sure?") is answered by
     ticking what it requires and sending again."""
     for _ in range(3):
+        for box in v.page.locator(f"{form} input[type=checkbox][required]").all():
+            box.check()  # the confirmation the form itself asks for ("I have checked the figures")
         with v.page.expect_navigation():
             v.page.locator(f"{form} {button}").first.click()
         if done():

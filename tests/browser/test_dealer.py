@@ -40,10 +40,10 @@ def test_a_dealer_orders_acknowledges_and_confirms_then_every_page_in_each_size_
 
     v.page.select_option("select[name=sku]", product.sku)
     v.page.fill("input[name=quantity]", "2")
-    for control in ("select[name=sku]", "input[name=quantity]", "form[action='/console/orders'] button[type=submit]"):
+    for control in ("select[name=sku]", "input[name=quantity]", "form[method=post][action='/console/orders'] button[type=submit]"):
         assert v.page.locator(control).bounding_box()["height"] >= TOUCH, control
     with v.page.expect_navigation(url="**/console/orders/*"):
-        v.page.locator("form[action='/console/orders'] button[type=submit]").click()
+        v.page.locator("form[method=post][action='/console/orders'] button[type=submit]").click()
     order_path = v.page.url.removeprefix(v.base)
     v.check()
     assert product.sku in v.text() and say(v, APPROVED) in v.text()

@@ -9,7 +9,7 @@ def test_a_dealer_orders_on_a_phone(visit, make_dealer, product):
     assert v.fits(), "the orders page scrolls sideways on a phone"
     v.page.select_option("select[name=sku]", product.sku)
     v.page.fill("input[name=quantity]", "2")
-    v.page.locator("form[action='/console/orders'] button[type=submit]").click()
+    v.page.locator("form[method=post][action='/console/orders'] button[type=submit]").click()
     v.page.wait_for_url("**/console/orders/*")
     assert product.sku in v.page.content()
     assert v.errors == []

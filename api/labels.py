@@ -40,6 +40,7 @@ LABELS: dict[str, str] = {
     "starting": N_("starting"), "issued": N_("issued"), "confirmed": N_("confirmed"), "disputed": N_("disputed"),
     "superseded": N_("superseded"),
     # tiering
+    "core": N_("core"), "key": N_("key"), "normal": N_("normal"),
     "unchanged": N_("unchanged"), "proposed": N_("proposed"), "applied": N_("applied"),
     # failing processes
     "failing": N_("failing"), "resolved": N_("resolved"),

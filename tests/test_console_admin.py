@@ -47,7 +47,7 @@ def test_rule_files_are_listed_read_highlighted_and_compared(client, make_user):
 
     listing = client.get("/console/rules")
     assert listing.status_code == 200
-    row = re.search(rf"<tr>\s*<td><a href=\"/console/rules/{policy_id}\">.*?</tr>", listing.text, re.S).group(0)
+    row = re.search(rf"<tr>\s*<td[^>]*><a href=\"/console/rules/{policy_id}\">.*?</tr>", listing.text, re.S).group(0)
     assert "policy" in row and "v2" in row and admin.user.username in row
     assert "credit_approval" in listing.text  # an admin sees every kind
 
@@ -262,7 +262,7 @@ def test_the_system_page_lists_the_schedules_and_the_outbox(client, make_user):
         assert f"<code>{schedule}</code>" in r.text
     assert "every 1 h" in r.text and "on day 1 of the month at 00:00 UTC (08:00 Beijing time)" in r.text
     assert "Settlement of rebate program quarterly_volume" in r.text
-    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d", r.text)  # a next run
+    assert re.search(r"<td[^>]*>\d{4}-\d\d-\d\d \d\d:\d\d", r.text)  # a next run
     assert 'href="/console/failures"' in r.text and "Waiting to be sent" in r.text
 
 

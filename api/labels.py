@@ -61,6 +61,9 @@ LABELS: dict[str, str] = {
     "policy": N_("policy"), "tier": N_("tier"), "tiering": N_("tiering"), "diversion": N_("diversion"),
     "process_failure": N_("process failure"), "delivery": N_("delivery"), "rebate": N_("rebate"),
     "points": N_("points"), "payment": N_("payment"),
+    # imports
+    "shipments": N_("shipments"), "deliveries": N_("deliveries"), "returns": N_("returns"),
+    "payments": N_("payments"),
     # periods
     "quarter": N_("quarter"), "month": N_("month"), "year": N_("year"),
 }

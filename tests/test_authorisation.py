@@ -127,6 +127,7 @@ ROUTES = {
     "GET /api/v1/cases": gate(*EVERYONE, scoped="list"),
     "GET /api/v1/cases/{case_id}": gate(*EVERYONE, scoped="detail"),
     "GET /console/cases": gate(*EVERYONE, scoped="list"),
+    "GET /console/imports": gate("hq", "finance", "admin"), "POST /console/imports": gate("hq", "finance", "admin"),
     "GET /console/cases/{case_id}": gate(*EVERYONE, scoped="detail"),
     "POST /api/v1/diversion/sweep": gate(*HQ, send=False),
     # The console: a cookie login; anonymous callers are sent to the login page.

@@ -4,17 +4,18 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
 from pydantic import ValidationError
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 from sqlalchemy import select
 from dealerflow.core.errors import DomainError
 from dealerflow.core.errors import Forbidden, NotFound
 from dealerflow.models import Product
 from api.orders import temporal
+from dealerflow.orders import fulfilment
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.orders.schemas import OrderCreate, OrderLineIn
 from api.orders.views import order_count, order_read, order_summaries, visible_order
-from api.pages import back, label_of, refusal, translator, ConsoleUser, page
+from api.pages import back, label_of, refusal, require, translator, ConsoleUser, page
 from api.paging import paging
 from api.i18n import TIME_ZONE
 from dealerflow.models import ORDER_STATUSES
@@ -98,3 +99,52 @@ def order_page(order_id: str, request: Request, session: SessionDep, user: Conso
     if order is None:
         raise NotFound("order not found")
     return page(request, "order.html", user, order=order_read(session, order))
+
+
+# --- imports from the ERP or the warehouse ----------------------------------------------------------
+
+IMPORTERS = ("hq", "finance", "admin")
+PROBLEMS_SHOWN = 200
+
+
+def _imports_page(request, user, status_code: int = 200, **context):
+    return page(request, "imports.html", user, status_code, kinds=fulfilment.COLUMNS,
+                limit_mb=fulfilment.MAX_UPLOAD // (1024 * 1024), **context)
+
+
+@router.get("/imports")
+def imports_page(request: Request, user: ConsoleUser):
+    require(user, *IMPORTERS)
+    return _imports_page(request, user)
+
+
+@router.post("/imports")
+async def import_file(request: Request, user: ConsoleUser, kind: Annotated[str, Form()] = "",
+                      file: Annotated[UploadFile | None, File()] = None):
+    """The same import as `POST /api/v1/imports/{kind}`: all rows or none, every problem by line."""
+    require(user, *IMPORTERS)
+    _ = translator(request)
+    if kind not in fulfilment.COLUMNS:
+        return _imports_page(request, user, 422, kind=kind, error=_("Choose what the file holds."))
+    if file is None or not file.filename:
+        return _imports_page(request, user, 422, kind=kind, error=_("Choose a CSV file."))
+    data = await file.read(fulfilment.MAX_UPLOAD + 1)
+    if len(data) > fulfilment.MAX_UPLOAD:
+        return _imports_page(request, user, 413, kind=kind,
+                             error=_("The file is larger than %(mb)s MB: split it.",
+                                     mb=fulfilment.MAX_UPLOAD // (1024 * 1024)))
+
+    def record():
+        with request.app.state.sessions() as session:
+            recorded = fulfilment.import_csv(session, kind=kind, data=data, actor=user.username)
+            session.commit()
+            return recorded
+
+    try:
+        recorded = await run_in_threadpool(record)
+    except fulfilment.BatchError as e:
+        return _imports_page(request, user, 422, kind=kind, problems=e.problems[:PROBLEMS_SHOWN],
+                             more=max(0, len(e.problems) - PROBLEMS_SHOWN), filename=file.filename)
+    except DomainError as e:
+        return _imports_page(request, user, refusal(e)[1], kind=kind, error=refusal(e)[0])
+    return _imports_page(request, user, kind=kind, recorded=recorded, filename=file.filename)

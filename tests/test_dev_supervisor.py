@@ -115,7 +115,8 @@ def test_a_crashed_worker_is_restarted_and_the_api_keeps_answering(dev):
     dev.wait_until(lambda: dev.processes().get("worker") not in (None, worker), 15, "no new worker")
     assert dev.healthy()
     new = dev.processes()["worker"]
-    time.sleep(2)  # it stays up: it reached Temporal and polls
+    polling = lambda: (dev.data_dir / "worker.log").read_text(errors="replace").count("worker polling task queue")
+    dev.wait_until(lambda: polling() >= 2, 30, "the new worker did not reach Temporal")  # the first one's, then its
     assert new.is_running() and dev.processes()["worker"].pid == new.pid, dev.output()
 
     os.killpg(dev.proc.pid, signal.SIGTERM)

@@ -46,8 +46,10 @@ def test_a_step_that_keeps_failing_is_listed_then_cleared(settings, sessions):
                           workflow_runner=UnsandboxedWorkflowRunner(),
                           interceptors=[PermanentFailures(sessions, failing_after=2)]):
             handle = await client.start_workflow(FlakyWorkflow.run, key, id=workflow_id, task_queue=settings.task_queue)
-            while ATTEMPTS.get(key, 0) < 3:
-                await asyncio.sleep(0.05)
+            async def attempted() -> None:
+                while ATTEMPTS.get(key, 0) < 3:
+                    await asyncio.sleep(0.05)
+            await asyncio.wait_for(attempted(), 60)
             with sessions() as s:
                 seen.append(s.scalars(select(ProcessFailure).where(ProcessFailure.workflow_id == workflow_id)).one())
             return await handle.result()

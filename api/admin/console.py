@@ -351,8 +351,7 @@ async def create_product(request: Request, user: ConsoleUser):
         with sessions() as session:
             try:
                 body = _model(ProductCreate, form, nullable=("guide_price",))
-                product = Product(**body.model_dump())
-                session.add(product)
+                product = master_data.create_product(session, **body.model_dump())
                 session.commit()
                 return _see("/console/products", q=product.sku)
             except IntegrityError:

@@ -82,8 +82,7 @@ def update_dealer(code: str, body: DealerUpdate, session: SessionDep, _: AdminUs
 
 @router.post("/products", response_model=ProductRead, status_code=201, responses=responses(409))
 def create_product(body: ProductCreate, session: SessionDep, _: AdminUser):
-    product = Product(**body.model_dump())
-    session.add(product)
+    product = master_data.create_product(session, **body.model_dump())
     try:
         session.commit()
     except IntegrityError:

@@ -52,13 +52,8 @@ def _figures(session: Session, case_ids: list[int]) -> dict[int, dict]:
     return out
 
 
-def case_list(session: Session, user: User, *, region: str | None, status: str | None, dealer: str | None,
-              limit: int, offset: int) -> list[dict]:
-    """Newest first, in two queries (the cases with dealer and product; their alert counts by trigger)."""
-    q = (select(DiversionCase, Dealer.code, Dealer.name, Product.sku)
-         .outerjoin(Dealer, Dealer.id == DiversionCase.dealer_id)
-         .outerjoin(Product, Product.id == DiversionCase.product_id)
-         .order_by(DiversionCase.id.desc()).limit(limit).offset(offset))
+def _case_filters(q, user: User, *, region: str | None, status: str | None, dealer: str | None):
+    """The cases the caller may see (api/scope.py), filtered: the same for a page and for its count."""
     scope = case_scope(user)
     if scope is not None:
         q = q.where(scope)
@@ -68,7 +63,17 @@ def case_list(session: Session, user: User, *, region: str | None, status: str |
         q = q.where(DiversionCase.status == status)
     if dealer:
         q = q.where(Dealer.code == dealer)
-    rows = session.execute(q).all()
+    return q
+
+
+def case_list(session: Session, user: User, *, region: str | None, status: str | None, dealer: str | None,
+              limit: int, offset: int) -> list[dict]:
+    """Newest first, in two queries (the cases with dealer and product; their alert counts by trigger)."""
+    q = (select(DiversionCase, Dealer.code, Dealer.name, Product.sku)
+         .outerjoin(Dealer, Dealer.id == DiversionCase.dealer_id)
+         .outerjoin(Product, Product.id == DiversionCase.product_id)
+         .order_by(DiversionCase.id.desc()).limit(limit).offset(offset))
+    rows = session.execute(_case_filters(q, user, region=region, status=status, dealer=dealer)).all()
     figures = _figures(session, [r[0].id for r in rows])
     return [_summary(c, code, name, sku, figures.get(c.id, {})) for c, code, name, sku in rows]
 
@@ -93,15 +98,8 @@ def case_read(session: Session, case: DiversionCase) -> dict:
 
 
 def case_count(session: Session, user: User, *, region: str | None, status: str | None) -> int:
-    q = select(func.count()).select_from(DiversionCase)
-    scope = case_scope(user)
-    if scope is not None:
-        q = q.where(scope)
-    if region:
-        q = q.where(DiversionCase.region == region)
-    if status:
-        q = q.where(DiversionCase.status == status)
-    return session.scalar(q)
+    q = select(func.count()).select_from(DiversionCase).outerjoin(Dealer, Dealer.id == DiversionCase.dealer_id)
+    return session.scalar(_case_filters(q, user, region=region, status=status, dealer=None))
 
 
 def case_evidence(session: Session, case: DiversionCase, *, limit: int = CASE_ALERTS) -> dict:

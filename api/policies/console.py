@@ -3,7 +3,6 @@ their policy tasks; HQ previews, publishes, withdraws, answers and watches the l
 handlers are thin: they call the same services and read models as the JSON routes."""
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timezone
 from typing import Annotated
 
@@ -13,7 +12,6 @@ from starlette.concurrency import run_in_threadpool
 
 from dealerflow.core.errors import DomainError
 from dealerflow.core.errors import NotFound
-from dealerflow.models import Policy
 from dealerflow.policies import questions as policy_questions, rollout as policies, tasks as policy_tasks
 
 from api.policies import temporal
@@ -150,22 +148,9 @@ async def publish(policy_id: str, request: Request, client: TemporalDep, user: C
         return await _policy_again(request, user, policy_id, e)
     _ = translator(request)
     done = _("Version %(version)s published.", version=published.version)
-    if published.action == "started" and not await _rollout_wrote(request.app.state.sessions, policy_id):
+    if published.action == "started":  # the page says "publishing…" until the rollout has written the policy
         return back(f"/console/policies/{policy_id}?publishing={published.version}", flash=done)
     return back(f"/console/policies/{policy_id}", flash=done)
-
-
-async def _rollout_wrote(sessions, policy_id: str, wait: float = 3.0) -> bool:
-    """Wait a moment for the rollout to write the policy, so the page shows where it stands."""
-    def written() -> bool:
-        with sessions() as session:
-            return session.get(Policy, policy_id) is not None
-
-    for _ in range(int(wait / 0.1)):
-        if await run_in_threadpool(written):
-            return True
-        await asyncio.sleep(0.1)
-    return False
 
 
 @router.post("/policies/{policy_id}/withdraw")

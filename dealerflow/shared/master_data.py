@@ -124,6 +124,13 @@ def update_dealer(session: Session, *, code: str, changes: dict, expected: str |
     return dealer
 
 
+def create_product(session: Session, **fields) -> Product:
+    """A new product; a sku already taken fails at the commit (IntegrityError)."""
+    product = Product(**fields)
+    session.add(product)
+    return product
+
+
 def product_values(product: Product) -> dict:
     return _values(product, PRODUCT_FIELDS)
 

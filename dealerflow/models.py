@@ -6,13 +6,14 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
-    JSON, BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, PrimaryKeyConstraint,
-    String, Text, UniqueConstraint, func,
+    JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, PrimaryKeyConstraint,
+    String, Text, UniqueConstraint, func, text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 Money = Numeric(14, 2)
+BEIJING_TODAY = "(now() at time zone 'Asia/Shanghai')::date"
 Json = JSON().with_variant(JSONB(), "postgresql")
 
 
@@ -44,9 +45,21 @@ class Dealer(Base):
     account_manager: Mapped[str | None] = mapped_column(String(64))
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list, server_default="{}")
     channel: Mapped[str] = mapped_column(String(32), default="retail", server_default="retail")
+    legal_name: Mapped[str | None] = mapped_column(String(200))
+    province: Mapped[str | None] = mapped_column(String(32))
+    city: Mapped[str | None] = mapped_column(String(32))
+    contact_name: Mapped[str | None] = mapped_column(String(64))
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    contact_birthday: Mapped[date | None] = mapped_column(Date)
+    # Rebate anniversaries and `dealer.years` count from here, not from when the row was inserted.
+    cooperation_since: Mapped[date] = mapped_column(Date, server_default=text(BEIJING_TODAY))
+    payment_terms_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     created_at: Mapped[datetime] = _now()
     __table_args__ = (
         CheckConstraint("level in (1, 2)", name="dealer_level"),
+        CheckConstraint("status in ('active', 'suspended', 'ended')", name="dealer_status"),
+        CheckConstraint("payment_terms_days >= 0", name="dealer_payment_terms"),
         CheckConstraint("credit_limit >= 0 and outstanding >= 0 and overdue_days >= 0", name="dealer_credit"),
     )
 
@@ -59,6 +72,10 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32))
     dealer_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"), index=True)
     region: Mapped[str | None] = mapped_column(String(64))  # a region manager's region
+    display_name: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    # A deactivated user cannot sign in and its tokens stop working; the row stays for the audit trail.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[datetime] = _now()
     dealer: Mapped[Dealer | None] = relationship(lazy="joined")
     __table_args__ = (
@@ -100,8 +117,12 @@ class Product(Base):
     unit_price: Mapped[Decimal] = mapped_column(Money)
     # The retail guide price (指导价); scans reporting a price far under it raise price alerts.
     guide_price: Mapped[Decimal | None] = mapped_column(Money)
+    unit: Mapped[str] = mapped_column(String(16), default="件", server_default="件")
+    pack_size: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[datetime] = _now()
-    __table_args__ = (CheckConstraint("unit_price >= 0", name="product_price"),)
+    __table_args__ = (CheckConstraint("unit_price >= 0", name="product_price"),
+                      CheckConstraint("pack_size >= 1", name="product_pack_size"))
 
 
 # approved → shipped → delivered (invoiced to the dealer's account) → completed (paid in full).

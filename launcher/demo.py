@@ -341,7 +341,8 @@ def _plan_dealers(rng: random.Random, n: int, today: date) -> list[_Dealer]:
         d.row = dict(code=d.code, name=name, region=d.region, level=d.level, tier=d.tier,
                      credit_limit=Decimal(limit_cents).scaleb(-2), outstanding=Decimal(outstanding_cents).scaleb(-2),
                      rating=d.rating, overdue_days=overdue, account_manager=account_manager,
-                     created_at=datetime.combine(today - timedelta(days=joined), time(9), CST))
+                     created_at=datetime.combine(today - timedelta(days=joined), time(9), CST),
+                     cooperation_since=today - timedelta(days=joined))
     for d in plan:
         if d.parent is not None:
             d.row["account_manager"] = d.parent.row["account_manager"]
@@ -350,6 +351,7 @@ def _plan_dealers(rng: random.Random, n: int, today: date) -> list[_Dealer]:
                 d.row["created_at"] = parent_joined + timedelta(days=rng.randint(30, 365))
                 d.row["created_at"] = min(d.row["created_at"],
                                           datetime.combine(today - timedelta(days=370), time(9), CST))
+                d.row["cooperation_since"] = d.row["created_at"].date()
 
     # Silent dealers (沉默经销商): ~10% with no order in the last six months; not the demo logins.
     candidates = plan[2:] if len(plan) > 2 else []

@@ -26,7 +26,7 @@ def test_a_quarter_settles_with_extras_silence_confirms_and_posts_once(client, m
                                                                         sessions):
     reg, admin, finance = region(), make_user("admin"), make_user("finance")
     joined = datetime(2022, 5, 1, 9, tzinfo=accounts.CHINA)  # the 3rd anniversary falls in 2025-Q2
-    big, exact, small = make_dealer(region=reg, created_at=joined), make_dealer(region=reg), make_dealer(region=reg)
+    big, exact, small = make_dealer(region=reg, cooperation_since=joined.date()), make_dealer(region=reg), make_dealer(region=reg)
     outsider = make_dealer(region=region())
     program = deploy_program(client, admin, program_yaml(
         unique("vol"), reg, extras="{growth: {over: 50%, rate: 1%}, anniversary: {years: [3], rate: 3%}}"))

@@ -264,8 +264,8 @@ def test_a_silent_dealer_is_flagged_its_manager_asked_and_the_next_order_activat
     admin, hq, region = make_user("admin"), make_user("hq"), unique("ts")
     manager, other_manager = make_user("account_manager"), make_user("account_manager")
     joined = datetime.now(timezone.utc) - timedelta(days=800)
-    quiet = make_dealer(region=region, created_at=joined, account_manager=manager.user.username, tags=["rural_market"])
-    busy = make_dealer(region=region, created_at=joined, account_manager=manager.user.username)
+    quiet = make_dealer(region=region, cooperation_since=joined.astimezone(accounts.CHINA).date(), account_manager=manager.user.username, tags=["rural_market"])
+    busy = make_dealer(region=region, cooperation_since=joined.astimezone(accounts.CHINA).date(), account_manager=manager.user.username)
     fresh = make_dealer(region=region, account_manager=manager.user.username)  # joined today: not silent yet
     today = datetime.now(accounts.CHINA).date()
     delivered(sessions, quiet, product, 3, (today - timedelta(days=200)).isoformat())

@@ -46,7 +46,7 @@ def programs(session: Session) -> list[tuple[CompiledRuleset, RebateSpec]]:
 def dealer_facts(row, *, on: date) -> dict:
     """A row of `dealer_facts.select_facts()` as a rebate file reads it: the dealer facts every rule
     file reads, and the full years of cooperation on `on`."""
-    return {**facts_of(row), "dealer.years": periods.full_years(accounts.business_date(row.created_at), on)}
+    return {**facts_of(row), "dealer.years": periods.full_years(row.cooperation_since, on)}
 
 
 def measures(session: Session, spec: RebateSpec, start: date, end: date,
@@ -83,7 +83,7 @@ def progress(session: Session, dealer: Dealer, *, today: date) -> list[dict]:
     out = []
     points = int(session.scalar(select(func.coalesce(func.sum(PointsEntry.points), 0))
                                 .where(PointsEntry.dealer_id == dealer.id)))
-    joined = accounts.business_date(dealer.created_at)
+    joined = dealer.cooperation_since
     facts = dealer_facts(session.execute(select_facts().where(Dealer.id == dealer.id)).one(), on=today)
     for ruleset, spec in programs(session):
         period = periods.period_of(spec.period, today)

@@ -200,7 +200,7 @@ def statement_rows(session: Session, run: SettlementRun, ruleset: CompiledRulese
         if n % 1000 == 0:
             progress(n)
         current, prior = measure.get(dealer.id, (in_unit(spec, 0), in_unit(spec, 0)))
-        joined = accounts.business_date(dealer.created_at)
+        joined = dealer.cooperation_since
         as_of = (facts or {}).get(dealer.id) or dealer_facts(dealer, on=run.span_to)
         accrual = accrue(ruleset, spec, Figures(
             dealer=as_of,

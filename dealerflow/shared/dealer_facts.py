@@ -8,7 +8,7 @@ from dealerflow.shared.credit_points import balance_of
 from dealerflow.models import Dealer
 
 COLUMNS = (Dealer.id, Dealer.code, Dealer.region, Dealer.level, Dealer.tier, Dealer.tags, Dealer.channel,
-           balance_of(Dealer.id).label("credit_points"), Dealer.created_at)
+           balance_of(Dealer.id).label("credit_points"), Dealer.cooperation_since)
 
 
 def select_facts():

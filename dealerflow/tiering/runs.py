@@ -355,12 +355,13 @@ def close_run(session: Session, inp: TieringStepInput) -> dict:
 # --- silent dealers -----------------------------------------------------------------------------
 
 _SILENT = text("""
-    select d.id, d.tags, d.account_manager, coalesce(max(o.created_at), d.created_at) as since
-    from dealers d left join orders o on o.dealer_id = d.id
-    where d.created_at <= :cutoff
+    select d.id, d.tags, d.account_manager, coalesce(max(o.created_at), d.joined) as since
+    from (select *, cooperation_since::timestamp at time zone 'Asia/Shanghai' as joined from dealers) d
+    left join orders o on o.dealer_id = d.id
+    where d.joined <= :cutoff
     and not exists (select 1 from silent_dealers s where s.dealer_id = d.id and s.activated_at is null)
-    group by d.id
-    having coalesce(max(o.created_at), d.created_at) <= :cutoff""")
+    group by d.id, d.tags, d.account_manager, d.joined
+    having coalesce(max(o.created_at), d.joined) <= :cutoff""")
 
 _ACTIVATED = text("""
     update silent_dealers s set activated_at = o.created_at, activation_order_id = o.id

@@ -49,12 +49,18 @@ LABELS: dict[str, str] = {
     "unknown_code": N_("unknown code"), "regional_excess": N_("regional excess"), "stock_up": N_("sudden stock-up"),
     "low": N_("low"), "medium": N_("medium"), "high": N_("high"), "critical": N_("critical"),
     "store": N_("store"), "consumer": N_("consumer"), "inspector": N_("inspector"),
+    # master data: dealer statuses, channels, how a change came, what an import does
+    "suspended": N_("suspended"), "ended": N_("ended"), "pending": N_("pending"),
+    "retail": N_("retail"), "wholesale": N_("wholesale"), "engineering": N_("engineering projects"),
+    "ecommerce": N_("e-commerce"), "api": N_("API"), "console": N_("console"), "import": N_("import"),
+    "approval": N_("approval"), "created": N_("new"), "updated": N_("changed"),
+    "dealers": N_("dealers"), "products": N_("products"), "users": N_("users"),
     # kinds of task
     "order_credit_review": N_("credit review of an order"), "evidence_review": N_("review of policy evidence"),
     "policy_escalation": N_("dealers silent on a policy"), "policy_pilot_decision": N_("decision on a policy pilot"),
     "statement_dispute": N_("disputed statement"), "settlement_approval": N_("approval of a settlement"),
     "tier_downgrade": N_("approval of tier downgrades"), "dealer_activation": N_("activation of silent dealers"),
-    "diversion_investigation": N_("diversion investigation"),
+    "diversion_investigation": N_("diversion investigation"), "credit_limit_change": N_("credit limit raise"),
     # kinds of notification
     "reminder": N_("reminder"), "overdue": N_("overdue"), "escalation": N_("escalation"), "task": N_("task"),
     "question": N_("question"), "answer": N_("answer"), "statement": N_("statement"), "settlement": N_("settlement"),

@@ -790,3 +790,60 @@ class SalesDaily(Base):
     delivered_amount: Mapped[Decimal] = mapped_column(Numeric)
     returned_qty: Mapped[int] = mapped_column(BigInteger)
     returned_amount: Mapped[Decimal] = mapped_column(Numeric)
+
+
+# --- master data ------------------------------------------------------------------------------------
+
+class MasterAudit(Base):
+    """One changed field of a master record (dealer, product, user, region), written in the
+    transaction of the change, whichever way it came (API, console, import, approval)."""
+    __tablename__ = "master_audit"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(16))
+    record_key: Mapped[str] = mapped_column(String(64))
+    field: Mapped[str] = mapped_column(String(64))
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(64))
+    via: Mapped[str] = mapped_column(String(16), default="api")  # api, console, import, approval
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = _now()
+    __table_args__ = (Index("master_audit_record", "record_type", "record_key", "at"),)
+
+
+class Region(Base):
+    """A sales region: dealers name it by `code` (dealers.region), its account managers serve it."""
+    __tablename__ = "regions"
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = _now()
+
+
+class RegionManager(Base):
+    """An account manager assigned to a region (many to many)."""
+    __tablename__ = "region_account_managers"
+    region_code: Mapped[str] = mapped_column(ForeignKey("regions.code", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+
+
+class CreditLimitChange(Base):
+    """A manual raise of a dealer's credit limit above the credit rule file's threshold, waiting for a
+    second person (a credit manager or finance, not the requester); applied only when approved."""
+    __tablename__ = "credit_limit_changes"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    old_limit: Mapped[Decimal] = mapped_column(Money)
+    new_limit: Mapped[Decimal] = mapped_column(Money)
+    threshold: Mapped[Decimal] = mapped_column(Money)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = _now()
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)
+    workflow_id: Mapped[str] = mapped_column(String(128))
+    __table_args__ = (
+        CheckConstraint("status in ('pending', 'approved', 'rejected')", name="limit_change_status"),
+        # One pending raise per dealer: a second is refused until the first is decided.
+        Index("limit_change_pending", "dealer_id", unique=True, postgresql_where="status = 'pending'"),
+    )

@@ -61,6 +61,7 @@ def json_schema() -> dict:
     for name, kind in KINDS.items():
         defs[f"outcome_{name}"] = kind.outcome
     sections = {k.section: k.section_schema for k in KINDS.values() if k.section}
+    sections.update({name: schema for k in KINDS.values() for name, schema in k.settings.items()})
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -93,15 +94,17 @@ NOT_HERE = {"not": {}, "description": "belongs to another kind of rule file"}
 
 
 def _per_kind(name: str, kind: KindPlugin) -> dict:
+    others = {key: NOT_HERE for k in KINDS.values() if k is not kind for key in k.settings}
     if kind.section:  # a document kind: its section, built-in facts, derived rules
         then = {"required": [kind.section],
                 "properties": {"facts": NOT_HERE, "rules": NOT_HERE, "default": NOT_HERE,
-                               **{k.section: NOT_HERE for k in KINDS.values() if k.section and k is not kind}}}
+                               **{k.section: NOT_HERE for k in KINDS.values() if k.section and k is not kind},
+                               **others}}
     else:
         then = {"required": ["facts", "rules", "default"],
                 "properties": {"default": {"$ref": f"#/$defs/outcome_{name}"},
                                "rules": {"items": {"properties": {"then": {"$ref": f"#/$defs/outcome_{name}"}}}},
-                               **{k.section: NOT_HERE for k in KINDS.values() if k.section}}}
+                               **{k.section: NOT_HERE for k in KINDS.values() if k.section}, **others}}
     return {"if": {"properties": {"kind": {"const": name}}, "required": ["kind"]}, "then": then}
 
 

@@ -109,6 +109,16 @@ ROUTES = {
     "PATCH /api/v1/dealers/{code}": gate("admin"), "PATCH /api/v1/products/{sku}": gate("admin"),
     "GET /api/v1/products": gate(*EVERYONE),
     "POST /api/v1/users": gate("admin"),
+    # Master data: admins change it, HQ reads lists, records and their audit; regions are listed to staff.
+    "POST /api/v1/dealers/{code}/deactivate": gate("admin"), "GET /api/v1/dealers/{code}/audit": gate(*HQ),
+    "GET /api/v1/products/{sku}": gate(*EVERYONE), "POST /api/v1/products/{sku}/deactivate": gate("admin"),
+    "GET /api/v1/products/{sku}/audit": gate(*HQ),
+    "GET /api/v1/users": gate(*HQ), "GET /api/v1/users/{username}": gate(*HQ),
+    "PATCH /api/v1/users/{username}": gate("admin"), "POST /api/v1/users/{username}/password": gate("admin"),
+    "POST /api/v1/users/{username}/deactivate": gate("admin"), "GET /api/v1/users/{username}/audit": gate(*HQ),
+    "GET /api/v1/regions": gate(*STAFF), "POST /api/v1/regions": gate("admin"),
+    "PATCH /api/v1/regions/{code}": gate("admin"), "GET /api/v1/regions/{code}/audit": gate(*HQ),
+    "POST /api/v1/master-data/{kind}/import": gate("admin"), "GET /api/v1/master-data/{kind}/export": gate(*HQ),
     "GET /api/v1/rules": gate(*HQ),
     "POST /api/v1/rules/validate": gate("admin"),
     "POST /api/v1/rules/deploy": gate(*HQ),
@@ -182,6 +192,11 @@ ROUTES = {
     "GET /console/products": gate(*HQ), "POST /console/products": gate("admin"),
     "GET /console/products/{sku}": gate(*HQ), "POST /console/products/{sku}": gate("admin"),
     "GET /console/users": gate(*HQ), "POST /console/users": gate("admin"),
+    "GET /console/users/{username}": gate(*HQ), "POST /console/users/{username}": gate("admin"),
+    "POST /console/users/{username}/password": gate("admin"),
+    "POST /console/regions": gate("admin"), "POST /console/regions/{code}": gate("admin"),
+    "GET /console/master-data": gate(*HQ), "POST /console/master-data/import": gate("admin"),
+    "GET /console/master-data/{kind}/export": gate(*HQ),
     "GET /console/regions": gate(*HQ), "GET /console/system": gate(*HQ),
 }
 
@@ -189,7 +204,7 @@ DUMMY = {"order_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()), "policy_id
          "question_id": "1", "assignment_id": str(uuid.uuid4()), "evidence_id": "999999999", "run_id": "no-such-run",
          "statement_id": str(uuid.uuid4()), "code": "NO-SUCH-CODE", "code:path": "NO-SUCH-CODE", "kind": "payments",
          "month": "2020-01", "case_id": "999999999", "failure_id": "999999999", "notification_id": "999999999",
-         "ruleset": "no_such_ruleset", "sku": "NO-SUCH-SKU"}
+         "ruleset": "no_such_ruleset", "sku": "NO-SUCH-SKU", "username": "no-such-user"}
 
 
 def app_routes(app) -> list[tuple[str, str]]:

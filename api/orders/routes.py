@@ -15,13 +15,14 @@ from api.orders.views import order_read, order_summaries, visible_order
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
 
-@router.post("", response_model=OrderRead, status_code=201)
+@router.post("", response_model=OrderRead, status_code=201, responses=responses(409))
 async def place_order(body: OrderCreate, request: Request, response: Response, user: DealerUser,
                       client: TemporalDep, settings: SettingsDep,
                       idempotency_key: Annotated[str | None, Header(max_length=128)] = None):
     """Place an order; the credit decision and its explanation come back in the response.
     A resubmission with the same Idempotency-Key and body returns the first order (200, not a new
-    one); the same key with another body is refused (422)."""
+    one); the same key with another body is refused (422). A suspended or ended dealer orders
+    nothing (409)."""
     placed = await temporal.place_order(
         client=client, task_queue=settings.task_queue, sessions=request.app.state.sessions, user=user,
         body=body, idempotency_key=idempotency_key)

@@ -12,6 +12,7 @@ from temporalio.service import RPCError
 from dealerflow.core.errors import Invalid
 from dealerflow.contracts.orders import workflow_id_for
 from dealerflow.orders import credit as orders
+from dealerflow.masterdata import dealers
 from dealerflow.contracts import DEALER_ID, ORDER_ID, REGION, STAGE, \
     OrderLineInput, PlaceOrderInput
 from dealerflow.models import User
@@ -39,6 +40,7 @@ async def place_order(*, client: Client, task_queue: str, sessions: sessionmaker
         with sessions() as session:
             first = order_read(session, order_id)
             if first is None:
+                dealers.check_may_order(session, dealer.id)  # 409: a suspended or ended dealer
                 orders.price_lines(session, lines)  # 422 naming the line, before anything starts
             else:
                 orders.check_replay(session, order_id, fingerprint)

@@ -38,6 +38,9 @@ TITLES: dict[str, tuple[str, Callable[[dict, str, str], dict]]] = {
     "diversion_investigation": (N_("Diversion case %(case)s: %(dealer)s, %(product)s in %(region)s"),
                                 lambda p, s, loc: {"case": p.get("case_id", s), "dealer": p.get("dealer") or "",
                                                    "product": p.get("product") or "", "region": p.get("region", "")}),
+    "credit_limit_change": (N_("Credit limit of %(dealer)s: %(old)s → %(new)s (asked by %(by)s)"),
+                            lambda p, s, loc: {"dealer": p.get("dealer", s), "old": money(p.get("old_limit"), loc),
+                                               "new": money(p.get("new_limit"), loc), "by": p.get("requested_by", "")}),
 }
 
 

@@ -85,3 +85,8 @@ from .tiering import (  # noqa: F401
     RetieringResult,
     month_of,
 )
+from .masterdata import (  # noqa: F401
+    LimitChangeInput,
+    LimitChangeOutcomeInput,
+    limit_change_workflow_id,
+)

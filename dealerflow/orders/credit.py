@@ -90,6 +90,8 @@ def price_lines(session: Session, lines) -> list[PricedLine]:
         product = products.get(line.sku)
         if product is None:
             raise OrderInputError(f"lines[{i}].sku", f"unknown SKU {line.sku!r}")
+        if not product.active:
+            raise OrderInputError(f"lines[{i}].sku", f"{line.sku!r} is no longer sold")
         if line.quantity <= 0:
             raise OrderInputError(f"lines[{i}].quantity", "must be greater than 0")
         if line.quantity > MAX_QUANTITY:

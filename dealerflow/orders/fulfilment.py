@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from dealerflow.shared import accounts
 from dealerflow.diversion import codes as product_codes
-from dealerflow.shared.uploads import BadValue, parse_amount, parse_time, read_table, text_of
+from dealerflow.shared.uploads import BadValue, BatchError, Problem, parse_amount, parse_time, read_table, text_of
 from dealerflow.models import Dealer, Order, OrderEvent, OrderLine, OrderReturn, Payment
 
 KINDS = ("shipments", "deliveries", "returns", "payments")
@@ -50,36 +50,6 @@ COLUMNS = {
     # A payment names its order, its dealer (by code), or both.
     "payments": Columns(("reference", "amount", "paid_at"), ("order_id", "dealer", "method")),
 }
-
-
-@dataclass(frozen=True)
-class Problem:
-    row: int | None  # the CSV line, or the index in the JSON array
-    field: str | None
-    message: str
-    # How a request about a single order answers it: invalid 422, unknown 404, conflict 409.
-    kind: str = "invalid"
-
-
-class BatchError(Invalid):
-    """Every problem of a batch; nothing of it was written."""
-
-    def __init__(self, problems: Iterable[Problem], *, unit: str):
-        self.problems = sorted(problems, key=lambda p: p.row if p.row is not None else -1)
-        self.unit = unit  # "line" (CSV) or "index" (JSON)
-        shown = "; ".join(self.describe(p) for p in self.problems[:10])
-        more = f" (and {len(self.problems) - 10} more)" if len(self.problems) > 10 else ""
-        super().__init__(f"nothing recorded: {shown}{more}")
-
-    def describe(self, p: Problem) -> str:
-        """`line 7: order_id: unknown order 'abc'` or `[3].amount: must be greater than 0`."""
-        if self.unit == "line":
-            return ": ".join(str(x) for x in (f"line {p.row}" if p.row else None, p.field, p.message) if x)
-        where = f"[{p.row}]" + (f".{p.field}" if p.field else "")
-        return f"{where}: {p.message}"
-
-    def detail(self, limit: int | None = None) -> list[dict]:
-        return [{self.unit: p.row, "field": p.field, "message": p.message} for p in self.problems[:limit]]
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ def log_in(session: Session, username: str, password: str, address: str, throttl
                               retry_after=max(waits))
     user = session.scalars(select(User).where(User.username == username)).first()
     ok = verify_password(password, user.password_hash if user is not None else None) and user is not None
+    ok = ok and user.active  # a deactivated user is refused like a wrong password (nothing to probe)
     if ok:
         session.execute(delete(LoginFailure).where(LoginFailure.username == name))
     # Old rows go with any attempt: one indexed range delete, usually of nothing.
@@ -79,6 +80,7 @@ def revoke(session: Session, jti: str, expires_at: datetime) -> None:
 
 
 def token_user(session: Session, username: str, jti: str) -> User | None:
-    """The user a token names, unless the token was revoked: one query, the revocation a primary-key probe."""
+    """The user a token names, unless the token was revoked or the user deactivated: one query, the
+    revocation a primary-key probe."""
     revoked = exists().where(RevokedToken.jti == jti)
-    return session.scalars(select(User).where(User.username == username, ~revoked)).first()
+    return session.scalars(select(User).where(User.username == username, User.active.is_(True), ~revoked)).first()

@@ -7,10 +7,11 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
+from typing import Iterable
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
-from dealerflow.core.errors import Unsupported
+from dealerflow.core.errors import Invalid, Unsupported
 from dealerflow.shared.accounts import day_start
 
 _MAGIC = ((b"PK\x03\x04", "an Excel workbook or a zip archive"), (b"\xd0\xcf\x11\xe0", "an Excel 97 workbook"),
@@ -29,16 +30,27 @@ class BadValue(ValueError):
         self.kind = kind
 
 
-def text_of(data: bytes, *, expected: str = "CSV", save_as: str = "\"CSV UTF-8\"") -> str:
+ENCODINGS = ("utf-8", "gb18030")  # what an import may be read as; GB18030 covers GBK and GB2312
+
+
+def text_of(data: bytes, *, expected: str = "CSV", save_as: str = "\"CSV UTF-8\"", encoding: str = "utf-8") -> str:
+    """The upload as text: UTF-8 with or without a byte order mark, or GB18030 when asked (what Excel
+    on a Chinese Windows saves as plain "CSV")."""
     for magic, what in _MAGIC:
         if data.startswith(magic):
             raise NotText(f"the upload is {what}, not {expected}: save it as {save_as}")
     if b"\x00" in data:
         raise NotText(f"the upload is binary or UTF-16, not {expected}: save it as {save_as}")
+    if encoding not in ENCODINGS:
+        raise Unsupported(f"encoding {encoding!r} is not read here: {', '.join(ENCODINGS)}", field="encoding")
     try:
+        if encoding == "gb18030":
+            return data.decode("gb18030")
         return data.decode("utf-8-sig")  # Excel starts a UTF-8 CSV with a byte order mark
     except UnicodeDecodeError as e:
-        raise NotText(f"the upload is not UTF-8 text (byte {e.start}): save it as {save_as}") from None
+        hint = " (or send it with encoding=gb18030)" if encoding == "utf-8" else ""
+        raise NotText(f"the upload is not {encoding.upper()} text (byte {e.start}): save it as {save_as}{hint}") \
+            from None
 
 
 @dataclass
@@ -70,6 +82,96 @@ def read_table(content: str) -> Table:
                 table.lines.append(start)
         start = reader.line_num + 1
     return table
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int | None  # the CSV line, or the index in the JSON array
+    field: str | None
+    message: str
+    # How a request about a single order answers it: invalid 422, unknown 404, conflict 409.
+    kind: str = "invalid"
+
+
+class BatchError(Invalid):
+    """Every problem of a batch; nothing of it was written."""
+
+    def __init__(self, problems: Iterable[Problem], *, unit: str):
+        self.problems = sorted(problems, key=lambda p: p.row if p.row is not None else -1)
+        self.unit = unit  # "line" (CSV) or "index" (JSON)
+        shown = "; ".join(self.describe(p) for p in self.problems[:10])
+        more = f" (and {len(self.problems) - 10} more)" if len(self.problems) > 10 else ""
+        super().__init__(f"nothing recorded: {shown}{more}")
+
+    def describe(self, p: Problem) -> str:
+        """`line 7: order_id: unknown order 'abc'` or `[3].amount: must be greater than 0`."""
+        if self.unit == "line":
+            return ": ".join(str(x) for x in (f"line {p.row}" if p.row else None, p.field, p.message) if x)
+        where = f"[{p.row}]" + (f".{p.field}" if p.field else "")
+        return f"{where}: {p.message}"
+
+    def detail(self, limit: int | None = None) -> list[dict]:
+        return [{self.unit: p.row, "field": p.field, "message": p.message} for p in self.problems[:limit]]
+
+
+MAX_SHEET_ROWS = 100_000
+
+
+def is_workbook(data: bytes) -> bool:
+    return data.startswith(b"PK\x03\x04")
+
+
+def read_workbook(data: bytes, *, max_rows: int = MAX_SHEET_ROWS) -> Table:
+    """The first sheet of an XLSX workbook as a Table (lines are the sheet's row numbers): numbers as
+    written (1250.5, never 1250.5000000001), dates as 2026-03-05, formulas as their cached values."""
+    from openpyxl import load_workbook  # only imports that send a workbook pay for it
+
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # a zip that is not a workbook, a damaged file: openpyxl raises many kinds
+        raise NotText("the upload is not an XLSX workbook Excel can open: save it again as .xlsx") from None
+    try:
+        rows = wb.worksheets[0].iter_rows(values_only=True) if wb.worksheets else iter(())
+        table: Table | None = None
+        for number, cells in enumerate(rows, start=1):
+            texts = [_cell_text(c) for c in cells]
+            while texts and texts[-1] == "":
+                texts.pop()
+            if not texts:
+                continue
+            if table is None:
+                table = Table(number, [t.strip().lower() for t in texts])
+                continue
+            if len(table.rows) >= max_rows:
+                raise Invalid(f"at most {max_rows} rows a sheet: split it", line=number)
+            if len(texts) > len(table.names):
+                table.misfits.append((number, len(texts)))
+            else:
+                table.rows.append(dict(zip(table.names, texts)))
+                table.lines.append(number)
+        return table or Table(0, [])
+    finally:
+        wb.close()
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def read_upload_table(data: bytes, *, encoding: str = "utf-8") -> Table:
+    """A CSV (in `encoding`) or an XLSX workbook, told apart by content."""
+    return read_workbook(data) if is_workbook(data) else read_table(text_of(data, save_as="CSV UTF-8 or XLSX",
+                                                                             encoding=encoding))
 
 
 _AMOUNT = re.compile(r"^(\d+)(?:\.(\d+))?$")

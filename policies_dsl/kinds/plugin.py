@@ -31,6 +31,8 @@ class KindPlugin:
     derived: dict = field(default_factory=dict)  # facts computed from others, never given: name → sources
     defaults: dict = field(default_factory=dict)  # facts a test may leave out: name → the value they take
     patterns: dict = field(default_factory=dict)  # what its own schema patterns mean, for error messages
+    # top-level keys only files of this kind may hold (settings beside a rule-list kind's rules): name → schema
+    settings: dict = field(default_factory=dict)
 
     def facts_for(self, data: dict) -> dict:
         return self.facts(data) if callable(self.facts) else self.facts

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from dealerflow.shared import accounts
 from dealerflow.diversion.codes import bind, register
 from dealerflow.models import (Dealer, Order, OrderEvent, OrderLine, OrderReturn, Payment, Product, ProductCode,
-                               Statement, User)
+                               Region, RegionManager, Statement, User)
 from dealerflow.contracts.orders import workflow_id_for
 from dealerflow.core.periods import last_closed, period_of
 from dealerflow.rebates.programs import programs
@@ -230,8 +230,10 @@ def seed_demo(session: Session, *, dealers: int = 600, seed: int = DEFAULT_SEED,
     products = _seed_products(session, rng, today)
     plan = _plan_dealers(rng, dealers, today)
     _tag_dealers(random.Random(seed + 1), plan)
+    _describe_dealers(random.Random(seed + 2), plan, today)
     dealer_ids = _insert_dealers(session, plan)
     user_ids = _seed_users(session, plan, dealer_ids)
+    _seed_regions(session, plan, user_ids)
     n = _seed_orders(session, rng, plan, dealer_ids, user_ids, products, today)
     return DemoSummary(
         dealers=len(plan), products=len(products), users=len(user_ids), orders=n["orders"], lines=n["lines"],
@@ -376,9 +378,53 @@ def _tag_dealers(rng: random.Random, plan: list[_Dealer]) -> None:
             tags.add("high_growth")
         d.row["tags"] = sorted(tags)
         d.row["channel"] = (rng.choices(["wholesale", "retail", "engineering"], [40, 45, 15])[0] if d.level == 1
-                            else rng.choices(["retail", "online"], [85, 15])[0])
+                            else rng.choices(["retail", "ecommerce"], [85, 15])[0])
         if d is plan[0] or d.parent is plan[0]:
             d.row["account_manager"] = "am_east_1"
+
+
+_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗"
+_TITLES = ("经理", "总", "女士", "先生")
+_PAYMENT_TERMS = {"core": (60, 90), "key": (45, 60), "normal": (30, 45), "watch": (15, 30)}
+SUSPENDED = 4  # dealers whose cooperation is suspended (no new orders), one more ended
+
+
+def _describe_dealers(rng: random.Random, plan: list[_Dealer], today: date) -> None:
+    """Master data a manufacturer keeps about each dealer: legal name, city, contact person with phone and
+    birthday (a few today and tomorrow, for the birthday greetings), payment terms, and a few dealers
+    whose cooperation is suspended or ended."""
+    for i, d in enumerate(plan):
+        d.row["legal_name"] = f"{d.row['name']} Co., Ltd."
+        d.row["city"] = d.row["name"].split(" ")[0]
+        d.row["contact_name"] = rng.choice(_SURNAMES) + rng.choice(_TITLES)
+        d.row["contact_phone"] = f"1{rng.choice('3456789')}{rng.randint(0, 9)}{rng.randint(0, 99_999_999):08d}"
+        if i in (0, 3):
+            birthday = today
+        elif i in (1, 4):
+            birthday = today + timedelta(days=1)
+        else:
+            birthday = today - timedelta(days=rng.randint(0, 364))
+        try:
+            d.row["contact_birthday"] = birthday.replace(year=birthday.year - rng.randint(28, 58))
+        except ValueError:  # 29 February
+            d.row["contact_birthday"] = date(birthday.year - 30, 2, 28)
+        d.row["payment_terms_days"] = rng.choice(_PAYMENT_TERMS.get(d.tier, (30, 45)))
+        d.row["status"] = "active"
+    quiet = [d for d in plan[5:] if not d.silent and d.level == 1]
+    for d in rng.sample(quiet, min(len(quiet), SUSPENDED + 1)):
+        d.row["status"] = "suspended"
+    if quiet:
+        next(d for d in plan[5:] if d.row["status"] == "suspended").row["status"] = "ended"
+
+
+def _seed_regions(session: Session, plan: list[_Dealer], user_ids: dict[str, int]) -> None:
+    """The regions with their Chinese names and their account managers."""
+    codes = sorted({d.region for d in plan})
+    session.execute(insert(Region.__table__), [{"code": c, "name": REGIONS[c][1]} for c in codes])
+    pairs = sorted({(d.region, d.row["account_manager"]) for d in plan if d.row.get("account_manager")})
+    rows = [{"region_code": r, "user_id": user_ids[m]} for r, m in pairs if m in user_ids]
+    if rows:
+        session.execute(insert(RegionManager.__table__), rows)
 
 
 def _insert_dealers(session: Session, plan: list[_Dealer]) -> dict[str, int]:

@@ -216,3 +216,28 @@ def test_fulfilment_and_the_account(seeded):
         assert count(AccountEntry) == (s.scalar(select(func.count()).where(Order.delivered_at.is_not(None)))
                                        + count(OrderReturn) + count(Payment))
         assert s.scalar(select(func.count(Payment.order_id.distinct()))) < count(Payment)  # some paid in two
+
+
+def test_master_data_is_filled_in(seeded):
+    """Contacts with phones and birthdays (some today and tomorrow), cooperation starts, payment terms, a
+    few suspended dealers and one ended, the regions named with their account managers."""
+    from dealerflow.models import Region, RegionManager
+
+    sessions, _ = seeded
+    with sessions() as s:
+        assert s.scalar(select(func.count()).where(Dealer.contact_name.is_(None))) == 0
+        assert s.scalar(select(func.count()).where(~Dealer.contact_phone.op("~")(r"^1[3-9][0-9]{9}$"))) == 0
+        birthdays = s.scalars(select(Dealer.contact_birthday)).all()
+        assert sum((b.month, b.day) == (TODAY.month, TODAY.day) for b in birthdays) >= 2
+        tomorrow = TODAY + timedelta(days=1)
+        assert sum((b.month, b.day) == (tomorrow.month, tomorrow.day) for b in birthdays) >= 2
+        assert s.scalar(select(func.min(Dealer.cooperation_since))) < TODAY - timedelta(days=365 * 5)
+        assert set(s.scalars(select(Dealer.payment_terms_days).distinct())) >= {30, 60}
+        statuses = dict(s.execute(select(Dealer.status, func.count()).group_by(Dealer.status)).all())
+        assert statuses.get("suspended", 0) >= 3 and statuses.get("ended") == 1
+        assert s.scalar(select(Dealer.status).where(Dealer.code == "D0001")) == "active"
+        names = dict(s.execute(select(Region.code, Region.name)).all())
+        assert names["east"] == "华东" and len(names) == 6
+        east = s.scalars(select(User.username).join(RegionManager, RegionManager.user_id == User.id)
+                         .where(RegionManager.region_code == "east")).all()
+        assert "am_east_1" in east

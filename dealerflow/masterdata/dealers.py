@@ -111,8 +111,11 @@ def active_managers(session: Session, names: set[str]) -> set[str]:
 
 
 def problems(records: dict[str, dict], known: dict[str, tuple[int, str | None]], managers: set[str],
-             ) -> list[Problem]:
-    """Every problem of the wanted dealers (code → complete values) against `known` (graph())."""
+             current: dict[str, dict] | None = None) -> list[Problem]:
+    """Every problem of the wanted dealers (code → complete values) against `known` (graph()). A
+    channel or account manager a dealer already has (`current`: code → stored values) is not refused
+    again: an older channel name or a manager who has left stays until someone changes it."""
+    current = current or {}
     out: list[Problem] = []
     children: dict[str, list[str]] = {}
     for code, (_, parent) in known.items():
@@ -139,10 +142,12 @@ def problems(records: dict[str, dict], known: dict[str, tuple[int, str | None]],
         if level == 2 and children.get(code):
             out.append(Problem(code, "level", f"this dealer has level-2 dealers under it ({children[code][0]}): "
                                               "it stays level 1"))
-        if v.get("account_manager") and v["account_manager"] not in managers:
+        kept = current.get(code, {})
+        if v.get("account_manager") and v["account_manager"] not in managers and \
+                v["account_manager"] != kept.get("account_manager"):
             out.append(Problem(code, "account_manager",
                                f"unknown account manager {v['account_manager']!r} (an active user of that role)"))
-        if v.get("channel") not in CHANNELS:
+        if v.get("channel") not in CHANNELS and v.get("channel") != kept.get("channel"):
             out.append(Problem(code, "channel", f"{v.get('channel')!r} is not a channel: {', '.join(CHANNELS)}"))
         if v.get("status") not in STATUSES:
             out.append(Problem(code, "status", f"{v.get('status')!r} is not a status: {', '.join(STATUSES)}"))
@@ -154,10 +159,10 @@ def _refuse(found: list[Problem]) -> None:
         raise Invalid.listing([{"field": p.field, "message": p.message} for p in found])
 
 
-def _check(session: Session, records: dict[str, dict]) -> None:
+def _check(session: Session, records: dict[str, dict], current: dict[str, dict] | None = None) -> None:
     _refuse(problems(records, graph(session, records),
                      active_managers(session, {v["account_manager"] for v in records.values()
-                                               if v.get("account_manager")})))
+                                               if v.get("account_manager")}), current))
 
 
 def parent_ids(session: Session, codes: set[str]) -> dict[str, int]:
@@ -221,7 +226,7 @@ def update(session: Session, *, code: str, changes: dict, expected: str | None =
         wanted["tags"] = list(changes["tags"] or [])
     if wanted["cooperation_since"] is None:
         raise Invalid("a dealer cooperates since a date", field="cooperation_since")
-    _check(session, {code: wanted})
+    _check(session, {code: wanted}, {code: current})
     if wanted["parent_code"] != current["parent_code"]:
         dealer.parent_id = parent_ids(session, {wanted["parent_code"]})[wanted["parent_code"]] \
             if wanted["parent_code"] else None

@@ -272,7 +272,8 @@ def _dealers(session: Session, rows, lines, *, actor: str, dry_run: bool, via: s
     known = dealers.graph(session, wanted)
     managers = dealers.active_managers(session, {v["account_manager"] for v in wanted.values()
                                                  if v.get("account_manager")})
-    problems += [Problem(line_of[p.code], p.field, p.message) for p in dealers.problems(wanted, known, managers)]
+    problems += [Problem(line_of[p.code], p.field, p.message)
+                 for p in dealers.problems(wanted, known, managers, current)]
     over = credit_limits.threshold(session)
     for code, values in wanted.items():
         old = current[code]["credit_limit"] if code in current else Decimal("0")

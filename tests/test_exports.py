@@ -26,3 +26,12 @@ def test_the_statement_csv_neutralises_dealer_text_and_starts_with_a_bom():
     assert rows[1] == ["dealer", "D1", "'=cmd|' /C calc'!A0"]
     assert rows[-1] == ["rebate explanation", "'@SUM(1+1)*cmd|' /C calc'!A0"]
     assert ["Closing balance", "-12.50"] in rows
+
+
+def test_a_workbook_shows_control_characters_it_cannot_hold_as_replacement_marks():
+    from openpyxl import load_workbook
+
+    from dealerflow.shared.exports import table_xlsx
+
+    data = table_xlsx(["name"], [{"name": "Anju\x17 Doors\x00"}], title="dealers")
+    assert load_workbook(io.BytesIO(data)).active["A2"].value == "Anju\ufffd Doors\ufffd"

@@ -32,7 +32,7 @@ def audit_rows(*, record_type: str, key: str, before: dict, after: dict, actor: 
 def write(session: Session, rows: list[dict]) -> None:
     """Many audit rows in one statement (an import)."""
     if rows:
-        session.execute(insert(MasterAudit), rows)
+        session.execute(insert(MasterAudit.__table__), rows)  # executemany, in batches
 
 
 def history(session: Session, *, record_type: str, key: str, limit: int = 100, offset: int = 0) -> tuple[list, int]:

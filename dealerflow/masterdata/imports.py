@@ -290,9 +290,9 @@ def _dealers(session: Session, rows, lines, *, actor: str, dry_run: bool, via: s
     written = [c for c, v in wanted.items() if c not in current or changed(current[c], v)]
     if written:
         columns = [f for f in dealers.FIELDS if f != "parent_code"]
-        stmt = insert(Dealer).values([{"code": c, **{f: wanted[c][f] for f in columns}} for c in written])
-        session.execute(stmt.on_conflict_do_update(index_elements=[Dealer.code],
-                                                   set_={f: stmt.excluded[f] for f in columns}))
+        stmt = insert(Dealer.__table__)
+        session.execute(stmt.on_conflict_do_update(index_elements=["code"], set_={f: stmt.excluded[f] for f in columns}),
+                        [{"code": c, **{f: wanted[c][f] for f in columns}} for c in written])
         session.execute(text("""
             update dealers d set parent_id = p.id
             from unnest(cast(:codes as text[]), cast(:parents as text[])) as w(code, parent)
@@ -325,9 +325,10 @@ def _products(session: Session, rows, lines, *, actor: str, dry_run: bool, via: 
         return result
     written = [s for s, v in wanted.items() if s not in current or changed(current[s], v)]
     if written:
-        stmt = insert(Product).values([{"sku": s, **{f: wanted[s][f] for f in products.FIELDS}} for s in written])
-        session.execute(stmt.on_conflict_do_update(index_elements=[Product.sku],
-                                                   set_={f: stmt.excluded[f] for f in products.FIELDS}))
+        stmt = insert(Product.__table__)
+        session.execute(stmt.on_conflict_do_update(index_elements=["sku"],
+                                                   set_={f: stmt.excluded[f] for f in products.FIELDS}),
+                        [{"sku": s, **{f: wanted[s][f] for f in products.FIELDS}} for s in written])
     audit.write(session, [r for s in written for r in audit.audit_rows(
         record_type="product", key=s, before=current.get(s) or {}, after=wanted[s], actor=actor, via=via,
         note=None if s in current else "imported")])
@@ -387,10 +388,11 @@ def _users(session: Session, rows, lines, *, actor: str, dry_run: bool, via: str
             return dict(username=n, role=v["role"], dealer_id=dealer_ids.get(v["dealer_code"]), region=v["region"],
                         display_name=v["display_name"], phone=v["phone"], active=v["active"],
                         password_hash=hash_password(passwords[n]) if n in passwords else "!")
-        stmt = insert(User).values([row_of(n) for n in written])
+        stmt = insert(User.__table__)
         columns = ("role", "dealer_id", "region", "display_name", "phone", "active")
-        session.execute(stmt.on_conflict_do_update(index_elements=[User.username],
-                                                   set_={c: stmt.excluded[c] for c in columns}))
+        session.execute(stmt.on_conflict_do_update(index_elements=["username"],
+                                                   set_={c: stmt.excluded[c] for c in columns}),
+                        [row_of(n) for n in written])
     audit.write(session, [r for n in written for r in audit.audit_rows(
         record_type="user", key=n, before=current.get(n) or {}, after=wanted[n], actor=actor, via=via,
         note=None if n in current else "imported")])

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Iterable, Sequence
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import TYPE_STRING
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, TYPE_STRING
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
@@ -74,7 +74,8 @@ def table_xlsx(columns: Sequence[str], rows: Sequence[dict], *, title: str) -> b
                 if isinstance(value, Decimal):
                     cell.number_format = "0.00" if value.as_tuple().exponent == -2 else "General"
             else:  # set as a string cell: openpyxl would store "=…" as a formula
-                cell.value = csv_cell(value)
+                # control characters a worksheet cannot hold (a name pasted with them) are shown as �
+                cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", csv_cell(value))
                 cell.data_type = TYPE_STRING
     out = io.BytesIO()
     wb.save(out)

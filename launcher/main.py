@@ -210,6 +210,41 @@ def cmd_policy(args) -> int:
         return 1
 
 
+def cmd_masterdata(args) -> int:
+    """Import (dry run unless --apply) or export dealers, products or users as CSV or XLSX."""
+    from dealerflow.core.db import make_engine, make_sessionmaker
+    from dealerflow.core.errors import DomainError
+    from dealerflow.masterdata import exports, imports
+    from dealerflow.shared.uploads import BatchError
+
+    settings = settings_from_env()
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    path = Path(args.file)
+    with sessions() as session:
+        if args.action == "export":
+            fmt = "xlsx" if path.suffix.lower() == ".xlsx" else "csv"
+            path.write_bytes(exports.export(session, args.kind, fmt))
+            print(f"{args.kind} exported to {path}")
+            return 0
+        try:
+            result = imports.run(session, kind=args.kind, data=path.read_bytes(), actor=os.environ.get("USER") or "cli",
+                                 dry_run=not args.apply, encoding=args.encoding, via="import")
+        except BatchError as e:
+            for p in e.problems:
+                print(f"{path}:{p.row or ''}: {p.field or ''}: {p.message}", file=sys.stderr)
+            return 1
+        except DomainError as e:
+            print(f"dealerflow masterdata: {e}", file=sys.stderr)
+            return 1
+        session.commit() if args.apply else session.rollback()
+    print(f"{'imported' if args.apply else 'dry run (nothing written; --apply to import)'}: {result.rows} rows, "
+          f"{result.created} new, {result.updated} changed, {result.unchanged} unchanged")
+    for change in result.changes:
+        if change.action != "unchanged":
+            print(f"  line {change.line}: {change.key} {change.action} {', '.join(change.fields)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dealerflow", description="Dealer channel management platform.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -234,6 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["preview", "publish", "status"])
     p.add_argument("policy_id", help="the policy's ruleset name, e.g. spring_window_display")
     p.set_defaults(func=cmd_policy)
+    p = sub.add_parser("masterdata", help="import (a dry run unless --apply) or export dealers, products or users")
+    p.add_argument("action", choices=["import", "export"])
+    p.add_argument("kind", choices=["dealers", "products", "users"])
+    p.add_argument("file", help="a .csv or .xlsx file")
+    p.add_argument("--apply", action="store_true", help="write the import (default: report what would change)")
+    p.add_argument("--encoding", choices=["utf-8", "gb18030"], default="utf-8", help="of a CSV file")
+    p.set_defaults(func=cmd_masterdata)
     return parser
 
 

@@ -67,3 +67,32 @@ def test_policy_preview_publish_and_status_from_the_command_line(settings, worke
     wait_until(delivered, 20)
     assert main(["policy", "publish", "no_such_policy"]) == 1
     assert "has not been deployed" in capsys.readouterr().err
+
+
+def test_master_data_is_imported_and_exported_from_the_command_line(stack_settings, sessions, monkeypatch, capsys,
+                                                                   tmp_path):
+    import uuid
+
+    from sqlalchemy import select
+
+    from dealerflow.models import Product
+    from launcher.main import main
+
+    monkeypatch.setenv("DATABASE_URL", stack_settings.database_url)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", stack_settings.temporal_address)
+    sku = f"CLI-{uuid.uuid4().hex[:6]}"
+    source = tmp_path / "products.csv"
+    source.write_bytes(f"sku,name,unit_price\n{sku},推拉门,880\n".encode("gb18030"))
+    assert main(["masterdata", "import", "products", str(source), "--encoding", "gb18030"]) == 0
+    assert "dry run" in capsys.readouterr().out
+    with sessions() as s:
+        assert s.scalar(select(Product.id).where(Product.sku == sku)) is None
+    assert main(["masterdata", "import", "products", str(source), "--encoding", "gb18030", "--apply"]) == 0
+    with sessions() as s:
+        assert s.scalar(select(Product.name).where(Product.sku == sku)) == "推拉门"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sku,name,unit_price\nX-1,Door,abc\n")
+    assert main(["masterdata", "import", "products", str(bad), "--apply"]) == 1
+    assert "bad.csv:2: unit_price:" in capsys.readouterr().err
+    out = tmp_path / "products.xlsx"
+    assert main(["masterdata", "export", "products", str(out)]) == 0 and out.read_bytes().startswith(b"PK")

@@ -78,6 +78,7 @@ def test_regions_get_account_managers_and_a_raise_waits_for_approval(client, mak
     assert created.status_code == 303
     page = client.get("/console/regions")
     assert "西南" in page.text and am.user.username in page.text
+    assert code in client.get(f"/console/users/{am.user.username}").text  # the regions it serves
     refused = client.post("/console/regions", data={"code": code, "name": "again"})
     assert refused.status_code == 409 and "already exists" in refused.text
 

@@ -271,6 +271,10 @@ def test_every_bad_row_is_named_by_line_and_column_and_nothing_is_written(client
         assert s.scalar(select(func.count()).select_from(Dealer).where(Dealer.code.in_([x, y, z, f"NEW{z}"]))) == 0
     header = _import(client, admin.headers, "dealers", b"code,nmae\nX,Y\n")
     assert header.status_code == 422 and header.json()["errors"][0]["field"] == "nmae"
+    tag = _import(client, admin.headers, "dealers", f"code,tags\n{top},\"window_specialist, Rural Market\"\n".encode())
+    assert tag.status_code == 422 and tag.json()["errors"][0] == {
+        "line": 2, "field": "tags",
+        "message": "'Rural Market' is not a tag: lower case letters, digits and underscores, like window_specialist"}
     too_high = _import(client, admin.headers, "dealers", f"code,credit_limit\n{top},900000\n".encode())
     assert too_high.status_code == 422 and "second person" in too_high.json()["errors"][0]["message"]
 

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dealerflow.core.errors import DomainError, Invalid, NotFound
 from dealerflow.masterdata import audit, credit_limits, dealers, exports, imports, products, regions, users
-from dealerflow.models import ROLES, Dealer, Product, User
+from dealerflow.models import ROLES, Dealer, Product, RegionManager, User
 from dealerflow.shared.exports import MEDIA_TYPE, XLSX_TYPE
 from dealerflow.shared.uploads import BatchError
 
@@ -50,12 +50,13 @@ def _form_of(values: dict) -> dict:
 
 def _dealer_list(request: Request, session: Session, user: User, params: dict, status: int = 200, **context):
     q = dealers.filter(select(Dealer), search=params.get("q"), region=params.get("region"), tier=params.get("tier"),
-                       level=params.get("level"), status=params.get("status"), channel=params.get("channel"))
+                       level=params.get("level"), status=params.get("status"), channel=params.get("channel"),
+                       account_manager=params.get("account_manager"))
     q = scoped(q, user, Dealer.id)
     total = session.scalar(select(func.count()).select_from(q.subquery()))
     shown = pages(total, params.get("page", 1))
     rows = list(session.scalars(q.order_by(Dealer.code).limit(PAGE_SIZE).offset((shown["number"] - 1) * PAGE_SIZE)))
-    kept = {k: params.get(k) for k in ("q", "region", "tier", "level", "status", "channel")}
+    kept = {k: params.get(k) for k in ("q", "region", "tier", "level", "status", "channel", "account_manager")}
     return page(request, "dealers.html", user, status, dealers=rows, pages=shown, params=kept,
                 link=lambda n: "/console/dealers?" + query(**kept, page=n), **dealers.choices(session),
                 **{"form": {"level": "1", "rating": "C", "tier": "normal", "channel": "retail",
@@ -65,12 +66,14 @@ def _dealer_list(request: Request, session: Session, user: User, params: dict, s
 @router.get("/dealers")
 def dealers_page(request: Request, session: SessionDep, user: ConsoleUser, q: str | None = None,
                  region: str | None = None, tier: str | None = None, level: str | None = None,
-                 status: str | None = None, channel: str | None = None, page: int = 1):
+                 status: str | None = None, channel: str | None = None, account_manager: str | None = None,
+                 page: int = 1):
     require(user, *READERS)
     params = {"q": (q or "").strip()[:100], "region": region or None, "tier": tier or None,
               "level": int(level) if level in ("1", "2") else None,
               "status": status if status in dealers.STATUSES else None,
-              "channel": channel if channel in dealers.CHANNELS else None, "page": max(1, min(page, 10**6))}
+              "channel": channel if channel in dealers.CHANNELS else None,
+              "account_manager": (account_manager or "").strip()[:64] or None, "page": max(1, min(page, 10**6))}
     return _dealer_list(request, session, user, params)
 
 
@@ -280,7 +283,10 @@ async def create_user(request: Request, user: ConsoleUser):
 
 def _user_page(request: Request, session: Session, user: User, shown: User, status: int = 200, **context):
     values = users.values(shown)
-    return page(request, "user.html", user, status, shown=shown, values=values,
+    served = list(session.scalars(select(RegionManager.region_code).where(RegionManager.user_id == shown.id)
+                                  .order_by(RegionManager.region_code)))
+    dealt = session.scalar(select(func.count()).where(Dealer.account_manager == shown.username))
+    return page(request, "user.html", user, status, shown=shown, values=values, served=served, dealt=dealt,
                 history=_history(session, "user", shown.username),
                 role_options=[(r, r) for r in ROLES],
                 **{"form": _form_of(values), "expected": users.etag(shown), "errors": {}, **context})

@@ -97,7 +97,10 @@ def _visible_dealer(session: Session, user: User, code: str) -> Dealer:
 def get_dealer(code: str, session: SessionDep, user: CurrentUser, response: Response):
     dealer = _visible_dealer(session, user, code)
     response.headers["ETag"] = _etag(dealers.etag(session, dealer))
-    return dealer_read(session, dealer)
+    read = dealer_read(session, dealer)
+    if user.role == "dealer":  # a raise waiting for approval is the manufacturer's business until decided
+        read.pending_credit_limit = None
+    return read
 
 
 @router.patch("/dealers/{code}", response_model=DealerRead, responses=responses(404, 409, 503))

@@ -18,7 +18,9 @@ Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 Person = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=32,
                                          pattern=r"^\+?[0-9][0-9 -]{4,30}$")]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_]*$"),
+                Field(description="lower case letters, digits and underscores, as rule files test them: "
+                                  "window_specialist")]
 Channel = Literal["retail", "wholesale", "engineering", "ecommerce"]
 Status = Literal["active", "suspended", "ended"]
 Rating = Literal["A", "B", "C", "D"]

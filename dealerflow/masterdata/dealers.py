@@ -7,6 +7,7 @@ A raise of the credit limit above the credit rule file's threshold is not applie
 a pending change for a second person (credit_limits.py)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -22,6 +23,8 @@ from . import audit
 from .records import fingerprint, like
 
 CHANNELS = ("retail", "wholesale", "engineering", "ecommerce")
+# A tag is what rule files test with "tag" in dealer.tags (policies_dsl SET_MEMBER).
+TAG = re.compile(r"^[a-z0-9][a-z0-9_]{0,39}$")
 STATUSES = ("active", "suspended", "ended")
 RATINGS = ("A", "B", "C", "D")
 # What an edit may change (everything but the code); `parent_code` names the parent by its code.
@@ -149,6 +152,10 @@ def problems(records: dict[str, dict], known: dict[str, tuple[int, str | None]],
                                f"unknown account manager {v['account_manager']!r} (an active user of that role)"))
         if v.get("channel") not in CHANNELS and v.get("channel") != kept.get("channel"):
             out.append(Problem(code, "channel", f"{v.get('channel')!r} is not a channel: {', '.join(CHANNELS)}"))
+        bad_tags = [t for t in v.get("tags") or [] if not TAG.match(t)]
+        if bad_tags:
+            out.append(Problem(code, "tags", f"{bad_tags[0]!r} is not a tag: lower case letters, digits and "
+                                             "underscores, like window_specialist"))
         if v.get("status") not in STATUSES:
             out.append(Problem(code, "status", f"{v.get('status')!r} is not a status: {', '.join(STATUSES)}"))
     return out

@@ -11,7 +11,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 from dealerflow.core.errors import Unsupported
-from dealerflow.shared.accounts import day_start
+from dealerflow.shared.accounts import CHINA, day_start
 
 _MAGIC = ((b"PK\x03\x04", "an Excel workbook or a zip archive"), (b"\xd0\xcf\x11\xe0", "an Excel 97 workbook"),
           (b"%PDF", "a PDF"), (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"))
@@ -113,3 +113,63 @@ def parse_amount(raw: str) -> Decimal:
     if amount <= 0:
         raise BadValue(f"must be greater than 0, got {raw!r}")
     return amount
+
+
+# --- spreadsheets and the encodings of Chinese Excel ------------------------------------------------
+
+XLSX_MAGIC = b"PK\x03\x04"
+
+
+def decode_text(data: bytes, *, expected: str = "CSV", save_as: str = "\"CSV UTF-8\"") -> str:
+    """As `text_of`, and a file that is not UTF-8 is read as GB18030 (what Excel on a Chinese Windows
+    saves as "CSV"), which covers GBK and GB2312."""
+    try:
+        return text_of(data, expected=expected, save_as=save_as)
+    except NotText:
+        if b"\x00" in data or any(data.startswith(magic) for magic, _ in _MAGIC):
+            raise
+        try:
+            return data.decode("gb18030")
+        except UnicodeDecodeError as e:
+            raise NotText(f"the upload is neither UTF-8 nor GB18030 text (byte {e.start}): save it as {save_as}") \
+                from None
+
+
+def _cell_text(value) -> str:
+    """A spreadsheet cell as the text a CSV export of it would hold: a time without a zone is Beijing
+    time, a whole number has no decimals."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            if (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0):
+                return value.date().isoformat()
+            return value.replace(tzinfo=CHINA).isoformat()
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def sheet_rows(data: bytes):
+    """The first worksheet of an XLSX workbook as (row number, cells as text), blank rows skipped,
+    read as a stream (a million rows without holding them). Raises NotText for a file that is no workbook."""
+    import openpyxl  # only imports of spreadsheets pay for it
+    from zipfile import BadZipFile
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (BadZipFile, KeyError, ValueError, OSError) as e:
+        raise NotText(f"the upload is not a readable XLSX workbook ({type(e).__name__})") from None
+    try:
+        sheet = book.worksheets[0]
+        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = [_cell_text(v) for v in row]
+            if any(c.strip() for c in cells):
+                yield number, cells
+    finally:
+        book.close()

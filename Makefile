@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(PY) bench/retiering.py
 	$(PY) bench/scans.py
 	$(PY) bench/reports.py
+	$(PY) bench/history_import.py
 
 clean:
 	rm -rf $(VENV) .data

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from operator import itemgetter
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
 
@@ -115,16 +116,20 @@ def file_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
         problems.append(Problem(header_line, "order_ref", "missing column"))
     if problems:
         raise HistoryError(problems)
-    at = [names.index(f) if f in names else None for f in FIELDS]
     width = len(names)
+    # Each field's cell (a column the header does not name reads the blank one after the row's end).
+    pick = itemgetter(*(names.index(f) if f in names else width for f in FIELDS))
+    blank = [""] * (width + 1)
 
     def shaped() -> Iterator[tuple[int, list[str]]]:
         misfits = []
         for line, cells in rows:
-            if len(cells) > width and any(c.strip() for c in cells[width:]):
-                misfits.append(Problem(line, None, f"{len(cells)} values for {width} columns"))
-                continue
-            yield line, [cells[i].strip() if i is not None and i < len(cells) else "" for i in at]
+            if len(cells) != width:
+                if len(cells) > width and any(c.strip() for c in cells[width:]):
+                    misfits.append(Problem(line, None, f"{len(cells)} values for {width} columns"))
+                    continue
+                cells = (cells + blank)[:width]
+            yield line, [c.strip() for c in pick(cells + [""])]
         if misfits:
             raise HistoryError(misfits[:MAX_PROBLEMS], total=len(misfits))
     return shaped()
@@ -239,9 +244,9 @@ _MONEY = r"^\d+(\.\d{1,2})?$"
 
 
 def _time(c: str) -> str:
-    """A cell as a time: a date is the start of that day in China."""
-    return (f"case when {c} ~ '{_DATE}' then ({c} || ' 00:00:00+08')::timestamptz "
-            f"when {c} ~ '{_TIME}' then {c}::timestamptz end")
+    """A cell as a time, or null when it is not one: a date is the start of that day in China."""
+    return (f"case when {c} ~ '{_DATE}' and pg_input_is_valid({c}, 'date') then ({c} || ' 00:00:00+08')::timestamptz "
+            f"when {c} ~ '{_TIME}' and pg_input_is_valid({c}, 'timestamptz') then {c}::timestamptz end")
 
 
 def _time_problem(c: str) -> str:
@@ -309,24 +314,53 @@ _CELLS = {
 
 _CELL_CHECKS = f"""
     select line, field, message, count(*) over () as total
-    from (select *, coalesce(lower(record), 'line') as rec from history_raw) r
+    from (select *, coalesce(lower(record), 'line') as rec from history_raw
+          where line in (select line from history_rows where bad)) r
     cross join lateral (values {', '.join(f"('{f}', {check})" for f, check in _CELLS.items())}) c(field, message)
     where c.message is not null
     order by line, array_position(array[{', '.join(repr(f) for f in FIELDS)}], field)
     limit {MAX_PROBLEMS}"""
 
-# The rows typed (every cell checked above), the orders (their first line holds the order's columns),
-# the lines priced (the product's price when the ERP gives none), and the orders returns and payments
-# may name: those of the file and those imported before.
+_TIMES = ("placed_at", "shipped_at", "delivered_at", "returned_at", "paid_at")
+_NUMBERS = {
+    "quantity": "case when {c} ~ '^0*[0-9]{{1,7}}$' and {c}::int between 1 and 1000000 then {c}::int end",
+    "unit_price": f"case when {{c}} ~ '^0*[0-9]{{{{1,12}}}}(\\.[0-9]{{{{1,2}}}})?$' then {{c}}::numeric(14, 2) end",
+    "amount": f"case when {{c}} ~ '^0*[0-9]{{{{1,12}}}}(\\.[0-9]{{{{1,2}}}})?$' and {{c}}::numeric > 0 "
+              f"then {{c}}::numeric(14, 2) end",
+}
+_LIMITS = {"order_ref": 64, "dealer": 32, "sku": 64, "reference": 64, "reason": 2000, "method": 32}
+
+
+def _needed(rec: str, c: str) -> str:
+    return f"(rec = '{rec}' and {c} is null)"
+
+
+# A row is bad when a cell does not read or a needed one is missing: a cheap test on every row; the
+# messages (_CELL_CHECKS) are worked out for the bad rows only.
+_BAD = " or ".join([
+    f"rec not in ({', '.join(repr(r) for r in RECORDS)})",
+    *(_needed(rec, c) for rec, cells in NEEDS.items() for c in cells),
+    "(rec = 'payment' and dealer is null and order_ref is null)",
+    f"(rec = 'line' and status not in ({', '.join(repr(x) for x in STATUSES)}))",
+    *(f"(raw_{c} is not null and {c} is null)" for c in (*_TIMES, *_NUMBERS)),
+    *(f"{c} > now() + interval '10 minutes'" for c in _TIMES),
+    *(f"length({c}) > {n}" for c, n in _LIMITS.items()),
+])
+
+# The rows typed (a cell that does not read is null, and its row bad), the orders (their first line
+# holds the order's columns), the lines priced (the product's price when the ERP gives none), and the
+# orders returns and payments may name: those of the file and those imported before.
+_ROWS = f"""
+    create temporary table history_rows on commit drop as
+    select line, rec, order_ref, dealer, status, {', '.join(_TIMES)}, quantity, unit_price, reference,
+           coalesce(reason, '') as reason, amount, coalesce(method, 'transfer') as method, sku, {_BAD} as bad
+    from (select line, coalesce(lower(record), 'line') as rec, order_ref, dealer, lower(status) as status, sku,
+                 reference, reason, method,
+                 {', '.join(f"{c} as raw_{c}, {_time(c)} as {c}" for c in _TIMES)},
+                 {', '.join(f"{c} as raw_{c}, {expr.format(c=c)} as {c}" for c, expr in _NUMBERS.items())}
+          from history_raw offset 0) typed"""
+
 _TYPED = [
-    f"""create temporary table history_rows on commit drop as
-        select line, coalesce(lower(record), 'line') as rec, order_ref, dealer, lower(status) as status,
-               {_time('placed_at')} as placed_at, {_time('shipped_at')} as shipped_at,
-               {_time('delivered_at')} as delivered_at, sku, quantity::int as quantity,
-               unit_price::numeric(14, 2) as unit_price, reference, {_time('returned_at')} as returned_at,
-               coalesce(reason, '') as reason, amount::numeric(14, 2) as amount, {_time('paid_at')} as paid_at,
-               coalesce(method, 'transfer') as method
-        from history_raw""",
     """create temporary table history_orders on commit drop as
         select distinct on (r.order_ref) r.order_ref, r.line as first_line, r.dealer, d.id as dealer_id,
                r.status, r.placed_at, r.shipped_at, r.delivered_at,
@@ -345,7 +379,7 @@ _TYPED = [
         from orders o join dealers d on d.id = o.dealer_id
         where o.source_ref in (select order_ref from history_rows where rec <> 'line' and order_ref is not null)
           and o.source_ref not in (select order_ref from history_orders)""",
-    "analyze history_rows", "analyze history_orders", "analyze history_lines", "analyze history_known",
+    "analyze history_orders", "analyze history_lines", "analyze history_known",
 ]
 
 _ISO = "to_char({c} at time zone 'Asia/Shanghai', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+08:00\"')"
@@ -555,7 +589,12 @@ def import_rows(session: Session, *, rows: Iterable[tuple[int, list[str]]], acto
     if not count:
         raise HistoryError([Problem(None, None, "no rows: expected order lines, returns or payments after the header")],
                            name=name)
-    _refuse_if_any(session, _CELL_CHECKS, name)
+    session.execute(text(_ROWS))
+    bad = session.scalar(text("select count(*) from history_rows where bad"))
+    if bad:
+        _refuse_if_any(session, _CELL_CHECKS, name)
+        raise HistoryError([Problem(None, None, f"{bad} row(s) cannot be read")], name=name)  # not expected
+    session.execute(text("analyze history_rows"))
     for statement in _TYPED:
         session.execute(text(statement))
     _refuse_if_any(session, _ROW_CHECKS, name)

@@ -70,6 +70,7 @@ ROUTES = {
     "POST /api/v1/imports/{kind}": gate("hq", "finance", "admin"),
     "POST /api/v1/imports/order-history": gate("finance", "admin"),
     "GET /api/v1/imports/order-history": gate("finance", "admin"),
+    "POST /api/v1/imports/order-history/file": gate("finance", "admin"),
     "GET /api/v1/payments": gate(*EVERYONE, scoped="list"),
     "GET /api/v1/returns": gate(*EVERYONE, scoped="list"),
     "GET /api/v1/tasks": gate(*EVERYONE),

@@ -46,7 +46,7 @@ def history_csv(dealer: str, sku: str, r: list[str]) -> str:
 
 def post_file(client, who, content: bytes, *, name: str = "history.csv", dry_run: bool = False,
               mime: str = "text/csv"):
-    return client.post("/api/v1/imports/order-history" + ("?dry_run=true" if dry_run else ""),
+    return client.post("/api/v1/imports/order-history/file" + ("?dry_run=true" if dry_run else ""),
                        files={"file": (name, content, mime)}, headers=who.headers)
 
 

@@ -1,5 +1,5 @@
-"""Order history from the ERP: a CSV or XLSX file (`POST /api/v1/imports/order-history` with a file)
-or the JSON body integrations send to the same path. Admins and finance import; all rows or none; a
+"""Order history from the ERP: the JSON body integrations send (`POST /api/v1/imports/order-history`)
+or a CSV or XLSX file (`POST /api/v1/imports/order-history/file`). Admins and finance import; all rows or none; a
 dry run checks and counts without writing. Each import is recorded and listed (newest first)."""
 from __future__ import annotations
 
@@ -13,17 +13,15 @@ from dealerflow.models import User
 from dealerflow.orders import history
 from dealerflow.orders.history import HistoryError
 from api.deps import SessionDep, require_role
-from api.errors import field_path, responses
+from api.errors import responses
 from api.orders.schemas import HistoryBody, HistoryImportRead, HistoryResult
-from api.uploads import media_type, read_body, read_upload
+from api.uploads import read_upload
 
 router = APIRouter(tags=["order history"])
 Importer = Annotated[User, require_role("admin", "finance")]
 FILE_TYPES = ("text/csv", "application/csv", "text/plain",
               "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/octet-stream")
-MAX_JSON = 50 * 1024 * 1024
-_BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"$ref": "#/components/schemas/HistoryBody"}},
+_FILE_BODY = {"requestBody": {"required": True, "content": {
     "text/csv": {"schema": {"type": "string"}},
     "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
                                        "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
@@ -62,49 +60,51 @@ def run_import(sessions, *, filename: str, actor: str, dry_run: bool, work) -> t
         raise
 
 
-@router.post("/api/v1/imports/order-history", response_model=HistoryResult, status_code=201,
-             openapi_extra=_BODY, responses=responses(413, 415))
-async def import_history(request: Request, user: Importer,
-                         dry_run: Annotated[bool, Query(description="check and count, write nothing")] = False):
-    """Orders with their lines, shipments, deliveries, returns and payments as they happened in the ERP.
-    A JSON body (`orders` with `lines`, `returns`, `payments`), or a CSV (UTF-8, UTF-8 with BOM or
-    GB18030) or XLSX file as the body or the multipart field `file`: one row per order line with the
-    order's columns repeated, returns and payments as rows with `record` = return or payment (README).
-    All or nothing: 422 lists every problem by line and column (or JSON place). An order, return or
-    payment whose number is already there is left as it is and counted in `already`. No workflow is
-    started for imported orders."""
-    sessions = request.app.state.sessions
-    if media_type(request) == "application/json":
-        raw = await read_body(request, limit=MAX_JSON)
-        try:
-            body = HistoryBody.model_validate_json(raw)
-        except ValueError as e:
-            errors = getattr(e, "errors", lambda: [])()
-            if not errors:
-                raise Invalid("the body is not JSON", field="body") from None
-            raise Invalid.listing([{"field": field_path(x["loc"]), "message": x["msg"]} for x in errors]) from None
-        try:
-            rows, name = history.json_rows([o.model_dump() for o in body.orders],
-                                           [r.model_dump() for r in body.returns], [p.model_dump() for p in body.payments])
-        except HistoryError as e:
-            raise refused(e) from None
-        filename = "JSON"
-
-        def work(session):
-            return history.import_rows(session, rows=rows, actor=user.username, dry_run=dry_run, name=name)
-    else:
-        upload = await read_upload(request, limit=history.MAX_UPLOAD, accept=FILE_TYPES,
-                                   hint="send JSON, a CSV or XLSX body, or the file as the multipart field 'file'")
-        data, filename = upload.data, upload.filename or "upload"
-
-        def work(session):
-            return history.import_file(session, data=data, actor=user.username, dry_run=dry_run)
+async def _run(request: Request, user: User, *, filename: str, dry_run: bool, work) -> HistoryResult:
     try:
-        found, run_id = await run_in_threadpool(run_import, sessions, filename=filename, actor=user.username,
-                                                dry_run=dry_run, work=work)
+        found, run_id = await run_in_threadpool(run_import, request.app.state.sessions, filename=filename,
+                                                actor=user.username, dry_run=dry_run, work=work)
     except HistoryError as e:
         raise refused(e) from None
     return result(found, run_id)
+
+
+DryRun = Annotated[bool, Query(description="check and count, write nothing")]
+
+
+@router.post("/api/v1/imports/order-history", response_model=HistoryResult, status_code=201,
+             responses=responses(413))
+async def import_history(body: HistoryBody, request: Request, user: Importer, dry_run: DryRun = False):
+    """Orders with their lines, shipments, deliveries, returns and payments as they happened in the ERP,
+    for integrations: `orders` (each with its `lines`), `returns`, `payments`. All or nothing: 422
+    names every problem by its place (`orders[3].lines[1].quantity`). An order, return or payment
+    whose number is already there is left as it is and counted in `already`. Imported orders start
+    no workflow. The same import as the file's (`/api/v1/imports/order-history/file`)."""
+    try:
+        rows, name = history.json_rows([o.model_dump() for o in body.orders], [r.model_dump() for r in body.returns],
+                                       [p.model_dump() for p in body.payments])
+    except HistoryError as e:
+        raise refused(e) from None
+
+    def work(session):
+        return history.import_rows(session, rows=rows, actor=user.username, dry_run=dry_run, name=name)
+    return await _run(request, user, filename="JSON", dry_run=dry_run, work=work)
+
+
+@router.post("/api/v1/imports/order-history/file", response_model=HistoryResult, status_code=201,
+             openapi_extra=_FILE_BODY, responses=responses(413, 415))
+async def import_history_file(request: Request, user: Importer, dry_run: DryRun = False):
+    """A CSV (UTF-8, UTF-8 with BOM, or GB18030) or XLSX file of order history as the body or the
+    multipart field `file`: one row per order line with the order's columns repeated; returns and
+    payments are rows with `record` = return or payment (README, "Order history from the ERP").
+    All or nothing: 422 lists every problem by line and column."""
+    upload = await read_upload(request, limit=history.MAX_UPLOAD, accept=FILE_TYPES,
+                               hint="send a CSV or XLSX body, or the file as the multipart field 'file'")
+    data = upload.data
+
+    def work(session):
+        return history.import_file(session, data=data, actor=user.username, dry_run=dry_run)
+    return await _run(request, user, filename=upload.filename or "upload", dry_run=dry_run, work=work)
 
 
 @router.get("/api/v1/imports/order-history", response_model=list[HistoryImportRead])

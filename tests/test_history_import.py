@@ -286,3 +286,22 @@ def test_the_console_page_checks_a_file_in_a_dry_run_then_imports_it(client, mak
                                       .encode(), "text/csv")})
     assert bad.status_code == 422 and "bad.csv was not imported" in bad.text
     assert '<td data-label="Line" class="num">2</td>' in bad.text
+
+
+def test_the_demo_history_imports_cleanly_and_its_completed_orders_are_paid(client, make_dealer, make_user,
+                                                                            product, sessions):
+    from launcher.demo import demo_history
+    dealers, finance = [make_dealer() for _ in range(3)], make_user("finance")
+    with sessions() as s:
+        data = demo_history(s, dealers=[d.dealer.code for d in dealers], seed=uuid.uuid4().int % 10**6,
+                            today=date.today())
+    r = post_file(client, finance, data)
+    assert r.status_code == 201, r.text
+    assert r.json()["orders"] >= 6 and r.json()["payments"] > 0
+    with sessions() as s:
+        unpaid = s.scalar(text("""
+            select count(*) from orders o join dealers d on d.id = o.dealer_id
+            where d.code = any(:codes) and o.status = 'completed'
+              and o.amount <> (select sum(amount) from payments p where p.order_id = o.id)"""),
+                          {"codes": [d.dealer.code for d in dealers]})
+    assert unpaid == 0

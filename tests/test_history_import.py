@@ -305,3 +305,43 @@ def test_the_demo_history_imports_cleanly_and_its_completed_orders_are_paid(clie
               and o.amount <> (select sum(amount) from payments p where p.order_id = o.id)"""),
                           {"codes": [d.dealer.code for d in dealers]})
     assert unpaid == 0
+
+
+def test_every_kind_of_bad_cell_is_named_with_what_was_expected(client, make_dealer, make_user, product):
+    dealer, finance = make_dealer(), make_user("finance")
+    code, sku, r = dealer.dealer.code, product.sku, refs(12)
+    rows = [
+        f"refund,SO-{r[0]},{code},delivered,2025-01-01,,2025-01-02,{sku},1,,,,,,,",
+        f"line,SO-{r[1]},{code},submitted,2025-01-01,,,{sku},1,,,,,,,",
+        f"line,SO-{r[2]},{code},delivered,2026-02-30,,2026-03-01,{sku},1,,,,,,,",
+        f"line,SO-{r[3]},{code},delivered,2025-01-01T10:00:00,,2025-01-02,{sku},1,,,,,,,",
+        f"line,SO-{r[4]},{code},delivered,0001-01-01,,9999-12-31T23:59:59+14:00,{sku},1,,,,,,,",
+        f"line,SO-{r[5]},{code},delivered,2025-01-01,,2025-01-02,{sku},99999999999,1.234,,,,,,",
+        f"payment,,,,,,,,,,PM-{r[6]},,,-5,2025-01-01,",
+        f"line,SO-{r[7]},{code},delivered,yesterday,,2025-01-02,{sku},1,,,,,,,",
+        f"line,SO-{'x' * 70},{code},delivered,2025-01-01,,2025-01-02,{sku},1,,,,,,,",
+    ]
+    bad = post_file(client, finance, (HEADER + "\n".join(rows) + "\n").encode())
+    assert bad.status_code == 422, bad.text
+    assert [(e["line"], e["field"], e["message"]) for e in bad.json()["errors"]] == [
+        (2, "record", "expected line, return or payment, got 'refund'"),
+        (3, "status", "'submitted': an order waiting for its credit decision is placed through the API, not imported"),
+        (4, "placed_at", "no such date '2026-02-30'"),
+        (5, "placed_at", "'2025-01-01T10:00:00' has no UTC offset: add one (+08:00 for China) or give a date"),
+        (6, "delivered_at", "'9999-12-31T23:59:59+14:00' is in the future"),
+        (7, "quantity", "must be between 1 and 1000000, got '99999999999'"),
+        (7, "unit_price", "expected an amount with at most 2 decimals, got '1.234'"),
+        (8, "dealer", "required when no order_ref is given"),
+        (8, "amount", "must be greater than 0, got '-5'"),
+        (9, "placed_at", "expected an ISO 8601 time with offset (2026-03-05T14:30:00+08:00) or a date (2026-03-05), "
+                         "got 'yesterday'"),
+        (10, "order_ref", "at most 64 characters, got 73")]
+
+    # An order too large for its amount, and statuses that disagree with their dates.
+    rows = [f"line,SO-{r[8]},{code},delivered,2025-01-01,,2025-01-02,{sku},1000000,999999999.00,,,,,,",
+            f"line,SO-{r[9]},{code},shipped,2025-01-01,,,{sku},1,,,,,,,",
+            f"line,SO-{r[10]},{code},approved,2025-01-05,2025-01-06,2025-01-04,{sku},1,,,,,,,"]
+    bad = post_file(client, finance, (HEADER + "\n".join(rows) + "\n").encode())
+    assert bad.status_code == 422, bad.text
+    assert [(e["line"], e["field"]) for e in bad.json()["errors"]] == [
+        (2, "quantity"), (3, "shipped_at"), (4, "shipped_at"), (4, "delivered_at"), (4, "delivered_at")]

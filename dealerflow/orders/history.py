@@ -370,7 +370,7 @@ _TYPED = [
     """create temporary table history_lines on commit drop as
         select r.line, r.order_ref, row_number() over (partition by r.order_ref order by r.line)::int as line_no,
                p.id as product_id, r.sku, r.quantity, coalesce(r.unit_price, p.unit_price) as unit_price,
-               (r.quantity * coalesce(r.unit_price, p.unit_price))::numeric(14, 2) as amount
+               round(r.quantity * coalesce(r.unit_price, p.unit_price), 2) as amount
         from history_rows r left join products p on p.sku = r.sku where r.rec = 'line'""",
     """create temporary table history_known on commit drop as
         select o.order_ref, o.dealer_id, o.dealer, o.status, o.delivered_at, false as stored from history_orders o

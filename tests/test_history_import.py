@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
+import zipfile
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -345,3 +346,28 @@ def test_every_kind_of_bad_cell_is_named_with_what_was_expected(client, make_dea
     assert bad.status_code == 422, bad.text
     assert [(e["line"], e["field"]) for e in bad.json()["errors"]] == [
         (2, "quantity"), (3, "shipped_at"), (4, "shipped_at"), (4, "delivered_at"), (4, "delivered_at")]
+
+
+def test_a_row_with_more_values_than_columns_refuses_the_file_and_quoted_line_breaks_keep_line_numbers(
+        client, make_dealer, make_user, product, sessions):
+    dealer, finance = make_dealer(), make_user("finance")
+    code, sku, r = dealer.dealer.code, product.sku, refs(2)
+    content = ("order_ref,dealer,status,placed_at,delivered_at,sku,quantity,record,reference,returned_at,reason\n"
+               f"SO-{r[0]},{code},delivered,2025-01-01,2025-01-03,{sku},2,,,,\n"
+               f"SO-{r[0]},,,,,{sku},1,return,RT-{r[0]},2025-01-04,\"broken,\nin two\"\n"
+               f"SO-{r[1]},{code},delivered,2025-01-01,2025-01-03,{sku},2,,,,,extra\n")
+    bad = post_file(client, finance, content.encode())
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["errors"] == [{"line": 5, "field": None, "message": "12 values for 11 columns"}]
+    good = post_file(client, finance, content.replace(",extra", "").encode())
+    assert good.status_code == 201 and good.json()["returns"] == 1, good.text
+    with sessions() as s:
+        assert s.scalar(select(OrderReturn.reason).where(OrderReturn.reference == f"RT-{r[0]}")) == "broken,\nin two"
+
+
+def test_a_zip_that_is_no_workbook_is_refused_by_name(client, make_user):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("hello.txt", "not a workbook")
+    r = post_file(client, make_user("admin"), buffer.getvalue(), name="x.xlsx")
+    assert r.status_code == 415 and "not a readable XLSX workbook" in r.json()["detail"], r.text

@@ -196,17 +196,21 @@ class _CopySource:
         self.writer = csv.writer(self.buffer, lineterminator="\n")
         self.pending = ""
         self.count = 0
+        self.error: Exception | None = None  # what reading the rows raised (psycopg2 would bury it)
 
     def read(self, size: int = -1) -> str:
         while len(self.pending) < max(size, 1 << 16):
             self.buffer.seek(0)
             self.buffer.truncate()
             n = 0
-            for line, cells in self.rows:
-                self.writer.writerow((line, *cells))
-                n += 1
-                if n == 2000:
-                    break
+            try:
+                for line, cells in self.rows:
+                    self.writer.writerow((line, *cells))
+                    n += 1
+                    if n == 2000:
+                        break
+            except Exception as e:  # noqa: BLE001 — raised again by _stage once COPY has ended
+                self.error, n = e, 0
             if not n:
                 break
             self.count += n
@@ -232,6 +236,8 @@ def _stage(session: Session, rows: Iterable[tuple[int, list[str]]]) -> int:
         cursor.copy_expert(f"copy history_raw (line, {', '.join(FIELDS)}) from stdin with (format csv)", source)
     finally:
         cursor.close()
+    if source.error is not None:
+        raise source.error
     return source.count
 
 

@@ -159,15 +159,22 @@ def sheet_rows(data: bytes):
     """The first worksheet of an XLSX workbook as (row number, cells as text), blank rows skipped,
     read as a stream (a million rows without holding them). Raises NotText for a file that is no workbook."""
     import openpyxl  # only imports of spreadsheets pay for it
-    from zipfile import BadZipFile
 
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (BadZipFile, KeyError, ValueError, OSError) as e:
+    except Exception as e:  # noqa: BLE001 — a zip that is no workbook, a damaged one: openpyxl raises many kinds
         raise NotText(f"the upload is not a readable XLSX workbook ({type(e).__name__})") from None
     try:
-        sheet = book.worksheets[0]
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        number = 0
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except Exception as e:  # noqa: BLE001 — a sheet broken inside (bad XML, a cell of no known type)
+                raise NotText(f"the workbook cannot be read after row {number} ({type(e).__name__})") from None
+            number += 1
             cells = [_cell_text(v) for v in row]
             if any(c.strip() for c in cells):
                 yield number, cells

@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(PY) bench/scans.py
 	$(PY) bench/reports.py
 	$(PY) bench/master_data.py
+	$(PY) bench/history_import.py
 
 clean:
 	rm -rf $(VENV) .data

@@ -70,6 +70,9 @@ LABELS: dict[str, str] = {
     # imports
     "shipments": N_("shipments"), "deliveries": N_("deliveries"), "returns": N_("returns"),
     "payments": N_("payments"),
+    # imports of order history
+    "running": N_("running"), "imported": N_("imported"), "checked": N_("checked (dry run)"),
+    "refused": N_("refused"),
     # periods
     "quarter": N_("quarter"), "month": N_("month"), "year": N_("year"),
 }

@@ -144,6 +144,9 @@ class Order(Base):
     updated_at: Mapped[datetime] = _now()
     shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Imported from the ERP's history (dealerflow/orders/history.py): its order number there, once.
+    imported: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    source_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
     lines: Mapped[list["OrderLine"]] = relationship(order_by="OrderLine.line_no", lazy="selectin")
     __table_args__ = (
         UniqueConstraint("dealer_id", "idempotency_key", name="order_idempotency"),
@@ -436,6 +439,7 @@ class OrderReturn(Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     returned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str] = mapped_column(Text, default="")
+    imported: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     recorded_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = _now()
     __table_args__ = (
@@ -455,6 +459,7 @@ class Payment(Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     paid_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     method: Mapped[str] = mapped_column(String(32), default="transfer")
+    imported: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     recorded_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = _now()
     __table_args__ = (
@@ -846,4 +851,27 @@ class CreditLimitChange(Base):
         CheckConstraint("status in ('pending', 'approved', 'rejected')", name="limit_change_status"),
         # One pending raise per dealer: a second is refused until the first is decided.
         Index("limit_change_pending", "dealer_id", unique=True, postgresql_where="status = 'pending'"),
+# --- order history imports ---
+
+HISTORY_IMPORT_STATES = ("running", "imported", "checked", "refused")
+
+
+class HistoryImport(Base):
+    """One import of the ERP's order history (a file or a JSON batch): who sent what, whether it was a
+    dry run, and what it found — new and already-there orders, lines, returns, payments, or the
+    problems that refused it. The console lists them as the imports' progress and results."""
+    __tablename__ = "history_imports"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    actor: Mapped[str] = mapped_column(String(64))
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default="running")
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[dict] = mapped_column(Json, default=dict)
+    problems: Mapped[list] = mapped_column(Json, default=list)  # the first ones, when refused
+    started_at: Mapped[datetime] = _now()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        Index("history_import_started", "started_at"),
+        CheckConstraint("state in ('running', 'imported', 'checked', 'refused')", name="history_import_state"),
     )

@@ -7,6 +7,8 @@ rows. Everything comes from one `random.Random(seed)`; the global random module 
 Rows go in with Core bulk inserts in chunks, so 600 dealers with a year of orders take seconds."""
 from __future__ import annotations
 
+import csv
+import io
 import math
 import random
 import uuid
@@ -754,3 +756,49 @@ def demo_scans(session: Session, *, seed: int = DEFAULT_SEED, now: datetime | No
              "scanned_at": (now - timedelta(hours=24) * (1 - n / len(rows))).isoformat(),
              **({"price": f"{price:.2f}"} if price is not None else {})}
             for n, (unit, region, price) in enumerate(rows)]
+
+
+# --- history from the previous ERP ------------------------------------------------------------------
+
+def demo_history(session: Session, *, seed: int = DEFAULT_SEED, today: date | None = None,
+                 dealers: Sequence[str] | None = None) -> bytes:
+    """The ERP's export of the year before the demo's orders (what a manufacturer brings along when it
+    starts on the platform), as the CSV the order-history import reads: one row per order line with
+    the order's columns repeated, then a row per return and per payment. Completed orders are paid in
+    full, a few delivered ones still owe and had one unit returned, a few were cancelled. `dealers`:
+    the dealer codes (default: every dealer)."""
+    today = today or date.today()
+    rng = random.Random(seed + 13)
+    codes = list(dealers) if dealers is not None else list(session.scalars(select(Dealer.code).order_by(Dealer.code)))
+    products = session.execute(select(Product.sku, Product.unit_price).order_by(Product.sku)).all()
+    first = datetime.combine(today - timedelta(days=730), time(9), CST)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, ("record", "order_ref", "dealer", "status", "placed_at", "shipped_at", "delivered_at",
+                                  "sku", "quantity", "unit_price", "reference", "returned_at", "reason", "amount",
+                                  "paid_at"), lineterminator="\n")
+    writer.writeheader()
+    after: list[dict] = []  # returns and payments, after the lines
+    for code in codes:
+        for _ in range(rng.randint(2, 6)):
+            ref = f"ERP-SO-{uuid.UUID(int=rng.getrandbits(128)).hex[:10].upper()}"
+            placed = first + timedelta(days=rng.randrange(0, 330), minutes=rng.randrange(0, 480))
+            shipped = placed + timedelta(days=rng.randint(1, 3))
+            delivered = shipped + timedelta(days=rng.randint(1, 5))
+            status = rng.choices(("completed", "delivered", "cancelled"), (85, 10, 5))[0]
+            order = dict(order_ref=ref, dealer=code, status=status, placed_at=placed.isoformat(),
+                         shipped_at="" if status == "cancelled" else shipped.isoformat(),
+                         delivered_at="" if status == "cancelled" else delivered.isoformat())
+            amount = Decimal("0")
+            for sku, price in rng.sample(products, rng.randint(1, 4)):
+                quantity = rng.randint(2, 30)
+                price = (price * Decimal(rng.choice(("1", "1", "0.95", "0.9")))).quantize(CENT)
+                amount += price * quantity
+                writer.writerow(dict(order, record="line", sku=sku, quantity=quantity, unit_price=price))
+            if status == "completed":
+                after.append(dict(record="payment", order_ref=ref, reference=f"ERP-PAY-{ref[7:]}", amount=amount,
+                                  paid_at=(delivered + timedelta(days=rng.randint(5, 40))).isoformat()))
+            elif status == "delivered":
+                after.append(dict(record="return", order_ref=ref, sku=sku, quantity=1, reference=f"ERP-RT-{ref[7:]}",
+                                  returned_at=(delivered + timedelta(days=3)).isoformat(), reason="运输破损"))
+    writer.writerows(after)
+    return out.getvalue().encode("utf-8-sig")

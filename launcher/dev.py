@@ -60,6 +60,7 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
             with sessions.begin() as session:
                 summary = seed_demo(session, dealers=dealers)
             _step(f"  {summary} in {time.monotonic() - started:.1f}s")
+            _history_demo(sessions)
         engine.dispose()
         runtime_file.write_text(json.dumps({"database_url": settings.database_url,
                                             "temporal_address": settings.temporal_address}))
@@ -245,6 +246,25 @@ def _retier_demo(settings: Settings, timeout: float = 120) -> None:
         print(f"warning: could not re-tier the demo dealers: {e}", file=sys.stderr)
     finally:
         engine.dispose()
+
+
+def _history_demo(sessions) -> None:
+    """First run: the previous ERP's year of order history before the demo's orders, checked in a dry
+    run and then imported, as finance does on /console/imports/history."""
+    from api.orders.history import run_import
+    from dealerflow.orders import history
+    from launcher.demo import demo_history
+
+    try:
+        with sessions() as session:
+            data = demo_history(session)
+        for dry in (True, False):
+            found, _ = run_import(sessions, filename="erp-history.csv", actor="finance", dry_run=dry,
+                                  work=lambda s: history.import_file(s, data=data, actor="finance", dry_run=dry))
+        _step(f"  the ERP's history before that: {found.orders} orders, {found.lines} lines, {found.returns} "
+              f"returns, {found.payments} payments imported")
+    except Exception as e:  # the demo still runs; history can be imported in the console
+        print(f"warning: could not import the demo's ERP history: {e}", file=sys.stderr)
 
 
 def _diversion_demo(settings: Settings) -> None:

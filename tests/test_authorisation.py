@@ -68,6 +68,9 @@ ROUTES = {
     "POST /api/v1/returns": gate("hq", "finance", "admin"),
     "POST /api/v1/payments": gate("hq", "finance", "admin"),
     "POST /api/v1/imports/{kind}": gate("hq", "finance", "admin"),
+    "POST /api/v1/imports/order-history": gate("finance", "admin"),
+    "GET /api/v1/imports/order-history": gate("finance", "admin"),
+    "POST /api/v1/imports/order-history/file": gate("finance", "admin"),
     "GET /api/v1/payments": gate(*EVERYONE, scoped="list"),
     "GET /api/v1/returns": gate(*EVERYONE, scoped="list"),
     "GET /api/v1/tasks": gate(*EVERYONE),
@@ -138,6 +141,7 @@ ROUTES = {
     "GET /api/v1/cases/{case_id}": gate(*EVERYONE, scoped="detail"),
     "GET /console/cases": gate(*EVERYONE, scoped="list"),
     "GET /console/imports": gate("hq", "finance", "admin"), "POST /console/imports": gate("hq", "finance", "admin"),
+    "GET /console/imports/history": gate("finance", "admin"), "POST /console/imports/history": gate("finance", "admin"),
     "GET /console/cases/{case_id}": gate(*EVERYONE, scoped="detail"),
     "POST /api/v1/diversion/sweep": gate(*HQ, send=False),
     # The console: a cookie login; anonymous callers are sent to the login page.

@@ -11,7 +11,8 @@ from dealerflow.core.errors import DomainError
 from dealerflow.core.errors import Forbidden, NotFound
 from dealerflow.models import Product
 from api.orders import temporal
-from dealerflow.orders import fulfilment
+from dealerflow.orders import fulfilment, history
+from api.orders import history as history_routes
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.orders.schemas import OrderCreate, OrderLineIn
 from api.orders.views import order_count, order_read, order_summaries, visible_order
@@ -148,3 +149,50 @@ async def import_file(request: Request, user: ConsoleUser, kind: Annotated[str, 
     except DomainError as e:
         return _imports_page(request, user, refusal(e)[1], kind=kind, error=refusal(e)[0])
     return _imports_page(request, user, kind=kind, recorded=recorded, filename=file.filename)
+
+
+# --- order history from the ERP ---------------------------------------------------------------------
+
+HISTORY_IMPORTERS = ("admin", "finance")
+
+
+def _history_page(request, session, user, status_code: int = 200, **context):
+    return page(request, "history_import.html", user, status_code, fields=history.FIELDS, needs=history.NEEDS,
+                statuses=history.STATUSES, runs=history.recent(session), limit_mb=history.MAX_UPLOAD // (1024 * 1024),
+                **context)
+
+
+@router.get("/imports/history")
+def history_page(request: Request, session: SessionDep, user: ConsoleUser):
+    require(user, *HISTORY_IMPORTERS)
+    return _history_page(request, session, user)
+
+
+@router.post("/imports/history")
+async def import_history(request: Request, session: SessionDep, user: ConsoleUser,
+                         file: Annotated[UploadFile | None, File()] = None,
+                         dry_run: Annotated[str, Form()] = ""):
+    """The same import as `POST /api/v1/imports/order-history`: all rows or none, every problem by line."""
+    require(user, *HISTORY_IMPORTERS)
+    _ = translator(request)
+    dry = dry_run in ("1", "on", "true")
+    if file is None or not file.filename:
+        return _history_page(request, session, user, 422, dry_run=dry, error=_("Choose a CSV or XLSX file."))
+    data = await file.read(history.MAX_UPLOAD + 1)
+    if len(data) > history.MAX_UPLOAD:
+        return _history_page(request, session, user, 413, dry_run=dry,
+                             error=_("The file is larger than %(mb)s MB: split it.",
+                                     mb=history.MAX_UPLOAD // (1024 * 1024)))
+
+    def work(s):
+        return history.import_file(s, data=data, actor=user.username, dry_run=dry)
+
+    try:
+        found, _run = await run_in_threadpool(history_routes.run_import, request.app.state.sessions,
+                                              filename=file.filename, actor=user.username, dry_run=dry, work=work)
+    except history.HistoryError as e:
+        return _history_page(request, session, user, 422, dry_run=dry, problems=e.problems[:PROBLEMS_SHOWN],
+                             more=max(0, e.total - min(len(e.problems), PROBLEMS_SHOWN)), filename=file.filename)
+    except DomainError as e:
+        return _history_page(request, session, user, refusal(e)[1], dry_run=dry, error=refusal(e)[0])
+    return _history_page(request, session, user, dry_run=dry, found=found, filename=file.filename)

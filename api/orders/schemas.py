@@ -123,3 +123,69 @@ class PaymentRead(BaseModel):
     paid_at: datetime
     method: str
     recorded_by: str
+
+
+# --- order history from the ERP ---------------------------------------------------------------------
+
+class HistoryLineIn(LooseRow):
+    sku: Loose = None
+    quantity: Annotated[Loose, Field(description="units, a whole number from 1")] = None
+    unit_price: Annotated[Loose, Field(description="decimal string; default the product's price")] = None
+
+
+class HistoryOrderIn(LooseRow):
+    order_ref: Annotated[Loose, Field(description="the order's number in the ERP, unique")] = None
+    dealer: Annotated[Loose, Field(description="dealer code")] = None
+    status: Annotated[Loose, Field(description="approved, shipped, delivered, completed, cancelled or rejected")] = None
+    placed_at: Annotated[Loose, Field(description="ISO 8601 time with offset, or a date (China)")] = None
+    shipped_at: Loose = None
+    delivered_at: Loose = None
+    lines: Annotated[list[HistoryLineIn], Field(max_length=1000)] = []
+
+
+class HistoryReturnIn(LooseRow):
+    reference: Annotated[Loose, Field(description="the return's number in the ERP, unique")] = None
+    order_ref: Loose = None
+    sku: Loose = None
+    quantity: Loose = None
+    returned_at: Loose = None
+    reason: Loose = None
+
+
+class HistoryPaymentIn(LooseRow):
+    reference: Annotated[Loose, Field(description="bank or ERP reference, unique")] = None
+    amount: Annotated[Loose, Field(description="decimal string, e.g. \"1250.00\"")] = None
+    paid_at: Loose = None
+    order_ref: Annotated[Loose, Field(description="the ERP order paid (optional)")] = None
+    dealer: Annotated[Loose, Field(description="dealer code; required without order_ref")] = None
+    method: Loose = None
+
+
+class HistoryBody(BaseModel):
+    orders: Annotated[list[HistoryOrderIn], Field(max_length=100_000)] = []
+    returns: Annotated[list[HistoryReturnIn], Field(max_length=100_000)] = []
+    payments: Annotated[list[HistoryPaymentIn], Field(max_length=100_000)] = []
+
+
+class HistoryResult(BaseModel):
+    import_id: int
+    dry_run: bool
+    rows: int
+    orders: int  # new (or, in a dry run, that would be new)
+    lines: int
+    returns: int
+    payments: int
+    already: dict[str, int]  # orders, returns, payments already there: left as they were
+
+
+class HistoryImportRead(BaseModel):
+    id: int
+    filename: str
+    actor: str
+    dry_run: bool
+    state: str
+    rows: int
+    counts: dict
+    problems: list[dict]
+    started_at: datetime
+    finished_at: datetime | None

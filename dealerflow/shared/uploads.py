@@ -12,7 +12,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 from dealerflow.core.errors import Invalid, Unsupported
-from dealerflow.shared.accounts import day_start
+from dealerflow.shared.accounts import CHINA, day_start
 
 _MAGIC = ((b"PK\x03\x04", "an Excel workbook or a zip archive"), (b"\xd0\xcf\x11\xe0", "an Excel 97 workbook"),
           (b"%PDF", "a PDF"), (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"))
@@ -118,54 +118,28 @@ MAX_SHEET_ROWS = 100_000
 
 
 def is_workbook(data: bytes) -> bool:
-    return data.startswith(b"PK\x03\x04")
+    return data.startswith(XLSX_MAGIC)
 
 
 def read_workbook(data: bytes, *, max_rows: int = MAX_SHEET_ROWS) -> Table:
     """The first sheet of an XLSX workbook as a Table (lines are the sheet's row numbers): numbers as
     written (1250.5, never 1250.5000000001), dates as 2026-03-05, formulas as their cached values."""
-    from openpyxl import load_workbook  # only imports that send a workbook pay for it
-
-    try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # a zip that is not a workbook, a damaged file: openpyxl raises many kinds
-        raise NotText("the upload is not an XLSX workbook Excel can open: save it again as .xlsx") from None
-    try:
-        rows = wb.worksheets[0].iter_rows(values_only=True) if wb.worksheets else iter(())
-        table: Table | None = None
-        for number, cells in enumerate(rows, start=1):
-            texts = [_cell_text(c) for c in cells]
-            while texts and texts[-1] == "":
-                texts.pop()
-            if not texts:
-                continue
-            if table is None:
-                table = Table(number, [t.strip().lower() for t in texts])
-                continue
-            if len(table.rows) >= max_rows:
-                raise Invalid(f"at most {max_rows} rows a sheet: split it", line=number)
-            if len(texts) > len(table.names):
-                table.misfits.append((number, len(texts)))
-            else:
-                table.rows.append(dict(zip(table.names, texts)))
-                table.lines.append(number)
-        return table or Table(0, [])
-    finally:
-        wb.close()
-
-
-def _cell_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return str(value)
+    table: Table | None = None
+    for number, cells in sheet_rows(data):
+        texts = list(cells)
+        while texts and texts[-1] == "":
+            texts.pop()
+        if table is None:
+            table = Table(number, [t.strip().lower() for t in texts])
+            continue
+        if len(table.rows) >= max_rows:
+            raise Invalid(f"at most {max_rows} rows a sheet: split it", line=number)
+        if len(texts) > len(table.names):
+            table.misfits.append((number, len(texts)))
+        else:
+            table.rows.append(dict(zip(table.names, texts)))
+            table.lines.append(number)
+    return table or Table(0, [])
 
 
 def read_upload_table(data: bytes, *, encoding: str = "utf-8") -> Table:
@@ -215,3 +189,70 @@ def parse_amount(raw: str) -> Decimal:
     if amount <= 0:
         raise BadValue(f"must be greater than 0, got {raw!r}")
     return amount
+
+
+# --- spreadsheets and the encodings of Chinese Excel ------------------------------------------------
+
+XLSX_MAGIC = b"PK\x03\x04"
+
+
+def decode_text(data: bytes, *, expected: str = "CSV", save_as: str = "\"CSV UTF-8\"") -> str:
+    """As `text_of`, and a file that is not UTF-8 is read as GB18030 (what Excel on a Chinese Windows
+    saves as "CSV"), which covers GBK and GB2312."""
+    try:
+        return text_of(data, expected=expected, save_as=save_as)
+    except NotText:
+        if b"\x00" in data or any(data.startswith(magic) for magic, _ in _MAGIC):
+            raise
+        try:
+            return data.decode("gb18030")
+        except UnicodeDecodeError as e:
+            raise NotText(f"the upload is neither UTF-8 nor GB18030 text (byte {e.start}): save it as {save_as}") \
+                from None
+
+
+def _cell_text(value) -> str:
+    """A spreadsheet cell as the text a CSV export of it would hold: a time without a zone is Beijing
+    time, a whole number has no decimals."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            if (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0):
+                return value.date().isoformat()
+            return value.replace(tzinfo=CHINA).isoformat()
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def sheet_rows(data: bytes):
+    """The first worksheet of an XLSX workbook as (row number, cells as text), blank rows skipped,
+    read as a stream (a million rows without holding them). Raises NotText for a file that is no workbook."""
+    import openpyxl  # only imports of spreadsheets pay for it
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as e:  # noqa: BLE001 — a zip that is no workbook, a damaged one: openpyxl raises many kinds
+        raise NotText(f"the upload is not a readable XLSX workbook ({type(e).__name__})") from None
+    try:
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        number = 0
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except Exception as e:  # noqa: BLE001 — a sheet broken inside (bad XML, a cell of no known type)
+                raise NotText(f"the workbook cannot be read after row {number} ({type(e).__name__})") from None
+            number += 1
+            cells = [_cell_text(v) for v in row]
+            if any(c.strip() for c in cells):
+                yield number, cells
+    finally:
+        book.close()

@@ -113,3 +113,56 @@ def parse_amount(raw: str) -> Decimal:
     if amount <= 0:
         raise BadValue(f"must be greater than 0, got {raw!r}")
     return amount
+
+
+MAX_SHEET_ROWS = 200_000
+
+
+def read_workbook(data: bytes) -> Table:
+    """The first sheet of an .xlsx workbook as a table: the first non-blank row names the columns,
+    each row's line is its row number in the sheet. Cells are read as text (a whole-number float as
+    an integer). Raises NotText for a file that is not a readable workbook."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many kinds for a damaged file
+        raise NotText("the upload is not a readable .xlsx workbook: save it as \"Excel Workbook (.xlsx)\"") from None
+    try:
+        sheet = book.worksheets[0]
+
+        def cell(value) -> str:
+            if value is None:
+                return ""
+            if isinstance(value, float) and value.is_integer():
+                return str(int(value))
+            return str(value)
+
+        table: Table | None = None
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = [cell(v) for v in values]
+            if not any(c.strip() for c in cells):
+                continue
+            if table is None:
+                while cells and not cells[-1].strip():
+                    cells.pop()
+                table = Table(number, [c.strip().lower() for c in cells])
+                continue
+            if number > MAX_SHEET_ROWS:
+                raise Unsupported(f"the workbook has more than {MAX_SHEET_ROWS:,} rows: split it")
+            extra = [c for c in cells[len(table.names):] if c.strip()]
+            if extra:
+                table.misfits.append((number, len(cells)))
+            else:
+                table.rows.append(dict(zip(table.names, cells)))
+                table.lines.append(number)
+        return table or Table(0, [])
+    finally:
+        book.close()
+
+
+def read_upload_table(data: bytes) -> Table:
+    """A CSV (UTF-8) or .xlsx upload as a table, told apart by its first bytes."""
+    if data.startswith(b"PK\x03\x04"):
+        return read_workbook(data)
+    return read_table(text_of(data, expected="CSV or .xlsx", save_as="\"CSV UTF-8\" or \"Excel Workbook (.xlsx)\""))

@@ -173,6 +173,8 @@ def test_a_short_order_waits_and_stock_arriving_goes_to_the_highest_supply_prior
 
     first = order(client, normal, product.sku, 5).json()  # 2 in stock: 2 reserved, 3 wait
     assert first["status"] == "approved"
+    # The answer is written from the placement's own transaction; reading the order back says the same.
+    assert client.get(f"/api/v1/orders/{first['id']}", headers=normal.headers).json() == first
     a = first["allocation"]
     assert (a["reserved"], a["backordered"]) == (2, 3)
     assert a["decision"]["outcome"] == {"allocate": "backorder", "priority": 50,
@@ -295,5 +297,8 @@ def test_a_lost_workflow_start_is_made_by_the_order_sweep(client, make_dealer, p
 
 def test_a_placed_order_leaves_nothing_in_the_outbox(client, make_dealer, product, sessions):
     placed = order(client, make_dealer(), product.sku, 1).json()
-    with sessions() as s:
-        assert s.get(PendingOrderStart, uuid.UUID(placed["id"])) is None
+
+    def released():
+        with sessions() as s:
+            return s.get(PendingOrderStart, uuid.UUID(placed["id"])) is None
+    assert wait_until(released)

@@ -4,8 +4,10 @@ nobody waits on it. The transaction also queues the start (the order_starts outb
 to a crash or an unreachable Temporal is made by the order sweep, on its schedule."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,7 +26,7 @@ from dealerflow.contracts import (STAGE, OrderLineInput, OrderStart, OrderSweepI
 from dealerflow.models import User
 from workflows import OrderSweepWorkflow, OrderWorkflow
 from api.orders.schemas import OrderCreate, OrderRead
-from api.orders.views import order_read
+from api.orders.views import order_read, placed_read
 from api.temporal_calls import ensure_schedule, unavailable
 
 log = logging.getLogger("dealerflow.api")
@@ -54,7 +56,7 @@ async def place_order(*, sessions: sessionmaker[Session], user: User, body: Orde
                     order_id=str(order_id), dealer_id=dealer.id, lines=lines, actor=user.username, user_id=user.id,
                     idempotency_key=idempotency_key, fingerprint=fingerprint), workflow_id_for(str(order_id)))
                 if placed.created:
-                    return Placed(order_read(session, order_id), False,
+                    return Placed(placed_read(order_id, placed.written), False,
                                   OrderStart(str(order_id), dealer.id, dealer.region, placed.decision))
             # Placed before, maybe by a concurrent request with this key: the same body only.
             orders.check_replay(session, order_id, fingerprint)
@@ -78,12 +80,47 @@ async def start_order(*, client: Client, task_queue: str, sessions: sessionmaker
         log.warning("order %s: workflow not started (%s); the order sweep will start it", start.order_id, e)
         return False
 
-    def done() -> None:
-        with sessions.begin() as session:
-            orders.started(session, [uuid.UUID(start.order_id)])
-
-    await run_in_threadpool(done)
+    _outbox(sessions).release(start.order_id)
     return True
+
+
+class _Started:
+    """Orders whose workflow started, deleted from the outbox a batch at a time (one transaction for
+    the orders of a few milliseconds, not one each). Should the process die first, the sweep starts
+    them again, which starts nothing: the workflow id is the order's."""
+    WAIT = 0.01
+
+    def __init__(self, sessions: sessionmaker[Session]):
+        self.sessions, self.pending, self.task = sessions, [], None
+
+    def release(self, order_id: str) -> None:
+        self.pending.append(uuid.UUID(order_id))
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while self.pending:
+            await asyncio.sleep(self.WAIT)
+            batch, self.pending = self.pending, []
+
+            def delete() -> None:
+                with self.sessions.begin() as session:
+                    orders.started(session, batch)
+
+            try:
+                await run_in_threadpool(delete)
+            except Exception as e:  # the sweep finds them; starting them again starts nothing
+                log.warning("%d started orders left in the outbox (%s)", len(batch), e)
+
+
+_STARTED: "weakref.WeakKeyDictionary[sessionmaker, _Started]" = weakref.WeakKeyDictionary()
+
+
+def _outbox(sessions: sessionmaker[Session]) -> _Started:
+    started = _STARTED.get(sessions)
+    if started is None:
+        started = _STARTED[sessions] = _Started(sessions)
+    return started
 
 
 async def run_order_sweep(*, client: Client, task_queue: str, now=None) -> OrderSweepResult:

@@ -8,6 +8,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 
 from dealerflow.core.errors import Conflict, Invalid
@@ -126,9 +127,25 @@ def credit_facts(dealer: Dealer, exposure: Decimal, amount: Decimal, points: int
 
 
 @dataclass(frozen=True)
+class Written:
+    """What placing an order wrote, as written (times from the database): the API answers from it
+    without reading the order back."""
+    created_at: datetime
+    dealer_code: str
+    status: str
+    amount: Decimal
+    lines: list[PricedLine]
+    events: list[tuple]  # (at, status, actor, note)
+    credit: dict  # the credit decision's row
+    allocation: dict | None  # the allocation decision's row, when stock was short
+    allocations: list[dict]  # the allocation rows (line_no, sku, warehouse, quantity, status, priority)
+
+
+@dataclass(frozen=True)
 class Placed:
     decision: CreditDecision
     created: bool  # False: the order was there already (a retry, or a resubmitted Idempotency-Key)
+    written: Written | None = None
 
 
 def place_and_decide(session: Session, inp: PlaceOrderInput, workflow_id: str) -> CreditDecision:
@@ -139,8 +156,9 @@ def place_and_decide(session: Session, inp: PlaceOrderInput, workflow_id: str) -
 def place(session: Session, inp: PlaceOrderInput, workflow_id: str) -> Placed:
     """Create the order and take its decisions, once, in the caller's transaction: credit (under the
     dealer's row lock) and stock (under its SKUs' stock row locks: reserved now, or as the allocation
-    rules say when short), and queue the start of its workflow (OrderStart, the outbox the order sweep
-    reads). Safe to retry: an order already there answers with its stored decision."""
+    rules say when short), and queue the start of its workflow (the outbox the order sweep reads).
+    Safe to retry: an order already there answers with its stored decision. The order is written
+    once, with the status its decisions give it."""
     order_id = uuid.UUID(inp.order_id)
     # The dealer row lock serializes every credit decision of one dealer.
     dealer = session.scalars(select(Dealer).where(Dealer.id == inp.dealer_id).with_for_update()).one()
@@ -152,32 +170,19 @@ def place(session: Session, inp: PlaceOrderInput, workflow_id: str) -> Placed:
     plan = allocation.lock(session, lines)  # stock rows after the dealer's: one lock order everywhere
     allotted = allocation.decide(session, plan, dealer_id=dealer.id,
                                  amount=sum((line.amount for line in lines), Decimal("0")))
-    if allotted is not None:
-        if allotted.action == "partial":
-            kept = allocation.cut(plan, lines)
-            if kept:
-                lines = kept
-            else:  # nothing of it is in stock
-                allotted = replace(allotted, action="reject")
-        allocation.record(session, allotted, order_id=order_id, applied=allotted.action)
+    if allotted is not None and allotted.action == "partial":
+        kept = allocation.cut(plan, lines)
+        if kept:
+            lines = kept
+        else:  # nothing of it is in stock
+            allotted = replace(allotted, action="reject")
     amount = sum((line.amount for line in lines), Decimal("0"))
-    session.execute(insert(Order).values(
-        id=order_id, dealer_id=dealer.id, status="submitted", amount=amount,
-        idempotency_key=inp.idempotency_key, request_fingerprint=inp.fingerprint, workflow_id=workflow_id,
-        created_by=inp.user_id))
-    session.execute(insert(OrderLine), [
-        dict(order_id=order_id, line_no=l.line_no, product_id=l.product_id, sku=l.sku,
-             quantity=l.quantity, unit_price=l.unit_price, amount=l.amount) for l in lines])
-    _event(session, order_id, "submitted", actor=inp.actor, note="order placed")
-    tiering.record_activation(session, dealer_id=dealer.id, order_id=order_id)  # a silent dealer ordering again
 
+    # The order is not written yet, so the exposure is the dealer's other orders, as before.
     ruleset = rulebook.active(session, CREDIT_RULESET)
     decision = ruleset.decide(credit_facts(dealer, credit_exposure(session, dealer), amount,
                                            credit_points.balance(session, dealer.id)))
     explanation = decision.to_dict()
-    session.execute(insert(Decision).values(
-        subject_type="order", subject_id=str(order_id), ruleset=decision.ruleset, version=decision.version,
-        rule=decision.rule, outcome=decision.outcome, explanation=explanation))
     answer = _credit_decision(order_id, amount, dealer, decision.outcome, explanation,
                               allotted.action if allotted else None,
                               allotted.outcome if allotted else None, allotted.explanation if allotted else None)
@@ -186,12 +191,31 @@ def place(session: Session, inp: PlaceOrderInput, workflow_id: str) -> Placed:
         note += f"; stock short by {allotted.short_units}: {allotted.action}" + (
             f" ({allotted.explanation['ruleset']} v{allotted.explanation['version']}: "
             f"{allotted.explanation['reason']})" if allotted.explanation else "")
-    if answer.status in HOLDS_STOCK:
-        allocation.reserve(session, plan, order_id=order_id, lines=lines,
-                           priority=allotted.priority if allotted else 0)
-    _set_status(session, order_id, answer.status, actor="credit-rules", note=note)
+
+    created_at = session.scalar(insert(Order).values(
+        id=order_id, dealer_id=dealer.id, status=answer.status, amount=amount,
+        idempotency_key=inp.idempotency_key, request_fingerprint=inp.fingerprint, workflow_id=workflow_id,
+        created_by=inp.user_id).returning(Order.created_at))
+    session.execute(insert(OrderLine), [
+        dict(order_id=order_id, line_no=l.line_no, product_id=l.product_id, sku=l.sku,
+             quantity=l.quantity, unit_price=l.unit_price, amount=l.amount) for l in lines])
+    events = [dict(order_id=order_id, status="submitted", actor=inp.actor, note="order placed"),
+              dict(order_id=order_id, status=answer.status, actor="credit-rules", note=note)]
+    ats = session.scalars(insert(OrderEvent).returning(OrderEvent.at, sort_by_parameter_order=True), events).all()
+    credit = dict(subject_type="order", subject_id=str(order_id), ruleset=decision.ruleset, version=decision.version,
+                  rule=decision.rule, outcome=decision.outcome, explanation=explanation)
+    credit["decided_at"] = session.scalar(insert(Decision).values(credit).returning(Decision.decided_at))
+    stock_decision = allocation.record(session, allotted, order_id=order_id, applied=allotted.action) \
+        if allotted is not None else None
+    reserved = allocation.reserve(session, plan, order_id=order_id, lines=lines,
+                                  priority=allotted.priority if allotted else 0) \
+        if answer.status in HOLDS_STOCK else None
+    tiering.record_activation(session, dealer_id=dealer.id, order_id=order_id)  # a silent dealer ordering again
     session.execute(insert(PendingOrderStart).values(order_id=order_id))
-    return Placed(answer, created=True)
+    written = Written(created_at, dealer.code, answer.status, amount, lines,
+                      [(at, e["status"], e["actor"], e["note"]) for at, e in zip(ats, events)], credit,
+                      stock_decision, reserved.rows if reserved else [])
+    return Placed(answer, created=True, written=written)
 
 
 def stored_decision(session: Session, order_id: uuid.UUID) -> CreditDecision:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from policies_dsl.kinds.allocation import with_defaults
 
-from dealerflow.models import Dealer, Decision, Stock, StockAllocation, StockMovement
+from dealerflow.models import Dealer, Decision, Product, Stock, StockAllocation, StockMovement, Warehouse
 from dealerflow.shared import rulebook
 from dealerflow.shared.dealer_facts import facts_of, select_facts
 
@@ -72,8 +72,7 @@ class Allocation:
 class Allocated:
     reserved: int
     backordered: int
-    dropped: int = 0
-    lines: list = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list)  # as an order's page shows them
 
 
 def lock(session: Session, lines: Sequence) -> Plan:
@@ -111,15 +110,17 @@ def decide(session: Session, plan: Plan, *, dealer_id: int, amount) -> Allocatio
                       outcome.get("task"))
 
 
-def record(session: Session, allotted: Allocation, *, order_id: uuid.UUID, applied: str) -> None:
+def record(session: Session, allotted: Allocation, *, order_id: uuid.UUID, applied: str) -> dict | None:
     """The decision stored with its explanation, and what was done: `applied` differs from the rules'
-    `allocate` only for a partial allocation of an order none of whose units are in stock (reject)."""
+    `allocate` only for a partial allocation of an order none of whose units are in stock (reject).
+    Returns the row as stored (None without an allocation rule file)."""
     if allotted.explanation is None:
-        return
-    session.execute(insert(Decision).values(
-        subject_type=SUBJECT, subject_id=str(order_id), ruleset=allotted.explanation["ruleset"],
-        version=allotted.explanation["version"], rule=allotted.explanation["rule"], outcome=allotted.outcome,
-        explanation={**allotted.explanation, "applied": applied, "short_units": allotted.short_units}))
+        return None
+    row = dict(subject_type=SUBJECT, subject_id=str(order_id), ruleset=allotted.explanation["ruleset"],
+               version=allotted.explanation["version"], rule=allotted.explanation["rule"], outcome=allotted.outcome,
+               explanation={**allotted.explanation, "applied": applied, "short_units": allotted.short_units})
+    row["decided_at"] = session.scalar(insert(Decision).values(row).returning(Decision.decided_at))
+    return row
 
 
 def applied(outcome: dict | None, explanation: dict | None) -> str | None:
@@ -171,7 +172,13 @@ def reserve(session: Session, plan: Plan, *, order_id: uuid.UUID, lines: Sequenc
     if rows:
         session.execute(insert(StockAllocation), rows)
     _hold(session, taken)
-    return Allocated(sum(taken.values()), sum(r["quantity"] for r in rows if r["status"] == "backordered"))
+    warehouse_codes = dict(session.execute(select(Warehouse.id, Warehouse.code).where(
+        Warehouse.id.in_({k[1] for k in taken}))).all()) if taken else {}
+    sku_of = {line.line_no: line.sku for line in lines}
+    shown = [dict(line_no=r["line_no"], sku=sku_of[r["line_no"]], warehouse=warehouse_codes.get(r["warehouse_id"]),
+                  quantity=r["quantity"], status=r["status"], priority=r["priority"]) for r in rows]
+    return Allocated(sum(taken.values()), sum(r["quantity"] for r in rows if r["status"] == "backordered"),
+                     rows=shown)
 
 
 def _hold(session: Session, taken: dict[tuple[int, int], int], *, sign: int = 1, consume: bool = False) -> None:
@@ -318,7 +325,6 @@ def fill(session: Session, product_ids: Sequence[int]) -> int:
 
 def order_allocations(session: Session, order_id: uuid.UUID) -> list:
     """An order's allocations for its page: rows of (line_no, sku, warehouse code or None, units, status)."""
-    from dealerflow.models import Product, Warehouse
     q = (select(StockAllocation.line_no, Product.sku, Warehouse.code, StockAllocation.quantity,
                 StockAllocation.status, StockAllocation.priority)
          .join(Product, Product.id == StockAllocation.product_id)

@@ -302,3 +302,38 @@ def test_a_placed_order_leaves_nothing_in_the_outbox(client, make_dealer, produc
         with sessions() as s:
             return s.get(PendingOrderStart, uuid.UUID(placed["id"])) is None
     assert wait_until(released)
+
+
+def test_hq_keeps_stock_in_the_console_and_the_order_page_shows_the_allocation(client, make_user, make_dealer,
+                                                                               product):
+    from .test_console_imports import login
+
+    hq, dealer = make_user("hq"), make_dealer()
+    login(client, hq.user.username)
+    code = f"W{uuid.uuid4().hex[:6]}"
+    r = client.post("/console/warehouses", data={"code": code, "name": "Foshan central", "region": "south"},
+                    follow_redirects=True)
+    assert r.status_code == 200 and "Foshan central" in r.text
+
+    bad = client.post("/console/stock/import", files={"file": ("stock.csv", f"warehouse,sku,on_hand\n{code},"
+                                                      f"{product.sku},-3\n".encode(), "text/csv")})
+    assert bad.status_code == 422 and "nothing was changed" in bad.text and "cannot be negative" in bad.text
+    good = client.post("/console/stock/import", files={"file": ("stock.csv", f"\ufeffwarehouse,sku,on_hand\n{code},"
+                                                       f"{product.sku},3\n".encode(), "text/csv")},
+                       follow_redirects=True)
+    assert good.status_code == 200 and "1 of 1 row(s) changed" in good.text
+    adjusted = client.post("/console/stock/adjust", data={"warehouse": code, "sku": product.sku, "delta": "-1",
+                                                          "reason": "count"}, follow_redirects=True)
+    assert adjusted.status_code == 200 and "adjusted" in adjusted.text
+    assert '<td class="num" data-label="On hand">2</td>' in adjusted.text
+    refused = client.post("/console/stock/adjust", data={"warehouse": code, "sku": product.sku, "delta": "-9"})
+    assert refused.status_code == 422
+
+    placed = order(client, dealer, product.sku, 5).json()  # 2 reserved, 3 wait
+    page = client.get(f"/console/orders/{placed['id']}")
+    assert page.status_code == 200
+    assert "2 unit(s) reserved, 3 unit(s) waiting for stock." in page.text and "supply priority 50" in page.text
+
+    client.cookies.clear()
+    login(client, dealer.user.username)
+    assert client.get("/console/stock").status_code == 403

@@ -337,3 +337,28 @@ def test_hq_keeps_stock_in_the_console_and_the_order_page_shows_the_allocation(c
     client.cookies.clear()
     login(client, dealer.user.username)
     assert client.get("/console/stock").status_code == 403
+
+
+def test_an_order_decided_on_stock_that_moved_before_it_was_locked_is_placed_again(client, make_user, make_dealer,
+                                                                                   product, sessions):
+    """Stock is read first and locked last; when another order took it in between, the placement
+    starts again with the stock locked first, and the answer is that of the stock as it is."""
+    from dealerflow.stock import allocation
+
+    hq, dealer = make_user("hq"), make_dealer()
+    w = warehouse(client, hq)
+    assert set_stock(client, hq, [{"warehouse": w, "sku": product.sku, "on_hand": 3}]).status_code == 200
+    with sessions.begin() as s:
+        priced = orders.price_lines(s, [OrderLineInput(product.sku, 2)])
+        seen = allocation.lock(s, priced, for_update=False)
+        assert seen.short == {}
+        with sessions.begin() as other:  # another order takes 2 of the 3
+            orders.place(other, PlaceOrderInput(str(uuid.uuid4()), dealer.dealer.id, [OrderLineInput(product.sku, 2)],
+                                                actor="x"), "order-x", optimistic=True)
+        try:
+            allocation.check(s, seen, priced)
+            raise AssertionError("the stock moved: check must refuse")
+        except allocation.StaleStock:
+            pass
+    placed = order(client, dealer, product.sku, 2).json()  # 1 left: 1 reserved, 1 waits
+    assert (placed["allocation"]["reserved"], placed["allocation"]["backordered"]) == (1, 1)

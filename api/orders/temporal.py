@@ -21,6 +21,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 from dealerflow.contracts.orders import workflow_id_for
 from dealerflow.orders import credit as orders
+from dealerflow.stock import allocation
 from dealerflow.contracts import (STAGE, OrderLineInput, OrderStart, OrderSweepInput, OrderSweepResult,
                                   PlaceOrderInput, order_search_attributes)
 from dealerflow.models import User
@@ -48,13 +49,14 @@ async def place_order(*, sessions: sessionmaker[Session], user: User, body: Orde
     # The key is bound to the request it came with: the same key with another body is a 422.
     fingerprint = orders.request_fingerprint(body.model_dump(mode="json")) if idempotency_key else None
 
-    def place() -> Placed:
+    def place(optimistic: bool) -> Placed:
         with sessions.begin() as session:
             first = order_read(session, order_id) if idempotency_key else None
             if first is None:
                 placed = orders.place(session, PlaceOrderInput(
                     order_id=str(order_id), dealer_id=dealer.id, lines=lines, actor=user.username, user_id=user.id,
-                    idempotency_key=idempotency_key, fingerprint=fingerprint), workflow_id_for(str(order_id)))
+                    idempotency_key=idempotency_key, fingerprint=fingerprint), workflow_id_for(str(order_id)),
+                    optimistic=optimistic)
                 if placed.created:
                     return Placed(placed_read(order_id, placed.written), False,
                                   OrderStart(str(order_id), dealer.id, dealer.region, placed.decision))
@@ -62,7 +64,13 @@ async def place_order(*, sessions: sessionmaker[Session], user: User, body: Orde
             orders.check_replay(session, order_id, fingerprint)
             return Placed(first or order_read(session, order_id), True)
 
-    return await run_in_threadpool(place)
+    def place_once() -> Placed:
+        try:
+            return place(optimistic=True)
+        except allocation.StaleStock:  # the stock moved under it: again, its stock locked first
+            return place(optimistic=False)
+
+    return await run_in_threadpool(place_once)
 
 
 async def start_order(*, client: Client, task_queue: str, sessions: sessionmaker[Session], start: OrderStart) -> bool:

@@ -153,12 +153,17 @@ def place_and_decide(session: Session, inp: PlaceOrderInput, workflow_id: str) -
     return place(session, inp, workflow_id).decision
 
 
-def place(session: Session, inp: PlaceOrderInput, workflow_id: str) -> Placed:
+def place(session: Session, inp: PlaceOrderInput, workflow_id: str, *, optimistic: bool = False) -> Placed:
     """Create the order and take its decisions, once, in the caller's transaction: credit (under the
     dealer's row lock) and stock (under its SKUs' stock row locks: reserved now, or as the allocation
     rules say when short), and queue the start of its workflow (the outbox the order sweep reads).
     Safe to retry: an order already there answers with its stored decision. The order is written
-    once, with the status its decisions give it."""
+    once, with the status its decisions give it.
+
+    `optimistic`: the stock is read first and locked last, just before the reservation, so orders of
+    one SKU hold its stock rows only from there to the commit; should the stock have changed in a way
+    that changes the decision, allocation.StaleStock is raised and the caller places the order again
+    in a new transaction without it."""
     order_id = uuid.UUID(inp.order_id)
     # The dealer row lock serializes every credit decision of one dealer.
     dealer = session.scalars(select(Dealer).where(Dealer.id == inp.dealer_id).with_for_update()).one()
@@ -167,7 +172,8 @@ def place(session: Session, inp: PlaceOrderInput, workflow_id: str) -> Placed:
         return Placed(stored_decision(session, order_id), created=False)
 
     lines = price_lines(session, inp.lines)
-    plan = allocation.lock(session, lines)  # stock rows after the dealer's: one lock order everywhere
+    # Stock rows after the dealer's: one lock order everywhere.
+    plan = allocation.lock(session, lines, for_update=not optimistic)
     allotted = allocation.decide(session, plan, dealer_id=dealer.id,
                                  amount=sum((line.amount for line in lines), Decimal("0")))
     if allotted is not None and allotted.action == "partial":
@@ -207,11 +213,14 @@ def place(session: Session, inp: PlaceOrderInput, workflow_id: str) -> Placed:
     credit["decided_at"] = session.scalar(insert(Decision).values(credit).returning(Decision.decided_at))
     stock_decision = allocation.record(session, allotted, order_id=order_id, applied=allotted.action) \
         if allotted is not None else None
-    reserved = allocation.reserve(session, plan, order_id=order_id, lines=lines,
-                                  priority=allotted.priority if allotted else 0) \
-        if answer.status in HOLDS_STOCK else None
     tiering.record_activation(session, dealer_id=dealer.id, order_id=order_id)  # a silent dealer ordering again
     session.execute(insert(PendingOrderStart).values(order_id=order_id))
+    reserved = None
+    if answer.status in HOLDS_STOCK:  # last: the stock rows stay locked until the commit
+        if optimistic:
+            plan = allocation.check(session, plan, lines)
+        reserved = allocation.reserve(session, plan, order_id=order_id, lines=lines,
+                                      priority=allotted.priority if allotted else 0)
     written = Written(created_at, dealer.code, answer.status, amount, lines,
                       [(at, e["status"], e["actor"], e["note"]) for at, e in zip(ats, events)], credit,
                       stock_decision, reserved.rows if reserved else [])

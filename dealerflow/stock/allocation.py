@@ -75,19 +75,33 @@ class Allocated:
     rows: list[dict] = field(default_factory=list)  # as an order's page shows them
 
 
-def lock(session: Session, lines: Sequence) -> Plan:
-    """Lock the stock rows of the lines' products (product, warehouse order) and say what is free."""
+class StaleStock(Exception):
+    """The stock an order was decided on changed before it was locked: place it again, locked first."""
+
+
+def lock(session: Session, lines: Sequence, *, for_update: bool = True) -> Plan:
+    """Lock the stock rows of the lines' products (product, warehouse order) and say what is free;
+    without `for_update`, only read them (an optimistic placement locks them last, see `check`)."""
     wanted: dict[int, int] = {}
     for line in lines:
         wanted[line.product_id] = wanted.get(line.product_id, 0) + line.quantity
-    rows = session.execute(
-        select(Stock.product_id, Stock.warehouse_id, Stock.on_hand - Stock.reserved)
-        .where(Stock.product_id.in_(sorted(wanted))).order_by(Stock.product_id, Stock.warehouse_id)
-        .with_for_update()).all()
+    q = (select(Stock.product_id, Stock.warehouse_id, Stock.on_hand - Stock.reserved)
+         .where(Stock.product_id.in_(sorted(wanted))).order_by(Stock.product_id, Stock.warehouse_id))
+    rows = session.execute(q.with_for_update() if for_update else q).all()
     stock: dict[int, list[list[int]]] = {}
     for pid, wid, available in rows:
         stock.setdefault(pid, []).append([wid, available])
     return Plan(stock, {pid: units for pid, units in wanted.items() if pid in stock})
+
+
+def check(session: Session, seen: Plan, lines: Sequence) -> Plan:
+    """The stock rows locked now, at the end of an optimistic placement: the plan to reserve from, if
+    it is short just as the one the order was decided on (raises StaleStock otherwise). The rows stay
+    locked only from here to the commit, so orders of one SKU wait for each other that long only."""
+    locked = lock(session, lines)
+    if locked.wanted != seen.wanted or locked.short != seen.short:
+        raise StaleStock()
+    return locked
 
 
 def decide(session: Session, plan: Plan, *, dealer_id: int, amount) -> Allocation | None:

@@ -48,6 +48,7 @@ test-fast: $(STAMP) $(MO)
 bench: $(STAMP)
 	$(PY) bench/credit_decision.py
 	$(PY) bench/order_placement.py
+	$(PY) bench/stock_oversell.py
 	$(PY) bench/policy_rollout.py
 	$(PY) bench/settlement.py
 	$(PY) bench/retiering.py

@@ -17,7 +17,7 @@ from .tiering import TieringActivities
 
 def all_activities(sessions: sessionmaker[Session], channels: list[Channel] | None = None) -> list:
     o, t = OrderActivities(sessions), TaskActivities(sessions)
-    return [o.decide_credit, o.apply_review, t.open_task, t.record_task_completion, t.escalate_task,
+    return [*o.all(), t.open_task, t.record_task_completion, t.escalate_task,
             t.cancel_task, t.record_step_failure, *PolicyActivities(sessions, channels or []).all(),
             *SettlementActivities(sessions).all(), *TieringActivities(sessions).all(),
             *DiversionActivities(sessions).all(), *MasterDataActivities(sessions).all()]

@@ -1,11 +1,17 @@
-"""Order side effects: create the order and take its credit decision; apply a reviewer's outcome."""
+"""Order side effects: apply a reviewer's outcome; the order sweep's look for lost workflow starts."""
 from __future__ import annotations
+
+import uuid
+from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from dealerflow.orders import credit as orders
-from dealerflow.contracts import CreditDecision, PlaceOrderInput, ReviewOutcomeInput
+from dealerflow.contracts import OrderSweepInput, OrderSweepResult, ReviewOutcomeInput
+
+# The API starts an order's workflow right after its commit; the sweep starts only those it missed.
+LOST_AFTER = timedelta(minutes=1)
 
 
 class OrderActivities:
@@ -13,12 +19,20 @@ class OrderActivities:
         self.sessions = sessions
 
     @activity.defn
-    def decide_credit(self, inp: PlaceOrderInput) -> CreditDecision:
-        # Bad input (OrderInputError) fails for good, with its field: the API reports it as 422.
-        with self.sessions.begin() as session:
-            return orders.place_and_decide(session, inp, activity.info().workflow_id)
-
-    @activity.defn
     def apply_review(self, inp: ReviewOutcomeInput) -> str:
         with self.sessions.begin() as session:
             return orders.apply_review(session, inp.order_id, inp.task)
+
+    @activity.defn
+    def unstarted_orders(self, inp: OrderSweepInput) -> OrderSweepResult:
+        with self.sessions() as session:
+            return OrderSweepResult(orders.unstarted(session, queued_before=inp.now - LOST_AFTER))
+
+    @activity.defn
+    def orders_started(self, order_ids: list[str]) -> int:
+        with self.sessions.begin() as session:
+            orders.started(session, [uuid.UUID(i) for i in order_ids])
+        return len(order_ids)
+
+    def all(self) -> list:
+        return [self.apply_review, self.unstarted_orders, self.orders_started]

@@ -55,8 +55,12 @@ LABELS: dict[str, str] = {
     "ecommerce": N_("e-commerce"), "api": N_("API"), "console": N_("console"), "import": N_("import"),
     "approval": N_("approval"), "created": N_("new"), "updated": N_("changed"),
     "dealers": N_("dealers"), "products": N_("products"), "users": N_("users"),
+    # stock: allocations of order lines and what the allocation rules decide when stock is short
+    "reserved": N_("reserved"), "backordered": N_("waiting for stock"), "released": N_("released"),
+    "consumed": N_("shipped"), "backorder": N_("backorder"), "partial": N_("partial"),
     # kinds of task
-    "order_credit_review": N_("credit review of an order"), "evidence_review": N_("review of policy evidence"),
+    "order_credit_review": N_("credit review of an order"),
+    "order_stock_review": N_("stock review of an order"), "evidence_review": N_("review of policy evidence"),
     "policy_escalation": N_("dealers silent on a policy"), "policy_pilot_decision": N_("decision on a policy pilot"),
     "statement_dispute": N_("disputed statement"), "settlement_approval": N_("approval of a settlement"),
     "tier_downgrade": N_("approval of tier downgrades"), "dealer_activation": N_("activation of silent dealers"),

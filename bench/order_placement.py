@@ -2,7 +2,11 @@
 dev server with a real worker and API process; and, in the same run, the rate at which the same
 Temporal server starts a bare workflow: the ceiling of a workflow-per-order design on this machine.
 
-    .venv/bin/python bench/order_placement.py [--orders 300] [--clients 20]
+The API answers an order from its database transaction and starts the order's workflow after the
+answer; the rate at 20 clients counts until every order's workflow has started (the outbox is empty),
+so a backlog of starts is not hidden.
+
+    .venv/bin/python bench/order_placement.py [--orders 300] [--clients 20] [--scale 0.1]
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import psutil
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from temporalio import workflow
 from temporalio.worker import Worker
 
@@ -26,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dealerflow.core.config import Settings  # noqa: E402
 from dealerflow.core.db import make_engine, make_sessionmaker  # noqa: E402
-from dealerflow.models import Dealer, Product, User  # noqa: E402
+from dealerflow.models import Dealer, PendingOrderStart, Product, User  # noqa: E402
 from dealerflow.core.runtime import free_port  # noqa: E402
 from dealerflow.core.security import hash_password, issue_token  # noqa: E402
 from dealerflow.core.temporal import connect  # noqa: E402
@@ -94,6 +98,17 @@ async def run_clients(base: str, tokens: list[str], clients: int, orders: int) -
             "p99 ms": percentile(latencies, 99) * 1000}
 
 
+async def health_latency(base: str, count: int) -> float:
+    """p50 of the health endpoint, one client: what any request costs on this machine now."""
+    latencies = []
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        for _ in range(count):
+            started = time.perf_counter()
+            (await http.get("/api/v1/health")).raise_for_status()
+            latencies.append(time.perf_counter() - started)
+    return percentile(latencies, 50) * 1000
+
+
 async def bare_start_rate(settings: Settings, count: int, concurrency: int) -> float:
     client = await connect(settings)
     queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
@@ -150,7 +165,9 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--api-workers", type=int, default=1)
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the orders, for a quick run")
     args = parser.parse_args()
+    args.orders = max(40, int(args.orders * args.scale))
 
     data_dir = Path(tempfile.mkdtemp(prefix="dealerflow-bench-"))
     stack = EmbeddedStack(data_dir, free_port(), None, persistent=True)
@@ -166,12 +183,26 @@ def main() -> None:
         wait_http(base + "/api/v1/health")
         asyncio.run(run_clients(base, tokens, 4, 40))  # warm-up: connections, compiled rules
         one = asyncio.run(run_clients(base, tokens, 1, max(50, args.orders // 3)))
+        floor = asyncio.run(health_latency(base, 50))
         procs = stack_processes(children, stack)
         before = cpu_seconds(procs)
+        started = time.perf_counter()
         many = asyncio.run(run_clients(base, tokens, args.clients, args.orders))
+        sessions = make_sessionmaker(make_engine(settings.database_url))
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # every order's workflow started
+            with sessions() as s:
+                if not s.scalar(select(func.count()).select_from(PendingOrderStart)):
+                    break
+            time.sleep(0.02)
+        many["started orders/s"] = args.orders / (time.perf_counter() - started)
         after = cpu_seconds(procs)
         cpu_per_order = {k: (after[k] - before[k]) / args.orders * 1000 for k in before}
+        bare_procs = {"temporal": [stack.temporal.proc.pid], "bench (client + worker)": [os.getpid()]}
+        bare_before = cpu_seconds(bare_procs)
         bare = asyncio.run(bare_start_rate(settings, args.orders, args.clients))
+        bare_after = cpu_seconds(bare_procs)
+        cpu_per_start = {k: (bare_after[k] - bare_before[k]) / args.orders * 1000 for k in bare_before}
     finally:
         for c in children:
             stop(c)
@@ -179,13 +210,16 @@ def main() -> None:
 
     print(f"order placement over HTTP (API + worker + Temporal dev server + PostgreSQL, {os.cpu_count()} cores)")
     print(f"  1 client   : {one['orders/s']:7.1f} orders/s   p50 {one['p50 ms']:6.1f} ms   p99 {one['p99 ms']:6.1f} ms"
-          "   (aim: p50 < 150 ms)")
+          f"   (aim: p50 < 50 ms; GET /health p50 {floor:.1f} ms)")
     print(f"  {args.clients} clients : {many['orders/s']:7.1f} orders/s   p50 {many['p50 ms']:6.1f} ms   "
           f"p99 {many['p99 ms']:6.1f} ms   (aim: p99 < 500 ms)")
+    print(f"  {args.clients} clients : {many['started orders/s']:7.1f} orders/s until every order's workflow started")
     print("  CPU per order at 20 clients: " + ", ".join(f"{k} {v:.1f} ms" for k, v in cpu_per_order.items())
           + f"  (total {sum(cpu_per_order.values()):.1f} ms on {os.cpu_count()} cores)")
     print(f"bare workflow starts on the same server ({args.clients} concurrent): {bare:7.1f} starts/s")
-    print(f"orders/s at {args.clients} clients ÷ bare start rate: {many['orders/s'] / bare:.2f}   (aim: ≥ 0.5)")
+    print("  CPU per bare start: " + ", ".join(f"{k} {v:.1f} ms" for k, v in cpu_per_start.items()))
+    print(f"orders/s at {args.clients} clients (workflows started) ÷ bare start rate: "
+          f"{many['started orders/s'] / bare:.2f}   (aim: ≥ 0.5)")
 
 
 if __name__ == "__main__":

@@ -875,3 +875,77 @@ class HistoryImport(Base):
         Index("history_import_started", "started_at"),
         CheckConstraint("state in ('running', 'imported', 'checked', 'refused')", name="history_import_state"),
     )
+# --- stock -------------------------------------------------------------------------------------------
+
+class Warehouse(Base):
+    """An HQ warehouse; its stock per SKU comes from the ERP (import or API)."""
+    __tablename__ = "warehouses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+
+
+class Stock(Base):
+    """Units of a product in a warehouse: on hand, and how many of them orders hold. A SKU with no
+    stock row anywhere is not stock-managed (made to order): its orders reserve nothing."""
+    __tablename__ = "stock"
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = _now()
+    __table_args__ = (CheckConstraint("on_hand >= 0", name="stock_on_hand"),
+                      CheckConstraint("reserved >= 0 and reserved <= on_hand", name="stock_reserved"),
+                      Index("stock_product", "product_id"))
+
+
+ALLOCATION_STATUSES = ("reserved", "backordered", "released", "consumed")
+
+
+class StockAllocation(Base):
+    """Units of an order line held in a warehouse (reserved), or waiting for stock (backordered, no
+    warehouse yet, filled by `priority` then age); released when the order is cancelled or rejected,
+    consumed when it ships."""
+    __tablename__ = "stock_allocations"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="allocation_quantity"),
+        CheckConstraint("status in ('reserved', 'backordered', 'released', 'consumed')", name="allocation_status"),
+        CheckConstraint("status = 'released' or (warehouse_id is null) = (status = 'backordered')", name="allocation_warehouse"),
+        Index("allocation_order", "order_id"),
+        Index("allocation_backorders", "product_id", "priority", "created_at", postgresql_where="status = 'backordered'"),
+    )
+
+
+class StockMovement(Base):
+    """Every change of on-hand stock: set from the ERP, adjusted, shipped, returned."""
+    __tablename__ = "stock_movements"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    delta: Mapped[int] = mapped_column(Integer)
+    on_hand: Mapped[int] = mapped_column(Integer)  # after the movement
+    kind: Mapped[str] = mapped_column(String(16))  # set | adjust | shipment | return
+    reference: Mapped[str] = mapped_column(String(128), default="")
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = _now()
+    __table_args__ = (Index("stock_movement_stock", "warehouse_id", "product_id", "at"),)
+
+
+class PendingOrderStart(Base):
+    """The outbox of order workflows: written with the order, deleted once its workflow started. A row
+    left behind (the process died between the commit and the start) is started by the order sweep."""
+    __tablename__ = "order_starts"
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    queued_at: Mapped[datetime] = _now()

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from dealerflow.shared import accounts
 from dealerflow.diversion.codes import bind, register
 from dealerflow.models import (Dealer, Order, OrderEvent, OrderLine, OrderReturn, Payment, Product, ProductCode,
-                               Region, RegionManager, Statement, User)
+                               Region, RegionManager, Statement, Stock, StockAllocation, User, Warehouse)
 from dealerflow.contracts.orders import workflow_id_for
 from dealerflow.core.periods import last_closed, period_of
 from dealerflow.rebates.programs import programs
@@ -237,10 +237,55 @@ def seed_demo(session: Session, *, dealers: int = 600, seed: int = DEFAULT_SEED,
     user_ids = _seed_users(session, plan, dealer_ids)
     _seed_regions(session, plan, user_ids)
     n = _seed_orders(session, rng, plan, dealer_ids, user_ids, products, today)
+    _seed_stock(session, random.Random(seed + 2), products)
     return DemoSummary(
         dealers=len(plan), products=len(products), users=len(user_ids), orders=n["orders"], lines=n["lines"],
         regions=len({d.region for d in plan}), events=n["events"], returns=n["returns"], payments=n["payments"],
         silent_dealers=tuple(d.code for d in plan if d.silent))
+
+
+# --- stock ----------------------------------------------------------------------------------------
+
+WAREHOUSES = (("FS-01", "佛山总仓 Foshan central", "south"), ("HZ-01", "杭州仓 Hangzhou", "east"),
+              ("CD-01", "成都仓 Chengdu", "southwest"))
+SHORT_SKUS = 2  # SKUs the warehouses hold too little of: approved orders wait for them
+
+
+def _seed_stock(session: Session, rng: random.Random, products: list["_Product"]) -> None:
+    """HQ's warehouses with stock of every SKU as the ERP counts it; the approved orders (still to
+    ship) hold what they need, and a few SKUs are short, so their orders wait in the queue."""
+    ids = [session.execute(insert(Warehouse).values(code=c, name=n, region=r).returning(Warehouse.id)).scalar_one()
+           for c, n, r in WAREHOUSES]
+    wanted: dict[int, list[tuple]] = {}
+    for order_id, line_no, product_id, quantity in session.execute(
+            select(OrderLine.order_id, OrderLine.line_no, OrderLine.product_id, OrderLine.quantity)
+            .join(Order, Order.id == OrderLine.order_id).where(Order.status == "approved")
+            .order_by(Order.created_at, OrderLine.line_no)):
+        wanted.setdefault(product_id, []).append((order_id, line_no, quantity))
+    short = {p.id for p in rng.sample(products, min(SHORT_SKUS, len(products)))}
+    stock, allocations = [], []
+    for p in products:
+        demand = sum(q for _, _, q in wanted.get(p.id, []))
+        total = max(demand // 2, 0) if p.id in short else demand + rng.randrange(20, 400)
+        on_hand = [total // len(ids) + (1 if i < total % len(ids) else 0) for i in range(len(ids))]
+        free = list(on_hand)
+        for order_id, line_no, quantity in wanted.get(p.id, []):
+            need = quantity
+            for i, wid in enumerate(ids):
+                take = min(need, free[i])
+                if take:
+                    free[i] -= take
+                    need -= take
+                    allocations.append(dict(order_id=order_id, line_no=line_no, product_id=p.id, warehouse_id=wid,
+                                            quantity=take, status="reserved", priority=50))
+            if need:
+                allocations.append(dict(order_id=order_id, line_no=line_no, product_id=p.id, warehouse_id=None,
+                                        quantity=need, status="backordered", priority=50))
+        stock += [dict(warehouse_id=wid, product_id=p.id, on_hand=on_hand[i], reserved=on_hand[i] - free[i])
+                  for i, wid in enumerate(ids)]
+    session.execute(insert(Stock), stock)
+    for chunk in _chunks(allocations):
+        session.execute(insert(StockAllocation), list(chunk))
 
 
 # --- catalogue ------------------------------------------------------------------------------------

@@ -144,6 +144,12 @@ ROUTES = {
     "GET /console/imports/history": gate("finance", "admin"), "POST /console/imports/history": gate("finance", "admin"),
     "GET /console/cases/{case_id}": gate(*EVERYONE, scoped="detail"),
     "POST /api/v1/diversion/sweep": gate(*HQ, send=False),
+    # HQ's stock: warehouses and stock levels, read and set by HQ and admins
+    "GET /api/v1/warehouses": gate(*HQ), "POST /api/v1/warehouses": gate(*HQ),
+    "GET /api/v1/stock": gate(*HQ), "POST /api/v1/stock": gate(*HQ),
+    "POST /api/v1/stock/adjust": gate(*HQ), "POST /api/v1/stock/import": gate(*HQ),
+    "GET /console/stock": gate(*HQ), "POST /console/stock/import": gate(*HQ), "POST /console/stock/adjust": gate(*HQ),
+    "POST /console/warehouses": gate(*HQ),
     # The console: a cookie login; anonymous callers are sent to the login page.
     "GET /console/login": Entry(public=True), "POST /console/login": Entry(public=True),
     "GET /console/language": Entry(public=True),  # the language switch: a cookie and a redirect

@@ -15,7 +15,8 @@ from sqlalchemy import func, select, text
 from dealerflow.core.db import make_engine, make_sessionmaker
 from launcher.demo import DEMO_LOGINS, DemoDataError, seed_demo
 from dealerflow.core.migrate import upgrade
-from dealerflow.models import AccountEntry, Dealer, Order, OrderEvent, OrderLine, OrderReturn, Payment, Product, User
+from dealerflow.models import (AccountEntry, Dealer, Order, OrderEvent, OrderLine, OrderReturn, Payment, Product, Stock,
+                               StockAllocation, User, Warehouse)
 from dealerflow.core.runtime import EmbeddedPostgres
 from dealerflow.core.security import verify_password
 
@@ -241,3 +242,22 @@ def test_master_data_is_filled_in(seeded):
         east = s.scalars(select(User.username).join(RegionManager, RegionManager.user_id == User.id)
                          .where(RegionManager.region_code == "east")).all()
         assert "am_east_1" in east
+def test_stock_in_hqs_warehouses(seeded):
+    """Every SKU is stocked in the three warehouses; approved orders hold what they need, and the
+    orders of the short SKUs wait for stock."""
+    sessions, _ = seeded
+    with sessions() as s:
+        products = s.scalar(select(func.count()).select_from(Product))
+        assert s.scalar(select(func.count()).select_from(Warehouse)) == 3
+        assert s.scalar(select(func.count()).select_from(Stock)) == 3 * products
+        assert s.scalar(select(func.count()).select_from(Stock).where(Stock.reserved > Stock.on_hand)) == 0
+        held = dict(s.execute(select(StockAllocation.product_id, func.sum(StockAllocation.quantity))
+                              .where(StockAllocation.status == "reserved").group_by(StockAllocation.product_id)).all())
+        reserved = dict(s.execute(select(Stock.product_id, func.sum(Stock.reserved)).group_by(Stock.product_id)
+                                  .having(func.sum(Stock.reserved) > 0)).all())
+        assert held == reserved and held
+        waiting = s.scalar(select(func.count()).select_from(StockAllocation)
+                           .where(StockAllocation.status == "backordered"))
+        assert waiting > 0
+        assert s.scalar(select(func.count()).select_from(StockAllocation).join(Order).where(
+            Order.status != "approved")) == 0

@@ -4,11 +4,11 @@ from .credit_limit import CreditLimitChangeWorkflow
 from .diversion import CaseWorkflow, DiversionSweepWorkflow
 from .evidence_review import EvidenceReviewWorkflow
 from .human_task import HumanTaskWorkflow
-from .order import OrderWorkflow
+from .order import OrderSweepWorkflow, OrderWorkflow
 from .policy_rollout import PolicyRolloutWorkflow
 from .settlement import SettlementScheduleWorkflow, SettlementWorkflow
 from .tiering import RetieringWorkflow, TieringScheduleWorkflow
 
 ALL_WORKFLOWS = [OrderWorkflow, HumanTaskWorkflow, PolicyRolloutWorkflow, EvidenceReviewWorkflow, SettlementWorkflow,
                  SettlementScheduleWorkflow, RetieringWorkflow, TieringScheduleWorkflow, CaseWorkflow,
-                 DiversionSweepWorkflow, CreditLimitChangeWorkflow]
+                 DiversionSweepWorkflow, CreditLimitChangeWorkflow, OrderSweepWorkflow]

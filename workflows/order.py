@@ -1,72 +1,85 @@
-"""One workflow per order: credit decision through the rules, a reviewer when the rules say so,
-then the order's final state. The API waits on the `decision` update to answer in one request."""
+"""One workflow per order, started once the order and its decision are committed (the API answers
+the dealer from the database and starts this after; the order sweep starts any it could not): a
+reviewer when the credit or allocation rules asked for one, then the order's final state. Nobody
+waits on it."""
 from __future__ import annotations
 
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from dealerflow.contracts import (STAGE, CreditDecision, OrderResult, PlaceOrderInput,
-                                      ReviewOutcomeInput, TaskSpec)
+    from dealerflow.contracts import (STAGE, OrderResult, OrderStart, OrderSweepInput, OrderSweepResult,
+                                      ReviewOutcomeInput, TaskSpec, order_search_attributes)
+    from dealerflow.contracts.orders import workflow_id_for
 
 from .human_task import ask
 
 ACTIVITY = dict(start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30),
-                                         non_retryable_error_types=["OrderInputError"]))
+                retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
+SWEEP = dict(start_to_close_timeout=timedelta(minutes=5),
+             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
+TITLES = {"order_credit_review": "Credit review", "order_stock_review": "Stock review"}
 
 
-@workflow.defn
+# Every order has one, so it runs outside the sandbox: a sandboxed run re-imports its modules for
+# each workflow, which cost more CPU than the rest of an order's placement. What the sandbox would
+# catch is kept out by the import contracts (pyproject.toml): this module imports only the contracts
+# and temporalio, and it has no clock, I/O or randomness but Temporal's.
+@workflow.defn(sandboxed=False)
 class OrderWorkflow:
     def __init__(self) -> None:
-        self._decision: CreditDecision | None = None
-        self._invalid: ApplicationError | None = None
         self._status = "submitted"
 
     @workflow.run
-    async def run(self, inp: PlaceOrderInput) -> OrderResult:
-        try:
-            # Local: the decision runs inside this workflow task, so the API's update returns
-            # without an extra round of activity dispatch through the server.
-            decision = await workflow.execute_local_activity("decide_credit", inp, result_type=CreditDecision,
-                                                             **ACTIVITY)
-        except ActivityError as e:
-            if not (isinstance(e.cause, ApplicationError) and e.cause.type == "OrderInputError"):
-                raise
-            # Bad input (e.g. a SKU removed since the API checked it): nothing was written; the
-            # waiting update reports it and the workflow ends without an order.
-            self._invalid, self._status = e.cause, "invalid"
-            workflow.upsert_search_attributes([STAGE.value_set("invalid")])
-            await workflow.wait_condition(workflow.all_handlers_finished)
-            return OrderResult(inp.order_id, "invalid")
-        self._decision, self._status = decision, decision.status
-        workflow.upsert_search_attributes([STAGE.value_set(decision.status)])
+    async def run(self, start: OrderStart) -> OrderResult:
+        decision = start.decision
+        self._status = decision.status
         if decision.status == "pending_review":
-            task_id = str(workflow.uuid4())
-            result = await ask(TaskSpec(task_id=task_id, kind="order_credit_review",
-                         title=f"Credit review: {decision.dealer_code}, order {inp.order_id[:8]}, {decision.amount}",
-                         subject_type="order", subject_id=inp.order_id, dealer_id=inp.dealer_id,
-                         assignee_role=decision.review_role, outcomes=["approve", "reject"],
-                         sla_seconds=decision.review_sla_seconds, escalate_to=decision.escalate_to,
-                         payload={"reason": decision.reason, "rule": decision.rule, "amount": decision.amount,
-                                  "dealer": decision.dealer_code,
-                                  "ruleset": decision.ruleset, "version": decision.version}))
+            title = TITLES.get(decision.review_kind, "Review")
+            result = await ask(TaskSpec(
+                task_id=str(workflow.uuid4()), kind=decision.review_kind,
+                title=f"{title}: {decision.dealer_code}, order {start.order_id[:8]}, {decision.amount}",
+                subject_type="order", subject_id=start.order_id, dealer_id=start.dealer_id,
+                assignee_role=decision.review_role, outcomes=["approve", "reject"],
+                sla_seconds=decision.review_sla_seconds, escalate_to=decision.escalate_to,
+                payload={"reason": decision.allocation_reason if decision.review_kind == "order_stock_review"
+                         else decision.reason,
+                         "rule": decision.rule, "amount": decision.amount, "dealer": decision.dealer_code,
+                         "ruleset": decision.ruleset, "version": decision.version,
+                         "allocation": decision.allocation}))
             self._status = await workflow.execute_activity(
-                "apply_review", ReviewOutcomeInput(inp.order_id, result), result_type=str, **ACTIVITY)
+                "apply_review", ReviewOutcomeInput(start.order_id, result), result_type=str, **ACTIVITY)
             workflow.upsert_search_attributes([STAGE.value_set(self._status)])
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return OrderResult(inp.order_id, self._status)
-
-    @workflow.update
-    async def decision(self) -> CreditDecision:
-        await workflow.wait_condition(lambda: self._decision is not None or self._invalid is not None)
-        if self._invalid is not None:
-            raise ApplicationError(self._invalid.message, *self._invalid.details, type="OrderInputError")
-        return self._decision
+        return OrderResult(start.order_id, self._status)
 
     @workflow.query
     def status(self) -> str:
         return self._status
+
+
+@workflow.defn
+class OrderSweepWorkflow:
+    """On a Temporal Schedule: orders committed whose workflow start was lost are started (once: the
+    workflow id is the order's)."""
+
+    @workflow.run
+    async def run(self, inp: OrderSweepInput) -> OrderSweepResult:
+        result = await workflow.execute_activity(
+            "unstarted_orders", OrderSweepInput(inp.now or workflow.now()), result_type=OrderSweepResult, **SWEEP)
+        for start in result.starts:
+            try:
+                await workflow.start_child_workflow(
+                    OrderWorkflow.run, start, id=workflow_id_for(start.order_id),
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    search_attributes=order_search_attributes(start))
+            except WorkflowAlreadyStartedError:  # the API started it after all, or it has run
+                pass
+        if result.starts:
+            await workflow.execute_activity("orders_started", [s.order_id for s in result.starts],
+                                            result_type=int, **ACTIVITY)
+        return result

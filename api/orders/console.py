@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
 from pydantic import ValidationError
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 from sqlalchemy import select
 from dealerflow.core.errors import DomainError
@@ -63,7 +63,8 @@ def orders_page(request: Request, session: SessionDep, user: ConsoleUser, status
 
 @router.post("/orders")
 async def place_order(request: Request, user: ConsoleUser, client: TemporalDep, settings: SettingsDep,
-                      sku: Annotated[str, Form()] = "", quantity: Annotated[str, Form()] = ""):
+                      background: BackgroundTasks, sku: Annotated[str, Form()] = "",
+                      quantity: Annotated[str, Form()] = ""):
     if user.role != "dealer":
         raise Forbidden("only dealers place orders")
     sessions = request.app.state.sessions
@@ -76,8 +77,7 @@ async def place_order(request: Request, user: ConsoleUser, client: TemporalDep, 
             form["fault"] = "quantity"
             raise DomainError(_("Enter the quantity as a whole number."), field="quantity") from None
         body = OrderCreate(lines=[OrderLineIn(sku=sku, quantity=count)])
-        placed = await temporal.place_order(client=client, task_queue=settings.task_queue,
-                                                 sessions=sessions, user=user, body=body, idempotency_key=None)
+        placed = await temporal.place_order(sessions=sessions, user=user, body=body, idempotency_key=None)
     except (DomainError, ValidationError) as e:
         message, _status = refusal(e, request)
         if "fault" not in form:  # the field at fault: the product when the service names it, else the quantity
@@ -89,6 +89,9 @@ async def place_order(request: Request, user: ConsoleUser, client: TemporalDep, 
                             products=list(session.scalars(select(Product).order_by(Product.sku))),
                             **_orders(request, session, user, status=None, q=None, since=None, until=None))
         return await run_in_threadpool(again)
+    if placed.start is not None:  # after the answer, like the API's
+        background.add_task(temporal.start_order, client=client, task_queue=settings.task_queue, sessions=sessions,
+                            start=placed.start)
     return back(f"/console/orders/{placed.order.id}", flash=_("Order %(id)s placed: %(status)s.",
                                                            id=placed.order.id[:8],
                                                            status=label_of(request, placed.order.status)))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response, status
 from dealerflow.core.errors import Conflict, NotFound
 from dealerflow.orders import credit as orders
 
@@ -17,15 +17,18 @@ router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
 @router.post("", response_model=OrderRead, status_code=201, responses=responses(409))
 async def place_order(body: OrderCreate, request: Request, response: Response, user: DealerUser,
-                      client: TemporalDep, settings: SettingsDep,
+                      client: TemporalDep, settings: SettingsDep, background: BackgroundTasks,
                       idempotency_key: Annotated[str | None, Header(max_length=128)] = None):
-    """Place an order; the credit decision and its explanation come back in the response.
-    A resubmission with the same Idempotency-Key and body returns the first order (200, not a new
-    one); the same key with another body is refused (422). A suspended or ended dealer orders
-    nothing (409)."""
-    placed = await temporal.place_order(
-        client=client, task_queue=settings.task_queue, sessions=request.app.state.sessions, user=user,
-        body=body, idempotency_key=idempotency_key)
+    """Place an order; the credit decision, the stock allocation and their explanations come back in
+    the response, taken in one transaction. The order's workflow (a review, when the rules ask for
+    one) starts after the answer. A resubmission with the same Idempotency-Key and body returns the
+    first order (200, not a new one); the same key with another body is refused (422). A suspended or
+    ended dealer orders nothing (409)."""
+    sessions = request.app.state.sessions
+    placed = await temporal.place_order(sessions=sessions, user=user, body=body, idempotency_key=idempotency_key)
+    if placed.start is not None:
+        background.add_task(temporal.start_order, client=client, task_queue=settings.task_queue, sessions=sessions,
+                            start=placed.start)
     if placed.replayed:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"

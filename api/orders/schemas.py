@@ -54,6 +54,24 @@ class OrderSummary(BaseModel):
     review_outcome: str | None = None
 
 
+class AllocationLineRead(BaseModel):
+    line_no: int
+    sku: str
+    warehouse: str | None  # None: waiting for stock
+    quantity: int
+    status: str  # reserved | backordered | released | consumed
+    priority: int
+
+
+class AllocationRead(BaseModel):
+    """The order's stock: units reserved per warehouse and units waiting, and — when stock was short —
+    the allocation rules' decision (backorder, partial, review or reject) with its explanation."""
+    reserved: int
+    backordered: int
+    lines: list[AllocationLineRead]
+    decision: DecisionRead | None = None
+
+
 class OrderRead(BaseModel):
     id: str
     dealer_code: str
@@ -64,6 +82,7 @@ class OrderRead(BaseModel):
     decision: DecisionRead | None
     history: list[OrderEventRead]
     review_task_id: str | None = None
+    allocation: AllocationRead | None = None  # None: no SKU of the order is stock-managed
 
 
 class FulfilmentAt(Strict):

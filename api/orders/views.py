@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 from datetime import datetime
 from sqlalchemy import String, cast, func, or_, select, true
 from sqlalchemy.orm import Session
 from dealerflow.models import Dealer, Decision, HumanTask, Order, OrderEvent, OrderLine, User
-from api.orders.schemas import DecisionRead, OrderEventRead, OrderLineRead, OrderRead, OrderSummary
+from dealerflow.orders import credit as orders
+from dealerflow.stock import allocation
+from api.orders.schemas import AllocationLineRead, AllocationRead, DecisionRead, OrderEventRead, OrderLineRead, OrderRead, OrderSummary
 from api.scope import dealer_scope, parse_uuid
 
 
@@ -88,7 +91,39 @@ def order_read(session: Session, order: Order | uuid.UUID) -> OrderRead | None:
                              amount=l.amount) for l in lines],
         decision=decision_read(row.Decision) if row.Decision else None,
         history=[OrderEventRead(at=e.at, status=e.status, actor=e.actor, note=e.note) for e in events],
-        review_task_id=str(row.task_id) if row.task_id else None)
+        review_task_id=str(row.task_id) if row.task_id else None,
+        allocation=allocation_read(session, order_id))
+
+
+def allocation_read(session: Session, order_id: uuid.UUID) -> AllocationRead | None:
+    rows = allocation.order_allocations(session, order_id)
+    decided = session.scalars(select(Decision).where(Decision.subject_type == allocation.SUBJECT,
+                                                     Decision.subject_id == str(order_id))).first()
+    if not rows and decided is None:
+        return None
+    return AllocationRead(
+        reserved=sum(r.quantity for r in rows if r.status in ("reserved", "consumed")),
+        backordered=sum(r.quantity for r in rows if r.status == "backordered"),
+        lines=[AllocationLineRead(line_no=r.line_no, sku=r.sku, warehouse=r.code, quantity=r.quantity, status=r.status,
+                                  priority=r.priority) for r in rows],
+        decision=decision_read(decided) if decided else None)
+
+
+def placed_read(order_id: uuid.UUID, w: orders.Written) -> OrderRead:
+    """A placed order as `order_read` shows it, from what placing it wrote (no read back)."""
+    rows = w.allocations
+    return OrderRead(
+        id=str(order_id), dealer_code=w.dealer_code, status=w.status, amount=w.amount, created_at=w.created_at,
+        lines=[OrderLineRead(line_no=l.line_no, sku=l.sku, quantity=l.quantity, unit_price=l.unit_price,
+                             amount=l.amount) for l in w.lines],
+        decision=decision_read(SimpleNamespace(**w.credit)),
+        history=[OrderEventRead(at=at, status=status, actor=actor, note=note) for at, status, actor, note in w.events],
+        review_task_id=None,
+        allocation=None if not rows and w.allocation is None else AllocationRead(
+            reserved=sum(r["quantity"] for r in rows if r["status"] == "reserved"),
+            backordered=sum(r["quantity"] for r in rows if r["status"] == "backordered"),
+            lines=[AllocationLineRead(**r) for r in rows],
+            decision=decision_read(SimpleNamespace(**w.allocation)) if w.allocation else None))
 
 
 def decision_read(d: Decision) -> DecisionRead:

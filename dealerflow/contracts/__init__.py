@@ -30,6 +30,10 @@ from .orders import (  # noqa: F401
     CreditDecision,
     ReviewOutcomeInput,
     OrderResult,
+    OrderStart,
+    OrderSweepInput,
+    OrderSweepResult,
+    order_search_attributes,
 )
 from .policies import (  # noqa: F401
     RolloutInput,

@@ -1,15 +1,18 @@
 """Orders and their credit decision. The decision and the order's move to its status happen in
-one transaction holding the dealer's row lock, so concurrent orders cannot share the same headroom."""
+one transaction holding the dealer's row lock, so concurrent orders cannot share the same headroom;
+the order's stock is reserved in the same transaction (dealerflow.stock.allocation), under its SKUs'
+stock row locks, so concurrent orders cannot share the same units either."""
 from __future__ import annotations
 
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 
 from dealerflow.core.errors import Conflict, Invalid
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -17,14 +20,17 @@ from policies_dsl import parse_duration
 
 from dealerflow.shared import credit_points, rulebook
 from dealerflow.tiering import runs as tiering
-from dealerflow.contracts import CreditDecision, PlaceOrderInput, TaskResult
-from dealerflow.models import Decision, Dealer, Order, OrderEvent, OrderLine, Product
+from dealerflow.contracts import CreditDecision, OrderStart, PlaceOrderInput, TaskResult
+from dealerflow.models import Decision, Dealer, Order, OrderEvent, OrderLine, PendingOrderStart, Product
+from dealerflow.stock import allocation
 
 CREDIT_RULESET = "credit_approval"
 ORDER_NAMESPACE = uuid.UUID("5b0c4f52-8d8e-4c53-9a53-0f4f6c1d2e71")
 STATUS_FOR_DECISION = {"approve": "approved", "review": "pending_review", "reject": "rejected"}
 # Orders that hold credit: approved and not yet paid in full (completed) or cancelled.
 HOLDS_CREDIT = ("approved", "shipped", "delivered")
+# Orders that hold stock (reserved, or waiting for it) until they ship, are cancelled or rejected.
+HOLDS_STOCK = ("approved", "pending_review")
 # Who reviews when a rule says `review` without naming a task.
 DEFAULT_REVIEW = {"role": "credit_manager", "sla": "24h"}
 
@@ -122,54 +128,162 @@ def credit_facts(dealer: Dealer, exposure: Decimal, amount: Decimal, points: int
     }
 
 
+@dataclass(frozen=True)
+class Written:
+    """What placing an order wrote, as written (times from the database): the API answers from it
+    without reading the order back."""
+    created_at: datetime
+    dealer_code: str
+    status: str
+    amount: Decimal
+    lines: list[PricedLine]
+    events: list[tuple]  # (at, status, actor, note)
+    credit: dict  # the credit decision's row
+    allocation: dict | None  # the allocation decision's row, when stock was short
+    allocations: list[dict]  # the allocation rows (line_no, sku, warehouse, quantity, status, priority)
+
+
+@dataclass(frozen=True)
+class Placed:
+    decision: CreditDecision
+    created: bool  # False: the order was there already (a retry, or a resubmitted Idempotency-Key)
+    written: Written | None = None
+
+
 def place_and_decide(session: Session, inp: PlaceOrderInput, workflow_id: str) -> CreditDecision:
     """Create the order (once) and take its credit decision (once). Safe to retry."""
+    return place(session, inp, workflow_id).decision
+
+
+def place(session: Session, inp: PlaceOrderInput, workflow_id: str, *, optimistic: bool = False) -> Placed:
+    """Create the order and take its decisions, once, in the caller's transaction: credit (under the
+    dealer's row lock) and stock (under its SKUs' stock row locks: reserved now, or as the allocation
+    rules say when short), and queue the start of its workflow (the outbox the order sweep reads).
+    Safe to retry: an order already there answers with its stored decision. The order is written
+    once, with the status its decisions give it.
+
+    `optimistic`: the stock is read first and locked last, just before the reservation, so orders of
+    one SKU hold its stock rows only from there to the commit; should the stock have changed in a way
+    that changes the decision, allocation.StaleStock is raised and the caller places the order again
+    in a new transaction without it."""
     order_id = uuid.UUID(inp.order_id)
     # The dealer row lock serializes every credit decision of one dealer.
     dealer = session.scalars(select(Dealer).where(Dealer.id == inp.dealer_id).with_for_update()).one()
     amount = session.scalar(select(Order.amount).where(Order.id == order_id))
-    if amount is None:
-        lines = price_lines(session, inp.lines)
-        amount = sum((line.amount for line in lines), Decimal("0"))
-        session.execute(insert(Order).values(
-            id=order_id, dealer_id=dealer.id, status="submitted", amount=amount,
-            idempotency_key=inp.idempotency_key, request_fingerprint=inp.fingerprint, workflow_id=workflow_id,
-            created_by=inp.user_id))
-        session.execute(insert(OrderLine), [
-            dict(order_id=order_id, line_no=l.line_no, product_id=l.product_id, sku=l.sku,
-                 quantity=l.quantity, unit_price=l.unit_price, amount=l.amount) for l in lines])
-        _event(session, order_id, "submitted", actor=inp.actor, note="order placed")
-        tiering.record_activation(session, dealer_id=dealer.id, order_id=order_id)  # a silent dealer ordering again
-    else:  # a retry after the order was written: the decision may be stored too
-        existing = session.scalars(select(Decision).where(
-            Decision.subject_type == "order", Decision.subject_id == str(order_id),
-            Decision.ruleset == CREDIT_RULESET)).first()
-        if existing is not None:
-            return _credit_decision(order_id, amount, dealer, existing.outcome, existing.explanation)
+    if amount is not None:  # a retry after the order was written: its decisions are stored too
+        return Placed(stored_decision(session, order_id), created=False)
 
+    lines = price_lines(session, inp.lines)
+    # Stock rows after the dealer's: one lock order everywhere.
+    plan = allocation.lock(session, lines, for_update=not optimistic)
+    allotted = allocation.decide(session, plan, dealer_id=dealer.id,
+                                 amount=sum((line.amount for line in lines), Decimal("0")))
+    if allotted is not None and allotted.action == "partial":
+        kept = allocation.cut(plan, lines)
+        if kept:
+            lines = kept
+        else:  # nothing of it is in stock
+            allotted = replace(allotted, action="reject")
+    amount = sum((line.amount for line in lines), Decimal("0"))
+
+    # The order is not written yet, so the exposure is the dealer's other orders, as before.
     ruleset = rulebook.active(session, CREDIT_RULESET)
     decision = ruleset.decide(credit_facts(dealer, credit_exposure(session, dealer), amount,
                                            credit_points.balance(session, dealer.id)))
     explanation = decision.to_dict()
-    session.execute(insert(Decision).values(
-        subject_type="order", subject_id=str(order_id), ruleset=decision.ruleset, version=decision.version,
-        rule=decision.rule, outcome=decision.outcome, explanation=explanation))
-    status = STATUS_FOR_DECISION[decision.outcome["decision"]]
-    _set_status(session, order_id, status, actor="credit-rules",
-                note=f"{decision.ruleset} v{decision.version}: {decision.reason}")
-    return _credit_decision(order_id, amount, dealer, decision.outcome, explanation)
+    answer = _credit_decision(order_id, amount, dealer, decision.outcome, explanation,
+                              allotted.action if allotted else None,
+                              allotted.outcome if allotted else None, allotted.explanation if allotted else None)
+    note = f"{decision.ruleset} v{decision.version}: {decision.reason}"
+    if allotted is not None:
+        note += f"; stock short by {allotted.short_units}: {allotted.action}" + (
+            f" ({allotted.explanation['ruleset']} v{allotted.explanation['version']}: "
+            f"{allotted.explanation['reason']})" if allotted.explanation else "")
+
+    created_at = session.scalar(insert(Order).values(
+        id=order_id, dealer_id=dealer.id, status=answer.status, amount=amount,
+        idempotency_key=inp.idempotency_key, request_fingerprint=inp.fingerprint, workflow_id=workflow_id,
+        created_by=inp.user_id).returning(Order.created_at))
+    session.execute(insert(OrderLine), [
+        dict(order_id=order_id, line_no=l.line_no, product_id=l.product_id, sku=l.sku,
+             quantity=l.quantity, unit_price=l.unit_price, amount=l.amount) for l in lines])
+    events = [dict(order_id=order_id, status="submitted", actor=inp.actor, note="order placed"),
+              dict(order_id=order_id, status=answer.status, actor="credit-rules", note=note)]
+    ats = session.scalars(insert(OrderEvent).returning(OrderEvent.at, sort_by_parameter_order=True), events).all()
+    credit = dict(subject_type="order", subject_id=str(order_id), ruleset=decision.ruleset, version=decision.version,
+                  rule=decision.rule, outcome=decision.outcome, explanation=explanation)
+    credit["decided_at"] = session.scalar(insert(Decision).values(credit).returning(Decision.decided_at))
+    stock_decision = allocation.record(session, allotted, order_id=order_id, applied=allotted.action) \
+        if allotted is not None else None
+    tiering.record_activation(session, dealer_id=dealer.id, order_id=order_id)  # a silent dealer ordering again
+    session.execute(insert(PendingOrderStart).values(order_id=order_id))
+    reserved = None
+    if answer.status in HOLDS_STOCK:  # last: the stock rows stay locked until the commit
+        if optimistic:
+            plan = allocation.check(session, plan, lines)
+        reserved = allocation.reserve(session, plan, order_id=order_id, lines=lines,
+                                      priority=allotted.priority if allotted else 0)
+    written = Written(created_at, dealer.code, answer.status, amount, lines,
+                      [(at, e["status"], e["actor"], e["note"]) for at, e in zip(ats, events)], credit,
+                      stock_decision, reserved.rows if reserved else [])
+    return Placed(answer, created=True, written=written)
+
+
+def stored_decision(session: Session, order_id: uuid.UUID) -> CreditDecision:
+    """An order's decision as it was taken, from what is stored: its credit and allocation decisions."""
+    order = session.execute(select(Order.amount, Order.dealer_id).where(Order.id == order_id)).one()
+    dealer = session.get(Dealer, order.dealer_id)
+    stored = {d.subject_type: d for d in session.scalars(select(Decision).where(
+        Decision.subject_id == str(order_id),
+        ((Decision.subject_type == "order") & (Decision.ruleset == CREDIT_RULESET))
+        | (Decision.subject_type == allocation.SUBJECT)))}
+    credit, allotted = stored["order"], stored.get(allocation.SUBJECT)
+    return _credit_decision(order_id, order.amount, dealer, credit.outcome, credit.explanation,
+                            allocation.applied(allotted.outcome, allotted.explanation) if allotted else None,
+                            allotted.outcome if allotted else None, allotted.explanation if allotted else None)
+
+
+def order_start(session: Session, order_id: uuid.UUID) -> OrderStart:
+    """What the order's workflow starts with."""
+    answer = stored_decision(session, order_id)
+    dealer = session.execute(select(Dealer.id, Dealer.region).join(Order, Order.dealer_id == Dealer.id)
+                             .where(Order.id == order_id)).one()
+    return OrderStart(str(order_id), dealer.id, dealer.region, answer)
+
+
+def started(session: Session, order_ids: list[uuid.UUID]) -> None:
+    """Their workflows run: the outbox lets go of them."""
+    if order_ids:
+        session.execute(delete(PendingOrderStart).where(PendingOrderStart.order_id.in_(order_ids)))
+
+
+def unstarted(session: Session, *, queued_before, limit: int = 500) -> list[OrderStart]:
+    """Orders committed whose workflow start was lost (the process died, Temporal was down)."""
+    ids = session.scalars(select(PendingOrderStart.order_id).where(PendingOrderStart.queued_at < queued_before)
+                          .order_by(PendingOrderStart.queued_at).limit(limit)).all()
+    return [order_start(session, oid) for oid in ids]
 
 
 def _credit_decision(order_id: uuid.UUID, amount: Decimal, dealer: Dealer, outcome: dict,
-                     explanation: dict) -> CreditDecision:
-    task = {**DEFAULT_REVIEW, **(outcome.get("task") or {})}
+                     explanation: dict, action: str | None = None, stock_outcome: dict | None = None,
+                     stock_explanation: dict | None = None) -> CreditDecision:
+    """The order's answer: credit decides first (a rejection or a credit review wins); then stock,
+    when it was short (a stock rejection, or a review by the allocation rules' role)."""
+    status = STATUS_FOR_DECISION[outcome["decision"]]
+    task, kind = {**DEFAULT_REVIEW, **(outcome.get("task") or {})}, "order_credit_review"
+    if action == "reject":  # nothing to supply it from
+        status = "rejected"
+    elif status == "approved" and action == "review":
+        status, task, kind = "pending_review", {**DEFAULT_REVIEW, **stock_outcome["task"]}, "order_stock_review"
+    stock_reason = (stock_explanation or {}).get("reason") if action else None
     return CreditDecision(
-        order_id=str(order_id), status=STATUS_FOR_DECISION[outcome["decision"]],
+        order_id=str(order_id), status=status,
         decision=outcome["decision"], ruleset=explanation["ruleset"], version=explanation["version"],
         rule=explanation["rule"], reason=explanation["reason"], amount=f"{amount:.2f}",
         dealer_code=dealer.code,
         review_role=task["role"], review_sla_seconds=int(parse_duration(task["sla"]).total_seconds()),
-        escalate_to=task.get("escalate_to"))
+        escalate_to=task.get("escalate_to"), review_kind=kind, allocation=action,
+        allocation_reason=stock_reason or ("stock short: no allocation rules deployed" if action else None))
 
 
 def apply_review(session: Session, order_id: str, task: TaskResult) -> str:
@@ -180,6 +294,8 @@ def apply_review(session: Session, order_id: str, task: TaskResult) -> str:
     status = {"approve": "approved", "reject": "rejected"}[task.outcome]
     note = f"review task {task.task_id}: {task.outcome}" + (f" — {task.comment}" if task.comment else "")
     _set_status(session, order.id, status, actor=task.actor, note=note)
+    if status == "rejected":
+        allocation.release(session, order.id)
     return status
 
 
@@ -189,6 +305,7 @@ def cancel(session: Session, order: Order, actor: str) -> None:
     if order.status != "approved":
         raise OrderStateError(f"an order in status {order.status!r} cannot be cancelled")
     _set_status(session, order.id, "cancelled", actor=actor, note="cancelled by the dealer")
+    allocation.release(session, order.id)
     order.status = "cancelled"
 
 

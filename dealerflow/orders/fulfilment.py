@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.orm import Session
 
 from dealerflow.shared import accounts
+from dealerflow.stock import allocation
 from dealerflow.diversion import codes as product_codes
 from dealerflow.shared.uploads import BadValue, BatchError, Problem, parse_amount, parse_time, read_table, text_of
 from dealerflow.models import Dealer, Order, OrderEvent, OrderLine, OrderReturn, Payment
@@ -309,6 +310,13 @@ def _record_moves(session: Session, kind: str, rows, lines, actor: str, now) -> 
                 moving.append((order, at))
                 if v.get("codes"):
                     bindings.append((n, order, at, v["codes"]))
+    if kind == "shipments" and moving:  # an order ships whole: every unit reserved, none waiting
+        short = allocation.waiting(session, [o.id for o, _ in moving])
+        row_of = {v["order_id"]: n for n, v in batch.rows()}
+        for o, _ in moving:
+            if short.get(o.id):
+                batch.problem(row_of[o.id], "order_id", f"order {o.id} waits for {short[o.id]} unit(s) of stock: "
+                                                        "it ships once they are reserved", "conflict")
     for n, order, at, listed in bindings:  # codes leaving with the order: bound to its dealer and region
         try:
             product_codes.bind(session, codes=listed, order_id=order.id, actor=actor, now=at)
@@ -324,6 +332,8 @@ def _record_moves(session: Session, kind: str, rows, lines, actor: str, now) -> 
         note = "shipped" if kind == "shipments" else "delivered; {amount} booked to the dealer's account"
         _events(session, [dict(order_id=o.id, status=move.status, at=at, actor=actor,
                                note=note.format(amount=f"{o.amount:.2f}")) for o, at in moving])
+        if kind == "shipments":  # the reserved units leave their warehouses
+            allocation.consume(session, [o.id for o, _ in moving], actor=actor)
     completed = 0
     if kind == "deliveries" and moving:
         accounts.book(session, [accounts.entry(
@@ -424,6 +434,8 @@ def record_returns(session: Session, *, rows: Sequence[Mapping[str, object]], ac
                                           source_id=v["reference"], note=f"return of {quantity} × {sku}"))
     batch.check()
     _insert_once(session, batch, OrderReturn, returns)
+    allocation.restock(session, [(r["order_id"], r["product_id"], r["quantity"], f"return {r['reference']}")
+                                 for r in returns], actor=actor)  # back on hand where they shipped from
     accounts.book(session, entries)
     completed = _complete_paid(session, list({r["order_id"] for r in returns}), actor)  # nothing left to pay
     return Recorded("returns", len(batch.values), len(returns), completed=completed)

@@ -24,9 +24,8 @@ from dealerflow.contracts import (
     FreezeResult,
     Investigation,
     InvestigationInput,
-    OrderLineInput,
     OrderResult,
-    PlaceOrderInput,
+    OrderStart,
     PostInput,
     PostResult,
     RetieringInput,
@@ -166,23 +165,17 @@ def test_an_order_sent_to_review_waits_for_the_reviewer_and_applies_the_outcome(
                               "1200.00", "D001", review_role="credit_manager", review_sla_seconds=4 * 3600,
                               escalate_to="sales_director")
 
-    @activity.defn(name="decide_credit")
-    async def decide_credit(inp: PlaceOrderInput) -> CreditDecision:
-        rec.add("decide_credit", inp)
-        return decision
-
     @activity.defn(name="apply_review")
     async def apply_review(inp: ReviewOutcomeInput) -> str:
         rec.add("apply_review", inp)
         return "approved" if inp.task.outcome == "approve" else "rejected"
 
     async def scenario():
-        async with wf.worker(*task_activities(rec), decide_credit, apply_review) as tq:
+        async with wf.worker(*task_activities(rec), apply_review) as tq:
             with wf.env.with_time_skipping_disabled():  # the reviewer answers inside the SLA
                 handle = await wf.client.start_workflow(
-                    OrderWorkflow.run, PlaceOrderInput(order_id, 7, [OrderLineInput("SKU-1", 12)], "dealer-7"),
-                    id=f"order-{order_id}", task_queue=tq)
-            assert await handle.execute_update(OrderWorkflow.decision) == decision
+                    OrderWorkflow.run, OrderStart(order_id, 7, "east", decision), id=f"order-{order_id}",
+                    task_queue=tq)
             [task] = await rec.wait_for("open_task")
             assert await handle.query(OrderWorkflow.status) == "pending_review"
             await complete(wf, task, "approve", "cm-1")
@@ -195,7 +188,51 @@ def test_an_order_sent_to_review_waits_for_the_reviewer_and_applies_the_outcome(
     assert task.payload["rule"] == "rating_c" and task.payload["amount"] == "1200.00"
     [applied] = rec.args("apply_review")
     assert (applied.order_id, applied.task.outcome, applied.task.actor) == (order_id, "approve", "cm-1")
-    assert rec.names() == ["decide_credit", "open_task", "record_task_completion", "apply_review"]
+    assert rec.names() == ["open_task", "record_task_completion", "apply_review"]
+
+
+def test_an_order_short_of_stock_goes_to_the_allocation_rules_reviewer(wf):
+    rec = Recorder()
+    order_id = str(uuid.uuid4())
+    decision = CreditDecision(order_id, "pending_review", "approve", "credit_approval", 3, "approve-within-headroom",
+                              "fits", "900.00", "D001", review_role="hq", review_sla_seconds=24 * 3600,
+                              review_kind="order_stock_review", allocation="review",
+                              allocation_reason="a large shortage is allocated by HQ")
+
+    @activity.defn(name="apply_review")
+    async def apply_review(inp: ReviewOutcomeInput) -> str:
+        rec.add("apply_review", inp)
+        return "approved" if inp.task.outcome == "approve" else "rejected"
+
+    async def scenario():
+        async with wf.worker(*task_activities(rec), apply_review) as tq:
+            with wf.env.with_time_skipping_disabled():
+                handle = await wf.client.start_workflow(
+                    OrderWorkflow.run, OrderStart(order_id, 7, "east", decision), id=f"order-{order_id}",
+                    task_queue=tq)
+            [task] = await rec.wait_for("open_task")
+            await complete(wf, task, "reject", "hq-1")
+            return await handle.result(), task
+
+    result, task = wf.run(scenario())
+    assert result == OrderResult(order_id, "rejected")
+    assert (task.kind, task.assignee_role, task.payload["reason"], task.payload["allocation"]) == (
+        "order_stock_review", "hq", "a large shortage is allocated by HQ", "review")
+
+
+def test_an_approved_order_needs_no_one(wf):
+    rec = Recorder()
+    order_id = str(uuid.uuid4())
+    decision = CreditDecision(order_id, "approved", "approve", "credit_approval", 3, "approve-within-headroom",
+                              "fits", "900.00", "D001", review_role="credit_manager", review_sla_seconds=3600)
+
+    async def scenario():
+        async with wf.worker(*task_activities(rec)) as tq:
+            return await wf.client.execute_workflow(OrderWorkflow.run, OrderStart(order_id, 7, "east", decision),
+                                                    id=f"order-{order_id}", task_queue=tq)
+
+    assert wf.run(scenario()) == OrderResult(order_id, "approved")
+    assert rec.names() == []
 
 
 # --- tiering -----------------------------------------------------------------------------------

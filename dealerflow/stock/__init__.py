@@ -1,0 +1,1 @@
+"""HQ warehouses and their stock per SKU (from the ERP), and the allocation of stock to orders."""

@@ -851,6 +851,9 @@ class CreditLimitChange(Base):
         CheckConstraint("status in ('pending', 'approved', 'rejected')", name="limit_change_status"),
         # One pending raise per dealer: a second is refused until the first is decided.
         Index("limit_change_pending", "dealer_id", unique=True, postgresql_where="status = 'pending'"),
+    )
+
+
 # --- order history imports ---
 
 HISTORY_IMPORT_STATES = ("running", "imported", "checked", "refused")

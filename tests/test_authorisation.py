@@ -130,6 +130,17 @@ ROUTES = {
     "GET /console/imports": gate("hq", "finance", "admin"), "POST /console/imports": gate("hq", "finance", "admin"),
     "GET /console/cases/{case_id}": gate(*EVERYONE, scoped="detail"),
     "POST /api/v1/diversion/sweep": gate(*HQ, send=False),
+    # Logistics: a provider's push carries its signature, not a login (refusals: tests/test_logistics.py).
+    "POST /api/v1/logistics/push/{provider}": Entry(public=True),
+    "POST /api/v1/orders/{order_id}/parcels": gate("hq", "finance", "admin"),
+    "GET /api/v1/orders/{order_id}/parcels": gate(*EVERYONE, scoped="detail"),
+    "POST /api/v1/parcels/{parcel_id}/receipt": gate(*DEALER),
+    "POST /api/v1/parcels/{parcel_id}/report": gate(*DEALER),
+    "GET /api/v1/logistics/unmatched": gate(*HQ),
+    "POST /console/orders/{order_id}/parcels": gate("hq", "finance", "admin"),
+    "POST /console/parcels/{parcel_id}/receipt": gate(*DEALER),
+    "POST /console/parcels/{parcel_id}/report": gate(*DEALER),
+    "GET /console/logistics/unmatched": gate(*HQ),
     # The console: a cookie login; anonymous callers are sent to the login page.
     "GET /console/login": Entry(public=True), "POST /console/login": Entry(public=True),
     "GET /console/language": Entry(public=True),  # the language switch: a cookie and a redirect
@@ -189,7 +200,8 @@ DUMMY = {"order_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()), "policy_id
          "question_id": "1", "assignment_id": str(uuid.uuid4()), "evidence_id": "999999999", "run_id": "no-such-run",
          "statement_id": str(uuid.uuid4()), "code": "NO-SUCH-CODE", "code:path": "NO-SUCH-CODE", "kind": "payments",
          "month": "2020-01", "case_id": "999999999", "failure_id": "999999999", "notification_id": "999999999",
-         "ruleset": "no_such_ruleset", "sku": "NO-SUCH-SKU"}
+         "ruleset": "no_such_ruleset", "sku": "NO-SUCH-SKU", "provider": "no-such-provider",
+         "parcel_id": str(uuid.uuid4())}
 
 
 def app_routes(app) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from .search import (  # noqa: F401
     SETTLEMENT_PERIOD,
     CASE_ID,
     TIERING_MONTH,
+    WAYBILL,
     SEARCH_ATTRIBUTES,
 )
 from .tasks import (  # noqa: F401
@@ -84,4 +85,17 @@ from .tiering import (  # noqa: F401
     DowngradeOutcomeInput,
     RetieringResult,
     month_of,
+)
+from .logistics import (  # noqa: F401
+    ShipmentInput,
+    Tracked,
+    ReceiptInput,
+    ReceiptResult,
+    ReportInput,
+    ReportOutcomeInput,
+    ShipmentResult,
+    PollInput,
+    PollResult,
+    SignedParcel,
+    ToldInput,
 )

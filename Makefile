@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(PY) bench/retiering.py
 	$(PY) bench/scans.py
 	$(PY) bench/reports.py
+	$(PY) bench/tracking_ingest.py
 
 clean:
 	rm -rf $(VENV) .data

@@ -137,6 +137,7 @@ ROUTES = {
     "POST /api/v1/parcels/{parcel_id}/receipt": gate(*DEALER),
     "POST /api/v1/parcels/{parcel_id}/report": gate(*DEALER),
     "GET /api/v1/logistics/unmatched": gate(*HQ),
+    "GET /api/v1/parcel-reports/{report_id}/photos/{index}": gate("dealer", "hq", "admin"),
     "POST /console/orders/{order_id}/parcels": gate("hq", "finance", "admin"),
     "POST /console/parcels/{parcel_id}/receipt": gate(*DEALER),
     "POST /console/parcels/{parcel_id}/report": gate(*DEALER),
@@ -201,7 +202,7 @@ DUMMY = {"order_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()), "policy_id
          "statement_id": str(uuid.uuid4()), "code": "NO-SUCH-CODE", "code:path": "NO-SUCH-CODE", "kind": "payments",
          "month": "2020-01", "case_id": "999999999", "failure_id": "999999999", "notification_id": "999999999",
          "ruleset": "no_such_ruleset", "sku": "NO-SUCH-SKU", "provider": "no-such-provider",
-         "parcel_id": str(uuid.uuid4())}
+         "parcel_id": str(uuid.uuid4()), "report_id": str(uuid.uuid4()), "index": "0"}
 
 
 def app_routes(app) -> list[tuple[str, str]]:

@@ -225,6 +225,11 @@ def test_a_damage_report_opens_a_task_for_hq(client, fixture, make_dealer, make_
                     files=[("photo", ("box.png", PNG, "image/png"))])
     assert r.status_code == 201, r.text
     assert r.json()["receipt"] == "reported" and r.json()["reports"][0]["photos"] == 1
+    photo = f"/api/v1/parcel-reports/{r.json()['reports'][0]['id']}/photos/0"
+    assert client.get(photo, headers=hq.headers).content == PNG
+    assert client.get(photo, headers=dealer.headers).status_code == 200
+    assert client.get(photo, headers=make_dealer().headers).status_code == 404
+    assert client.get(photo.replace("/0", "/1"), headers=hq.headers).status_code == 404
     task_id = r.json()["reports"][0]["task_id"]
     assert client.post(f"/api/v1/parcels/{parcel['id']}/receipt", headers=dealer.headers).status_code == 409
     assert wait_until(lambda: client.get(f"/api/v1/tasks/{task_id}", headers=hq.headers).status_code == 200)
@@ -293,3 +298,45 @@ def test_console_hq_ships_and_the_dealer_follows_the_track_and_confirms(client, 
     assert client.get(f"/console/orders/{order_id}").status_code == 404
     assert client.post(f"/console/parcels/{parcel.id}/receipt",
                        data={"csrf_token": client.cookies.get("dealerflow_csrf")}).status_code == 404
+
+
+def test_polled_parcels_are_tracked_and_their_workflows_told(client, settings, make_dealer, make_user, product,
+                                                             sessions):
+    import asyncio
+
+    from api.logistics.temporal import poll_now
+    from dealerflow.core.temporal import connect
+
+    dealer, hq = make_dealer(province="广东省", city="深圳市"), make_user("hq")
+    order_id = approved(client, dealer, product, 1)
+    with sessions.begin() as s:  # placed three days ago, shipped two days ago: the fixture track is complete
+        s.get(Order, uuid.UUID(order_id)).created_at = datetime.now(timezone.utc) - timedelta(days=3)
+    number = waybill()
+    r = client.post(f"/api/v1/orders/{order_id}/parcels", headers=hq.headers, json={
+        "carrier": "SF", "waybills": [number], "provider": "fixture",
+        "shipped_at": (datetime.now(timezone.utc) - timedelta(days=2)).isoformat()})
+    assert r.status_code == 201, r.text
+
+    async def poll():
+        return await poll_now(client=await connect(settings), task_queue=settings.task_queue)
+
+    result = asyncio.run(poll())
+    assert result.polled >= 1
+    p = parcel_row(sessions, number)
+    assert p.state == "signed" and p.signed_city == "深圳" and p.workflow_told
+    with sessions() as s:
+        assert s.scalar(select(TrackingPayload.source).order_by(TrackingPayload.id.desc()).limit(1)) == "poll"
+    assert client.post(f"/api/v1/parcels/{p.id}/receipt", headers=dealer.headers).status_code == 200
+
+
+def test_raw_payloads_are_append_only(sessions):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+    with sessions.begin() as s:
+        pid = s.execute(text("insert into tracking_payloads (provider, source, body) values ('fixture', 'push', '{}')"
+                             " returning id")).scalar_one()
+    for statement in ("update tracking_payloads set body = 'x' where id = :id",
+                      "delete from tracking_payloads where id = :id"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            with sessions.begin() as s:
+                s.execute(text(statement), {"id": pid})

@@ -6,23 +6,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import FileResponse
 
 
 from dealerflow.core.errors import NotFound
-from dealerflow.logistics import tracking
-from dealerflow.models import User
+from dealerflow.logistics import parcels as shipments, tracking
+from dealerflow.models import ParcelReport, User
+from dealerflow.shared.evidence import EvidenceStore, download_name
 from dealerflow.shared.accounts import CHINA
 from api.deps import CurrentUser, DealerUser, SessionDep, TemporalDep, require_role
 from api.errors import responses
 from api.logistics import flows
 from api.logistics.schemas import ParcelRead, PushAck, ShipmentCreate, UnmatchedRead
-from api.logistics.views import order_parcels
+from api.logistics.views import order_parcels, visible_parcel
+from api.scope import parse_uuid
 from api.schemas import BIGINT
 
 router = APIRouter(prefix="/api/v1", tags=["logistics"])
 Shippers = Annotated[User, require_role("admin", "hq", "finance")]  # the warehouse's and the ERP's accounts
 Watchers = Annotated[User, require_role("admin", "hq")]
+PhotoReaders = Annotated[User, require_role("dealer", "hq", "admin")]
 _PUSH_BODY = {"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
     "type": "object", "required": ["RequestData", "DataSign"], "properties": {
         "RequestData": {"type": "string", "description": "JSON: Data, a list of waybills with ShipperCode, "
@@ -78,6 +82,24 @@ async def report_problem(parcel_id: str, request: Request, user: DealerUser, cli
     task; the parcel counts as received once HQ has answered."""
     form = await flows.receive_report(request, user, parcel_id)
     return await flows.report_problem(request, client, user, parcel_id, form)
+
+
+@router.get("/parcel-reports/{report_id}/photos/{index}", response_class=FileResponse, responses={200: {
+    "description": "the photo as it was uploaded", "content": {"image/*": {"schema": {"type": "string",
+                                                                                    "format": "binary"}}}}})
+def report_photo(report_id: str, index: Annotated[int, Path(ge=0, le=shipments.MAX_PHOTOS - 1)], request: Request,
+                 session: SessionDep, user: PhotoReaders):
+    """A photo of a damage or shortage report: for the parcel's dealer, HQ and admins."""
+    rid = parse_uuid(report_id)
+    report = session.get(ParcelReport, rid) if rid else None
+    if report is None or index >= len(report.photos or []) or visible_parcel(
+            session, user, str(report.parcel_id)) is None:
+        raise NotFound("photo not found")
+    photo = report.photos[index]
+    path = EvidenceStore(request.app.state.settings.evidence_path).path(photo["sha256"])
+    name = download_name(f"parcel-report-{report.id}-{index + 1}", photo["content_type"])
+    return FileResponse(path, media_type=photo["content_type"], headers={
+        "Content-Disposition": f"inline; filename=\"{name}\"", "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/logistics/unmatched", response_model=list[UnmatchedRead])

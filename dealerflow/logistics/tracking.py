@@ -134,19 +134,20 @@ def apply_tracks(session: Session, tracks, *, provider: str, payload_id: int, re
         return result
     rows = session.execute(_APPLY, {**columns, "payload": payload_id}).all()
     result.new += rows[0].new if rows else 0
-    outside = []
+    outside, signed_places = [], []
     for r in rows:
         if r.id is None:
             continue
         if r.newly_signed is not None:
             province, city = places.parse(r.place)
-            session.execute(update(Parcel).where(Parcel.id == r.id).values(signed_province=province,
-                                                                           signed_city=city))
+            signed_places.append({"id": r.id, "signed_province": province, "signed_city": city})
             if places.outside(r.place, province=r.province, city=r.city):
                 outside.append((r.dealer_id, province or city or "unknown", r.newly_signed))
         if (r.newly_signed is not None or r.state == "returned") and r.receipt == "open":
             result.tell.append(SignedParcel(r.workflow_id, str(r.id), "signed" if r.newly_signed else r.state,
                                             (r.newly_signed or r.last_event_at).isoformat()))
+    if signed_places:
+        session.execute(update(Parcel), signed_places)  # by primary key, one statement
     if outside:
         _alert(session, outside, result)
     return result

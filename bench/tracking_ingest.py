@@ -161,7 +161,8 @@ def main() -> None:
         engine.dispose()
 
     expected = parcels * len(ROUTE)
-    print(f"tracking webhook ingest, one API process + worker + Temporal dev server + PostgreSQL ({os.cpu_count()} cores)")
+    print(f"tracking webhook ingest, one API process + worker + Temporal dev server + PostgreSQL "
+          f"({os.cpu_count()} cores)")
     print(f"  {parcels} parcels recorded through the API in {recorded:.1f} s ({parcels / recorded:.0f} parcels/s, "
           f"workflows started)")
     print(f"  {len(pushes)} pushes of {args.per_push} waybills, {received} events received "

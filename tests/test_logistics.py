@@ -89,7 +89,8 @@ def test_a_bad_signature_is_refused_and_nothing_is_stored(client, fixture, sessi
     assert client.post(PUSH, content=b"RequestData=%7B%7D", headers=headers).status_code == 401
     other = FixtureProvider("not-our-secret").push([track(fixture, waybill())])
     assert client.post(PUSH, content=other[0], headers=other[1]).status_code == 401
-    assert client.post("/api/v1/logistics/push/kdniao", content=body, headers=headers).status_code == 401  # no secret set
+    # 快递鸟 has no secret in these settings: every push to it is refused.
+    assert client.post("/api/v1/logistics/push/kdniao", content=body, headers=headers).status_code == 401
     assert client.post("/api/v1/logistics/push/nobody", content=body, headers=headers).status_code == 404
     assert counts(sessions) == before
 
@@ -340,3 +341,23 @@ def test_raw_payloads_are_append_only(sessions):
         with pytest.raises(DBAPIError, match="append-only"):
             with sessions.begin() as s:
                 s.execute(text(statement), {"id": pid})
+
+
+def test_a_kuaidi100_push_is_checked_and_read():
+    import hashlib
+    import json as _json
+    from dealerflow.core.errors import Unauthenticated
+    from dealerflow.logistics.providers import Kuaidi100Provider
+
+    provider = Kuaidi100Provider("kuaidi100", "salt")
+    param = _json.dumps({"status": "polling", "lastResult": {"com": "yuantong", "nu": "YT123", "state": "3", "data": [
+        {"context": "【深圳市】已签收", "ftime": "2026-12-01 10:00:00", "areaName": "广东省深圳市", "status": "签收"},
+        {"context": "快件到达深圳", "ftime": "2026-12-01 06:00:00", "status": "在途"}]}}, ensure_ascii=False)
+    sign = hashlib.md5((param + "salt").encode()).hexdigest().upper()
+    push = provider.parse_push({}, urlencode({"param": param, "sign": sign}).encode())
+    [t] = push.tracks
+    assert (t.carrier, t.waybill) == ("yuantong", "YT123")
+    assert [state_of(e.code, e.text) for e in t.events] == ["signed", "in_transit"]
+    assert t.events[0].place == "广东省深圳市"
+    with pytest.raises(Unauthenticated):
+        provider.parse_push({}, urlencode({"param": param, "sign": "0" * 32}).encode())

@@ -3,11 +3,11 @@ subscribed a waybill with our callback URL and pushes its track, signed with the
 with us; a provider without pushes is polled. Both answer the same shapes (`Track`), so ingestion
 (dealerflow/logistics/tracking.py) does not care how a track arrived.
 
-The push shape is the aggregators' (快递鸟 RequestType 101): a form with `RequestData` (JSON: `Data`,
-a list of waybills, each with `ShipperCode`, `LogisticCode`, a status code `State`/`StateEx`,
-`Location` and `Traces`: events with `AcceptTime`, `AcceptStation` (the text), `Location` and
-`Action` (the event's code)) and `DataSign` = base64(md5(RequestData + secret)). The signature is
-checked before anything of the body is read.
+The push shape is 快递鸟's (RequestType 101): a form with `RequestData` (JSON: `Data`, a list of
+waybills, each with `ShipperCode`, `LogisticCode`, a status code `State`/`StateEx`, `Location` and
+`Traces`: events with `AcceptTime`, `AcceptStation` (the text), `Location` and `Action` (the event's
+code)) and `DataSign` = base64(md5(RequestData + secret)); 快递100's `param`/`sign` push is read
+into the same tracks. The signature is checked before anything of the body is read.
 
 `FixtureProvider` speaks the same shape with its own secret and makes deterministic tracks (the
 demo and the tests drive parcels with it); it can also be polled."""
@@ -169,6 +169,43 @@ class AggregatorProvider:
         raise Unsupported(f"{self.name} pushes its tracks: subscribe the waybills with the callback URL")
 
 
+class Kuaidi100Provider(AggregatorProvider):
+    """快递100's push: form fields `param` (JSON: `lastResult` with `com`, `nu`, `state` and `data`,
+    events with `context`, `ftime`/`time`, `areaName`, `status`) and `sign` = MD5(param + salt) in
+    upper case. One waybill a push."""
+
+    # Its event status words → the aggregator codes normalise.py reads.
+    STATUS = {"揽收": "1", "在途": "2", "转投": "2", "清关": "2", "派件": "202", "签收": "3", "疑难": "4",
+              "退签": "404", "拒签": "404", "退回": "406"}
+
+    def parse_push(self, headers: Mapping[str, str], body: bytes) -> Push:
+        if len(body) > MAX_PUSH:
+            raise Unauthenticated("push refused: larger than any provider sends")
+        try:
+            form = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=8)
+        except (UnicodeDecodeError, ValueError):
+            form = {}
+        param, signature = (form.get("param") or [""])[0], (form.get("sign") or [""])[0]
+        expected = hashlib.md5((param + (self.secret or "")).encode()).hexdigest().upper()
+        if not self.secret or not param or not hmac.compare_digest(signature.upper().encode(), expected.encode()):
+            raise Unauthenticated("push refused: the signature does not hold")
+        try:
+            result = json.loads(param).get("lastResult")
+            if not isinstance(result, dict):
+                raise ValueError("param: expected lastResult")
+            data = {"Data": [{"ShipperCode": result.get("com"), "LogisticCode": result.get("nu"),
+                              "State": str(result.get("state") or ""),
+                              "Traces": [{"AcceptTime": e.get("ftime") or e.get("time"),
+                                          "AcceptStation": e.get("context"),
+                                          "Location": e.get("areaName") or "",
+                                          "Action": self.STATUS.get(str(e.get("status") or ""), "")}
+                                         for e in (result.get("data") or []) if isinstance(e, dict)]}]}
+            tracks, problems = read_tracks(data)
+        except (ValueError, AttributeError, TypeError, RecursionError) as e:
+            return Push(self.name, param, malformed=str(e)[:300])
+        return Push(self.name, param, tuple(tracks), problems=problems)
+
+
 # --- the fixture provider: deterministic tracks for the tests and the demo ------------------------
 
 # (hours after shipping, code, text, where: origin | hub | destination)
@@ -217,7 +254,7 @@ class FixtureProvider(AggregatorProvider):
         return body, {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-PUSH_PROVIDERS = ("kdniao", "kuaidi100")  # aggregators known by name; any secret-configured name works too
+PUSH_PROVIDERS = ("kdniao",)  # 快递鸟's shape; any other name given a secret speaks it too (快递100: its own)
 
 
 def fixture_secret(secret_key: str) -> str:
@@ -228,6 +265,7 @@ def fixture_secret(secret_key: str) -> str:
 def providers(*, secrets: Mapping[str, str], secret_key: str) -> dict[str, AggregatorProvider]:
     out: dict[str, AggregatorProvider] = {name: AggregatorProvider(name, secrets.get(name))
                                           for name in (*PUSH_PROVIDERS, *secrets)}
+    out["kuaidi100"] = Kuaidi100Provider("kuaidi100", secrets.get("kuaidi100"))
     out["fixture"] = FixtureProvider(secrets.get("fixture") or fixture_secret(secret_key))
     return out
 

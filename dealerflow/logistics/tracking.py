@@ -264,7 +264,8 @@ def destination_of(dealer: Dealer) -> str:
 def untold(session: Session, *, limit: int = POLL_BATCH) -> list[SignedParcel]:
     """Signed parcels whose workflow was not told (the API could not reach Temporal after the commit)."""
     q = (select(Parcel.workflow_id, Parcel.id, Parcel.signed_at).where(
-        Parcel.state == "signed", Parcel.receipt == "open", Parcel.workflow_told.is_(False)).order_by(Parcel.signed_at).limit(limit))
+        Parcel.state == "signed", Parcel.receipt == "open", Parcel.workflow_told.is_(False))
+         .order_by(Parcel.signed_at).limit(limit))
     return [SignedParcel(wid, str(pid), "signed", at.isoformat()) for wid, pid, at in session.execute(q)]
 
 

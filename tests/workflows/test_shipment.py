@@ -56,7 +56,8 @@ def test_silence_after_the_signing_confirms_the_receipt_after_the_configured_day
     assert result == ShipmentResult(parcel_id, "auto_confirmed")
     [call] = rec.of("confirm_receipt")
     assert call.arg == ReceiptInput(parcel_id, "system", auto=True)
-    started = next(e for e in wf.run(_history(handle)) if e.WhichOneof("attributes") == "timer_started_event_attributes")
+    started = next(e for e in wf.run(_history(handle))
+                   if e.WhichOneof("attributes") == "timer_started_event_attributes")
     assert started.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta() == timedelta(days=DAYS)
 
 

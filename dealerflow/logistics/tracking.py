@@ -55,18 +55,28 @@ def store_payload(session: Session, *, provider: str, source: str, body: str) ->
                            .returning(TrackingPayload.id)).scalar_one()
 
 
-# One statement: the new events are inserted, each parcel takes the state of its latest event
-# (a signed parcel stays signed unless it is returned; an event older than the latest changes
-# nothing), a first signing sets the signing time and place. Returns the parcels that changed.
-_APPLY = text("""
-    with v as (
-        select * from unnest(cast(:parcels as uuid[]), cast(:ats as timestamptz[]), cast(:states as text[]),
-                             cast(:codes as text[]), cast(:texts as text[]), cast(:places as text[]),
-                             cast(:digests as text[]))
-            as v(parcel_id, at, state, code, text, place, digest)),
+# One statement a push: the payload is kept; the tracks are matched to their parcels by carrier and
+# waybill; the new events are inserted; each parcel takes the state of its latest event (a signed
+# parcel stays signed unless it is returned; an event older than the latest changes nothing); a first
+# signing sets the signing time and place. Returns the parcels that changed, the waybills no parcel
+# has (with their events' count), and the payload's id with the number of new events.
+_PAYLOAD_NEW = """insert into tracking_payloads (provider, source, body) values (:provider, :source, :body)
+                  returning id"""
+_PAYLOAD_KEPT = "select cast(:payload_id as bigint) as id"
+_APPLY = """
+    with payload as ({payload}),
+    k as (select * from unnest(cast(:kcarriers as text[]), cast(:kwaybills as text[])) as k(carrier, waybill)),
+    m as (select k.carrier, k.waybill, p.id
+          from k left join parcels p on p.carrier = k.carrier and p.waybill = k.waybill),
+    v as (
+        select * from unnest(cast(:carriers as text[]), cast(:waybills as text[]), cast(:ats as timestamptz[]),
+                             cast(:states as text[]), cast(:codes as text[]), cast(:texts as text[]),
+                             cast(:places as text[]), cast(:digests as text[]))
+            as v(carrier, waybill, at, state, code, text, place, digest)),
     ins as (
         insert into tracking_events (parcel_id, at, state, code, text, place, digest, payload_id)
-        select parcel_id, at, state, code, text, place, digest, :payload from v
+        select m.id, v.at, v.state, v.code, v.text, v.place, v.digest, (select id from payload)
+        from v join m on m.carrier = v.carrier and m.waybill = v.waybill where m.id is not null
         on conflict (parcel_id, at, state, digest) do nothing
         returning parcel_id, at, state, place),
     latest as (select distinct on (parcel_id) parcel_id, at, state from ins order by parcel_id, at desc, state),
@@ -85,67 +95,76 @@ _APPLY = text("""
         where p.id = l.parcel_id
         returning p.id, p.state, p.dealer_id, p.workflow_id, s.at as newly_signed, s.place, p.receipt,
                   p.last_event_at)
-    select c.*, (select count(*) from ins) as new, d.province, d.city
-    from (select 1) one left join changed c on true left join dealers d on d.id = c.dealer_id""")
+    select 'changed' as kind, c.id, c.state, c.dealer_id, c.workflow_id, c.newly_signed, c.place, c.receipt,
+           c.last_event_at, d.province, d.city, null as carrier, null as waybill, null::bigint as n
+    from changed c join dealers d on d.id = c.dealer_id
+    union all
+    select 'unmatched', null, null, null, null, null, null, null, null, null, null, m.carrier, m.waybill,
+           (select count(*) from v where v.carrier = m.carrier and v.waybill = m.waybill)
+    from m where m.id is null
+    union all
+    select 'totals', null, null, null, null, null, null, null, null, null, null, null, null,
+           (select id from payload)
+    union all
+    select 'new', null, null, null, null, null, null, null, null, null, null, null, null, (select count(*) from ins)"""
+_APPLY_NEW, _APPLY_KEPT = text(_APPLY.format(payload=_PAYLOAD_NEW)), text(_APPLY.format(payload=_PAYLOAD_KEPT))
 
 
 def ingest(session: Session, push: Push, *, source: str = "push") -> Ingested:
-    """Store the payload and apply its tracks. A malformed (but signed) payload is kept and
-    nothing else is stored."""
-    result = Ingested(store_payload(session, provider=push.provider, source=source, body=push.body),
-                      malformed=push.malformed, problems=push.problems)
-    if push.malformed is None:
-        apply_tracks(session, push.tracks, provider=push.provider, payload_id=result.payload_id, result=result)
-    return result
+    """Store the payload and apply its tracks, in one statement (a push of waybills no parcel has
+    takes one more). A malformed (but signed) payload is kept and nothing else is stored."""
+    if push.malformed is not None:
+        return Ingested(store_payload(session, provider=push.provider, source=source, body=push.body),
+                        malformed=push.malformed, problems=push.problems)
+    result = Ingested(0, problems=push.problems)
+    return apply_tracks(session, push.tracks, provider=push.provider, result=result,
+                        payload={"provider": push.provider, "source": source, "body": push.body})
 
 
-def apply_tracks(session: Session, tracks, *, provider: str, payload_id: int, result: Ingested,
-                 only: set[tuple[str, str]] | None = None) -> Ingested:
+def apply_tracks(session: Session, tracks, *, provider: str, result: Ingested, payload: dict | None = None,
+                 payload_id: int | None = None, only: set[tuple[str, str]] | None = None) -> Ingested:
+    """Apply tracks with a new payload (`payload`: its provider, source and body) or one kept
+    before (`payload_id`); `only` the tracks of these (carrier, waybill)."""
     tracks = [t for t in tracks if only is None or (t.carrier, t.waybill) in only]
     result.tracks += len(tracks)
-    keys = list({(t.carrier, t.waybill) for t in tracks})
-    if not keys:
-        return result
-    parcels = dict(session.execute(
-        text("""select p.carrier || chr(31) || p.waybill, p.id from parcels p
-                join unnest(cast(:carriers as text[]), cast(:waybills as text[])) as k(carrier, waybill)
-                  on p.carrier = k.carrier and p.waybill = k.waybill"""),
-        {"carriers": [c for c, _ in keys], "waybills": [w for _, w in keys]}).all())
-    columns = {name: [] for name in ("parcels", "ats", "states", "codes", "texts", "places", "digests")}
-    unmatched: dict[tuple[str, str], int] = {}
+    keys = list(dict.fromkeys((t.carrier, t.waybill) for t in tracks))
+    columns = {name: [] for name in ("carriers", "waybills", "ats", "states", "codes", "texts", "places", "digests")}
     for t in tracks:
-        parcel_id = parcels.get(f"{t.carrier}\x1f{t.waybill}")
         result.events += len(t.events)
-        if parcel_id is None:
-            unmatched[(t.carrier, t.waybill)] = unmatched.get((t.carrier, t.waybill), 0) + len(t.events)
-            continue
         for e in t.events:
-            columns["parcels"].append(str(parcel_id))
+            columns["carriers"].append(t.carrier)
+            columns["waybills"].append(t.waybill)
             columns["ats"].append(e.at)
             columns["states"].append(state_of(e.code, e.text))
             columns["codes"].append(e.code)
             columns["texts"].append(e.text)
             columns["places"].append(e.place)
             columns["digests"].append(digest(e.text, e.place))
-    if unmatched:
-        _keep_unmatched(session, provider, payload_id, unmatched)
-        result.unmatched += [w for _, w in unmatched]
-    if not columns["parcels"]:
-        return result
-    rows = session.execute(_APPLY, {**columns, "payload": payload_id}).all()
-    result.new += rows[0].new if rows else 0
-    outside, signed_places = [], []
+    params = {**columns, "kcarriers": [c for c, _ in keys], "kwaybills": [w for _, w in keys]}
+    if payload is not None:
+        rows = session.execute(_APPLY_NEW, {**params, **payload}).all()
+    else:
+        rows = session.execute(_APPLY_KEPT, {**params, "payload_id": payload_id}).all()
+    outside, signed_places, unmatched = [], [], {}
     for r in rows:
-        if r.id is None:
-            continue
-        if r.newly_signed is not None:
-            province, city = places.parse(r.place)
-            signed_places.append({"id": r.id, "signed_province": province, "signed_city": city})
-            if places.outside(r.place, province=r.province, city=r.city):
-                outside.append((r.dealer_id, province or city or "unknown", r.newly_signed))
-        if (r.newly_signed is not None or r.state == "returned") and r.receipt == "open":
-            result.tell.append(SignedParcel(r.workflow_id, str(r.id), "signed" if r.newly_signed else r.state,
-                                            (r.newly_signed or r.last_event_at).isoformat()))
+        if r.kind == "totals":
+            result.payload_id = result.payload_id or r.n
+        elif r.kind == "new":
+            result.new += r.n
+        elif r.kind == "unmatched":
+            unmatched[(r.carrier, r.waybill)] = r.n
+        else:
+            if r.newly_signed is not None:
+                province, city = places.parse(r.place)
+                signed_places.append({"id": r.id, "signed_province": province, "signed_city": city})
+                if places.outside(r.place, province=r.province, city=r.city):
+                    outside.append((r.dealer_id, province or city or "unknown", r.newly_signed))
+            if (r.newly_signed is not None or r.state == "returned") and r.receipt == "open":
+                result.tell.append(SignedParcel(r.workflow_id, str(r.id), "signed" if r.newly_signed else r.state,
+                                                (r.newly_signed or r.last_event_at).isoformat()))
+    if unmatched and payload is not None:
+        _keep_unmatched(session, provider, result.payload_id, unmatched)
+        result.unmatched += [w for _, w in unmatched]
     if signed_places:
         session.execute(update(Parcel), signed_places)  # by primary key, one statement
     if outside:

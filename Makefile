@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(PY) bench/reports.py
 	$(PY) bench/master_data.py
 	$(PY) bench/history_import.py
+	$(PY) bench/tracking_ingest.py
 
 clean:
 	rm -rf $(VENV) .data

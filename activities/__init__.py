@@ -8,6 +8,7 @@ from dealerflow.shared.notifications import Channel
 
 from .diversion import DiversionActivities
 from .masterdata import MasterDataActivities
+from .logistics import LogisticsActivities
 from .orders import OrderActivities
 from .policies import PolicyActivities
 from .settlement import SettlementActivities
@@ -20,4 +21,5 @@ def all_activities(sessions: sessionmaker[Session], channels: list[Channel] | No
     return [*o.all(), t.open_task, t.record_task_completion, t.escalate_task,
             t.cancel_task, t.record_step_failure, *PolicyActivities(sessions, channels or []).all(),
             *SettlementActivities(sessions).all(), *TieringActivities(sessions).all(),
-            *DiversionActivities(sessions).all(), *MasterDataActivities(sessions).all()]
+            *DiversionActivities(sessions).all(), *MasterDataActivities(sessions).all(),
+            *LogisticsActivities(sessions).all()]

@@ -19,6 +19,7 @@ from api.masterdata import console as masterdata_console, routes as masterdata
 from api.auth import routes as auth
 from api.diversion import console as diversion_console, routes as diversion
 from api.failures import console as failures_console, routes as failures
+from api.logistics import console as logistics_console, routes as logistics
 from api.orders import console as orders_console, fulfilment, history as order_history, routes as orders
 from api.policies import console as policies_console, routes as policies, task_routes as policy_tasks
 from api.rebates import console as rebates_console, routes as rebates, settlements, statements
@@ -30,10 +31,10 @@ from api.tiering import console as tiering_console, routes as tiering
 
 # The JSON API, then the console's pages; each module holds one router.
 ROUTERS = (auth, orders, order_history, fulfilment, tasks, policies, policy_tasks, rebates, settlements, statements,
-           masterdata, rules, notifications, health, tiering, diversion, failures, reports, stock, docs,
+           masterdata, rules, notifications, health, tiering, diversion, failures, reports, stock, logistics, docs,
            pages, tasks_console, orders_console, policies_console, rebates_console, tiering_console,
            failures_console, diversion_console, reports_console, admin_console, masterdata_console, system_console,
-           stock_console)
+           stock_console, logistics_console)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()

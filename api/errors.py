@@ -24,8 +24,8 @@ from dealerflow.core.errors import DomainError
 from policies_dsl import RuleFileError
 
 log = logging.getLogger(__name__)
-STATUS = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403, "too_large": 413,
-          "unsupported": 415, "too_many_attempts": 429, "unavailable": 503}
+STATUS = {"invalid": 422, "unauthenticated": 401, "not_found": 404, "conflict": 409, "forbidden": 403,
+          "too_large": 413, "unsupported": 415, "too_many_attempts": 429, "unavailable": 503}
 PROBLEM = "application/problem+json"
 
 

@@ -77,6 +77,12 @@ LABELS: dict[str, str] = {
     # imports of order history
     "running": N_("running"), "imported": N_("imported"), "checked": N_("checked (dry run)"),
     "refused": N_("refused"),
+    # logistics: parcel states, receipts, problems
+    "created": N_("recorded"), "in_transit": N_("in transit"), "at_destination_city": N_("at the destination city"),
+    "out_for_delivery": N_("out for delivery"), "signed": N_("signed"), "exception": N_("exception"),
+    "auto_confirmed": N_("confirmed automatically"), "reported": N_("problem reported"), "received": N_("received"),
+    "damage": N_("damage"), "shortage": N_("shortage"), "parcel_problem": N_("damaged or short parcel"),
+    "signed_outside_region": N_("signed outside the region"),
     # periods
     "quarter": N_("quarter"), "month": N_("month"), "year": N_("year"),
 }

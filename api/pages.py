@@ -206,7 +206,7 @@ def N_(message: str) -> str:
 KNOWN_MESSAGES = frozenset({
     N_("order not found"), N_("task not found"), N_("statement not found"), N_("settlement run not found"),
     N_("policy not found"), N_("policy not published"), N_("dealer not found"), N_("evidence not found"),
-    N_("question not found"), N_("case not found"), N_("notification not found"), N_("no such failure"), N_("no tiering run for that month"),
+    N_("question not found"), N_("case not found"), N_("parcel not found"), N_("notification not found"), N_("no such failure"), N_("no tiering run for that month"),
     N_("only dealers place orders"), N_("task is already completed"), N_("task is already cancelled"),
     N_("the statement is already confirmed"), N_("the statement is already disputed"),
     N_("the statement is already superseded"), N_("this statement has been revised; answer the current revision"),

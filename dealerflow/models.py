@@ -629,7 +629,7 @@ class Scan(Base):
 
 
 CASE_STATUSES = ("open", "confirmed", "dismissed")
-ALERT_TRIGGERS = ("out_of_region", "price", "regional_excess", "stock_up", "unknown_code")
+ALERT_TRIGGERS = ("out_of_region", "price", "regional_excess", "stock_up", "unknown_code", "signed_outside_region")
 
 
 class DiversionCase(Base):
@@ -686,8 +686,8 @@ class DiversionAlert(Base):
         Index("alert_case", "case_id", "id"),
         Index("alert_pattern", "dealer_id", "product_id", "trigger", "at",
               postgresql_where="trigger in ('regional_excess', 'stock_up')"),
-        CheckConstraint("trigger in ('out_of_region', 'price', 'regional_excess', 'stock_up', 'unknown_code')",
-                        name="alert_trigger"),
+        CheckConstraint("trigger in ('out_of_region', 'price', 'regional_excess', 'stock_up', 'unknown_code', "
+                        "'signed_outside_region')", name="alert_trigger"),
     )
 
 
@@ -952,3 +952,114 @@ class PendingOrderStart(Base):
     __tablename__ = "order_starts"
     order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), primary_key=True)
     queued_at: Mapped[datetime] = _now()
+# --- logistics --------------------------------------------------------------------------------------
+
+# A parcel's way as its carrier reports it, normalised (dealerflow/logistics/normalise.py).
+PARCEL_STATES = ("created", "in_transit", "at_destination_city", "out_for_delivery", "signed", "exception",
+                 "returned")
+RECEIPTS = ("open", "confirmed", "auto_confirmed", "reported")
+PROBLEM_KINDS = ("damage", "shortage")
+
+
+class Parcel(Base):
+    """One waybill of a shipment: an order may leave in several parcels, each tracked through a
+    provider (an aggregator such as 快递100 or 快递鸟) and received by the dealer on its own. A
+    ShipmentWorkflow per parcel waits for its signing, then for the dealer's receipt (or confirms
+    it itself after the configured days)."""
+    __tablename__ = "parcels"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"))
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    provider: Mapped[str] = mapped_column(String(32))
+    carrier: Mapped[str] = mapped_column(String(32))  # the carrier's code at the aggregator (SF, YTO, ZTO...)
+    waybill: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(24), default="created", server_default="created")
+    shipped_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    signed_place: Mapped[str | None] = mapped_column(String(200))
+    signed_province: Mapped[str | None] = mapped_column(String(32))
+    signed_city: Mapped[str | None] = mapped_column(String(32))
+    receipt: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_by: Mapped[str | None] = mapped_column(String(64))
+    auto_confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # The receipt books the order to the dealer's account (the company's setting when it was shipped).
+    receipt_delivers: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    workflow_id: Mapped[str] = mapped_column(String(128))
+    workflow_told: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")  # of its signing
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        UniqueConstraint("carrier", "waybill", name="parcel_waybill"),
+        Index("parcel_order", "order_id"),
+        Index("parcel_dealer", "dealer_id", "created_at"),
+        Index("parcel_untold", "signed_at", postgresql_where="state = 'signed' and not workflow_told"),
+        CheckConstraint("state in ('created', 'in_transit', 'at_destination_city', 'out_for_delivery', 'signed', "
+                        "'exception', 'returned')", name="parcel_state"),
+        CheckConstraint("receipt in ('open', 'confirmed', 'auto_confirmed', 'reported')", name="parcel_receipt"),
+    )
+
+
+class TrackingPayload(Base):
+    """A push or a poll answer exactly as it came (append-only: a trigger refuses updates and
+    deletes), once its signature held. Unsigned or badly signed pushes are never stored."""
+    __tablename__ = "tracking_payloads"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(8))  # push | poll
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = _now()
+    __table_args__ = (CheckConstraint("source in ('push', 'poll')", name="payload_source"),
+                      Index("payload_received", "received_at"))
+
+
+class TrackingEvent(Base):
+    """One event of a parcel's track, normalised; the same event pushed again is stored once."""
+    __tablename__ = "tracking_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    parcel_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("parcels.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(24))
+    code: Mapped[str] = mapped_column(String(16))  # the provider's code, as sent
+    text: Mapped[str] = mapped_column(String(500))
+    place: Mapped[str] = mapped_column(String(200))
+    digest: Mapped[str] = mapped_column(String(32))  # md5 of text and place: the event's identity with its time
+    payload_id: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (UniqueConstraint("parcel_id", "at", "state", "digest", name="tracking_event_once"),)
+
+
+class UnmatchedWaybill(Base):
+    """Tracking for a waybill no parcel has: kept (the payloads stay), counted and listed for HQ; a
+    parcel recorded later with that waybill takes its events."""
+    __tablename__ = "unmatched_waybills"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    carrier: Mapped[str] = mapped_column(String(32))
+    waybill: Mapped[str] = mapped_column(String(64))
+    pushes: Mapped[int] = mapped_column(Integer, default=1)
+    events: Mapped[int] = mapped_column(Integer, default=0)
+    last_payload_id: Mapped[int] = mapped_column(BigInteger)
+    first_seen: Mapped[datetime] = _now()
+    last_seen: Mapped[datetime] = _now()
+    matched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (UniqueConstraint("carrier", "waybill", name="unmatched_waybill"),
+                      Index("unmatched_open", "last_seen", postgresql_where="matched_at is null"))
+
+
+class ParcelReport(Base):
+    """A dealer's report of a damaged or short parcel, with photos (stored in the evidence store by
+    content hash): HQ resolves it as a human task."""
+    __tablename__ = "parcel_reports"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    parcel_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("parcels.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    photos: Mapped[list] = mapped_column(Json, default=list)  # [{sha256, content_type, size, filename}]
+    task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    reported_by: Mapped[str] = mapped_column(String(64))
+    reported_at: Mapped[datetime] = _now()
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (CheckConstraint("kind in ('damage', 'shortage')", name="report_kind"),)

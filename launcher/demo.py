@@ -847,3 +847,59 @@ def demo_history(session: Session, *, seed: int = DEFAULT_SEED, today: date | No
                                   returned_at=(delivered + timedelta(days=3)).isoformat(), reason="运输破损"))
     writer.writerows(after)
     return out.getvalue().encode("utf-8-sig")
+# --- logistics --------------------------------------------------------------------------------------
+
+# (hours since the parcel left, signed somewhere else): tracks the fixture provider makes for the demo.
+_DEMO_TRACKS = ((40, None), (28, None), (10, None))
+_DEMO_PLACES = {"Hangzhou": ("浙江省", "杭州市"), "Shanghai": ("上海市", "上海市"), "Suzhou": ("江苏省", "苏州市"),
+                "Nanjing": ("江苏省", "南京市"), "Ningbo": ("浙江省", "宁波市")}
+
+
+@dataclass
+class DemoParcels:
+    recorded: list  # (Parcel, Dealer) for their workflows
+    tracks: list  # the fixture provider's tracks to push
+    unmatched: str  # a waybill tracked with no parcel
+
+
+def demo_parcels(session: Session, *, now: datetime | None = None) -> DemoParcels:
+    """Parcels through the fixture provider: d0001's latest order on its way in three parcels (one
+    signed and waiting for its receipt, one out for delivery, one in transit; the tracking poll moves
+    them on),
+    a parcel of another east dealer signed outside its city (a diversion alert), and a track for a
+    waybill nobody recorded (listed as unmatched)."""
+    from dealerflow.logistics import parcels as shipments
+    from dealerflow.logistics.providers import FixtureProvider, Subscribed
+    from dealerflow.logistics.tracking import destination_of
+
+    now = now or datetime.now(timezone.utc)
+    fixture = FixtureProvider("")
+    d0001 = session.scalars(select(Dealer).where(Dealer.code == "D0001")).one()
+    other = session.scalars(select(Dealer).where(Dealer.region == "east", Dealer.level == 1,
+                                                 Dealer.code.not_in(_DEMO_LOGIN_DEALERS),
+                                                 Dealer.name.like("Shanghai %")).order_by(Dealer.code)).first()
+    recorded, tracks = [], []
+    plan = [(d0001, hours, signed_at) for hours, signed_at in _DEMO_TRACKS]
+    if other is not None:
+        plan.append((other, 40, "江苏省苏州市"))
+    for n, (dealer, hours, signed_at) in enumerate(plan):
+        city = dealer.name.split(" ")[0]
+        if dealer.province is None and city in _DEMO_PLACES:
+            dealer.province, dealer.city = _DEMO_PLACES[city]
+        # d0001's latest order on its way leaves in three parcels (one order may ship in several).
+        order = session.scalars(select(Order).where(Order.dealer_id == dealer.id,
+                                                    Order.status.in_(("approved", "shipped")))
+                                .order_by(Order.created_at.desc())).first()
+        if order is None:
+            continue
+        shipped = max(now - timedelta(hours=hours), order.created_at + timedelta(minutes=5))
+        waybill = f"SF{1400000000 + n * 7919 + dealer.id:010d}"
+        [parcel] = shipments.record_shipment(session, order_id=order.id, carrier="SF", waybills=[waybill],
+                                             provider="fixture", actor="warehouse", shipped_at=shipped,
+                                             now=now).parcels
+        recorded.append((parcel, dealer))
+        tracks.append(fixture.track(Subscribed("SF", waybill, shipped, destination_of(dealer)), now=now,
+                                    signed_at=signed_at))
+    stray = "YT9900000001"
+    tracks.append(fixture.track(Subscribed("YTO", stray, now - timedelta(hours=12), "江苏省南京市"), now=now))
+    return DemoParcels(recorded, tracks, stray)

@@ -73,6 +73,7 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
             _settle_demo(settings)
             _retier_demo(settings)
             _diversion_demo(settings)
+            _logistics_demo(settings)
         _banner(settings)
         return _supervise(settings, children)
     except KeyboardInterrupt:
@@ -292,6 +293,50 @@ def _diversion_demo(settings: Settings) -> None:
               f"{', '.join(str(c.case_id) for c in result.cases) or 'none'} waits for HQ's investigation")
     except Exception as e:  # the demo still runs; scans can be sent to the API
         print(f"warning: could not load the demo scans: {e}", file=sys.stderr)
+    finally:
+        engine.dispose()
+
+
+def _logistics_demo(settings: Settings) -> None:
+    """First run: parcels of d0001's latest orders on their way through the fixture provider (their
+    workflows started, their tracks pushed as the aggregator would), one parcel of another dealer
+    signed outside its city, and a track of a waybill nobody recorded."""
+    import asyncio
+
+    from api.diversion.temporal import start_cases
+    from api.logistics.temporal import start_shipments, tell
+    from dealerflow.core.temporal import connect
+    from dealerflow.logistics import tracking
+    from dealerflow.logistics.providers import Push
+    from launcher.demo import demo_parcels
+
+    engine = make_engine(settings.database_url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+
+    async def run():
+        client = await connect(settings)
+        with sessions() as session:
+            demo = demo_parcels(session)
+            for parcel, dealer in demo.recorded:
+                await start_shipments(client=client, task_queue=settings.task_queue, parcels=[parcel], dealer=dealer,
+                                      auto_confirm_seconds=settings.receipt_auto_confirm_seconds)
+            session.commit()
+        with sessions.begin() as session:
+            ingested = tracking.ingest(session, Push("fixture", tracking.poll_body(demo.tracks), tuple(demo.tracks)),
+                                       source="poll")
+        told = await tell(client=client, parcels=ingested.tell)
+        with sessions.begin() as session:
+            tracking.mark_told(session, told)
+        await start_cases(client=client, task_queue=settings.task_queue, cases=ingested.cases)
+        return demo, ingested
+
+    try:
+        _step("shipping d0001's latest orders in parcels and tracking them")
+        demo, ingested = asyncio.run(run())
+        _step(f"  {len(demo.recorded)} parcels, {ingested.new} tracking events, {ingested.alerts} signed outside "
+              f"the dealer's area; waybill {demo.unmatched} tracked with no parcel")
+    except Exception as e:  # the demo still runs; shipments can be recorded from the console
+        print(f"warning: could not load the demo parcels: {e}", file=sys.stderr)
     finally:
         engine.dispose()
 

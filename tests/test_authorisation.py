@@ -150,6 +150,18 @@ ROUTES = {
     "POST /api/v1/stock/adjust": gate(*HQ), "POST /api/v1/stock/import": gate(*HQ),
     "GET /console/stock": gate(*HQ), "POST /console/stock/import": gate(*HQ), "POST /console/stock/adjust": gate(*HQ),
     "POST /console/warehouses": gate(*HQ),
+    # Logistics: a provider's push carries its signature, not a login (refusals: tests/test_logistics.py).
+    "POST /api/v1/logistics/push/{provider}": Entry(public=True),
+    "POST /api/v1/orders/{order_id}/parcels": gate("hq", "finance", "admin"),
+    "GET /api/v1/orders/{order_id}/parcels": gate(*EVERYONE, scoped="detail"),
+    "POST /api/v1/parcels/{parcel_id}/receipt": gate(*DEALER),
+    "POST /api/v1/parcels/{parcel_id}/report": gate(*DEALER),
+    "GET /api/v1/logistics/unmatched": gate(*HQ),
+    "GET /api/v1/parcel-reports/{report_id}/photos/{index}": gate("dealer", "hq", "admin"),
+    "POST /console/orders/{order_id}/parcels": gate("hq", "finance", "admin"),
+    "POST /console/parcels/{parcel_id}/receipt": gate(*DEALER),
+    "POST /console/parcels/{parcel_id}/report": gate(*DEALER),
+    "GET /console/logistics/unmatched": gate(*HQ),
     # The console: a cookie login; anonymous callers are sent to the login page.
     "GET /console/login": Entry(public=True), "POST /console/login": Entry(public=True),
     "GET /console/language": Entry(public=True),  # the language switch: a cookie and a redirect
@@ -214,7 +226,8 @@ DUMMY = {"order_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()), "policy_id
          "question_id": "1", "assignment_id": str(uuid.uuid4()), "evidence_id": "999999999", "run_id": "no-such-run",
          "statement_id": str(uuid.uuid4()), "code": "NO-SUCH-CODE", "code:path": "NO-SUCH-CODE", "kind": "payments",
          "month": "2020-01", "case_id": "999999999", "failure_id": "999999999", "notification_id": "999999999",
-         "ruleset": "no_such_ruleset", "sku": "NO-SUCH-SKU", "username": "no-such-user"}
+         "ruleset": "no_such_ruleset", "sku": "NO-SUCH-SKU", "username": "no-such-user", "provider": "no-such-provider",
+         "parcel_id": str(uuid.uuid4()), "report_id": str(uuid.uuid4()), "index": "0"}
 
 
 def app_routes(app) -> list[tuple[str, str]]:

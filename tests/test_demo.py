@@ -261,3 +261,24 @@ def test_stock_in_hqs_warehouses(seeded):
         assert waiting > 0
         assert s.scalar(select(func.count()).select_from(StockAllocation).join(Order).where(
             Order.status != "approved")) == 0
+def test_demo_parcels_put_d0001s_latest_orders_on_their_way(seeded):
+    """The logistics demo (`dealerflow dev`, first run): tracked parcels of d0001 at three stages, one of
+    another dealer signed outside its city, one waybill with no parcel (rolled back: other tests read the seed)."""
+    from dealerflow.logistics import tracking
+    from dealerflow.logistics.providers import Push
+    from dealerflow.models import Parcel, UnmatchedWaybill
+    from launcher.demo import demo_parcels
+
+    sessions, _ = seeded
+    with sessions() as s:
+        demo = demo_parcels(s)
+        ingested = tracking.ingest(s, Push("fixture", tracking.poll_body(demo.tracks), tuple(demo.tracks)),
+                                   source="poll")
+        states = dict(s.execute(select(Parcel.waybill, Parcel.state)).all())
+        d0001 = [p for p, d in demo.recorded if d.code == "D0001"]
+        assert sorted(states[p.waybill] for p in d0001) == ["in_transit", "out_for_delivery", "signed"]
+        assert len(demo.recorded) == 4 and ingested.new > 12
+        outsider = next(p for p, d in demo.recorded if d.code != "D0001")
+        assert s.scalar(select(Parcel.signed_city).where(Parcel.id == outsider.id)) == "苏州"
+        assert s.scalar(select(UnmatchedWaybill.waybill)) == demo.unmatched
+        s.rollback()

@@ -40,7 +40,7 @@ def assessed(text: str, **facts):
 def test_the_shipped_file_validates_and_passes_its_tests():
     rule_file = load_rule_file(SHIPPED)
     results = run_rule_tests(rule_file)
-    assert len(results) == 15 and all(r.passed for r in results), [r for r in results if not r.passed]
+    assert len(results) == 16 and all(r.passed for r in results), [r for r in results if not r.passed]
     spec = rule_file.spec
     assert spec.trigger("price").under_guide_by == Decimal("0.2")
     assert (spec.trigger("regional_excess").over, spec.trigger("regional_excess").min_units) == (Decimal(2), 50)
@@ -50,7 +50,7 @@ def test_the_shipped_file_validates_and_passes_its_tests():
     assert spec.penalties == {"low": 5, "medium": 10, "high": 20}
     assert (spec.earn_back_points, spec.earn_back_up_to) == (5, 100)
     assert [r.name for r in rule_file.rules] == ["out-of-region", "price", "regional-excess", "stock-up",
-                                                 "unknown-code", "bulk-diversion", "deep-discount", "repeat-offender"]
+                                                 "unknown-code", "signed-outside-region", "bulk-diversion", "deep-discount", "repeat-offender"]
 
 
 def test_triggers_become_rules_at_their_thresholds():
@@ -98,7 +98,7 @@ def test_schema_errors_name_the_key():
         " (0% to 100%)"]
     assert errors_of(FILE.replace("stock_up:", "stock_upp:")) == [
         "rules/diversion.yaml:7 diversion.triggers.stock_upp: unknown key 'stock_upp' — did you mean 'stock_up'?"
-        " (expected one of: out_of_region, price, regional_excess, stock_up, unknown_code)"]
+        " (expected one of: out_of_region, price, regional_excess, stock_up, unknown_code, signed_outside_region)"]
     assert errors_of(FILE.replace("severity: low}", "severity: critical}")) == [
         "rules/diversion.yaml:7 diversion.triggers.stock_up.severity: 'critical' is not allowed (expected one of:"
         " low, medium, high)"]

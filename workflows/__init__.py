@@ -6,9 +6,11 @@ from .evidence_review import EvidenceReviewWorkflow
 from .human_task import HumanTaskWorkflow
 from .order import OrderSweepWorkflow, OrderWorkflow
 from .policy_rollout import PolicyRolloutWorkflow
+from .shipment import ShipmentWorkflow, TrackingPollWorkflow
 from .settlement import SettlementScheduleWorkflow, SettlementWorkflow
 from .tiering import RetieringWorkflow, TieringScheduleWorkflow
 
 ALL_WORKFLOWS = [OrderWorkflow, HumanTaskWorkflow, PolicyRolloutWorkflow, EvidenceReviewWorkflow, SettlementWorkflow,
                  SettlementScheduleWorkflow, RetieringWorkflow, TieringScheduleWorkflow, CaseWorkflow,
-                 DiversionSweepWorkflow, CreditLimitChangeWorkflow, OrderSweepWorkflow]
+                 DiversionSweepWorkflow, CreditLimitChangeWorkflow, OrderSweepWorkflow, ShipmentWorkflow,
+                 TrackingPollWorkflow]

@@ -16,6 +16,7 @@ from api.orders import history as history_routes
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.orders.schemas import OrderCreate, OrderLineIn
 from api.orders.views import order_count, order_read, order_summaries, visible_order
+from api.logistics.views import order_logistics
 from api.pages import back, label_of, refusal, require, translator, ConsoleUser, page
 from api.paging import paging
 from api.i18n import TIME_ZONE
@@ -102,7 +103,8 @@ def order_page(order_id: str, request: Request, session: SessionDep, user: Conso
     order = visible_order(session, user, order_id)
     if order is None:
         raise NotFound("order not found")
-    return page(request, "order.html", user, order=order_read(session, order))
+    return page(request, "order.html", user, order=order_read(session, order), order_dealer_id=order.dealer_id,
+                **order_logistics(request, session, user, order))
 
 
 # --- imports from the ERP or the warehouse ----------------------------------------------------------

@@ -14,6 +14,7 @@ from .search import (  # noqa: F401
     SETTLEMENT_PERIOD,
     CASE_ID,
     TIERING_MONTH,
+    WAYBILL,
     SEARCH_ATTRIBUTES,
 )
 from .tasks import (  # noqa: F401
@@ -93,4 +94,17 @@ from .masterdata import (  # noqa: F401
     LimitChangeInput,
     LimitChangeOutcomeInput,
     limit_change_workflow_id,
+)
+from .logistics import (  # noqa: F401
+    ShipmentInput,
+    Tracked,
+    ReceiptInput,
+    ReceiptResult,
+    ReportInput,
+    ReportOutcomeInput,
+    ShipmentResult,
+    PollInput,
+    PollResult,
+    SignedParcel,
+    ToldInput,
 )

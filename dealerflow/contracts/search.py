@@ -33,5 +33,9 @@ CASE_ID = SearchAttributeKey.for_keyword("CaseId")
 TIERING_MONTH = SearchAttributeKey.for_keyword("TieringMonth")
 
 
+# Text, not keyword: the server allows ten keyword attributes, all taken above.
+WAYBILL = SearchAttributeKey.for_text("Waybill")
+
+
 SEARCH_ATTRIBUTES = (DEALER_ID, REGION, ORDER_ID, STAGE, TASK_ROLE, POLICY_ID, REBATE_PROGRAM, SETTLEMENT_PERIOD,
-                     CASE_ID, TIERING_MONTH)
+                     CASE_ID, TIERING_MONTH, WAYBILL)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +41,31 @@ def _bool(env: dict, name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r}: expected 1 or 0")
 
 
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def _duration(env: dict, name: str, default: int) -> int:
+    """A duration like 7d, 36h, 90m or 30s, in seconds."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    number, unit = raw[:-1], raw[-1:]
+    if unit not in _UNITS or not number.isdigit() or int(number) < 1:
+        raise ConfigError(f"{name}={raw!r}: expected a duration like 7d, 36h, 90m or 30s")
+    return int(number) * _UNITS[unit]
+
+
+def _secrets(env: dict, name: str) -> dict:
+    """`provider=secret` pairs separated by commas."""
+    out = {}
+    for pair in filter(None, (p.strip() for p in (env.get(name) or "").split(","))):
+        provider, sep, secret = pair.partition("=")
+        if not sep or not provider.strip() or not secret.strip():
+            raise ConfigError(f"{name}: expected provider=secret pairs separated by commas, got {pair!r}")
+        out[provider.strip()] = secret.strip()
+    return out
+
+
 @dataclass(frozen=True)
 class Settings:
     # None means "start the embedded server" (dealerflow dev / tests); production sets both.
@@ -68,6 +93,12 @@ class Settings:
     evidence_dir: Path | None = None  # default: <data_dir>/evidence
     notify_webhook_url: str | None = None  # a WeCom/DingTalk/SMS gateway; None: in-app inbox only
     notify_webhook_token: str | None = None
+    # Logistics: the secret each tracking provider signs its pushes with (provider → secret; a provider
+    # without one has every push refused); how long after signing a parcel's receipt confirms itself;
+    # whether the dealer's receipt (rather than recording a delivery) books the order to its account.
+    logistics_secrets: dict = field(default_factory=dict)
+    receipt_auto_confirm_seconds: int = 7 * 86400
+    receipt_completes_delivery: bool = False
 
     @property
     def evidence_path(self) -> Path:
@@ -109,6 +140,9 @@ class Settings:
             evidence_dir=Path(env["DEALERFLOW_EVIDENCE_DIR"]) if env.get("DEALERFLOW_EVIDENCE_DIR") else None,
             notify_webhook_url=webhook,
             notify_webhook_token=env.get("DEALERFLOW_NOTIFY_WEBHOOK_TOKEN") or None,
+            logistics_secrets=_secrets(env, "DEALERFLOW_LOGISTICS_SECRETS"),
+            receipt_auto_confirm_seconds=_duration(env, "DEALERFLOW_RECEIPT_AUTO_CONFIRM", 7 * 86400),
+            receipt_completes_delivery=_bool(env, "DEALERFLOW_RECEIPT_COMPLETES_DELIVERY", False),
         )
 
     def with_(self, **changes) -> "Settings":

@@ -47,6 +47,11 @@ class Conflict(DomainError):
     kind = "conflict"
 
 
+class Unauthenticated(DomainError):
+    """The caller could not be told apart from anyone: no credential, or a signature that does not hold."""
+    kind = "unauthenticated"
+
+
 class Forbidden(DomainError):
     """The caller may see the thing but not do this to it (a role, four eyes)."""
     kind = "forbidden"

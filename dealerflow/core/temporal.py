@@ -10,7 +10,7 @@ from temporalio.client import Client, TLSConfig
 from dealerflow.core.config import Settings
 from dealerflow.contracts import SEARCH_ATTRIBUTES
 
-_INDEXED = {"KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD}
+_INDEXED = {"KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD, "TEXT": IndexedValueType.INDEXED_VALUE_TYPE_TEXT}
 
 
 async def connect(settings: Settings) -> Client:

@@ -20,7 +20,7 @@ from ..model import Rule
 from .fragments import DEALER_FACTS, DURATION, NUMBER, ROLE, ROLE_SLA, SHARE
 from .plugin import KindPlugin
 
-TRIGGERS = ["out_of_region", "price", "regional_excess", "stock_up", "unknown_code"]
+TRIGGERS = ["out_of_region", "price", "regional_excess", "stock_up", "unknown_code", "signed_outside_region"]
 SEVERITIES = ["low", "medium", "high"]  # in rising order
 SEVERITY = {"enum": SEVERITIES}
 POINTS = {"type": "integer", "minimum": 0}
@@ -60,6 +60,9 @@ DIVERSION_SECTION = {
                     min_units={**POINTS, "description": "fewer units shipped in the window never alert"},
                     window=DURATION, trailing=DURATION),
                 "unknown_code": _trigger("a scan of a code that was never registered: possible counterfeit", []),
+                "signed_outside_region": _trigger(
+                    "a parcel of the dealer's order signed for outside its province or city (the carrier's"
+                    " signing place)", []),
             },
         },
         "escalate": {

@@ -17,6 +17,7 @@ from api.security import SecurityHeaders, console_csrf
 from api.admin import console as admin_console, routes as admin, rules
 from api.auth import routes as auth
 from api.diversion import console as diversion_console, routes as diversion
+from api.credit import console as credit_console, routes as credit
 from api.failures import console as failures_console, routes as failures
 from api.orders import console as orders_console, fulfilment, routes as orders
 from api.policies import console as policies_console, routes as policies, task_routes as policy_tasks
@@ -28,8 +29,8 @@ from api.tiering import console as tiering_console, routes as tiering
 
 # The JSON API, then the console's pages; each module holds one router.
 ROUTERS = (auth, orders, fulfilment, tasks, policies, policy_tasks, rebates, settlements, statements, admin, rules,
-           notifications, health, tiering, diversion, failures, reports, docs,
-           pages, tasks_console, orders_console, policies_console, rebates_console, tiering_console,
+           notifications, health, tiering, credit, diversion, failures, reports, docs,
+           pages, tasks_console, orders_console, policies_console, rebates_console, tiering_console, credit_console,
            failures_console, diversion_console, reports_console, admin_console, system_console)
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -1,5 +1,6 @@
 """Temporal workflows: deterministic orchestration only. No I/O, clocks or randomness here:
 every side effect is an activity (see activities/)."""
+from .credit import CreditIncreaseWorkflow, CreditScheduleWorkflow, CreditScoringWorkflow
 from .diversion import CaseWorkflow, DiversionSweepWorkflow
 from .evidence_review import EvidenceReviewWorkflow
 from .human_task import HumanTaskWorkflow
@@ -10,4 +11,4 @@ from .tiering import RetieringWorkflow, TieringScheduleWorkflow
 
 ALL_WORKFLOWS = [OrderWorkflow, HumanTaskWorkflow, PolicyRolloutWorkflow, EvidenceReviewWorkflow, SettlementWorkflow,
                  SettlementScheduleWorkflow, RetieringWorkflow, TieringScheduleWorkflow, CaseWorkflow,
-                 DiversionSweepWorkflow]
+                 DiversionSweepWorkflow, CreditScoringWorkflow, CreditIncreaseWorkflow, CreditScheduleWorkflow]

@@ -38,6 +38,10 @@ TITLES: dict[str, tuple[str, Callable[[dict, str, str], dict]]] = {
     "diversion_investigation": (N_("Diversion case %(case)s: %(dealer)s, %(product)s in %(region)s"),
                                 lambda p, s, loc: {"case": p.get("case_id", s), "dealer": p.get("dealer") or "",
                                                    "product": p.get("product") or "", "region": p.get("region", "")}),
+    "credit_increase": (N_("Credit %(month)s: raise %(dealer)s to %(limit)s (+%(change)s), approval %(step)s of %(of)s"),
+                        lambda p, s, loc: {"month": p.get("month", ""), "dealer": p.get("dealer", ""),
+                                           "limit": money(p.get("to"), loc), "change": money(p.get("change"), loc),
+                                           "step": p.get("step", 1), "of": p.get("approvals", 1)}),
 }
 
 

@@ -14,6 +14,7 @@ from .search import (  # noqa: F401
     SETTLEMENT_PERIOD,
     CASE_ID,
     TIERING_MONTH,
+    CREDIT_RUN_DATE,
     SEARCH_ATTRIBUTES,
 )
 from .tasks import (  # noqa: F401
@@ -84,4 +85,14 @@ from .tiering import (  # noqa: F401
     DowngradeOutcomeInput,
     RetieringResult,
     month_of,
+)
+from .credit import (  # noqa: F401
+    CreditScoringInput,
+    CreditStepInput,
+    CreditScoreResult,
+    CreditApplyResult,
+    CreditIncreaseInput,
+    CreditApprovalInput,
+    CreditApprovalOutcomeInput,
+    CreditScoringResult,
 )

@@ -33,5 +33,10 @@ CASE_ID = SearchAttributeKey.for_keyword("CaseId")
 TIERING_MONTH = SearchAttributeKey.for_keyword("TieringMonth")
 
 
+# The first instant (China time) of the month a credit scoring run scores for. A datetime: the dev
+# server holds at most 10 keyword attributes.
+CREDIT_RUN_DATE = SearchAttributeKey.for_datetime("CreditRunDate")
+
+
 SEARCH_ATTRIBUTES = (DEALER_ID, REGION, ORDER_ID, STAGE, TASK_ROLE, POLICY_ID, REBATE_PROGRAM, SETTLEMENT_PERIOD,
-                     CASE_ID, TIERING_MONTH)
+                     CASE_ID, TIERING_MONTH, CREDIT_RUN_DATE)

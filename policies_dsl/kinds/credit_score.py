@@ -27,6 +27,7 @@ from .tiering import (SCORE, SCORE_FACT, TIERING_SECTION, Tier, _bounds, _dimens
                       _shown, _tiers, score_dimensions)
 
 SECTION = "credit_score"
+shown = _shown  # a figure as people read it: money to the cent, a ratio to 6 places
 ZERO = Decimal(0)
 CENTS = Decimal("0.01")
 RATING = {"type": "string", "pattern": r"^[A-Z]$"}

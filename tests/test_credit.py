@@ -13,7 +13,6 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from dealerflow.credit.runs import increase_task_id  # noqa: F401 (the task ids are workflow-made)
 from dealerflow.models import CreditRun, CreditScore, Dealer, Notification
 from dealerflow.shared import accounts
 from dealerflow.tiering.runs import months_before

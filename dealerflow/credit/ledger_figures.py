@@ -24,7 +24,7 @@ DSO_DAYS = 90  # days sales outstanding over the sales of the last 90 days
 # :upto — entries with value dates before it count; :on — the day overdue days are measured on;
 # :y1 — a year before :on; :m3, :m6 — three and six months before :on; :s90 — 90 days before :on.
 _FIGURES = """
-with e as (
+with e as not materialized (
     select dealer_id, id, kind, value_date, amount from account_entries where value_date < :upto {only}
 ),
 inv as (
@@ -155,8 +155,13 @@ def shape(row, *, on: date, credit_limit: Decimal) -> dict:
     }
 
 
+# The statement sorts the whole ledger three times: room for that in memory, for this transaction only.
+WORK_MEM = "256MB"
+
+
 def all_dealers(session: Session, on: date) -> dict[int, object]:
     """dealer id → its row of figures (dealers without entries have none), before `on`."""
+    session.execute(text(f"set local work_mem = '{WORK_MEM}'"))
     return {r.dealer_id: r for r in session.execute(ALL, params(on))}
 
 

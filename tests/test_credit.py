@@ -145,6 +145,31 @@ def test_a_rejected_increase_keeps_the_limit(client, make_dealer, make_user, ses
     assert dealer_row(sessions, good.dealer.id).credit_limit == Decimal("10000.00")
 
 
+def test_the_monthly_schedule_starts_a_month_once(client, make_user, sessions, settings):
+    import asyncio
+
+    from dealerflow.contracts import CreditScoringInput
+    from dealerflow.core.temporal import connect
+    from workflows import CreditScheduleWorkflow
+
+    month, _ = next_month(sessions)
+
+    async def fire_twice() -> list[str]:
+        temporal = await connect(settings)
+        spec = (await temporal.get_schedule_handle("credit-monthly").describe()).schedule.spec
+        assert [(c.day_of_month[0].start, c.hour[0].start) for c in spec.calendars] == [(1, 0)]  # 08:00 China time
+        return [await temporal.execute_workflow(
+            CreditScheduleWorkflow.run, CreditScoringInput(month), id=f"credit-schedule-{uuid.uuid4()}",
+            task_queue=settings.task_queue) for _ in range(2)]
+
+    assert asyncio.run(fire_twice()) == [month, month]
+    cm = make_user("credit_manager")
+    run = wait_until(lambda: (lambda b: b if b.get("stage") == "closed" else None)(
+        client.get(f"/api/v1/credit/runs/{month}", headers=cm.headers).json()), 60)
+    assert run["started_by"] == "schedule"
+    assert [r["month"] for r in client.get("/api/v1/credit/runs", headers=cm.headers).json()][0] == month
+
+
 def test_runs_are_asked_for_by_credit_managers_and_go_forward(client, make_user, sessions):
     dealer_hq = make_user("hq")
     assert client.post("/api/v1/credit/runs", json={}, headers=dealer_hq.headers).status_code == 403

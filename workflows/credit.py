@@ -48,6 +48,8 @@ class CreditScoringWorkflow:
         applied = await workflow.execute_activity("apply_credit_changes", step(), result_type=CreditApplyResult,
                                                   **ACTIVITY)
         self._figures.update(applied=applied.applied, decreased=applied.decreases, awaiting=len(applied.awaiting))
+        # The run's totals are final now; the approvals are each dealer's own process.
+        totals = await workflow.execute_activity("close_credit_run", step(), result_type=dict, **ACTIVITY)
 
         async def ask_about(dealer_id: int) -> None:
             try:  # people answer in their own time; the run does not wait for them
@@ -61,7 +63,6 @@ class CreditScoringWorkflow:
 
         # every increase's approval started at once: one workflow task, not one round trip each
         await asyncio.gather(*(ask_about(d) for d in applied.awaiting))
-        totals = await workflow.execute_activity("close_credit_run", step(), result_type=dict, **ACTIVITY)
         await workflow.execute_activity(
             "send_notifications", result_type=int, start_to_close_timeout=timedelta(minutes=10),
             heartbeat_timeout=timedelta(minutes=1), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))

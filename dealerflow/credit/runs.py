@@ -25,15 +25,16 @@ from dealerflow.contracts.tiering import month_of
 from dealerflow.core import periods
 from dealerflow.core.errors import Invalid
 from dealerflow.credit import ledger_figures
-from dealerflow.models import CreditRun, CreditScore, Dealer, User
+from dealerflow.models import CreditRun, CreditScore, Dealer, Notification, User
 from dealerflow.shared import rulebook
 from dealerflow.shared.dealer_facts import COLUMNS, facts_of
-from dealerflow.shared.notifications import notify, notify_dealers
+from dealerflow.shared.notifications import notify
 from policies_dsl import CompiledRuleset, CreditScoreSpec, assess_credit
 from policies_dsl.kinds.credit_score import shown
 
 RULESET = "credit_score"
 CHUNK = 2000
+LIST_LIMIT = 50  # dealers listed in an account manager's notification
 TASK_NAMESPACE = uuid.UUID("8c1f3e0a-5b7d-4e2a-9f16-3a4d7c2b9e05")
 
 
@@ -170,16 +171,19 @@ def apply_changes(session: Session, inp: CreditStepInput) -> CreditApplyResult:
 
 
 def _tell_decreases(session: Session, month: str, dealer_ids: list[int]) -> None:
+    """Each dealer whose limit fell, and each account manager once with its dealers listed (staff
+    without a login: the credit managers), in two multi-row inserts."""
     if not dealer_ids:
         return
     rows = session.execute(select(Dealer.id, Dealer.code, Dealer.name, Dealer.account_manager, CreditScore.old_limit,
-                                  CreditScore.proposed_limit, CreditScore.new_rating, CreditScore.explanation)
+                                  CreditScore.proposed_limit, CreditScore.new_rating,
+                                  CreditScore.explanation["reason"].as_string().label("reason"))
                            .join(CreditScore, CreditScore.dealer_id == Dealer.id)
                            .where(CreditScore.run_month == month, Dealer.id.in_(dealer_ids))).all()
-    for r in rows:
-        notify(session, dealer_id=r.id, kind="credit", link="/console/account",
-               title=f"Your credit limit from {month}: {r.proposed_limit:,.2f} (was {r.old_limit:,.2f}), rating "
-                     f"{r.new_rating}", body=r.explanation.get("reason", ""), dedup_key=f"credit:{month}:{r.id}")
+    told = [dict(recipient_dealer_id=r.id, recipient_role=None, recipient_user_id=None, kind="credit",
+                 link="/console/account", title=f"Your credit limit from {month}: {r.proposed_limit:,.2f} (was "
+                                                f"{r.old_limit:,.2f}), rating {r.new_rating}",
+                 body=r.reason or "", dedup_key=f"credit:{month}:{r.id}") for r in rows]
     by_manager: dict[str | None, list] = defaultdict(list)
     for r in rows:
         by_manager[r.account_manager].append(r)
@@ -188,10 +192,12 @@ def _tell_decreases(session: Session, month: str, dealer_ids: list[int]) -> None
     for manager, members in by_manager.items():
         user_id = users.get(manager) if manager else None
         listed = "; ".join(f"{m.code} {m.name}: {m.old_limit:,.2f} → {m.proposed_limit:,.2f}"
-                           for m in sorted(members, key=lambda m: m.code)[:50])
-        notify(session, user_id=user_id, role=None if user_id else "credit_manager", kind="credit",
-               link="/console/credit", title=f"Credit {month}: {len(members)} of your dealers' limits lowered",
-               body=listed, dedup_key=f"credit-decreases:{month}:{manager or '-'}")
+                           for m in sorted(members, key=lambda m: m.code)[:LIST_LIMIT])
+        told.append(dict(recipient_dealer_id=None, recipient_user_id=user_id,
+                         recipient_role=None if user_id else "credit_manager", kind="credit", link="/console/credit",
+                         title=f"Credit {month}: {len(members)} of your dealers' limits lowered", body=listed,
+                         dedup_key=f"credit-decreases:{month}:{manager or '-'}"))
+    session.execute(insert(Notification).on_conflict_do_nothing(index_elements=["dedup_key"]), told)
 
 
 # --- approving an increase ----------------------------------------------------------------------

@@ -6,6 +6,7 @@ and tags hold; a test expects the tier, tags and score."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from ..compiler import CENT, checked_condition
@@ -168,7 +169,13 @@ class Dimension:
         raise AssertionError("unreachable")
 
     def describe(self) -> str:
-        return ", ".join(f"{plain(a)}→{plain(s)}" for a, s in self.points)
+        return _described(self.points)
+
+
+@lru_cache(maxsize=1024)
+def _described(points: tuple) -> str:
+    """A dimension's points as people read them (the same for every dealer a run scores)."""
+    return ", ".join(f"{plain(a)}→{plain(s)}" for a, s in points)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,9 @@ class Dealer(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"), index=True)
     tier: Mapped[str] = mapped_column(String(32), default="normal")
     credit_limit: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
-    # Receivables booked outside the platform (ERP); approved unpaid orders are added on top.
+    # `outstanding` and `overdue_days` are a cache for lists, refreshed by the monthly credit scoring
+    # run: the credit decision reads receivables and overdue days live from the ledger
+    # (dealerflow/credit/ledger_figures.py). `rating` and `credit_limit` are set by that run.
     outstanding: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     rating: Mapped[str] = mapped_column(String(1), default="C")
     overdue_days: Mapped[int] = mapped_column(Integer, default=0)

@@ -50,9 +50,11 @@ class DealerRead(BaseModel):
     tier: str
     level: int
     credit_limit: MoneyOut
-    outstanding: MoneyOut
+    outstanding: Annotated[MoneyOut, Field(description="receivables as of the last credit scoring run (a cache for"
+                                                        " lists: the credit decision reads the ledger live)")]
     rating: str
-    overdue_days: int
+    overdue_days: Annotated[int, Field(description="overdue days as of the last credit scoring run (a cache: the"
+                                                   " credit decision reads the ledger live)")]
     account_manager: str | None = None
 
 

@@ -23,62 +23,50 @@ DSO_DAYS = 90  # days sales outstanding over the sales of the last 90 days
 
 # :upto — entries with value dates before it count; :on — the day overdue days are measured on;
 # :y1 — a year before :on; :m3, :m6 — three and six months before :on; :s90 — 90 days before :on.
+# Amounts are summed and sorted as whole cents (bigint), a good deal faster than numeric.
 _FIGURES = """
-with e as not materialized (
-    select dealer_id, id, kind, value_date, amount from account_entries where value_date < :upto {only}
-),
-inv as (
-    select e.dealer_id, e.value_date, e.amount, e.value_date + d.payment_terms_days as due,
-           sum(e.amount) over (partition by e.dealer_id order by e.value_date, e.id) as pos
-    from e join dealers d on d.id = e.dealer_id where e.amount > 0
-),
-cr as (
-    select dealer_id, value_date, sum(-amount) over (partition by dealer_id order by value_date, id) as pos
-    from e where amount < 0
+with run as (
+    -- the running sums of each dealer's invoices and of its credits, each in value-date order
+    select dealer_id, kind, value_date, cents, cents > 0 as invoice,
+           sum(abs(cents)) over (partition by dealer_id, cents > 0 order by value_date, id) as pos
+    from (select dealer_id, kind, value_date, id, cast(amount * 100 as bigint) as cents from account_entries
+          where value_date < :upto {only} and amount <> 0) e
 ),
 paid as (
-    -- each invoice is paid on the first credit whose running sum reaches the invoice's: walking the
-    -- positions downwards, the smallest credit date seen so far (credit dates rise with their sums)
-    select dealer_id, kind, pos, due, value_date, amount,
-           min(credit_on) over (partition by dealer_id order by pos desc, kind
-                                rows between unbounded preceding and current row) as paid_on
-    from (select dealer_id, 0 as kind, pos, null::date as due, null::date as value_date, null::numeric as amount,
-                 value_date as credit_on from cr
-          union all
-          select dealer_id, 1, pos, due, value_date, amount, null::date from inv) s
+    -- an invoice is paid on the first credit whose running sum reaches the invoice's: walking the
+    -- positions downwards (credits before invoices at the same position), the smallest credit date
+    -- seen so far, as credit dates rise with their sums
+    select r.dealer_id, r.kind, r.invoice, r.pos, r.value_date, r.cents,
+           min(case when not r.invoice then r.value_date end)
+               over (partition by r.dealer_id order by r.pos desc, r.invoice
+                     rows between unbounded preceding and current row) as paid_on,
+           coalesce(max(case when not r.invoice then r.pos end) over (partition by r.dealer_id), 0) as credited
+    from run r
 ),
-credits as (
-    select dealer_id, coalesce(max(pos), 0) as credited from cr group by dealer_id
-),
-invoices as (
-    select p.dealer_id,
-           min(p.due) filter (where p.paid_on is null) as oldest_due,
-           coalesce(sum(greatest(0, least(p.amount, p.pos - coalesce(c.credited, 0)))), 0) as open_amount,
-           coalesce(sum(greatest(0, least(p.amount, p.pos - coalesce(c.credited, 0))))
-                    filter (where p.due < :on), 0) as overdue_amount,
-           coalesce(sum(p.amount) filter (where p.value_date >= :s90), 0) as sales_90d,
-           -- amount-weighted days late: invoices paid in the last 12 months, and the still open ones
-           -- past due for the days they have run so far
-           sum(p.amount * greatest(0, p.paid_on - p.due)) filter (where p.paid_on >= :y1) as late_paid,
-           sum(p.amount) filter (where p.paid_on >= :y1) as weight_paid,
-           sum(greatest(0, least(p.amount, p.pos - coalesce(c.credited, 0))) * (:on - p.due))
-               filter (where p.paid_on is null and p.due < :on) as late_open,
-           sum(p.amount * greatest(0, p.paid_on - p.due)) filter (where p.paid_on >= :m3) as late_3,
-           sum(p.amount) filter (where p.paid_on >= :m3) as weight_3,
-           sum(p.amount * greatest(0, p.paid_on - p.due)) filter (where p.paid_on >= :m6 and p.paid_on < :m3)
-               as late_6,
-           sum(p.amount) filter (where p.paid_on >= :m6 and p.paid_on < :m3) as weight_6
-    from paid p left join credits c on c.dealer_id = p.dealer_id
-    where p.kind = 1
-    group by p.dealer_id
-),
-totals as (
-    select dealer_id, sum(amount) as receivables, min(value_date) as first_day,
-           coalesce(sum(amount) filter (where kind in ('delivery', 'return') and value_date >= :y1), 0) as purchases
-    from e group by dealer_id
+owed as (
+    select p.*, p.value_date + d.payment_terms_days as due,
+           greatest(0, least(p.cents, p.pos - p.credited)) as unpaid  -- what is left of an invoice
+    from paid p join dealers d on d.id = p.dealer_id
 )
-select t.dealer_id, t.receivables, t.first_day, t.purchases, i.*
-from totals t left join invoices i on i.dealer_id = t.dealer_id
+select dealer_id, sum(cents) / 100.0 as receivables, min(value_date) as first_day,
+       coalesce(sum(cents) filter (where kind in ('delivery', 'return') and value_date >= :y1), 0) / 100.0
+           as purchases,
+       min(due) filter (where invoice and paid_on is null) as oldest_due,
+       coalesce(sum(unpaid) filter (where invoice), 0) / 100.0 as open_amount,
+       coalesce(sum(unpaid) filter (where invoice and due < :on), 0) / 100.0 as overdue_amount,
+       coalesce(sum(cents) filter (where invoice and value_date >= :s90), 0) / 100.0 as sales_90d,
+       -- amount-weighted days late: invoices paid in the last 12 months, and the open ones past due
+       -- for the days they have run so far; the same over the last 3 months and the 3 before
+       sum(cents * greatest(0, paid_on - due)) filter (where invoice and paid_on >= :y1) / 100.0 as late_paid,
+       sum(cents) filter (where invoice and paid_on >= :y1) / 100.0 as weight_paid,
+       sum(unpaid * (:on - due)) filter (where invoice and paid_on is null and due < :on) / 100.0 as late_open,
+       sum(cents * greatest(0, paid_on - due)) filter (where invoice and paid_on >= :m3) / 100.0 as late_3,
+       sum(cents) filter (where invoice and paid_on >= :m3) / 100.0 as weight_3,
+       sum(cents * greatest(0, paid_on - due)) filter (where invoice and paid_on >= :m6 and paid_on < :m3)
+           / 100.0 as late_6,
+       sum(cents) filter (where invoice and paid_on >= :m6 and paid_on < :m3) / 100.0 as weight_6
+from owed
+group by dealer_id
 """
 
 ALL = text(_FIGURES.format(only=""))
@@ -155,7 +143,7 @@ def shape(row, *, on: date, credit_limit: Decimal) -> dict:
     }
 
 
-# The statement sorts the whole ledger three times: room for that in memory, for this transaction only.
+# The statement sorts the whole ledger twice: room for that in memory, for this transaction only.
 WORK_MEM = "256MB"
 
 

@@ -132,6 +132,14 @@ def test_a_month_of_credit_scoring_applies_decreases_and_asks_people_for_increas
     again = client.post("/api/v1/credit/runs", json={"month": month}, headers=first.headers)
     assert again.status_code == 202 and again.json()["action"] == "existing"
 
+    # the approver's page names the dealer, the limits and who may not approve again
+    from .test_tiering import login
+    login(client, second)
+    page = client.get(f"/console/tasks/{two['id']}")
+    assert page.status_code == 200 and big.dealer.code in page.text and "300,000.00" in page.text
+    assert first.user.username in page.text
+    assert month in client.get(f"/console/credit?month={month}").text
+
 
 def test_a_rejected_increase_keeps_the_limit(client, make_dealer, make_user, sessions):
     month, on = next_month(sessions)

@@ -26,7 +26,7 @@ from api.tiering.temporal import TIERING_SCHEDULE
 router = APIRouter(prefix="/console", include_in_schema=False)
 log = logging.getLogger("dealerflow.api")
 TEMPORAL_WAIT = 5.0  # seconds the page waits for Temporal before it says so
-PURPOSES = ("tiering", "rebate", "diversion", "other")
+PURPOSES = ("tiering", "credit", "rebate", "diversion", "other")
 
 
 @dataclass

@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(PY) bench/policy_rollout.py
 	$(PY) bench/settlement.py
 	$(PY) bench/retiering.py
+	$(PY) bench/credit_scoring.py
 	$(PY) bench/scans.py
 	$(PY) bench/reports.py
 	$(PY) bench/master_data.py

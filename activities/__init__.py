@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dealerflow.shared.notifications import Channel
 
+from .credit import CreditActivities
 from .diversion import DiversionActivities
 from .masterdata import MasterDataActivities
 from .logistics import LogisticsActivities
@@ -22,4 +23,4 @@ def all_activities(sessions: sessionmaker[Session], channels: list[Channel] | No
             t.cancel_task, t.record_step_failure, *PolicyActivities(sessions, channels or []).all(),
             *SettlementActivities(sessions).all(), *TieringActivities(sessions).all(),
             *DiversionActivities(sessions).all(), *MasterDataActivities(sessions).all(),
-            *LogisticsActivities(sessions).all()]
+            *LogisticsActivities(sessions).all(), *CreditActivities(sessions).all()]

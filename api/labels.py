@@ -65,11 +65,12 @@ LABELS: dict[str, str] = {
     "statement_dispute": N_("disputed statement"), "settlement_approval": N_("approval of a settlement"),
     "tier_downgrade": N_("approval of tier downgrades"), "dealer_activation": N_("activation of silent dealers"),
     "diversion_investigation": N_("diversion investigation"), "credit_limit_change": N_("credit limit raise"),
+    "credit_increase": N_("approval of a credit limit increase"),
     # kinds of notification
     "reminder": N_("reminder"), "overdue": N_("overdue"), "escalation": N_("escalation"), "task": N_("task"),
     "question": N_("question"), "answer": N_("answer"), "statement": N_("statement"), "settlement": N_("settlement"),
     "policy": N_("policy"), "tier": N_("tier"), "tiering": N_("tiering"), "diversion": N_("diversion"),
-    "process_failure": N_("process failure"), "delivery": N_("delivery"), "rebate": N_("rebate"),
+    "process_failure": N_("process failure"), "credit": N_("credit"), "delivery": N_("delivery"), "rebate": N_("rebate"),
     "points": N_("points"), "payment": N_("payment"),
     # imports
     "shipments": N_("shipments"), "deliveries": N_("deliveries"), "returns": N_("returns"),

@@ -38,7 +38,9 @@ class Dealer(Base):
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("dealers.id"), index=True)
     tier: Mapped[str] = mapped_column(String(32), default="normal")
     credit_limit: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
-    # Receivables booked outside the platform (ERP); approved unpaid orders are added on top.
+    # `outstanding` and `overdue_days` are a cache for lists, refreshed by the monthly credit scoring
+    # run: the credit decision reads receivables and overdue days live from the ledger
+    # (dealerflow/credit/ledger_figures.py). `rating` and `credit_limit` are set by that run.
     outstanding: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     rating: Mapped[str] = mapped_column(String(1), default="C")
     overdue_days: Mapped[int] = mapped_column(Integer, default=0)
@@ -1063,3 +1065,53 @@ class ParcelReport(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(64))
     resolution: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (CheckConstraint("kind in ('damage', 'shortage')", name="report_kind"),)
+# --- credit scoring -----------------------------------------------------------------------------
+
+CREDIT_SCORE_STATUSES = ("unchanged", "proposed", "applied", "awaiting_approval", "rejected")
+
+
+class CreditRun(Base):
+    """One credit scoring of every dealer, keyed by the month it scores for (the schedule's on the 1st,
+    or a credit manager's on demand): asking for a month twice finds the first. Figures come from the
+    ledger before `as_of`, the month's first day (China time)."""
+    __tablename__ = "credit_runs"
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # 2026-11
+    ruleset_version: Mapped[int] = mapped_column(Integer)
+    as_of: Mapped[date] = mapped_column(Date)
+    workflow_id: Mapped[str] = mapped_column(String(128))
+    stage: Mapped[str] = mapped_column(String(32))  # scoring, applying, closed
+    started_by: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = _now()
+    scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    totals: Mapped[dict] = mapped_column(Json, default=dict)
+
+
+class CreditScore(Base):
+    """One dealer's credit scorecard in one run — the ledger's figures, the score per dimension, the
+    rating before and after, the limit before and proposed, and why (rule file, version, rules fired)
+    — and where its limit change stands: applied at once (a decrease or a small increase), or waiting
+    for one or two approvers (`approvers` lists who approved). The dealer's credit history."""
+    __tablename__ = "credit_scores"
+    run_month: Mapped[str] = mapped_column(ForeignKey("credit_runs.month"), primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), primary_key=True)
+    score: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    old_rating: Mapped[str] = mapped_column(String(1))
+    new_rating: Mapped[str] = mapped_column(String(1))
+    override: Mapped[str | None] = mapped_column(String(64))
+    old_limit: Mapped[Decimal] = mapped_column(Money)
+    proposed_limit: Mapped[Decimal] = mapped_column(Money)
+    approvals: Mapped[int] = mapped_column(Integer)  # people who must approve the change: 0, 1 or 2
+    status: Mapped[str] = mapped_column(String(20))
+    figures: Mapped[dict] = mapped_column(Json)
+    explanation: Mapped[dict] = mapped_column(Json)
+    approvers: Mapped[list] = mapped_column(Json, default=list)  # [{"step", "actor", "outcome", "comment", "at"}]
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        Index("credit_score_dealer", "dealer_id", "run_month"),
+        Index("credit_score_status", "run_month", "status"),
+        CheckConstraint("status in ('unchanged', 'proposed', 'applied', 'awaiting_approval', 'rejected')",
+                        name="credit_score_status"),
+        CheckConstraint("approvals between 0 and 2", name="credit_score_approvals"),
+    )

@@ -167,6 +167,8 @@ _CREDIT_LIMIT = {"core": (800_000, 2_000_000), "key": (300_000, 1_200_000), "nor
 _OVER_LIMIT_CHANCE = {"A": 0.01, "B": 0.03, "C": 0.08, "D": 0.25}
 # (chance of > 90 days overdue, chance of 1-60 days)
 _OVERDUE = {"A": (0.0, 0.05), "B": (0.01, 0.15), "C": (0.05, 0.35), "D": (0.40, 0.40)}
+# Days from delivery to payment (low, high) by rating: the ledger's late payers (credit scoring).
+_PAID_AFTER_DAYS = {"A": (1, 28), "B": (3, 40), "C": (10, 60), "D": (30, 150)}
 # Orders a month (low, high) by tier; level-2 dealers order as often, but smaller quantities.
 _ORDERS_PER_MONTH = {"core": (2, 6), "key": (2, 5), "normal": (0, 2)}
 _SCALE = {"core": 1.6, "key": 1.0, "normal": 0.7}
@@ -668,11 +670,13 @@ def _history(rng: random.Random, d: _Dealer, username: str, created: datetime,
     if rng.random() < 0.04:
         steps.append(("cancelled", later(steps[-1][1], 60, 5 * 24 * 60), username, "cancelled by the dealer"))
         return steps
-    # Shipped 1-5 days after approval, delivered 1-7 days later, paid 1-30 days after delivery: the
-    # latest orders are still on their way, or delivered and not yet paid, on `today`.
+    # Shipped 1-5 days after approval, delivered 1-7 days later, paid after delivery as the dealer's
+    # rating has it (A within the 30 days' terms, D up to months late): the latest orders are still on
+    # their way, or delivered and not yet paid, on `today`; a late payer's older ones too.
     shipped = steps[-1][1] + timedelta(minutes=rng.randint(24 * 60, 5 * 24 * 60))
     delivered = shipped + timedelta(minutes=rng.randint(24 * 60, 7 * 24 * 60))
-    paid = delivered + timedelta(minutes=rng.randint(24 * 60, 30 * 24 * 60))
+    low, high = _PAID_AFTER_DAYS[d.rating]
+    paid = delivered + timedelta(minutes=rng.randint(low * 24 * 60, high * 24 * 60))
     for status, at, actor, note in (("shipped", shipped, "warehouse", "shipped"),
                                     ("delivered", delivered, "logistics", "delivered; receipt confirmed by the dealer"),
                                     ("completed", paid, "finance", "paid in full")):

@@ -72,6 +72,7 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
             _publish_demo_policies(settings)
             _settle_demo(settings)
             _retier_demo(settings)
+            _credit_demo(settings)
             _diversion_demo(settings)
             _logistics_demo(settings)
         _banner(settings)
@@ -266,6 +267,43 @@ def _history_demo(sessions) -> None:
               f"returns, {found.payments} payments imported")
     except Exception as e:  # the demo still runs; history can be imported in the console
         print(f"warning: could not import the demo's ERP history: {e}", file=sys.stderr)
+def _credit_demo(settings: Settings, timeout: float = 120) -> None:
+    """First run: score the demo dealers' credit for this month from their ledgers, as the monthly
+    schedule would: late payers' ratings and limits fall, increases wait for the credit manager."""
+    import asyncio
+    from datetime import datetime, timezone
+
+    from api.credit.temporal import start_scoring
+    from dealerflow.core.temporal import connect
+    from dealerflow.models import CreditRun
+
+    engine = make_engine(settings.database_url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+
+    async def score() -> CreditRun:
+        client = await connect(settings)
+        started = await start_scoring(client=client, task_queue=settings.task_queue, sessions=sessions, month=None,
+                                      actor="credit_manager", now=datetime.now(timezone.utc))
+        deadline = time.monotonic() + timeout
+        while True:
+            with sessions() as session:
+                run = session.get(CreditRun, started.month)
+                if run is not None and run.stage == "closed":
+                    return run
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"credit scoring {started.month} did not finish within {timeout:.0f}s")
+            await asyncio.sleep(0.3)
+
+    try:
+        _step("scoring the dealers' credit")
+        run = asyncio.run(score())
+        t = run.totals
+        _step(f"  {run.month}: ratings {t.get('by_rating')}, {t.get('decreased', 0)} limits lowered, "
+              f"{t.get('awaiting_approval', 0)} increases waiting for the credit manager")
+    except Exception as e:  # the demo still runs; a credit manager can start a run from the console
+        print(f"warning: could not score the demo dealers' credit: {e}", file=sys.stderr)
+    finally:
+        engine.dispose()
 
 
 def _diversion_demo(settings: Settings) -> None:

@@ -50,12 +50,13 @@ class EmbeddedStack:
 
 def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.Deployed]:
     """Migrate the database, register search attributes, deploy the rule files if they changed and
-    keep each rebate program's settlement schedule, the monthly re-tiering schedule, the hourly
+    keep each rebate program's settlement schedule, the monthly re-tiering and credit scoring schedules, the hourly
     diversion sweep, the order sweep and the tracking poll."""
     from api.diversion.temporal import sync_diversion_schedule
     from api.logistics.temporal import sync_poll_schedule
     from api.orders.temporal import sync_order_schedule
     from api.rebates.temporal import sync_rebate_schedules
+    from api.credit.temporal import sync_credit_schedule
     from api.tiering.temporal import sync_tiering_schedule
 
     upgrade(settings.database_url)
@@ -68,6 +69,7 @@ def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.D
         if deploy_rules:
             await sync_rebate_schedules(client=client, sessions=sessions, task_queue=settings.task_queue)
             await sync_tiering_schedule(client=client, sessions=sessions, task_queue=settings.task_queue)
+            await sync_credit_schedule(client=client, sessions=sessions, task_queue=settings.task_queue)
             await sync_diversion_schedule(client=client, task_queue=settings.task_queue)
             await sync_poll_schedule(client=client, task_queue=settings.task_queue)
         await sync_order_schedule(client=client, task_queue=settings.task_queue)

@@ -6,6 +6,7 @@ import asyncio
 import threading
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Callable
 
@@ -17,7 +18,7 @@ from api.app import create_app
 from dealerflow.core.config import Settings
 from dealerflow.core.db import make_engine, make_sessionmaker
 from dealerflow.models import Dealer, Product, RuleVersion, User
-from dealerflow.shared import rulebook
+from dealerflow.shared import accounts, rulebook
 from policies_dsl import load_rule_file
 from dealerflow.core.runtime import free_port
 from dealerflow.core.security import hash_password, issue_token
@@ -152,7 +153,9 @@ def make_user(sessions, stack_settings) -> Callable[..., Actor]:
 
 @pytest.fixture
 def make_dealer(sessions, make_user) -> Callable[..., Actor]:
-    """A dealer with its own dealer user. Defaults: rating A, limit 10,000.00, nothing outstanding."""
+    """A dealer with its own dealer user. Defaults: rating A, limit 10,000.00, nothing outstanding.
+    `outstanding` and `overdue_days` are booked on its ledger as one opening invoice (100.00 when only
+    overdue days are given) dated so that it is that many days past the dealer's payment terms."""
     def make(**fields) -> Actor:
         values = dict(code=f"T{uuid.uuid4().hex[:10].upper()}", name="Test Doors & Windows", region="east",
                       level=1, tier="normal", credit_limit=Decimal("10000.00"), outstanding=Decimal("0.00"),
@@ -161,6 +164,15 @@ def make_dealer(sessions, make_user) -> Callable[..., Actor]:
         with sessions.begin() as s:
             dealer = Dealer(**values)
             s.add(dealer)
+            owed, overdue = Decimal(values["outstanding"]), values["overdue_days"]
+            if owed or overdue:
+                s.flush()
+                today = accounts.business_date(datetime.now(timezone.utc))
+                terms = values.get("payment_terms_days", 30)
+                accounts.book(s, [accounts.entry(
+                    dealer_id=dealer.id, kind="delivery", amount=owed or Decimal("100.00"),
+                    value_date=today - timedelta(days=terms + overdue) if overdue else today,
+                    source_type="opening", source_id=dealer.code, note="opening balance")])
         return make_user("dealer", dealer)
     return make
 

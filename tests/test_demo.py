@@ -282,3 +282,24 @@ def test_demo_parcels_put_d0001s_latest_orders_on_their_way(seeded):
         assert s.scalar(select(Parcel.signed_city).where(Parcel.id == outsider.id)) == "苏州"
         assert s.scalar(select(UnmatchedWaybill.waybill)) == demo.unmatched
         s.rollback()
+def test_late_payers_on_the_ledger_give_varied_credit_ratings(seeded):
+    """The demo's ledger has late payers (by their rating), so scoring credit from it rates them apart."""
+    from dealerflow.core.config import ROOT
+    from dealerflow.credit import ledger_figures
+    from dealerflow.shared.dealer_facts import COLUMNS, facts_of
+    from policies_dsl import assess_credit, compile_rule_file, load_rule_file
+
+    sessions, _ = seeded
+    rule_file = load_rule_file(ROOT / "rules" / "credit_score.yaml")
+    compiled = compile_rule_file(rule_file, 1)
+    on = TODAY.replace(day=1)
+    with sessions() as s:
+        rows = ledger_figures.all_dealers(s, on)
+        dealers = s.execute(select(*COLUMNS, Dealer.rating, Dealer.credit_limit)).all()
+    figures = {d.id: ledger_figures.shape(rows.get(d.id), on=on, credit_limit=d.credit_limit) for d in dealers}
+    assert any(f["overdue_days"] > 90 for f in figures.values())
+    assert sum(f["overdue_days"] == 0 for f in figures.values()) > len(dealers) / 2
+    rated = {assess_credit(compiled, rule_file.spec, {**facts_of(d), "dealer.rating": d.rating,
+                                                      "dealer.credit_limit": d.credit_limit}, figures[d.id]).rating
+             for d in dealers}
+    assert len(rated) >= 3, rated

@@ -1,5 +1,6 @@
 """Temporal workflows: deterministic orchestration only. No I/O, clocks or randomness here:
 every side effect is an activity (see activities/)."""
+from .credit import CreditIncreaseWorkflow, CreditScheduleWorkflow, CreditScoringWorkflow
 from .credit_limit import CreditLimitChangeWorkflow
 from .diversion import CaseWorkflow, DiversionSweepWorkflow
 from .evidence_review import EvidenceReviewWorkflow
@@ -13,4 +14,4 @@ from .tiering import RetieringWorkflow, TieringScheduleWorkflow
 ALL_WORKFLOWS = [OrderWorkflow, HumanTaskWorkflow, PolicyRolloutWorkflow, EvidenceReviewWorkflow, SettlementWorkflow,
                  SettlementScheduleWorkflow, RetieringWorkflow, TieringScheduleWorkflow, CaseWorkflow,
                  DiversionSweepWorkflow, CreditLimitChangeWorkflow, OrderSweepWorkflow, ShipmentWorkflow,
-                 TrackingPollWorkflow]
+                 TrackingPollWorkflow, CreditScoringWorkflow, CreditIncreaseWorkflow, CreditScheduleWorkflow]

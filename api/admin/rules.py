@@ -13,6 +13,7 @@ from dealerflow.models import User
 from policies_dsl import RuleFile, RuleFileError, RuleTestResult, load_rule_file, run_rule_tests
 
 from api.rebates.temporal import sync_rebate_schedules
+from api.credit.temporal import sync_credit_schedule
 from api.tiering.temporal import sync_tiering_schedule
 from api.deps import AdminUser, SessionDep, require_role
 from api.admin.schemas import RuleDeployResult, RuleValidation, RuleVersionRead
@@ -67,6 +68,9 @@ def may_deploy(session, user: User, ruleset: str, kind: str) -> bool:
 
 
 def _platform_check(filename: str, rule_file) -> None:
+    if rule_file.kind == "credit_score" and rule_file.name != "credit_score":  # the one the credit run reads
+        raise Invalid("the credit scoring file is ruleset 'credit_score'", errors=[{
+            "file": filename, "line": 1, "path": "ruleset", "message": "the credit scoring file is ruleset 'credit_score'"}])
     if rule_file.kind == "tiering" and rule_file.name != tiering.RULESET:  # one scorecard: the one runs read
         raise Invalid(f"the tiering file is ruleset '{tiering.RULESET}'", errors=[{"file": filename, "line": 1, "path": "ruleset",
                                    "message": f"the tiering file is ruleset '{tiering.RULESET}'"}])
@@ -84,6 +88,9 @@ def deploy_file(session, *, filename: str, text: str, user: User, app, backgroun
                             task_queue=app.settings.task_queue, only=rule_file.name)
     if rule_file.kind == "tiering" and result.changed:
         background.add_task(sync_tiering_schedule, client=app.temporal, sessions=app.sessions,
+                            task_queue=app.settings.task_queue)
+    if rule_file.kind == "credit_score" and result.changed:
+        background.add_task(sync_credit_schedule, client=app.temporal, sessions=app.sessions,
                             task_queue=app.settings.task_queue)
     return result
 

@@ -20,12 +20,13 @@ from api.diversion.temporal import DIVERSION_SCHEDULE
 from api.i18n import TIME_ZONE
 from api.pages import ConsoleUser, page, require
 from api.rebates.temporal import schedule_id_for
+from api.credit.temporal import CREDIT_SCHEDULE
 from api.tiering.temporal import TIERING_SCHEDULE
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 log = logging.getLogger("dealerflow.api")
 TEMPORAL_WAIT = 5.0  # seconds the page waits for Temporal before it says so
-PURPOSES = ("tiering", "rebate", "diversion", "other")
+PURPOSES = ("tiering", "credit", "rebate", "diversion", "other")
 
 
 @dataclass
@@ -90,6 +91,8 @@ def _timing(description: ScheduleDescription) -> list[When]:
 def _purpose(schedule_id: str) -> tuple[str, str | None]:
     if schedule_id == TIERING_SCHEDULE:
         return "tiering", None
+    if schedule_id == CREDIT_SCHEDULE:
+        return "credit", None
     if schedule_id == DIVERSION_SCHEDULE:
         return "diversion", None
     prefix = schedule_id_for("")
@@ -148,7 +151,7 @@ async def system_page(request: Request, user: ConsoleUser):
             return programs, notifications.outbox(session), failing
 
     programs, outbox, failing = await run_in_threadpool(read)
-    expected = [TIERING_SCHEDULE, DIVERSION_SCHEDULE, *(schedule_id_for(p) for p in programs)]
+    expected = [TIERING_SCHEDULE, CREDIT_SCHEDULE, DIVERSION_SCHEDULE, *(schedule_id_for(p) for p in programs)]
     rows, temporal_error = [], None
     try:
         rows = await asyncio.wait_for(schedules(state.temporal, expected), TEMPORAL_WAIT)

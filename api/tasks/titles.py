@@ -44,6 +44,10 @@ TITLES: dict[str, tuple[str, Callable[[dict, str, str], dict]]] = {
     "credit_limit_change": (N_("Credit limit of %(dealer)s: %(old)s → %(new)s (asked by %(by)s)"),
                             lambda p, s, loc: {"dealer": p.get("dealer", s), "old": money(p.get("old_limit"), loc),
                                                "new": money(p.get("new_limit"), loc), "by": p.get("requested_by", "")}),
+    "credit_increase": (N_("Credit %(month)s: raise %(dealer)s to %(limit)s (+%(change)s), approval %(step)s of %(of)s"),
+                        lambda p, s, loc: {"month": p.get("month", ""), "dealer": p.get("dealer", ""),
+                                           "limit": money(p.get("to"), loc), "change": money(p.get("change"), loc),
+                                           "step": p.get("step", 1), "of": p.get("approvals", 1)}),
 }
 
 

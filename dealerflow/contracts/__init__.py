@@ -15,6 +15,7 @@ from .search import (  # noqa: F401
     CASE_ID,
     TIERING_MONTH,
     WAYBILL,
+    CREDIT_RUN_DATE,
     SEARCH_ATTRIBUTES,
 )
 from .tasks import (  # noqa: F401
@@ -107,4 +108,14 @@ from .logistics import (  # noqa: F401
     PollResult,
     SignedParcel,
     ToldInput,
+)
+from .credit import (  # noqa: F401
+    CreditScoringInput,
+    CreditStepInput,
+    CreditScoreResult,
+    CreditApplyResult,
+    CreditIncreaseInput,
+    CreditApprovalInput,
+    CreditApprovalOutcomeInput,
+    CreditScoringResult,
 )

@@ -35,7 +35,10 @@ TIERING_MONTH = SearchAttributeKey.for_keyword("TieringMonth")
 
 # Text, not keyword: the server allows ten keyword attributes, all taken above.
 WAYBILL = SearchAttributeKey.for_text("Waybill")
+# The first instant (China time) of the month a credit scoring run scores for. A datetime: the dev
+# server holds at most 10 keyword attributes.
+CREDIT_RUN_DATE = SearchAttributeKey.for_datetime("CreditRunDate")
 
 
 SEARCH_ATTRIBUTES = (DEALER_ID, REGION, ORDER_ID, STAGE, TASK_ROLE, POLICY_ID, REBATE_PROGRAM, SETTLEMENT_PERIOD,
-                     CASE_ID, TIERING_MONTH, WAYBILL)
+                     CASE_ID, TIERING_MONTH, WAYBILL, CREDIT_RUN_DATE)

@@ -8,7 +8,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from dealerflow.core.errors import Conflict, Invalid
@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from policies_dsl import parse_duration
 
-from dealerflow.shared import credit_points, rulebook
+from dealerflow.credit import ledger_figures
+from dealerflow.shared import accounts, credit_points, rulebook
 from dealerflow.tiering import runs as tiering
 from dealerflow.contracts import CreditDecision, OrderStart, PlaceOrderInput, TaskResult
 from dealerflow.models import Decision, Dealer, Order, OrderEvent, OrderLine, PendingOrderStart, Product
@@ -27,8 +28,8 @@ from dealerflow.stock import allocation
 CREDIT_RULESET = "credit_approval"
 ORDER_NAMESPACE = uuid.UUID("5b0c4f52-8d8e-4c53-9a53-0f4f6c1d2e71")
 STATUS_FOR_DECISION = {"approve": "approved", "review": "pending_review", "reject": "rejected"}
-# Orders that hold credit: approved and not yet paid in full (completed) or cancelled.
-HOLDS_CREDIT = ("approved", "shipped", "delivered")
+# Orders that hold credit before their delivery is on the ledger: approved, not yet delivered or cancelled.
+HOLDS_CREDIT = ("approved", "shipped")
 # Orders that hold stock (reserved, or waiting for it) until they ship, are cancelled or rejected.
 HOLDS_STOCK = ("approved", "pending_review")
 # Who reviews when a rule says `review` without naming a task.
@@ -110,17 +111,23 @@ def price_lines(session: Session, lines) -> list[PricedLine]:
     return priced
 
 
-def credit_exposure(session: Session, dealer: Dealer) -> Decimal:
-    """Receivables plus every order approved and not yet paid."""
+def credit_exposure(session: Session, dealer: Dealer, owed: ledger_figures.Exposure) -> Decimal:
+    """Receivables on the ledger plus every order approved and not yet delivered."""
     held = session.scalar(select(func.coalesce(func.sum(Order.amount), 0)).where(
         Order.dealer_id == dealer.id, Order.status.in_(HOLDS_CREDIT)))
-    return dealer.outstanding + Decimal(held)
+    return max(owed.receivables, Decimal("0.00")) + Decimal(held)
 
 
-def credit_facts(dealer: Dealer, exposure: Decimal, amount: Decimal, points: int) -> dict:
+def owed_today(session: Session, dealer: Dealer) -> ledger_figures.Exposure:
+    """Receivables and overdue days read live from the dealer's ledger and payment terms."""
+    return ledger_figures.live(session, dealer_id=dealer.id, terms_days=dealer.payment_terms_days,
+                               on=accounts.business_date(datetime.now(timezone.utc)))
+
+
+def credit_facts(dealer: Dealer, exposure: Decimal, amount: Decimal, points: int, overdue_days: int) -> dict:
     return {
         "dealer.rating": dealer.rating,
-        "dealer.overdue_days": dealer.overdue_days,
+        "dealer.overdue_days": overdue_days,
         "dealer.credit_limit": dealer.credit_limit,
         "dealer.outstanding": exposure,
         "dealer.credit_points": points,
@@ -188,8 +195,9 @@ def place(session: Session, inp: PlaceOrderInput, workflow_id: str, *, optimisti
 
     # The order is not written yet, so the exposure is the dealer's other orders, as before.
     ruleset = rulebook.active(session, CREDIT_RULESET)
-    decision = ruleset.decide(credit_facts(dealer, credit_exposure(session, dealer), amount,
-                                           credit_points.balance(session, dealer.id)))
+    owed = owed_today(session, dealer)
+    decision = ruleset.decide(credit_facts(dealer, credit_exposure(session, dealer, owed), amount,
+                                           credit_points.balance(session, dealer.id), owed.overdue_days))
     explanation = decision.to_dict()
     answer = _credit_decision(order_id, amount, dealer, decision.outcome, explanation,
                               allotted.action if allotted else None,

@@ -6,6 +6,7 @@ and tags hold; a test expects the tier, tags and score."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from ..compiler import CENT, checked_condition
@@ -168,7 +169,13 @@ class Dimension:
         raise AssertionError("unreachable")
 
     def describe(self) -> str:
-        return ", ".join(f"{plain(a)}→{plain(s)}" for a, s in self.points)
+        return _described(self.points)
+
+
+@lru_cache(maxsize=1024)
+def _described(points: tuple) -> str:
+    """A dimension's points as people read them (the same for every dealer a run scores)."""
+    return ", ".join(f"{plain(a)}→{plain(s)}" for a, s in points)
 
 
 @dataclass(frozen=True)
@@ -349,11 +356,15 @@ def parse_tiering(doc: Document, facts: dict, errors: list[RuleError]) -> tuple[
     return spec, tuple(rules), default
 
 
-def _dimensions(doc: Document, facts: dict, errors: list[RuleError]) -> list[Dimension]:
-    p = ("tiering", "dimensions")
-    figures = [n for n, f in facts.items() if f.type in NUMERIC and not n.startswith("dealer.") and n != SCORE_FACT]
+def _dimensions(doc: Document, facts: dict, errors: list[RuleError], section: str = "tiering",
+                dealer_facts: bool = False) -> list[Dimension]:
+    """A scorecard section's dimensions (the credit scorecard shares them); `dealer_facts`: the
+    dealer's numeric facts may be scored too."""
+    p = (section, "dimensions")
+    figures = [n for n, f in facts.items()
+               if f.type in NUMERIC and (dealer_facts or not n.startswith("dealer.")) and n != SCORE_FACT]
     out, keys, weights = [], {}, []
-    for i, raw in enumerate(doc.data["tiering"]["dimensions"]):
+    for i, raw in enumerate(doc.data[section]["dimensions"]):
         path = p + (i,)
         _once(doc, errors, path + ("key",), "dimension", raw["key"], keys)
         weight = share(raw["weight"])
@@ -392,24 +403,26 @@ def _dimensions(doc: Document, facts: dict, errors: list[RuleError]) -> list[Dim
     return out
 
 
-def _tiers(doc: Document, errors: list[RuleError]) -> list[Tier]:
-    p = ("tiering", "tiers")
-    raws = doc.data["tiering"]["tiers"]
+def _tiers(doc: Document, errors: list[RuleError], section: str = "tiering", key: str = "tiers",
+           what: str = "tier") -> list[Tier]:
+    """Grades from the highest score down (the credit scorecard's ratings share them)."""
+    p = (section, key)
+    raws = doc.data[section][key]
     out, seen, previous = [], {}, None
     for i, raw in enumerate(raws):
         path = p + (i,)
-        _once(doc, errors, path + ("name",), "tier", raw["name"], seen)
+        _once(doc, errors, path + ("name",), what, raw["name"], seen)
         last = i == len(raws) - 1
         floor = _points(doc, path + ("min_score",), raw["min_score"], errors) if "min_score" in raw else None
         if last and "min_score" in raw:
-            errors.append(doc.error(path + ("min_score",), "the last tier takes every dealer below the others:"
+            errors.append(doc.error(path + ("min_score",), f"the last {what} takes every dealer below the others:"
                                                            " leave out its min_score"))
             floor = None
         elif not last and "min_score" not in raw:
-            errors.append(doc.error(path, f"tier '{raw['name']}' needs a min_score (only the last tier has none)"))
+            errors.append(doc.error(path, f"{what} '{raw['name']}' needs a min_score (only the last {what} has none)"))
         if floor is not None:
             if previous is not None and floor >= previous[0]:
-                errors.append(doc.error(path + ("min_score",), "tiers go from the highest score down:"
+                errors.append(doc.error(path + ("min_score",), f"{what}s go from the highest score down:"
                                         f" {plain(floor)} is not below {plain(previous[0])} (line {previous[1]})"))
             previous = (floor, doc.line(path + ("min_score",)))
         title, benefits = raw.get("title", raw["name"]), tuple(raw.get("benefits", ()))

@@ -1,0 +1,1 @@
+"""Credit that follows payment behaviour: ledger figures, the credit scorecard, the monthly run."""

@@ -346,3 +346,13 @@ def test_a_large_import_is_audited_field_by_field(client, make_user, sessions):
     assert len(rows) > 500 and {r.via for r in rows} == {"import"} and {r.actor for r in rows} == {admin.user.username}
     name = next(r for r in rows if r.record_key == f"{prefix}007" and r.field == "name")
     assert (name.before, name.after) == (None, f"{odd} 7")
+
+
+def test_a_new_dealer_with_a_limit_above_the_threshold_starts_at_zero_until_approved(client, make_user, sessions):
+    admin = make_user("admin")
+    code = _code("H")
+    r = client.post("/api/v1/dealers", headers=admin.headers,
+                    json={"code": code, "name": "Big account", "region": "east", "credit_limit": "300000.00"})
+    assert r.status_code == 201, r.text
+    assert r.json()["credit_limit"] == "0.00" and r.json()["pending_credit_limit"]["credit_limit"] == "300000.00"
+    assert wait_until(lambda: task_of(sessions, code, "open")).payload["new_limit"] == "300000.00"

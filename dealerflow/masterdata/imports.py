@@ -287,11 +287,11 @@ def _dealers(session: Session, rows, lines, *, actor: str, dry_run: bool, via: s
                  for p in dealers.problems(wanted, known, managers, current)]
     over = credit_limits.threshold(session)
     for code, values in wanted.items():
-        old = current[code]["credit_limit"] if code in current else Decimal("0")
-        if code in current and credit_limits.needs_approval(old, values["credit_limit"], over):
+        old = current[code]["credit_limit"] if code in current else Decimal("0")  # a new dealer starts at 0
+        if credit_limits.needs_approval(old, values["credit_limit"], over):
             problems.append(Problem(line_of[code], "credit_limit",
-                                    f"a raise to {values['credit_limit']:.2f} is above {over:.2f} and needs a second "
-                                    "person's approval: change it on the dealer's page"))
+                                    f"a credit limit of {values['credit_limit']:.2f} is above {over:.2f} and needs a "
+                                    "second person's approval: set it on the dealer's page"))
     if problems:
         raise BatchError(problems, unit="line")
     plans = [(line_of[c], c, current.get(c), v) for c, v in wanted.items()]

@@ -7,9 +7,8 @@ import uuid
 
 from sqlalchemy import select
 
-from dealerflow.models import Dealer, User
+from dealerflow.models import Dealer
 
-from .support import PASSWORD
 from .test_console_admin import as_user, hidden
 
 

@@ -7,7 +7,7 @@ A column absent from the file keeps the stored value; an empty cell clears a fie
 and keeps (or, for a new record, defaults) one that may not. Writes are set-based: one
 INSERT … ON CONFLICT per kind, then the dealers' parents by code, and the audit rows of every changed
 field, all in the caller's transaction. A credit limit raised above the credit rule file's threshold
-is refused here: that raise needs a second person, on the dealer's page or through the API."""
+is refused here (a new dealer above it too): that limit needs a second person, on the dealer's page or through the API."""
 from __future__ import annotations
 
 import re

@@ -87,3 +87,20 @@ LABELS: dict[str, str] = {
     # periods
     "quarter": N_("quarter"), "month": N_("month"), "year": N_("year"),
 }
+
+
+# The fields of master data as the audit names them (dealerflow/masterdata/*.FIELDS), shown by the
+# `field_label` filter in a record's changes.
+FIELD_LABELS: dict[str, str] = {
+    "name": N_("Name"), "legal_name": N_("Legal name"), "region": N_("Region"), "province": N_("Province"),
+    "city": N_("City"), "channel": N_("Channel"), "tags": N_("Tags"), "tier": N_("Tier"), "level": N_("Level"),
+    "parent_code": N_("Parent dealer (level 2)"), "credit_limit": N_("Credit limit"), "outstanding": N_("Outstanding"),
+    "rating": N_("Rating"), "overdue_days": N_("Days overdue"), "account_manager": N_("Account manager"),
+    "contact_name": N_("Contact person"), "contact_phone": N_("Contact phone"),
+    "contact_birthday": N_("Contact's birthday"), "cooperation_since": N_("Cooperating since"),
+    "payment_terms_days": N_("Payment terms (days)"), "status": N_("Status"), "category": N_("Category"),
+    "unit": N_("Unit"), "pack_size": N_("Pack size"), "unit_price": N_("Unit price"),
+    "guide_price": N_("Retail guide price"), "active": N_("Active"), "role": N_("Role"),
+    "dealer_code": N_("Dealer"), "display_name": N_("Name"), "phone": N_("Phone"), "password": N_("Password"),
+    "account_managers": N_("Account managers"), "credit_limit_request": N_("Credit limit raises"),
+}

@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from api import i18n
 from api import flash as _flash
-from api.labels import LABELS
+from api.labels import FIELD_LABELS, LABELS
 from api.tasks.titles import task_title
 from policies_dsl.texts import text_in
 from api.errors import STATUS
@@ -66,6 +66,7 @@ def _filters(locale: str) -> dict[str, Callable]:
             "day": lambda v: "" if isinstance(v, jinja2.Undefined) else i18n.day(v, locale),
             "pct": _figure(lambda v: i18n.percent(v, locale)), "number": _figure(lambda v: i18n.number(v, locale)),
             "capitals": _figure(i18n.capitals),
+            "field_label": lambda v: catalog.gettext(FIELD_LABELS[v]) if v in FIELD_LABELS else v,
             "task_title": lambda task: task_title(task, catalog.gettext, locale),
             # a rule file's text, plain or in both languages ({zh: …, en: …}): in the page's language
             "bilingual": lambda v: "" if v is None or isinstance(v, jinja2.Undefined) else text_in(v, locale)}

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Iterable, Sequence
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from dealerflow.shared import accounts
@@ -469,11 +470,12 @@ def _describe_dealers(rng: random.Random, plan: list[_Dealer], today: date) -> N
 def _seed_regions(session: Session, plan: list[_Dealer], user_ids: dict[str, int]) -> None:
     """The regions with their Chinese names and their account managers."""
     codes = sorted({d.region for d in plan})
-    session.execute(insert(Region.__table__), [{"code": c, "name": REGIONS[c][1]} for c in codes])
+    session.execute(pg_insert(Region.__table__).on_conflict_do_nothing(),
+                    [{"code": c, "name": REGIONS[c][1]} for c in codes])
     pairs = sorted({(d.region, d.row["account_manager"]) for d in plan if d.row.get("account_manager")})
     rows = [{"region_code": r, "user_id": user_ids[m]} for r, m in pairs if m in user_ids]
     if rows:
-        session.execute(insert(RegionManager.__table__), rows)
+        session.execute(pg_insert(RegionManager.__table__).on_conflict_do_nothing(), rows)
 
 
 def _insert_dealers(session: Session, plan: list[_Dealer]) -> dict[str, int]:

@@ -28,9 +28,9 @@ def test_admin_creates_master_data_with_exact_money_and_hashed_passwords(client,
     code, sku, name = f"D{uuid.uuid4().hex[:8]}", f"WIN-{uuid.uuid4().hex[:6]}", f"u{uuid.uuid4().hex[:8]}"
     r = client.post("/api/v1/dealers", headers=admin.headers, json={
         "code": code, "name": "Chengdu Anju Windows", "region": "southwest", "tier": "key",
-        "credit_limit": "250000.10", "outstanding": "1234.56", "rating": "B", "overdue_days": 0})
+        "credit_limit": "150000.10", "outstanding": "1234.56", "rating": "B", "overdue_days": 0})
     assert r.status_code == 201, r.text
-    assert r.json()["credit_limit"] == "250000.10" and r.json()["outstanding"] == "1234.56"
+    assert r.json()["credit_limit"] == "150000.10" and r.json()["outstanding"] == "1234.56"
     r = client.post("/api/v1/products", headers=admin.headers,
                     json={"sku": sku, "name": "Tilt-and-turn window", "category": "window", "unit_price": "1999.99"})
     assert r.status_code == 201 and r.json()["unit_price"] == "1999.99"

@@ -7,9 +7,8 @@ import uuid
 
 from sqlalchemy import select
 
-from dealerflow.models import Dealer, User
+from dealerflow.models import Dealer
 
-from .support import PASSWORD
 from .test_console_admin import as_user, hidden
 
 
@@ -45,7 +44,7 @@ def test_an_import_is_checked_by_a_dry_run_then_applied_and_exported(client, mak
     assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
 
     history = client.get(f"/console/dealers/{code}")
-    assert "Changes" in history.text and "contact_name" in history.text and "陈经理" in history.text
+    assert "Changes" in history.text and "Contact person" in history.text and "陈经理" in history.text
 
 
 def test_a_user_is_deactivated_and_given_a_new_password_from_its_page(client, make_user):

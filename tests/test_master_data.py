@@ -331,3 +331,28 @@ def test_users_are_imported_with_their_passwords_and_exported_without(client, ma
     assert name in exported and "password" not in exported.splitlines()[0] and "walnut" not in exported
     with sessions() as s:
         assert s.scalar(select(User.display_name).where(User.username == name)) == "张三"
+
+
+def test_a_large_import_is_audited_field_by_field(client, make_user, sessions):
+    admin = make_user("admin")
+    prefix = _code("L")
+    odd = 'Quote " comma, backslash \\N'
+    lines = "".join(f'{prefix}{i:03d},"{odd.replace(chr(34), chr(34) * 2)} {i}",east,2019-01-0{i % 9 + 1},45\n'
+                    for i in range(80))
+    r = _import(client, admin.headers, "dealers", f"code,name,region,cooperation_since,payment_terms_days\n{lines}".encode())
+    assert r.status_code == 200 and r.json()["created"] == 80, r.text
+    with sessions() as s:
+        rows = s.scalars(select(MasterAudit).where(MasterAudit.record_key.like(f"{prefix}%"))).all()
+    assert len(rows) > 500 and {r.via for r in rows} == {"import"} and {r.actor for r in rows} == {admin.user.username}
+    name = next(r for r in rows if r.record_key == f"{prefix}007" and r.field == "name")
+    assert (name.before, name.after) == (None, f"{odd} 7")
+
+
+def test_a_new_dealer_with_a_limit_above_the_threshold_starts_at_zero_until_approved(client, make_user, sessions):
+    admin = make_user("admin")
+    code = _code("H")
+    r = client.post("/api/v1/dealers", headers=admin.headers,
+                    json={"code": code, "name": "Big account", "region": "east", "credit_limit": "300000.00"})
+    assert r.status_code == 201, r.text
+    assert r.json()["credit_limit"] == "0.00" and r.json()["pending_credit_limit"]["credit_limit"] == "300000.00"
+    assert wait_until(lambda: task_of(sessions, code, "open")).payload["new_limit"] == "300000.00"

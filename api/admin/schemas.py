@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
-from typing import Annotated, Literal
-from pydantic import BaseModel, Field, StringConstraints
+
+from pydantic import BaseModel
 
 
 class UserRead(BaseModel):

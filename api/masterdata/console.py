@@ -22,7 +22,7 @@ from dealerflow.shared.uploads import BatchError
 
 from api.deps import SessionDep
 from api.forms import PAGE_SIZE, field_errors, model, pages, query, read_form, see
-from api.masterdata.routes import change_dealer
+from api.masterdata.routes import change_dealer, create_dealer_with
 from api.masterdata.schemas import (DealerCreate, DealerUpdate, PasswordReset, ProductCreate, ProductUpdate,
                                     RegionCreate, RegionUpdate, UserCreate, UserUpdate)
 from api.pages import ConsoleUser, back, page, refusal, require, translator
@@ -81,23 +81,23 @@ def dealers_page(request: Request, session: SessionDep, user: ConsoleUser, q: st
 async def create_dealer(request: Request, user: ConsoleUser):
     require(user, "admin")
     form = await read_form(request)
-    sessions = request.app.state.sessions
+    _ = translator(request)
+    try:
+        body = model(DealerCreate, form, nullable=DEALER_NULLABLE, numbers=DEALER_NUMBERS, lists=("tags",))
+        read, _tag = await create_dealer_with(request, user, body.model_dump(), via="console")
+    except (ValidationError, DomainError) as e:
+        message, status = refusal(e, request)
 
-    def create():
-        with sessions() as session:
-            try:
-                body = model(DealerCreate, form, nullable=DEALER_NULLABLE, numbers=DEALER_NUMBERS, lists=("tags",))
-                fields = {k: v for k, v in body.model_dump().items() if not (k == "tags" and v is None)}
-                dealer = dealers.create(session, **fields, actor=user.username, via="console")
-                session.commit()
-                return back(f"/console/dealers/{dealer.code}")
-            except (ValidationError, DomainError) as e:
-                session.rollback()
-                message, status = refusal(e)
+        def again():
+            with request.app.state.sessions() as session:
                 return _dealer_list(request, session, user, {"page": 1}, status, error=message,
                                     errors=field_errors(e), form=form, creating=True)
-
-    return await run_in_threadpool(create)
+        return await run_in_threadpool(again)
+    if read.pending_credit_limit is not None:
+        return back(f"/console/dealers/{read.code}", flash=_(
+            "Saved. The credit limit of %(limit)s waits for a credit manager's approval.",
+            limit=f"{read.pending_credit_limit.credit_limit:.2f}"))
+    return back(f"/console/dealers/{read.code}")
 
 
 def _dealer_page(request: Request, session: Session, user: User, dealer: Dealer, status: int = 200, **context):

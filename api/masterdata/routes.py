@@ -63,12 +63,13 @@ def dealer_read(session: Session, dealer: Dealer) -> DealerRead:
         id=str(pending.id), credit_limit=pending.new_limit, requested_by=pending.requested_by) if pending else None)
 
 
-@router.post("/dealers", response_model=DealerRead, status_code=201, responses=responses(409))
-def create_dealer(body: DealerCreate, session: SessionDep, user: AdminUser, response: Response):
-    dealer = dealers.create(session, **body.model_dump(), actor=user.username)
-    session.commit()
-    response.headers["ETag"] = _etag(dealers.etag(session, dealer))
-    return dealer_read(session, dealer)
+@router.post("/dealers", response_model=DealerRead, status_code=201, responses=responses(409, 503))
+async def create_dealer(body: DealerCreate, request: Request, user: AdminUser, response: Response):
+    """A new dealer. A credit limit above the credit rule file's threshold waits for a credit manager's
+    approval (`pending_credit_limit`); until then the dealer's limit is 0."""
+    read, tag = await create_dealer_with(request, user, body.model_dump(), via="api")
+    response.headers["ETag"] = _etag(tag)
+    return read
 
 
 @router.get("/dealers", response_model=list[DealerRead])
@@ -116,15 +117,27 @@ async def update_dealer(code: str, body: DealerUpdate, request: Request, user: A
 
 async def change_dealer(request: Request, user: User, code: str, changes: dict, expected: str | None, *,
                         via: str) -> tuple[DealerRead, str]:
-    """The one way a dealer is edited (API and console): the change, and for a raise over the threshold
-    the approval workflow started before the commit."""
+    """The one way a dealer is edited (API and console)."""
+    return await _saved(request, lambda session: dealers.update(
+        session, code=code, changes=changes, expected=expected, actor=user.username, via=via,
+        threshold=credit_limits.threshold(session)))
+
+
+async def create_dealer_with(request: Request, user: User, fields: dict, *, via: str) -> tuple[DealerRead, str]:
+    """The one way a dealer is created (API and console)."""
+    return await _saved(request, lambda session: dealers.create(
+        session, **fields, actor=user.username, via=via, threshold=credit_limits.threshold(session)))
+
+
+async def _saved(request: Request, work) -> tuple[DealerRead, str]:
+    """`work(session)` (a dealers.Updated), then for a limit over the threshold the approval workflow
+    started before the commit: if Temporal cannot be reached nothing is saved (503)."""
     sessions = request.app.state.sessions
 
     def change():
         session = sessions()
         try:
-            return session, dealers.update(session, code=code, changes=changes, expected=expected,
-                                           actor=user.username, via=via, threshold=credit_limits.threshold(session))
+            return session, work(session)
         except BaseException:
             session.close()
             raise

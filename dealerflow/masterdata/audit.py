@@ -3,6 +3,8 @@ api, console, import or approval), written in the transaction of the change, so 
 audit commit or fail together."""
 from __future__ import annotations
 
+import io
+
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
@@ -29,10 +31,25 @@ def audit_rows(*, record_type: str, key: str, before: dict, after: dict, actor: 
                  note=note) for name, (old, new) in changed(before, after).items()]
 
 
+COLUMNS = ("record_type", "record_key", "field", "before", "after", "actor", "via", "note")
+COPY_FROM = 500  # more rows than this go in by COPY (an import), in the same transaction
+
+
 def write(session: Session, rows: list[dict]) -> None:
-    """Many audit rows in one statement (an import)."""
-    if rows:
-        session.execute(insert(MasterAudit.__table__), rows)  # executemany, in batches
+    """Audit rows in the caller's transaction: a few by INSERT, an import's many by COPY."""
+    if not rows:
+        return
+    if len(rows) <= COPY_FROM:
+        session.execute(insert(MasterAudit.__table__), rows)
+        return
+    buffer = io.StringIO()
+    for row in rows:  # CSV: \N unquoted is NULL, every value quoted (so a text "\N" stays text)
+        buffer.write(",".join(r"\N" if row.get(c) is None else '"' + str(row[c]).replace('"', '""') + '"'
+                              for c in COLUMNS) + "\n")
+    buffer.seek(0)
+    with session.connection().connection.cursor() as cursor:
+        cursor.copy_expert(f"copy master_audit ({', '.join(COLUMNS)}) from stdin with (format csv, null '\\N')",
+                           buffer)
 
 
 def history(session: Session, *, record_type: str, key: str, limit: int = 100, offset: int = 0) -> tuple[list, int]:

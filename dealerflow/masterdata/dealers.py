@@ -178,8 +178,12 @@ def parent_ids(session: Session, codes: set[str]) -> dict[str, int]:
 
 # --- changing ---------------------------------------------------------------------------------------
 
-def create(session: Session, *, code: str, actor: str = "system", via: str = "api", **fields) -> Dealer:
-    """A new dealer (`fields`: some of FIELDS, the rest DEFAULTS); a code already taken is a Conflict."""
+def create(session: Session, *, code: str, actor: str = "system", via: str = "api", threshold: Decimal | None = None,
+           **fields) -> "Updated":
+    """A new dealer (`fields`: some of FIELDS, the rest DEFAULTS); a code already taken is a Conflict. A
+    credit limit above `threshold` is held for approval like a raise: the dealer starts at 0."""
+    from . import credit_limits
+
     unknown = set(fields) - set(FIELDS)
     if unknown:
         raise Invalid(f"not a field of a dealer: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
@@ -189,14 +193,20 @@ def create(session: Session, *, code: str, actor: str = "system", via: str = "ap
     wanted["cooperation_since"] = wanted["cooperation_since"] or today()
     wanted["tags"] = list(wanted["tags"] or [])
     _check(session, {code: wanted})
+    asked = wanted["credit_limit"]
+    held = threshold is not None and credit_limits.needs_approval(Decimal("0"), asked, threshold)
+    if held:
+        wanted["credit_limit"] = Decimal("0.00")
     parent_code = wanted.pop("parent_code")
     dealer = Dealer(code=code, parent_id=parent_ids(session, {parent_code})[parent_code] if parent_code else None,
                     **wanted)
     session.add(dealer)
     session.flush()
-    audit.record(session, record_type="dealer", key=code, before={}, after={**wanted, "parent_code": parent_code},
-                 actor=actor, via=via, note="created")
-    return dealer
+    fields = audit.record(session, record_type="dealer", key=code, before={},
+                          after={**wanted, "parent_code": parent_code}, actor=actor, via=via, note="created")
+    pending = credit_limits.request(session, dealer=dealer, new_limit=asked, threshold=threshold, actor=actor) \
+        if held else None
+    return Updated(dealer, fields, pending)
 
 
 @dataclass(frozen=True)

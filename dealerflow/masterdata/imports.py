@@ -7,7 +7,7 @@ A column absent from the file keeps the stored value; an empty cell clears a fie
 and keeps (or, for a new record, defaults) one that may not. Writes are set-based: one
 INSERT … ON CONFLICT per kind, then the dealers' parents by code, and the audit rows of every changed
 field, all in the caller's transaction. A credit limit raised above the credit rule file's threshold
-is refused here: that raise needs a second person, on the dealer's page or through the API."""
+is refused here (a new dealer above it too): that limit needs a second person, on the dealer's page or through the API."""
 from __future__ import annotations
 
 import re
@@ -16,8 +16,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Callable
 
+from psycopg2.extras import execute_values
 from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from dealerflow.core.security import check_password_policy, hash_password
@@ -251,6 +251,17 @@ def _result(kind: str, dry_run: bool, plans: list[tuple[int, str, dict | None, d
     return out
 
 
+def upsert(session: Session, table: str, key: str, columns, rows: list[list], *, keep: tuple = (),
+           page: int = 1000) -> None:
+    """INSERT … ON CONFLICT (key) DO UPDATE of `rows` ([key, *columns]) a thousand rows a statement,
+    in the caller's transaction; `keep`: columns set on insert only."""
+    names = ", ".join((key, *columns))
+    changes = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keep)
+    with session.connection().connection.cursor() as cursor:
+        execute_values(cursor, f"insert into {table} ({names}) values %s on conflict ({key}) do update set {changes}",
+                       rows, page_size=page)
+
+
 def _dealers(session: Session, rows, lines, *, actor: str, dry_run: bool, via: str) -> Imported:
     codes = [r["code"] for r in rows]
     current = {d.code: dealers.values(session, d) for d in session.scalars(
@@ -276,11 +287,11 @@ def _dealers(session: Session, rows, lines, *, actor: str, dry_run: bool, via: s
                  for p in dealers.problems(wanted, known, managers, current)]
     over = credit_limits.threshold(session)
     for code, values in wanted.items():
-        old = current[code]["credit_limit"] if code in current else Decimal("0")
-        if code in current and credit_limits.needs_approval(old, values["credit_limit"], over):
+        old = current[code]["credit_limit"] if code in current else Decimal("0")  # a new dealer starts at 0
+        if credit_limits.needs_approval(old, values["credit_limit"], over):
             problems.append(Problem(line_of[code], "credit_limit",
-                                    f"a raise to {values['credit_limit']:.2f} is above {over:.2f} and needs a second "
-                                    "person's approval: change it on the dealer's page"))
+                                    f"a credit limit of {values['credit_limit']:.2f} is above {over:.2f} and needs a "
+                                    "second person's approval: set it on the dealer's page"))
     if problems:
         raise BatchError(problems, unit="line")
     plans = [(line_of[c], c, current.get(c), v) for c, v in wanted.items()]
@@ -290,9 +301,7 @@ def _dealers(session: Session, rows, lines, *, actor: str, dry_run: bool, via: s
     written = [c for c, v in wanted.items() if c not in current or changed(current[c], v)]
     if written:
         columns = [f for f in dealers.FIELDS if f != "parent_code"]
-        stmt = insert(Dealer.__table__)
-        session.execute(stmt.on_conflict_do_update(index_elements=["code"], set_={f: stmt.excluded[f] for f in columns}),
-                        [{"code": c, **{f: wanted[c][f] for f in columns}} for c in written])
+        upsert(session, "dealers", "code", columns, [[c, *(wanted[c][f] for f in columns)] for c in written])
         session.execute(text("""
             update dealers d set parent_id = p.id
             from unnest(cast(:codes as text[]), cast(:parents as text[])) as w(code, parent)
@@ -325,10 +334,8 @@ def _products(session: Session, rows, lines, *, actor: str, dry_run: bool, via: 
         return result
     written = [s for s, v in wanted.items() if s not in current or changed(current[s], v)]
     if written:
-        stmt = insert(Product.__table__)
-        session.execute(stmt.on_conflict_do_update(index_elements=["sku"],
-                                                   set_={f: stmt.excluded[f] for f in products.FIELDS}),
-                        [{"sku": s, **{f: wanted[s][f] for f in products.FIELDS}} for s in written])
+        upsert(session, "products", "sku", products.FIELDS, [[s, *(wanted[s][f] for f in products.FIELDS)]
+                                                            for s in written])
     audit.write(session, [r for s in written for r in audit.audit_rows(
         record_type="product", key=s, before=current.get(s) or {}, after=wanted[s], actor=actor, via=via,
         note=None if s in current else "imported")])
@@ -388,11 +395,11 @@ def _users(session: Session, rows, lines, *, actor: str, dry_run: bool, via: str
             return dict(username=n, role=v["role"], dealer_id=dealer_ids.get(v["dealer_code"]), region=v["region"],
                         display_name=v["display_name"], phone=v["phone"], active=v["active"],
                         password_hash=hash_password(passwords[n]) if n in passwords else "!")
-        stmt = insert(User.__table__)
         columns = ("role", "dealer_id", "region", "display_name", "phone", "active")
-        session.execute(stmt.on_conflict_do_update(index_elements=["username"],
-                                                   set_={c: stmt.excluded[c] for c in columns}),
-                        [row_of(n) for n in written])
+        rows_of = [row_of(n) for n in written]
+        upsert(session, "users", "username", columns + ("password_hash",),
+               [[r["username"], *(r[c] for c in columns), r["password_hash"]] for r in rows_of],
+               keep=("password_hash",))
     audit.write(session, [r for n in written for r in audit.audit_rows(
         record_type="user", key=n, before=current.get(n) or {}, after=wanted[n], actor=actor, via=via,
         note=None if n in current else "imported")])

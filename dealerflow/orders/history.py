@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import time
 from dataclasses import dataclass, field
 from operator import itemgetter
 from datetime import datetime, timezone
@@ -32,6 +34,7 @@ from dealerflow.models import HistoryImport
 from dealerflow.orders.fulfilment import BatchError, Problem
 from dealerflow.shared.uploads import XLSX_MAGIC, decode_text, sheet_rows
 
+log = logging.getLogger(__name__)
 MAX_UPLOAD = 200 * 1024 * 1024  # about 1.5 million lines
 MAX_PROBLEMS = 1000  # a refused import lists the first ones and counts the rest
 RECORDS = ("line", "return", "payment")
@@ -59,6 +62,7 @@ class Imported:
     returns: int = 0
     payments: int = 0
     already: dict = field(default_factory=lambda: {"orders": 0, "returns": 0, "payments": 0})
+    timings: dict = field(default_factory=dict)  # seconds: staged, checked, written
 
     def counts(self) -> dict:
         return {"orders": self.orders, "lines": self.lines, "returns": self.returns, "payments": self.payments,
@@ -590,11 +594,14 @@ _WOULD_BE_NEW = """
 def import_rows(session: Session, *, rows: Iterable[tuple[int, list[str]]], actor: str, dry_run: bool = False,
                 name: Callable[[int, str | None], str] | None = None) -> Imported:
     """Check and (unless a dry run) write the rows (line, cells in FIELDS order) in the caller's
-    transaction. Raises HistoryError listing the problems; then nothing was written."""
+    transaction. Raises HistoryError listing the problems; then nothing was written. The seconds
+    each step took are in the result's `timings` (read and staged, checked, written)."""
+    started = time.perf_counter()
     count = _stage(session, rows)
     if not count:
         raise HistoryError([Problem(None, None, "no rows: expected order lines, returns or payments after the header")],
                            name=name)
+    staged = time.perf_counter()
     session.execute(text(_ROWS))
     bad = session.scalar(text("select count(*) from history_rows where bad"))
     if bad:
@@ -608,6 +615,7 @@ def import_rows(session: Session, *, rows: Iterable[tuple[int, list[str]]], acto
         select (select count(*) from history_orders), (select count(*) from history_lines),
                (select count(*) from history_rows where rec = 'return'),
                (select count(*) from history_rows where rec = 'payment')""")).one()
+    checked = time.perf_counter()
     if dry_run:
         new = dict(zip(("orders", "lines", "returns", "payments"), session.execute(text(_WOULD_BE_NEW)).one()))
     else:
@@ -615,6 +623,10 @@ def import_rows(session: Session, *, rows: Iterable[tuple[int, list[str]]], acto
     result = Imported(rows=count, dry_run=dry_run, **new)
     result.already = {"orders": totals[0] - new["orders"], "returns": totals[2] - new["returns"],
                       "payments": totals[3] - new["payments"]}
+    result.timings = {"staged": round(staged - started, 3), "checked": round(checked - staged, 3),
+                      "written": round(time.perf_counter() - checked, 3)}
+    log.info("order history: %s rows by %s%s: %s; seconds %s", count, actor, " (dry run)" if dry_run else "",
+             result.counts(), result.timings)
     return result
 
 

@@ -394,15 +394,23 @@ _TYPED = [
 
 _ISO = "to_char({c} at time zone 'Asia/Shanghai', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+08:00\"')"
 
+def _differs(c: str) -> str:
+    shown = _ISO.format(c=f"o.{c}") if c.endswith("_at") else f"o.{c}"
+    return (f"('{c}', case when r.{c} is distinct from o.{c} then format('order %s has {c} %s on line %s: every "
+            f"line of an order repeats it', r.order_ref, coalesce({shown}, 'none'), o.first_line) end)")
+
+
+_SAME_ON_EACH_LINE = f"""
+      select r.line, c.field, c.message
+      from history_rows r join history_orders o using (order_ref)
+      cross join lateral (values {', '.join(_differs(c) for c in ORDER_FIELDS[1:])}) c(field, message)
+      where r.rec = 'line' and r.line <> o.first_line and c.message is not null
+        and ({' or '.join(f"r.{c} is distinct from o.{c}" for c in ORDER_FIELDS[1:])})"""
+
 _ROW_CHECKS = f"""
     with problems (line, field, message) as (
-      -- the columns of an order are the same on each of its lines
-      {' union all '.join(f'''
-      select r.line, '{c}', format('order %s has {c} %s on line %s: every line of an order repeats it', r.order_ref,
-                                   coalesce({_ISO.format(c=f"o.{c}") if c.endswith('_at') else f"o.{c}"}, 'none'),
-                                   o.first_line)
-      from history_rows r join history_orders o using (order_ref)
-      where r.rec = 'line' and r.line <> o.first_line and r.{c} is distinct from o.{c}''' for c in ORDER_FIELDS[1:])}
+      -- the columns of an order are the same on each of its lines (one pass over the lines)
+      {_SAME_ON_EACH_LINE}
       union all
       select first_line, 'dealer', format('unknown dealer %L', dealer) from history_orders where dealer_id is null
       union all

@@ -167,6 +167,8 @@ def main() -> None:
         print(f"  raw COPY of the same rows into the same tables                   {copied:8.2f} s  "
               f"{lines / copied:10,.0f} lines/s")
         print(f"  ratio import / raw COPY (rate)                                   {copied / imported:8.2f} x  (aim >= 0.3)")
+        print(f"    of which read and COPied to staging {found.timings['staged']:.2f} s, checked "
+              f"{found.timings['checked']:.2f} s, written {found.timings['written']:.2f} s")
         print(f"  the same file again (all already there, nothing written)         {second:8.2f} s")
         engine.dispose()
 

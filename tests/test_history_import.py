@@ -371,3 +371,17 @@ def test_a_zip_that_is_no_workbook_is_refused_by_name(client, make_user):
         z.writestr("hello.txt", "not a workbook")
     r = post_file(client, make_user("admin"), buffer.getvalue(), name="x.xlsx")
     assert r.status_code == 415 and "not a readable XLSX workbook" in r.json()["detail"], r.text
+
+
+def test_an_imported_shipped_order_goes_on_through_the_ordinary_delivery(client, make_dealer, make_user, product,
+                                                                          sessions):
+    dealer, finance = make_dealer(), make_user("finance")
+    r = refs()
+    assert post_file(client, finance, history_csv(dealer.dealer.code, product.sku, r).encode()).status_code == 201
+    shipped = imported_orders(sessions, r)[2]
+    assert shipped.status == "shipped"
+    done = client.post(f"/api/v1/orders/{shipped.id}/deliver", json={"at": "2026-06-25"}, headers=finance.headers)
+    assert done.status_code == 200 and done.json()["status"] == "delivered", done.text
+    with sessions() as s:
+        assert s.scalar(select(AccountEntry.amount).where(AccountEntry.source_type == "order",
+                                                          AccountEntry.source_id == str(shipped.id))) == Decimal("100.00")

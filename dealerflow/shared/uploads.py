@@ -224,8 +224,8 @@ def _cell_text(value) -> str:
         return value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, float):  # 15 significant digits, as Excel shows them: 0.1 + 0.2 is 0.3
+        return str(int(value)) if value.is_integer() else format(value, ".15g")
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -148,17 +148,13 @@ class Placed:
     written: Written | None = None
 
 
-def place_and_decide(session: Session, inp: PlaceOrderInput, workflow_id: str) -> CreditDecision:
-    """Create the order (once) and take its credit decision (once). Safe to retry."""
-    return place(session, inp, workflow_id).decision
-
-
 def place(session: Session, inp: PlaceOrderInput, workflow_id: str, *, optimistic: bool = False) -> Placed:
     """Create the order and take its decisions, once, in the caller's transaction: credit (under the
     dealer's row lock) and stock (under its SKUs' stock row locks: reserved now, or as the allocation
     rules say when short), and queue the start of its workflow (the outbox the order sweep reads).
-    Safe to retry: an order already there answers with its stored decision. The order is written
-    once, with the status its decisions give it.
+    Safe to retry with an Idempotency-Key: an order already there answers with its stored decision
+    (an order without one has a new id, `order_id_for`). The order is written once, with the status
+    its decisions give it.
 
     `optimistic`: the stock is read first and locked last, just before the reservation, so orders of
     one SKU hold its stock rows only from there to the commit; should the stock have changed in a way
@@ -167,7 +163,8 @@ def place(session: Session, inp: PlaceOrderInput, workflow_id: str, *, optimisti
     order_id = uuid.UUID(inp.order_id)
     # The dealer row lock serializes every credit decision of one dealer.
     dealer = session.scalars(select(Dealer).where(Dealer.id == inp.dealer_id).with_for_update()).one()
-    amount = session.scalar(select(Order.amount).where(Order.id == order_id))
+    # Without an Idempotency-Key the id is new (uuid4): only a keyed order can be there already.
+    amount = session.scalar(select(Order.amount).where(Order.id == order_id)) if inp.idempotency_key else None
     if amount is not None:  # a retry after the order was written: its decisions are stored too
         return Placed(stored_decision(session, order_id), created=False)
 
@@ -217,7 +214,7 @@ def place(session: Session, inp: PlaceOrderInput, workflow_id: str, *, optimisti
     session.execute(insert(PendingOrderStart).values(order_id=order_id))
     reserved = None
     if answer.status in HOLDS_STOCK:  # last: the stock rows stay locked until the commit
-        if optimistic:
+        if optimistic and plan.stock:  # none of its SKUs stock-managed when read: nothing to hold
             plan = allocation.check(session, plan, lines)
         reserved = allocation.reserve(session, plan, order_id=order_id, lines=lines,
                                       priority=allotted.priority if allotted else 0)

@@ -258,9 +258,10 @@ def test_the_system_page_lists_the_schedules_and_the_outbox(client, make_user):
     as_user(client, make_user("hq"))
     r = client.get("/console/system")
     assert r.status_code == 200, r.text
-    for schedule in ("tiering-monthly", "credit-monthly", "diversion-sweep", "rebate-quarterly_volume"):
+    for schedule in ("tiering-monthly", "credit-monthly", "diversion-sweep", "order-sweep", "rebate-quarterly_volume"):
         assert f"<code>{schedule}</code>" in r.text
     assert "every 1 h" in r.text and "on day 1 of the month at 00:00 UTC (08:00 Beijing time)" in r.text
+    assert "Order sweep: orders whose workflow never started." in r.text and "every 1 min" in r.text
     assert "Settlement of rebate program quarterly_volume" in r.text
     assert re.search(r"<td[^>]*>\d{4}-\d\d-\d\d \d\d:\d\d", r.text)  # a next run
     assert 'href="/console/failures"' in r.text and "Waiting to be sent" in r.text

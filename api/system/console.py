@@ -17,6 +17,7 @@ from dealerflow.models import ProcessFailure, RuleVersion
 from dealerflow.shared import notifications
 
 from api.diversion.temporal import DIVERSION_SCHEDULE
+from api.orders.temporal import ORDER_SCHEDULE
 from api.i18n import TIME_ZONE
 from api.pages import ConsoleUser, page, require
 from api.rebates.temporal import schedule_id_for
@@ -26,7 +27,7 @@ from api.tiering.temporal import TIERING_SCHEDULE
 router = APIRouter(prefix="/console", include_in_schema=False)
 log = logging.getLogger("dealerflow.api")
 TEMPORAL_WAIT = 5.0  # seconds the page waits for Temporal before it says so
-PURPOSES = ("tiering", "credit", "rebate", "diversion", "other")
+PURPOSES = ("tiering", "credit", "rebate", "diversion", "orders", "other")
 
 
 @dataclass
@@ -95,6 +96,8 @@ def _purpose(schedule_id: str) -> tuple[str, str | None]:
         return "credit", None
     if schedule_id == DIVERSION_SCHEDULE:
         return "diversion", None
+    if schedule_id == ORDER_SCHEDULE:
+        return "orders", None
     prefix = schedule_id_for("")
     if schedule_id.startswith(prefix):
         return "rebate", schedule_id[len(prefix):]
@@ -151,7 +154,7 @@ async def system_page(request: Request, user: ConsoleUser):
             return programs, notifications.outbox(session), failing
 
     programs, outbox, failing = await run_in_threadpool(read)
-    expected = [TIERING_SCHEDULE, CREDIT_SCHEDULE, DIVERSION_SCHEDULE, *(schedule_id_for(p) for p in programs)]
+    expected = [TIERING_SCHEDULE, CREDIT_SCHEDULE, DIVERSION_SCHEDULE, ORDER_SCHEDULE, *(schedule_id_for(p) for p in programs)]
     rows, temporal_error = [], None
     try:
         rows = await asyncio.wait_for(schedules(state.temporal, expected), TEMPORAL_WAIT)

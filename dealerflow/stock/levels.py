@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from dealerflow.core.errors import Conflict, Invalid
-from dealerflow.models import Product, Stock, StockMovement, Warehouse
+from dealerflow.models import Product, Stock, StockAllocation, StockMovement, Warehouse
 from dealerflow.shared.uploads import read_upload_table
 
 from . import allocation
@@ -73,10 +73,8 @@ def warehouses(session: Session) -> list[Warehouse]:
 
 def levels(session: Session, *, warehouse: str | None = None, sku: str | None = None, limit: int = 500,
            offset: int = 0) -> list[StockLevel]:
-    waiting = (select(allocation.StockAllocation.product_id,
-                      func.sum(allocation.StockAllocation.quantity).label("units"))
-               .where(allocation.StockAllocation.status == "backordered")
-               .group_by(allocation.StockAllocation.product_id).subquery())
+    waiting = (select(StockAllocation.product_id, func.sum(StockAllocation.quantity).label("units"))
+               .where(StockAllocation.status == "backordered").group_by(StockAllocation.product_id).subquery())
     q = (select(Warehouse.code, Warehouse.name, Product.sku, Product.name, Stock.on_hand, Stock.reserved,
                 func.coalesce(waiting.c.units, 0))
          .join(Warehouse, Warehouse.id == Stock.warehouse_id).join(Product, Product.id == Stock.product_id)

@@ -385,3 +385,21 @@ def test_the_dev_demo_ships_d0001s_latest_order_in_tracked_parcels(client, setti
     assert signed.workflow_told
     r = client.post(f"/api/v1/parcels/{signed.id}/receipt", headers=d0001.headers)
     assert r.status_code == 200, r.text
+
+
+def test_console_damage_report_from_a_browser_form(client, make_dealer, make_user, product, sessions):
+    """The order page's report form as a browser sends it: multipart, the CSRF token a hidden field."""
+    dealer, hq = make_dealer(), make_user("hq")
+    order_id = approved(client, dealer, product, 1)
+    number = waybill()
+    ship(client, hq, order_id, number)
+    parcel = parcel_row(sessions, number)
+    login(client, dealer.user.username)
+    client.event_hooks["request"] = []  # no X-CSRF-Token header: the hidden field carries it
+    token = client.cookies.get("dealerflow_csrf")
+    r = client.post(f"/console/parcels/{parcel.id}/report", follow_redirects=False,
+                    data={"csrf_token": token, "kind": "shortage", "note": "2 of 3 boxes"},
+                    files=[("photo", ("boxes.png", PNG, "image/png"))])
+    assert r.status_code == 303, r.text
+    p = parcel_row(sessions, number)
+    assert p.receipt == "reported"

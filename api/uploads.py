@@ -92,6 +92,10 @@ async def stream_form(request: Request, *, limit: int, open_file: Callable[[str,
     with no file name and no content) is skipped. On any error every sink is aborted."""
     mime = media_type(request)
     check_declared_size(request, limit + FRAMING, "the upload")
+    parsed = getattr(request, "_form", None)
+    if parsed is not None:  # a console form whose CSRF field was read first: the body is parsed already
+        return await _from_parsed(parsed, open_file=open_file, file_fields=file_fields, max_files=max_files,
+                                  max_field=max_field)
     if mime == "application/x-www-form-urlencoded":
         body = await read_body(request, limit=max_field, what="the form")
         return StreamedForm(dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)), [])
@@ -178,3 +182,31 @@ async def stream_form(request: Request, *, limit: int, open_file: Callable[[str,
             sink.abort()
         raise
     return form
+
+
+async def _from_parsed(form, *, open_file: Callable[[str, str], FileSink], file_fields: tuple[str, ...],
+                       max_files: int, max_field: int) -> StreamedForm:
+    """`stream_form`'s answer for a form Starlette has parsed: each file copied into its sink."""
+    out = StreamedForm({}, [])
+    try:
+        for name, value in form.multi_items():
+            if not isinstance(value, UploadFile):
+                if len(value.encode()) > max_field:
+                    raise TooLarge(f"the form field {name!r} is too long", field=name)
+                out.fields[name] = value
+                continue
+            if not value.filename and not value.size:
+                continue  # a file input left empty
+            if name not in file_fields:
+                raise Invalid(f"unexpected file field {name!r}: send {', '.join(file_fields)}", field=name)
+            if len(out.files) >= max_files:
+                raise Invalid(f"at most {max_files} files", field=name)
+            sink = open_file(name, value.filename or name)
+            out.files.append((name, sink))
+            while chunk := await value.read(FRAMING):
+                await run_in_threadpool(sink.write, chunk)
+    except BaseException:
+        for _, sink in out.files:
+            sink.abort()
+        raise
+    return out

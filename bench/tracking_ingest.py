@@ -9,6 +9,8 @@ events received are known and must be skipped. The last event of each track is t
 parcel's workflow is told by a signal after the commit. Printed, all measured in this run:
 - events received per second (every event of every push, duplicates included: the aim is ≥ 2,000/s),
   new events stored per second, pushes per second, and push latency p50 / p99;
+- CPU used by each process during the pushes (the machine may be shared: the load average is
+  printed) and the events per CPU-second of the API process;
 - the de-duplication check: events stored against the tracks' real events, parcels signed and
   workflows told.
 
@@ -36,7 +38,7 @@ from dealerflow.core.security import hash_password, issue_token  # noqa: E402
 from dealerflow.logistics.providers import FixtureProvider, ROUTE, Subscribed, fixture_secret  # noqa: E402
 from dealerflow.models import Dealer, Order, Product, User  # noqa: E402
 from harness import BenchStack, wait_until  # noqa: E402
-from order_placement import percentile  # noqa: E402
+from order_placement import cpu_seconds, percentile  # noqa: E402
 from policy_rollout import log  # noqa: E402
 
 PARCELS = 2000  # at scale 1
@@ -137,8 +139,9 @@ def main() -> None:
     parcels = max(10, int(PARCELS * args.scale))
 
     with BenchStack("bench-tracking", keep=args.keep) as bench:
-        bench.worker()
-        bench.api()
+        worker, api = bench.worker(), bench.api()
+        procs = {"api": [api.pid], "worker": [worker.pid], "temporal": [bench.stack.temporal.proc.pid],
+                 "postgres": [bench.stack.postgres._server.get_pid()]}
         base = f"http://127.0.0.1:{bench.settings.api_port}"
         orders, token = make_data(bench, parcels)
         log(f"recording {parcels} parcels (their workflows started) …")
@@ -150,7 +153,10 @@ def main() -> None:
         received = sum(e for _, e in pushes)
         asyncio.run(send(base, pushes[: max(1, len(pushes) // 50)], 2))  # warm-up: connections, plans
         log(f"sending {len(pushes)} pushes of {received} events with {args.clients} clients …")
+        before = cpu_seconds(procs)
         elapsed, latencies, new_in_run = asyncio.run(send(base, pushes, args.clients))
+        after = cpu_seconds(procs)
+        cpu = {k: after[k] - before[k] for k in before}
         engine = make_engine(bench.settings.database_url)
         with engine.connect() as c:
             stored = c.scalar(text("select count(*) from tracking_events"))
@@ -171,6 +177,12 @@ def main() -> None:
     print(f"  new events      : {new_in_run / elapsed:8.0f} events/s stored")
     print(f"  pushes          : {len(pushes) / elapsed:8.1f} pushes/s   p50 {percentile(latencies, 50) * 1000:6.1f} ms"
           f"   p99 {percentile(latencies, 99) * 1000:6.1f} ms")
+    print("  CPU during the pushes: " + ", ".join(f"{k} {v:.1f} s" for k, v in cpu.items())
+          + f" of {elapsed:.1f} s wall on {os.cpu_count()} cores (shared with other work: load average "
+          f"{os.getloadavg()[0]:.1f})")
+    print(f"  API process     : {received / max(cpu['api'], 1e-9):8.0f} events per CPU-second of the API process "
+          f"({cpu['api'] / len(pushes) * 1000:.1f} ms CPU a push); PostgreSQL {cpu['postgres'] / len(pushes) * 1000:.1f}"
+          " ms CPU a push")
     print(f"  de-duplication  : {stored} events stored of {expected} real ones "
           f"({'exact' if stored == expected else 'MISMATCH'}); {payloads} payloads kept")
     print(f"  signed parcels  : {signed} of {parcels}; workflows told: {told}"

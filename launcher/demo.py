@@ -893,9 +893,11 @@ def demo_parcels(session: Session, *, now: datetime | None = None) -> DemoParcel
         if dealer.province is None and city in _DEMO_PLACES:
             dealer.province, dealer.city = _DEMO_PLACES[city]
         # d0001's latest order on its way leaves in three parcels (one order may ship in several).
+        # Placed two days ago or more when there is one: its parcels can have left 40 hours ago.
         order = session.scalars(select(Order).where(Order.dealer_id == dealer.id,
                                                     Order.status.in_(("approved", "shipped")))
-                                .order_by(Order.created_at.desc())).first()
+                                .order_by((Order.created_at < now - timedelta(days=2)).desc(),
+                                          Order.created_at.desc())).first()
         if order is None:
             continue
         shipped = max(now - timedelta(hours=hours), order.created_at + timedelta(minutes=5))

@@ -17,7 +17,7 @@ from api.app import create_app
 from dealerflow.logistics.normalise import state_of
 from dealerflow.logistics.places import outside, parse
 from dealerflow.logistics.providers import FixtureProvider, Subscribed, fixture_secret
-from dealerflow.models import (AccountEntry, DiversionAlert, DiversionCase, HumanTask, Order, Parcel, TrackingEvent,
+from dealerflow.models import (AccountEntry, Dealer, DiversionAlert, DiversionCase, HumanTask, Order, Parcel, TrackingEvent,
                                TrackingPayload, UnmatchedWaybill)
 
 from .policy_support import PNG
@@ -361,3 +361,45 @@ def test_a_kuaidi100_push_is_checked_and_read():
     assert t.events[0].place == "广东省深圳市"
     with pytest.raises(Unauthenticated):
         provider.parse_push({}, urlencode({"param": param, "sign": "0" * 32}).encode())
+
+
+def test_the_dev_demo_ships_d0001s_latest_order_in_tracked_parcels(client, settings, make_dealer, product, sessions):
+    """`dealerflow dev`'s first run (launcher/dev.py): parcels recorded, their workflows started and told."""
+    from launcher.dev import _logistics_demo
+
+    with sessions() as s:
+        if s.scalar(select(func.count()).select_from(Dealer).where(Dealer.code == "D0001")):
+            pytest.skip("D0001 exists in this database already")
+    d0001 = make_dealer(code="D0001", name="Hangzhou Demo Doors")
+    approved(client, d0001, product, 1)  # too recent: the demo ships the one placed days ago
+    order_id = approved(client, d0001, product, 2)
+    with sessions.begin() as s:
+        s.get(Order, uuid.UUID(order_id)).created_at = datetime.now(timezone.utc) - timedelta(days=3)
+    _logistics_demo(settings)
+    with sessions() as s:
+        parcels = s.scalars(select(Parcel).where(Parcel.order_id == uuid.UUID(order_id))).all()
+        assert sorted(p.state for p in parcels) == ["in_transit", "out_for_delivery", "signed"]
+        assert s.get(Dealer, d0001.dealer.id).city == "杭州市"
+        assert s.get(Order, uuid.UUID(order_id)).status == "shipped"
+    signed = next(p for p in parcels if p.state == "signed")
+    assert signed.workflow_told
+    r = client.post(f"/api/v1/parcels/{signed.id}/receipt", headers=d0001.headers)
+    assert r.status_code == 200, r.text
+
+
+def test_console_damage_report_from_a_browser_form(client, make_dealer, make_user, product, sessions):
+    """The order page's report form as a browser sends it: multipart, the CSRF token a hidden field."""
+    dealer, hq = make_dealer(), make_user("hq")
+    order_id = approved(client, dealer, product, 1)
+    number = waybill()
+    ship(client, hq, order_id, number)
+    parcel = parcel_row(sessions, number)
+    login(client, dealer.user.username)
+    client.event_hooks["request"] = []  # no X-CSRF-Token header: the hidden field carries it
+    token = client.cookies.get("dealerflow_csrf")
+    r = client.post(f"/console/parcels/{parcel.id}/report", follow_redirects=False,
+                    data={"csrf_token": token, "kind": "shortage", "note": "2 of 3 boxes"},
+                    files=[("photo", ("boxes.png", PNG, "image/png"))])
+    assert r.status_code == 303, r.text
+    p = parcel_row(sessions, number)
+    assert p.receipt == "reported"

@@ -19,7 +19,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from dealerflow.contracts import CaseStart, SignedParcel
-from dealerflow.contracts.logistics import workflow_id_for
 from dealerflow.diversion import cases as diversion
 from dealerflow.logistics import places
 from dealerflow.logistics.normalise import state_of
@@ -287,6 +286,3 @@ def untold(session: Session, *, limit: int = POLL_BATCH) -> list[SignedParcel]:
          .order_by(Parcel.signed_at).limit(limit))
     return [SignedParcel(wid, str(pid), "signed", at.isoformat()) for wid, pid, at in session.execute(q)]
 
-
-__all__ = ["Ingested", "ingest", "apply_tracks", "replay_unmatched", "unmatched", "unmatched_count", "to_poll",
-           "untold", "mark_told", "poll_body", "workflow_id_for", "destination_of"]

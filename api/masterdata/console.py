@@ -87,11 +87,12 @@ async def create_dealer(request: Request, user: ConsoleUser):
         read, _tag = await create_dealer_with(request, user, body.model_dump(), via="console")
     except (ValidationError, DomainError) as e:
         message, status = refusal(e, request)
+        errors = field_errors(e)  # `e` is gone once the except block ends
 
         def again():
             with request.app.state.sessions() as session:
                 return _dealer_list(request, session, user, {"page": 1}, status, error=message,
-                                    errors=field_errors(e), form=form, creating=True)
+                                    errors=errors, form=form, creating=True)
         return await run_in_threadpool(again)
     if read.pending_credit_limit is not None:
         return back(f"/console/dealers/{read.code}", flash=_(
@@ -132,11 +133,12 @@ async def update_dealer(code: str, request: Request, user: ConsoleUser):
         if isinstance(e, NotFound) and not e.errors:
             raise
         message, status = refusal(e, request)
+        errors = field_errors(e)  # `e` is gone once the except block ends
 
         def again():
             with request.app.state.sessions() as session:
                 return _dealer_page(request, session, user, dealers.find(session, code), status, error=message,
-                                    errors=field_errors(e), form=form, expected=form.get("expected", ""),
+                                    errors=errors, form=form, expected=form.get("expected", ""),
                                     editing=True)
         return await run_in_threadpool(again)
     if read.pending_credit_limit is not None:

@@ -12,7 +12,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from dealerflow.contracts import (CompleteTaskInput, CreditApplyResult, CreditApprovalInput,
                                   CreditApprovalOutcomeInput, CreditScoreResult,
                                   CreditScoringInput, CreditScoringResult, CreditStepInput, TaskSpec)
-from workflows import CreditIncreaseWorkflow, CreditScoringWorkflow, HumanTaskWorkflow
+from workflows import CreditScoringWorkflow, HumanTaskWorkflow
 
 from .doubles import Recorder, spec, task_activities
 

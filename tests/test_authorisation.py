@@ -112,6 +112,7 @@ ROUTES = {
     "GET /api/v1/rules": gate(*HQ),
     "POST /api/v1/rules/validate": gate("admin"),
     "POST /api/v1/rules/deploy": gate(*HQ),
+    "POST /api/v1/rules/replay": gate(*HQ), "GET /api/v1/rules/replays/{report_id}": gate(*HQ),
     "GET /api/v1/notifications": gate(*EVERYONE),
     "GET /api/v1/health": Entry(public=True),
     "GET /api/v1/dealers/{code}/tier": gate(*EVERYONE, scoped="detail"),
@@ -189,7 +190,8 @@ DUMMY = {"order_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()), "policy_id
          "question_id": "1", "assignment_id": str(uuid.uuid4()), "evidence_id": "999999999", "run_id": "no-such-run",
          "statement_id": str(uuid.uuid4()), "code": "NO-SUCH-CODE", "code:path": "NO-SUCH-CODE", "kind": "payments",
          "month": "2020-01", "case_id": "999999999", "failure_id": "999999999", "notification_id": "999999999",
-         "ruleset": "no_such_ruleset", "sku": "NO-SUCH-SKU"}
+         "ruleset": "no_such_ruleset", "sku": "NO-SUCH-SKU",
+         "report_id": str(uuid.uuid4()), "proposal_id": str(uuid.uuid4())}
 
 
 def app_routes(app) -> list[tuple[str, str]]:

@@ -151,7 +151,8 @@ def place_and_decide(session: Session, inp: PlaceOrderInput, workflow_id: str) -
     explanation = decision.to_dict()
     session.execute(insert(Decision).values(
         subject_type="order", subject_id=str(order_id), ruleset=decision.ruleset, version=decision.version,
-        rule=decision.rule, outcome=decision.outcome, explanation=explanation))
+        rule=decision.rule, outcome=decision.outcome, explanation=explanation,
+        context={"region": dealer.region, "tier": dealer.tier, "dealer": dealer.code, "amount": f"{amount:.2f}"}))
     status = STATUS_FOR_DECISION[decision.outcome["decision"]]
     _set_status(session, order_id, status, actor="credit-rules",
                 note=f"{decision.ruleset} v{decision.version}: {decision.reason}")

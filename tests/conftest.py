@@ -34,7 +34,8 @@ _PASSWORD_HASH = hash_password(PASSWORD)
 def stack_settings(tmp_path_factory) -> Settings:
     data_dir = tmp_path_factory.mktemp("stack")
     stack = EmbeddedStack(data_dir, free_port(), None, persistent=False)
-    settings = stack.start(Settings.from_env({"DEALERFLOW_DATA_DIR": str(data_dir)}))
+    # The fixtures deploy rule files directly; tests/test_governance*.py turn four eyes on for their app.
+    settings = stack.start(Settings.from_env({"DEALERFLOW_DATA_DIR": str(data_dir), "DEALERFLOW_RULES_FOUR_EYES": "0"}))
     try:
         prepare(settings)
         yield settings

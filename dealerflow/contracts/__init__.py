@@ -85,3 +85,7 @@ from .tiering import (  # noqa: F401
     RetieringResult,
     month_of,
 )
+from .governance import (  # noqa: F401
+    RuleProposalInput,
+    DecideProposalInput,
+)

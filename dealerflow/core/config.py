@@ -68,6 +68,9 @@ class Settings:
     evidence_dir: Path | None = None  # default: <data_dir>/evidence
     notify_webhook_url: str | None = None  # a WeCom/DingTalk/SMS gateway; None: in-app inbox only
     notify_webhook_token: str | None = None
+    # Four eyes on rule files: a person's deploy is a proposal a second person approves (see
+    # dealerflow/governance/proposals.py). Off only for a test bed that deploys its fixtures directly.
+    rules_four_eyes: bool = True
 
     @property
     def evidence_path(self) -> Path:
@@ -109,6 +112,7 @@ class Settings:
             evidence_dir=Path(env["DEALERFLOW_EVIDENCE_DIR"]) if env.get("DEALERFLOW_EVIDENCE_DIR") else None,
             notify_webhook_url=webhook,
             notify_webhook_token=env.get("DEALERFLOW_NOTIFY_WEBHOOK_TOKEN") or None,
+            rules_four_eyes=_bool(env, "DEALERFLOW_RULES_FOUR_EYES", True),
         )
 
     def with_(self, **changes) -> "Settings":

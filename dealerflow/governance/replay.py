@@ -67,8 +67,6 @@ class EmptyWindow(Invalid):
 def candidate(session: Session, filename: str, text: str) -> RuleFile:
     """The candidate file, loaded as a deploy would (RuleFileError: file:line path: message), of the
     kind its ruleset already has, and of a kind that can be replayed."""
-    from dealerflow.governance import replayers  # noqa: F401  (registers every kind's replayer)
-
     rule_file = load_rule_file(filename, text)
     rulebook.check_name(filename, rule_file)
     kind = rulebook.stored_kind(session, rule_file.name) or rulebook.PLATFORM_RULESETS.get(rule_file.name)
@@ -85,8 +83,6 @@ def candidate(session: Session, filename: str, text: str) -> RuleFile:
 
 def evaluate(session: Session, rule_file: RuleFile, window: Window, samples: int = DEFAULT_SAMPLES) -> Outcome:
     """Run the kind's replayer over the window (EmptyWindow when it holds nothing to replay)."""
-    from dealerflow.governance import replayers  # noqa: F401
-
     compiled = compile_rule_file(rule_file, 0)  # a candidate: version 0, never cached
     try:
         outcome = REPLAYERS[rule_file.kind](session, compiled, window, max(0, min(samples, MAX_SAMPLES)))
@@ -96,3 +92,6 @@ def evaluate(session: Session, rule_file: RuleFile, window: Window, samples: int
         raise EmptyWindow(f"no stored {rule_file.kind} decisions to replay in {window.describe()}: widen the window",
                           field="since")
     return outcome
+
+
+from dealerflow.governance import replayers  # noqa: E402,F401  (registers every kind's replayer)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from dealerflow.core.errors import Conflict, Invalid
-from sqlalchemy import func, select, update
+from sqlalchemy import func, null, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -146,13 +146,14 @@ def place_and_decide(session: Session, inp: PlaceOrderInput, workflow_id: str) -
             return _credit_decision(order_id, amount, dealer, existing.outcome, existing.explanation)
 
     ruleset = rulebook.active(session, CREDIT_RULESET)
-    decision = ruleset.decide(credit_facts(dealer, credit_exposure(session, dealer), amount,
-                                           credit_points.balance(session, dealer.id)))
+    facts = credit_facts(dealer, credit_exposure(session, dealer), amount, credit_points.balance(session, dealer.id))
+    decision = ruleset.decide(facts)
     explanation = decision.to_dict()
     session.execute(insert(Decision).values(
         subject_type="order", subject_id=str(order_id), ruleset=decision.ruleset, version=decision.version,
         rule=decision.rule, outcome=decision.outcome, explanation=explanation,
-        context={"region": dealer.region, "tier": dealer.tier, "dealer": dealer.code, "amount": f"{amount:.2f}"}))
+        context={"region": dealer.region, "tier": dealer.tier, "dealer": dealer.code, "amount": f"{amount:.2f}"},
+        shadow=rulebook.shadow_outcomes(session, CREDIT_RULESET, facts) or null()))
     status = STATUS_FOR_DECISION[decision.outcome["decision"]]
     _set_status(session, order_id, status, actor="credit-rules",
                 note=f"{decision.ruleset} v{decision.version}: {decision.reason}")

@@ -62,4 +62,5 @@ PLUGIN = KindPlugin(
     expectation=expectation,
     run=decided,
     facts=lambda data: data["facts"],  # declared by the file itself
+    emergency_roles=("admin",),  # e.g. stopping approvals at once when a dealer's fraud comes to light
 )

@@ -31,6 +31,9 @@ class KindPlugin:
     derived: dict = field(default_factory=dict)  # facts computed from others, never given: name → sources
     defaults: dict = field(default_factory=dict)  # facts a test may leave out: name → the value they take
     patterns: dict = field(default_factory=dict)  # what its own schema patterns mean, for error messages
+    # roles that may deploy a file of this kind alone, without a second person's approval, in an
+    # emergency (audited loudly); empty: every change waits for a second person
+    emergency_roles: tuple = ()
 
     def facts_for(self, data: dict) -> dict:
         return self.facts(data) if callable(self.facts) else self.facts

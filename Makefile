@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(PY) bench/retiering.py
 	$(PY) bench/scans.py
 	$(PY) bench/reports.py
+	$(PY) bench/rule_replay.py
 
 clean:
 	rm -rf $(VENV) .data

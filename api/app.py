@@ -15,7 +15,7 @@ from api import docs, errors, guards, health, pages
 from api.flash import FlashSecret
 from api.security import SecurityHeaders, console_csrf
 from api.admin import console as admin_console, routes as admin, rules
-from api.governance import routes as governance
+from api.governance import console as governance_console, routes as governance
 from api.auth import routes as auth
 from api.diversion import console as diversion_console, routes as diversion
 from api.failures import console as failures_console, routes as failures
@@ -32,7 +32,7 @@ ROUTERS = (auth, orders, fulfilment, tasks, policies, policy_tasks, rebates, set
            governance,
            notifications, health, tiering, diversion, failures, reports, docs,
            pages, tasks_console, orders_console, policies_console, rebates_console, tiering_console,
-           failures_console, diversion_console, reports_console, admin_console, system_console)
+           failures_console, diversion_console, reports_console, governance_console, admin_console, system_console)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()

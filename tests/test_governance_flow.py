@@ -186,3 +186,31 @@ def test_a_shadow_is_evaluated_on_every_credit_decision_and_never_acted_on(clien
                 if x["version"] == shadow)
     assert not kept["running"] and kept["disagreed"] == mine["disagreed"]  # ending keeps the record
     assert client.post(f"/api/v1/rules/shadow/credit_approval/{shadow}/end", headers=admin.headers).status_code == 404
+
+
+def test_a_running_workflow_stays_pinned_to_the_version_it_started_with(client, make_dealer, make_user, sessions):
+    from dealerflow.models import TieringRun, TierScore
+
+    from .policy_support import inbox_task, unique
+    from .test_tiering import APPROVAL, deploy, next_month, run_at, start, tiering_yaml
+
+    admin, hq, region = make_user("admin"), make_user("hq"), unique("pin")
+    falling = make_dealer(region=region, tier="core")
+    deploy(client, admin, tiering_yaml(extra=APPROVAL))
+    with sessions() as s:
+        started_with = rulebook.active_version(s, "tiering").version
+    month, _ = next_month(sessions)
+    start(client, hq, month)
+    run_at(client, hq, month, "awaiting_approval")
+    # A new version goes live while the run waits: downgrades no longer wait, core needs 90.
+    deploy(client, admin, tiering_yaml().replace("min_score: 80", "min_score: 90"))
+    with sessions() as s:
+        assert rulebook.active_version(s, "tiering").version == started_with + 1
+    task = inbox_task(client, hq, lambda t: t["kind"] == "tier_downgrade" and t["subject_id"] == month)
+    assert client.post(f"/api/v1/tasks/{task['id']}/complete", json={"outcome": "approve"},
+                       headers=hq.headers).status_code == 200
+    run_at(client, hq, month, "closed")
+    with sessions() as s:
+        assert s.get(TieringRun, month).ruleset_version == started_with
+        card = s.get(TierScore, (month, falling.dealer.id))
+        assert (card.status, card.new_tier, card.explanation["version"]) == ("applied", "normal", started_with)

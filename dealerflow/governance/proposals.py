@@ -21,6 +21,8 @@ from dealerflow.contracts import TaskResult, TaskSpec
 from dealerflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from dealerflow.governance import audit, reports
 from dealerflow.governance.replay import REPLAYERS, EmptyWindow, Window, evaluate
+from dealerflow.governance.shadow import SHADOWED_KINDS
+from dealerflow.tiering.runs import RULESET as TIERING_RULESET
 from dealerflow.models import RuleProposal, RuleVersion, User
 from dealerflow.shared import accounts, rulebook
 from policies_dsl import load_rule_file, run_rule_tests
@@ -60,6 +62,11 @@ def propose(session: Session, *, filename: str, text: str, actor: str, kinds=Non
     rulebook.check_name(filename, rule_file)
     if not rulebook.may_deploy(session, rule_file.name, rule_file.kind, kinds):
         raise Forbidden(f"ruleset '{rule_file.name}' is a {rule_file.kind} ruleset, which only an admin proposes")
+    if rule_file.kind == "tiering" and rule_file.name != TIERING_RULESET:  # the one scorecard runs read
+        raise Invalid(f"the tiering file is ruleset '{TIERING_RULESET}'", field="ruleset")
+    if mode == "shadow" and rule_file.kind not in SHADOWED_KINDS:
+        raise Invalid(f"files of kind {rule_file.kind} cannot run in shadow yet (kinds: {', '.join(SHADOWED_KINDS)})",
+                      field="mode")
     stored = rulebook.stored_kind(session, rule_file.name)
     if stored is not None and stored != rule_file.kind:
         raise Conflict(f"ruleset '{rule_file.name}' is of kind {stored}; this file is of kind {rule_file.kind}")

@@ -11,7 +11,7 @@ from typing import Callable
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from api.app import create_app
 from dealerflow.core.config import Settings
@@ -64,6 +64,9 @@ def shipped_rules(request):
     yield
     with sessions.begin() as s:
         changed = set(s.scalars(select(RuleVersion.ruleset).where(RuleVersion.id > before)))
+        # A shadow a test started ends with it (its record stays).
+        s.execute(update(RuleVersion).where(RuleVersion.id > before, RuleVersion.mode == "shadow",
+                                            RuleVersion.shadow_ended_at.is_(None)).values(shadow_ended_at=func.now()))
         if changed:
             rules_dir = request.getfixturevalue("stack_settings").rules_dir
             for path in sorted(rules_dir.rglob("*.yaml")):

@@ -87,7 +87,7 @@ def test_a_second_admin_approves_exactly_the_proposed_file(gov, make_dealer, mak
     done = decide(gov, second, proposal, "approve", "checked the replay")
     assert done.status_code == 200, done.text
     approved = done.json()
-    assert approved["status"] == "approved" and approved["version"] == proposal["base_version"] + 1
+    assert approved["status"] == "approved" and approved["version"] > proposal["base_version"]
     after = order(gov, dealer, product)
     assert after["status"] == "pending_review" and after["decision"]["version"] == approved["version"]
     with sessions() as s:

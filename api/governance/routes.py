@@ -134,7 +134,6 @@ async def decide(proposal_id: uuid.UUID, body: ProposalDecision, request: Reques
 
     def apply():
         with sessions.begin() as session:
-            proposal = proposals.get(session, proposal_id)
             proposals.apply_answer(session, str(proposal_id), TaskResult(task_id, body.outcome, user.username, body.comment))
         with sessions() as session:
             return _proposal_read(session, proposals.get(session, proposal_id))

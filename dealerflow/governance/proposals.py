@@ -138,7 +138,9 @@ def review_spec(session: Session, proposal: RuleProposal) -> TaskSpec:
 
 def get(session: Session, proposal_id: uuid.UUID, *, lock: bool = False) -> RuleProposal:
     q = select(RuleProposal).where(RuleProposal.id == proposal_id)
-    proposal = session.scalars(q.with_for_update() if lock else q).first()
+    # Locked: read afresh, never the copy this session may hold from before the lock.
+    q = q.with_for_update().execution_options(populate_existing=True) if lock else q
+    proposal = session.scalars(q).first()
     if proposal is None:
         raise NotFound(f"rule proposal {proposal_id} not found")
     return proposal

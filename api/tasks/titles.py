@@ -38,6 +38,8 @@ TITLES: dict[str, tuple[str, Callable[[dict, str, str], dict]]] = {
     "diversion_investigation": (N_("Diversion case %(case)s: %(dealer)s, %(product)s in %(region)s"),
                                 lambda p, s, loc: {"case": p.get("case_id", s), "dealer": p.get("dealer") or "",
                                                    "product": p.get("product") or "", "region": p.get("region", "")}),
+    "rule_proposal": (N_("Approve rule change: %(ruleset)s, proposed by %(who)s"),
+                      lambda p, s, loc: {"ruleset": p.get("ruleset", ""), "who": p.get("proposed_by", "")}),
 }
 
 

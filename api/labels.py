@@ -74,7 +74,7 @@ LABELS: dict[str, str] = {
     "shadow": N_("shadow"),
     "shadow_ended": N_("shadow ended"),
     "emergency": N_("emergency deploy"),
-    "shadow_started": N_("shadow started"),
+    "shadow_started": N_("shadow started"), "deployed": N_("deployed"),
     "replayed": N_("replayed"),
     "changed": N_("changed"),
     "amount_changed": N_("amount of the changed decisions"),

@@ -168,6 +168,10 @@ def cmd_rules(args) -> int:
                                         actor=os.environ.get("USER") or "cli")
                 except DomainError as e:
                     raise DomainError(f"{name}: {e}") from e
+                if d.changed:  # the operator's path around proposals: on the audit trail
+                    from dealerflow.governance import audit
+                    audit.record(session, ruleset=d.ruleset, action="deployed", actor=os.environ.get("USER") or "cli",
+                                 version=d.version, sha256=d.sha256, note="dealerflow rules deploy")
                 done.append(f"{name}: {d.ruleset} v{d.version} " + ("deployed" if d.changed else "unchanged"))
     except DomainError as e:
         print(f"{e}; nothing deployed", file=sys.stderr)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Body, Query, Request
 
 from dealerflow.core.errors import Forbidden, Invalid
+from dealerflow.governance import audit
 from dealerflow.shared import rulebook
 from dealerflow.tiering import runs as tiering
 from dealerflow.models import User
@@ -81,6 +82,9 @@ def deploy_file(session, *, filename: str, text: str, user: User, app, backgroun
     rule_file = _check(filename, text)
     _platform_check(filename, rule_file)
     result = rulebook.deploy(session, filename=filename, text=text, actor=user.username, kinds=deploy_kinds(user))
+    if result.changed:
+        audit.record(session, ruleset=result.ruleset, action="deployed", actor=user.username, version=result.version,
+                     sha256=result.sha256, note="deployed alone (four eyes off)")
     session.commit()
     if result.changed:
         sync_schedules(app, rule_file.kind, rule_file.name, background)

@@ -116,3 +116,20 @@ def test_cli_replay_gates_on_the_number_of_flips(client, make_dealer, product, s
     bad.write_text(STRICTER.replace("dealer.overdue_days > 90", "dealer.overdue_dayz > 90"), encoding="utf-8")
     assert main(["rules", "replay", str(bad)]) == 1
     assert ":" in capsys.readouterr().err
+
+
+def test_a_decision_stored_before_its_context_is_broken_down_by_the_dealer_today(client, make_dealer, make_user,
+                                                                                 product, sessions):
+    from sqlalchemy import null, update
+
+    from dealerflow.models import Decision
+
+    admin = make_user("admin")
+    region = f"r-{uuid.uuid4().hex[:6]}"
+    dealer = make_dealer(rating="B", region=region, tier="key", credit_limit=Decimal("10000.00"))
+    placed = order(client, dealer, product, 1)
+    with sessions.begin() as s:
+        s.execute(update(Decision).where(Decision.subject_id == placed["id"]).values(context=null()))
+    report = replay(client, admin, STRICTER, since=TODAY).json()
+    assert [b for b in report["breakdown"] if b["key"] == region] == [
+        {"group": "region", "key": region, "from": "approve", "to": "review", "count": 1, "amount": "100.00"}]

@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import cast, select, true
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from dealerflow.governance.replay import Outcome, Window, replayer
@@ -22,15 +21,12 @@ ZERO = Decimal("0.00")
 
 def stored(session: Session, window: Window):
     """The stored decisions in the window, streamed in id order."""
-    # Only a decision stored before its context was kept looks its dealer up (through its order).
-    dealer_today = (select(Dealer.region, Dealer.tier).join(Order, Order.dealer_id == Dealer.id)
-                    .where(Decision.context.is_(None), Order.id == cast(Decision.subject_id, UUID))
-                    .correlate(Decision).lateral("dealer_today"))
     q = (select(Decision.id, Decision.subject_id, Decision.outcome["decision"].as_string().label("decision"),
                 Decision.rule, Decision.version, Decision.explanation["facts"].label("facts"),
                 Decision.explanation["reason"].as_string().label("reason"), Decision.context,
-                dealer_today.c.region, dealer_today.c.tier)
-         .outerjoin(dealer_today, true())
+                Dealer.region, Dealer.tier)
+         .outerjoin(Order, cast(Order.id, String) == Decision.subject_id)
+         .outerjoin(Dealer, Dealer.id == Order.dealer_id)
          .where(Decision.ruleset == RULESET, Decision.subject_type == "order"))
     if window.since is not None:
         q = q.where(Decision.decided_at >= window.since)

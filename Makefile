@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(PY) bench/master_data.py
 	$(PY) bench/history_import.py
 	$(PY) bench/tracking_ingest.py
+	$(PY) bench/rule_replay.py
 
 clean:
 	rm -rf $(VENV) .data

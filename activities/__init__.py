@@ -10,6 +10,7 @@ from .credit import CreditActivities
 from .diversion import DiversionActivities
 from .masterdata import MasterDataActivities
 from .logistics import LogisticsActivities
+from .governance import GovernanceActivities
 from .orders import OrderActivities
 from .policies import PolicyActivities
 from .settlement import SettlementActivities
@@ -23,4 +24,5 @@ def all_activities(sessions: sessionmaker[Session], channels: list[Channel] | No
             t.cancel_task, t.record_step_failure, *PolicyActivities(sessions, channels or []).all(),
             *SettlementActivities(sessions).all(), *TieringActivities(sessions).all(),
             *DiversionActivities(sessions).all(), *MasterDataActivities(sessions).all(),
-            *LogisticsActivities(sessions).all(), *CreditActivities(sessions).all()]
+            *LogisticsActivities(sessions).all(), *CreditActivities(sessions).all(),
+            *GovernanceActivities(sessions).all()]

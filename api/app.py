@@ -15,6 +15,7 @@ from api import docs, errors, guards, health, pages
 from api.flash import FlashSecret
 from api.security import SecurityHeaders, console_csrf
 from api.admin import console as admin_console, rules
+from api.governance import console as governance_console, routes as governance
 from api.masterdata import console as masterdata_console, routes as masterdata
 from api.auth import routes as auth
 from api.diversion import console as diversion_console, routes as diversion
@@ -32,10 +33,10 @@ from api.tiering import console as tiering_console, routes as tiering
 
 # The JSON API, then the console's pages; each module holds one router.
 ROUTERS = (auth, orders, order_history, fulfilment, tasks, policies, policy_tasks, rebates, settlements, statements,
-           masterdata, rules, notifications, health, tiering, credit, diversion, failures, reports, stock, logistics,
-           docs, pages, tasks_console, orders_console, policies_console, rebates_console, tiering_console,
-           credit_console, failures_console, diversion_console, reports_console, admin_console, masterdata_console,
-           system_console, stock_console, logistics_console)
+           masterdata, rules, governance, notifications, health, tiering, credit, diversion, failures, reports, stock,
+           logistics, docs, pages, tasks_console, orders_console, policies_console, rebates_console, tiering_console,
+           credit_console, failures_console, diversion_console, reports_console, governance_console, admin_console,
+           masterdata_console, system_console, stock_console, logistics_console)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()

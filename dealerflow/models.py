@@ -196,11 +196,17 @@ class Decision(Base):
     outcome: Mapped[dict] = mapped_column(Json)
     explanation: Mapped[dict] = mapped_column(Json)
     decided_at: Mapped[datetime] = _now()
-    __table_args__ = (UniqueConstraint("subject_type", "subject_id", "ruleset", name="decision_once"),)
+    # What replay breaks its figures down by, as it was at decision time (region, tier, amount), and
+    # the outcomes of shadow versions evaluated beside the active one (never acted on).
+    context: Mapped[dict | None] = mapped_column(Json)
+    shadow: Mapped[dict | None] = mapped_column(Json)
+    __table_args__ = (UniqueConstraint("subject_type", "subject_id", "ruleset", name="decision_once"),
+                      Index("decision_ruleset_time", "ruleset", "decided_at"))
 
 
 class RuleVersion(Base):
-    """Deployed rule files. The highest version of a ruleset is the active one."""
+    """Deployed rule files. The highest `active` version already in effect (effective_from passed,
+    effective_until not) is the active one; a `shadow` version is evaluated beside it, never acted on."""
     __tablename__ = "rule_versions"
     id: Mapped[int] = mapped_column(primary_key=True)
     ruleset: Mapped[str] = mapped_column(String(64))
@@ -211,7 +217,13 @@ class RuleVersion(Base):
     filename: Mapped[str] = mapped_column(String(255))
     deployed_by: Mapped[str] = mapped_column(String(64))
     deployed_at: Mapped[datetime] = _now()
-    __table_args__ = (UniqueConstraint("ruleset", "version", name="rule_version_unique"),)
+    effective_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    effective_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    mode: Mapped[str] = mapped_column(String(16), server_default="active", default="active")
+    shadow_ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    proposal_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    __table_args__ = (UniqueConstraint("ruleset", "version", name="rule_version_unique"),
+                      CheckConstraint("mode in ('active', 'shadow')", name="rule_version_mode"))
 
 
 TASK_STATUSES = ("open", "completed", "cancelled")
@@ -1115,3 +1127,76 @@ class CreditScore(Base):
                         name="credit_score_status"),
         CheckConstraint("approvals between 0 and 2", name="credit_score_approvals"),
     )
+# --- rule governance --------------------------------------------------------------------------------
+
+class ReplayReport(Base):
+    """A what-if replay of a candidate rule file over stored decisions of its kind: totals, breakdown
+    and sample rows with both explanations. `content_hash` is the sha256 of its canonical content, so a
+    proposal's approver approves exactly the impact they saw."""
+    __tablename__ = "replay_reports"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    ruleset: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(255))
+    candidate_sha256: Mapped[str] = mapped_column(String(64))
+    since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    totals: Mapped[dict] = mapped_column(Json)
+    breakdown: Mapped[list] = mapped_column(Json)
+    samples: Mapped[list] = mapped_column(Json)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (Index("replay_report_ruleset", "ruleset", "created_at"),)
+
+
+PROPOSAL_STATUSES = ("open", "approved", "rejected", "withdrawn", "stale")
+
+
+class RuleProposal(Base):
+    """A rule file proposed for deployment: validated, its tests run and a replay reported before a
+    second person (not the proposer) approves exactly this content (`sha256`) or rejects it with why."""
+    __tablename__ = "rule_proposals"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    ruleset: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    base_version: Mapped[int | None] = mapped_column(Integer)  # the version active when proposed
+    mode: Mapped[str] = mapped_column(String(16), server_default="active", default="active")
+    effective_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    effective_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    tests: Mapped[list] = mapped_column(Json)
+    report_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("replay_reports.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    approver_role: Mapped[str] = mapped_column(String(32))
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    workflow_id: Mapped[str | None] = mapped_column(String(128))
+    proposed_by: Mapped[str] = mapped_column(String(64))
+    proposed_at: Mapped[datetime] = _now()
+    comment: Mapped[str] = mapped_column(Text, server_default="", default="")
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_comment: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int | None] = mapped_column(Integer)  # the version it became
+    emergency: Mapped[bool] = mapped_column(Boolean, server_default="false", default=False)
+    __table_args__ = (
+        Index("rule_proposal_open", "ruleset", "status"),
+        CheckConstraint("status in ('open', 'approved', 'rejected', 'withdrawn', 'stale')", name="rule_proposal_status"),
+    )
+
+
+class RuleAudit(Base):
+    """Every step of a rule change: proposed, replayed, approved, rejected, deployed, emergency, shadow."""
+    __tablename__ = "rule_audit"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    ruleset: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    proposal_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    version: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, server_default="", default="")
+    at: Mapped[datetime] = _now()
+    __table_args__ = (Index("rule_audit_ruleset", "ruleset", "at"),)

@@ -911,3 +911,45 @@ def demo_parcels(session: Session, *, now: datetime | None = None) -> DemoParcel
     stray = "YT9900000001"
     tracks.append(fixture.track(Subscribed("YTO", stray, now - timedelta(hours=12), "江苏省南京市"), now=now))
     return DemoParcels(recorded, tracks, stray)
+# --- rule governance --------------------------------------------------------------------------------
+
+# The demo's rule change waiting for approval: B-rated dealers no longer approved automatically.
+DEMO_PROPOSER = "rules-ci"  # a company's rule repository pipeline proposes; an admin approves
+
+
+def demo_credit_proposal(shipped: str) -> str:
+    """The shipped credit file with automatic approval for rating A only (and its example changed with it)."""
+    changed = shipped.replace('dealer.rating in ["A", "B"]', 'dealer.rating in ["A"]').replace(
+        "name: amount exactly equal to the headroom is approved\n    given: {dealer.rating: B",
+        "name: amount exactly equal to the headroom is approved\n    given: {dealer.rating: A")
+    if changed == shipped:
+        raise DemoDataError("rules/credit_approval.yaml no longer has the rule the demo proposal changes")
+    return changed
+
+
+def demo_decisions(session: Session, *, days: int = 90, now: datetime | None = None) -> int:
+    """The credit decisions of the demo's orders of the last `days` days, as the shipped credit file
+    takes them (the demo's history was written without them), so a replay has decisions to replay.
+    Returns how many were stored."""
+    from sqlalchemy import String, cast
+
+    from dealerflow.models import Decision
+    from dealerflow.orders.credit import CREDIT_RULESET, credit_facts
+    from dealerflow.shared import rulebook
+
+    now = now or datetime.now(timezone.utc)
+    ruleset = rulebook.active(session, CREDIT_RULESET)
+    rows = session.execute(select(Order.id, Order.amount, Order.created_at, Dealer).join(Dealer, Dealer.id == Order.dealer_id)
+                           .where(Order.created_at >= now - timedelta(days=days))
+                           .where(~select(Decision.id).where(Decision.subject_id == cast(Order.id, String))
+                                  .exists())).all()
+    out = []
+    for order_id, amount, created, dealer in rows:
+        d = ruleset.decide(credit_facts(dealer, dealer.outstanding, amount, 100))
+        out.append(dict(subject_type="order", subject_id=str(order_id), ruleset=d.ruleset, version=d.version,
+                        rule=d.rule, outcome=d.outcome, explanation=d.to_dict(), decided_at=created,
+                        context={"region": dealer.region, "tier": dealer.tier, "dealer": dealer.code,
+                                 "amount": f"{amount:.2f}"}))
+    for chunk in _chunks(out):
+        session.execute(insert(Decision), chunk)
+    return len(out)

@@ -75,6 +75,7 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
             _credit_demo(settings)
             _diversion_demo(settings)
             _logistics_demo(settings)
+            _governance_demo(settings)
         _banner(settings)
         return _supervise(settings, children)
     except KeyboardInterrupt:
@@ -375,6 +376,36 @@ def _logistics_demo(settings: Settings) -> None:
               f"the dealer's area; waybill {demo.unmatched} tracked with no parcel")
     except Exception as e:  # the demo still runs; shipments can be recorded from the console
         print(f"warning: could not load the demo parcels: {e}", file=sys.stderr)
+def _governance_demo(settings: Settings) -> None:
+    """First run: the credit decisions of the last 90 days, and a credit rule change proposed by the
+    company's rule pipeline, waiting for an admin with its impact report."""
+    import asyncio
+
+    from api.governance.temporal import start_proposal
+    from dealerflow.core.temporal import connect
+    from dealerflow.governance import proposals
+    from launcher.demo import DEMO_PROPOSER, demo_credit_proposal, demo_decisions
+
+    engine = make_engine(settings.database_url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+    try:
+        _step("storing the last 90 days' credit decisions and proposing a credit rule change")
+        shipped = (settings.rules_dir / "credit_approval.yaml").read_text(encoding="utf-8")
+        with sessions.begin() as session:
+            stored = demo_decisions(session)
+            proposal = proposals.propose(session, filename="rules/credit_approval.yaml",
+                                         text=demo_credit_proposal(shipped), actor=DEMO_PROPOSER,
+                                         comment="Rating B orders to a credit manager: B-rated dealers paid late this year")
+            spec, workflow_id, proposal_id = proposals.review_spec(session, proposal), proposal.workflow_id, proposal.id
+
+        async def start():
+            client = await connect(settings)
+            await start_proposal(client=client, task_queue=settings.task_queue, workflow_id=workflow_id,
+                                 proposal_id=str(proposal_id), review=spec)
+        asyncio.run(start())
+        _step(f"  {stored} decisions; proposal {proposal_id} waits for an admin (/console/rules/proposals)")
+    except Exception as e:  # the demo still runs; a change can be proposed from the console
+        print(f"warning: could not propose the demo rule change: {e}", file=sys.stderr)
     finally:
         engine.dispose()
 

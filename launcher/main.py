@@ -110,6 +110,8 @@ def _rule_files(paths: list[str]) -> list[Path]:
 def cmd_rules(args) -> int:
     from policies_dsl import RuleFileError, load_rule_file, run_rule_tests, write_json_schema
 
+    if args.action == "replay":
+        return cmd_replay(args)
     if args.action == "schema":
         write_json_schema(Path(args.paths[0]) if args.paths else Path("schemas/rule-file.schema.json"))
         return 0
@@ -166,11 +168,76 @@ def cmd_rules(args) -> int:
                                         actor=os.environ.get("USER") or "cli")
                 except DomainError as e:
                     raise DomainError(f"{name}: {e}") from e
+                if d.changed:  # the operator's path around proposals: on the audit trail
+                    from dealerflow.governance import audit
+                    audit.record(session, ruleset=d.ruleset, action="deployed", actor=os.environ.get("USER") or "cli",
+                                 version=d.version, sha256=d.sha256, note="dealerflow rules deploy")
                 done.append(f"{name}: {d.ruleset} v{d.version} " + ("deployed" if d.changed else "unchanged"))
     except DomainError as e:
         print(f"{e}; nothing deployed", file=sys.stderr)
         return 1
     print("\n".join(done))
+    return 0
+
+
+def _day(text: str | None):
+    from datetime import date
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise SystemExit(f"dealerflow rules replay: {text!r} is not a date: write it like 2026-07-01") from None
+
+
+def cmd_replay(args) -> int:
+    """Replay a candidate rule file over stored decisions; exit 3 when more decisions flip than
+    --max-flips allows (a gate for a company's own rule repository), 1 on bad input."""
+    from policies_dsl import RuleFileError
+    from dealerflow.core.db import make_engine, make_sessionmaker
+    from dealerflow.core.errors import DomainError
+    from dealerflow.governance import impact
+    from dealerflow.governance.replay import Window
+    from dealerflow.shared.rulebook import display_name
+
+    if len(args.paths) != 1:
+        print("dealerflow rules replay: name one rule file", file=sys.stderr)
+        return 1
+    path = Path(args.paths[0])
+    name = display_name(path, Settings.from_env().rules_dir)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        print(f"{path}: {e.strerror}", file=sys.stderr)
+        return 1
+    settings = settings_from_env()
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            report = impact.replay(session, filename=name, text=text, actor=os.environ.get("USER") or "cli",
+                                   window=Window.of_days(_day(args.since), _day(args.until)), samples=args.samples)
+            totals, breakdown, samples = report.totals, report.breakdown, report.samples
+            report_id, digest = report.id, report.content_hash
+    except RuleFileError as e:
+        print(e, file=sys.stderr)
+        return 1
+    except DomainError as e:
+        print(f"dealerflow rules replay: {e}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps({"id": str(report_id), "content_hash": digest, "totals": totals, "breakdown": breakdown,
+                          "samples": samples}, indent=2, ensure_ascii=False, default=str))
+    else:
+        print(f"replay {report_id} (sha256 {digest[:12]}): " + ", ".join(f"{k} {v}" for k, v in totals.items()
+                                                                         if not isinstance(v, dict)))
+        for b in breakdown:
+            print(f"  {b['group']:<10} {str(b.get('key', '')):<12} {b.get('from', '')} → {b.get('to', '')}: "
+                  f"{b['count']}" + (f" ({b['amount']})" if b.get("amount") else ""))
+    if args.max_flips is not None and totals.get("changed", 0) > args.max_flips:
+        print(f"{totals['changed']} changed decisions: more than the {args.max_flips} allowed", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -261,9 +328,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("seed", help="load the demo dataset into an empty database")
     p.add_argument("--dealers", type=int, default=600), p.add_argument("--seed", type=int, default=20261122)
     p.set_defaults(func=cmd_seed)
-    p = sub.add_parser("rules", help="validate, test and deploy rule files")
-    p.add_argument("action", choices=["validate", "test", "deploy", "schema"])
+    p = sub.add_parser("rules", help="validate, test, replay and deploy rule files")
+    p.add_argument("action", choices=["validate", "test", "deploy", "schema", "replay"])
     p.add_argument("paths", nargs="*", help="rule files or directories (default: rules/)")
+    p.add_argument("--since", help="replay: first business day, e.g. 2026-07-01")
+    p.add_argument("--until", help="replay: last business day (included)")
+    p.add_argument("--max-flips", type=int, help="replay: exit 3 when more decisions change than this")
+    p.add_argument("--samples", type=int, default=20, help="replay: sample rows kept in the report")
+    p.add_argument("--json", action="store_true", help="replay: print the report as JSON")
     p.set_defaults(func=cmd_rules)
     p = sub.add_parser("policy", help="preview, publish and follow a policy rollout")
     p.add_argument("action", choices=["preview", "publish", "status"])

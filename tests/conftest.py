@@ -12,7 +12,7 @@ from typing import Callable
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from api.app import create_app
 from dealerflow.core.config import Settings
@@ -35,7 +35,8 @@ _PASSWORD_HASH = hash_password(PASSWORD)
 def stack_settings(tmp_path_factory) -> Settings:
     data_dir = tmp_path_factory.mktemp("stack")
     stack = EmbeddedStack(data_dir, free_port(), None, persistent=False)
-    settings = stack.start(Settings.from_env({"DEALERFLOW_DATA_DIR": str(data_dir)}))
+    # The fixtures deploy rule files directly; tests/test_governance*.py turn four eyes on for their app.
+    settings = stack.start(Settings.from_env({"DEALERFLOW_DATA_DIR": str(data_dir), "DEALERFLOW_RULES_FOUR_EYES": "0"}))
     try:
         prepare(settings)
         yield settings
@@ -64,6 +65,9 @@ def shipped_rules(request):
     yield
     with sessions.begin() as s:
         changed = set(s.scalars(select(RuleVersion.ruleset).where(RuleVersion.id > before)))
+        # A shadow a test started ends with it (its record stays).
+        s.execute(update(RuleVersion).where(RuleVersion.id > before, RuleVersion.mode == "shadow",
+                                            RuleVersion.shadow_ended_at.is_(None)).values(shadow_ended_at=func.now()))
         if changed:
             rules_dir = request.getfixturevalue("stack_settings").rules_dir
             for path in sorted(rules_dir.rglob("*.yaml")):

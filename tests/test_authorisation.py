@@ -125,6 +125,13 @@ ROUTES = {
     "GET /api/v1/rules": gate(*HQ),
     "POST /api/v1/rules/validate": gate("admin"),
     "POST /api/v1/rules/deploy": gate(*HQ),
+    "POST /api/v1/rules/replay": gate(*HQ), "GET /api/v1/rules/replays/{report_id}": gate(*HQ),
+    "POST /api/v1/rules/proposals": gate(*HQ), "GET /api/v1/rules/proposals": gate(*HQ),
+    "GET /api/v1/rules/proposals/{proposal_id}": gate(*HQ),
+    "POST /api/v1/rules/proposals/{proposal_id}/decide": gate(*HQ, json={"outcome": "approve"}),
+    "POST /api/v1/rules/emergency-deploy": gate(*HQ), "GET /api/v1/rules/versions/{ruleset}": gate(*HQ),
+    "GET /api/v1/rules/shadow": gate(*HQ), "POST /api/v1/rules/shadow": gate("admin"),
+    "POST /api/v1/rules/shadow/{ruleset}/{version}/end": gate("admin"), "GET /api/v1/rules/audit": gate(*HQ),
     "GET /api/v1/notifications": gate(*EVERYONE),
     "GET /api/v1/health": Entry(public=True),
     "GET /api/v1/dealers/{code}/tier": gate(*EVERYONE, scoped="detail"),
@@ -217,6 +224,11 @@ ROUTES = {
     "GET /console/rules": gate(*HQ), "GET /console/rules/{ruleset}": gate(*HQ),
     "GET /console/rules/{ruleset}/diff": gate(*HQ),
     "POST /console/rules/validate": gate(*HQ), "POST /console/rules/deploy": gate(*HQ),
+    "GET /console/rules/proposals": gate(*HQ), "GET /console/rules/proposals/{proposal_id}": gate(*HQ),
+    "POST /console/rules/propose": gate(*HQ), "POST /console/rules/proposals/{proposal_id}/decide": gate(*HQ),
+    "GET /console/rules/replay": gate(*HQ), "POST /console/rules/replay": gate(*HQ),
+    "GET /console/rules/replays/{report_id}": gate(*HQ), "GET /console/rules/shadow": gate("admin"),
+    "GET /console/rules/timeline/{ruleset}": gate(*HQ),
     "GET /console/dealers": gate(*HQ, scoped="list"), "POST /console/dealers": gate("admin"),
     "GET /console/dealers/{code}": gate(*HQ, scoped="detail"), "POST /console/dealers/{code}": gate("admin"),
     "GET /console/products": gate(*HQ), "POST /console/products": gate("admin"),
@@ -235,7 +247,8 @@ DUMMY = {"order_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()), "policy_id
          "statement_id": str(uuid.uuid4()), "code": "NO-SUCH-CODE", "code:path": "NO-SUCH-CODE", "kind": "payments",
          "month": "2020-01", "case_id": "999999999", "failure_id": "999999999", "notification_id": "999999999",
          "ruleset": "no_such_ruleset", "sku": "NO-SUCH-SKU", "username": "no-such-user", "provider": "no-such-provider",
-         "parcel_id": str(uuid.uuid4()), "report_id": str(uuid.uuid4()), "index": "0"}
+         "parcel_id": str(uuid.uuid4()), "report_id": str(uuid.uuid4()), "index": "0",
+         "proposal_id": str(uuid.uuid4()), "version": "999999"}
 
 
 def app_routes(app) -> list[tuple[str, str]]:

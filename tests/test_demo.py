@@ -303,3 +303,26 @@ def test_late_payers_on_the_ledger_give_varied_credit_ratings(seeded):
                                                       "dealer.credit_limit": d.credit_limit}, figures[d.id]).rating
              for d in dealers}
     assert len(rated) >= 3, rated
+def test_the_demo_rule_change_waits_with_its_impact_report(seeded):
+    """First run: the last 90 days' credit decisions and a proposed credit change with its replay."""
+    from pathlib import Path
+
+    from dealerflow.governance import proposals, reports
+    from dealerflow.shared import rulebook
+    from launcher.demo import DEMO_PROPOSER, demo_credit_proposal, demo_decisions
+
+    sessions, _ = seeded
+    rules = Path(__file__).parent.parent / "rules"
+    now = datetime.combine(TODAY, time(12), timezone.utc)
+    with sessions.begin() as s:
+        rulebook.deploy_directory(s, rules, actor="tests")
+        stored = demo_decisions(s, now=now)
+        assert stored > 0 and demo_decisions(s, now=now) == 0  # once
+        proposal = proposals.propose(s, filename="rules/credit_approval.yaml",
+                                     text=demo_credit_proposal((rules / "credit_approval.yaml").read_text()),
+                                     actor=DEMO_PROPOSER, now=now)
+        report = reports.get(s, proposal.report_id)
+        assert proposal.status == "open" and proposal.approver_role == "admin"
+        assert report.totals["replayed"] == stored and report.totals["changed"] > 0
+        assert any(b["group"] == "region" for b in report.breakdown) and report.samples
+        s.rollback()

@@ -25,6 +25,7 @@ EXAMPLES = int(os.environ.get("DEALERFLOW_FUZZ_EXAMPLES", "15"))
 # settlement run, the diversion sweep): fuzzed as a dealer (refused), left out for the admin, as any request
 # the schema allows may start them (an unknown query parameter is ignored).
 SHARED_STATE = {"POST /api/v1/tiering/runs", "POST /api/v1/rules/deploy", "POST /api/v1/settlements",
+                "POST /api/v1/rules/emergency-deploy", "POST /api/v1/rules/shadow",
                 "POST /api/v1/diversion/sweep"}
 # Logging out revokes the token the fuzzer sends: it goes last, after every other operation.
 LAST = ("POST /api/v1/auth/logout",)

@@ -8,10 +8,12 @@ from .human_task import HumanTaskWorkflow
 from .order import OrderSweepWorkflow, OrderWorkflow
 from .policy_rollout import PolicyRolloutWorkflow
 from .shipment import ShipmentWorkflow, TrackingPollWorkflow
+from .rule_proposal import RuleProposalWorkflow
 from .settlement import SettlementScheduleWorkflow, SettlementWorkflow
 from .tiering import RetieringWorkflow, TieringScheduleWorkflow
 
 ALL_WORKFLOWS = [OrderWorkflow, HumanTaskWorkflow, PolicyRolloutWorkflow, EvidenceReviewWorkflow, SettlementWorkflow,
                  SettlementScheduleWorkflow, RetieringWorkflow, TieringScheduleWorkflow, CaseWorkflow,
                  DiversionSweepWorkflow, CreditLimitChangeWorkflow, OrderSweepWorkflow, ShipmentWorkflow,
-                 TrackingPollWorkflow, CreditScoringWorkflow, CreditIncreaseWorkflow, CreditScheduleWorkflow]
+                 TrackingPollWorkflow, CreditScoringWorkflow, CreditIncreaseWorkflow, CreditScheduleWorkflow,
+                 RuleProposalWorkflow]

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Body, Query, Request
 
-from dealerflow.core.errors import Invalid
+from dealerflow.core.errors import Forbidden, Invalid
+from dealerflow.governance import audit
 from dealerflow.shared import rulebook
 from dealerflow.tiering import runs as tiering
 from dealerflow.models import User
@@ -79,20 +80,40 @@ def _platform_check(filename: str, rule_file) -> None:
 def deploy_file(session, *, filename: str, text: str, user: User, app, background: BackgroundTasks) -> rulebook.Deployed:
     """The one way a person deploys a rule file (the API and the console): checked, its tests run, the
     user's rights by the ruleset's stored kind, committed, then its schedules brought up to date."""
+    if app.settings.rules_four_eyes:
+        raise Forbidden("a rule file goes live when a second person approves it: propose it "
+                        "(POST /api/v1/rules/proposals, or Propose on the rule file's page)")
     rule_file = _check(filename, text)
     _platform_check(filename, rule_file)
     result = rulebook.deploy(session, filename=filename, text=text, actor=user.username, kinds=deploy_kinds(user))
+    if result.changed:
+        audit.record(session, ruleset=result.ruleset, action="deployed", actor=user.username, version=result.version,
+                     sha256=result.sha256, note="deployed alone (four eyes off)")
     session.commit()
-    if rule_file.kind == "rebate" and result.changed:
-        background.add_task(sync_rebate_schedules, client=app.temporal, sessions=app.sessions,
-                            task_queue=app.settings.task_queue, only=rule_file.name)
-    if rule_file.kind == "tiering" and result.changed:
-        background.add_task(sync_tiering_schedule, client=app.temporal, sessions=app.sessions,
-                            task_queue=app.settings.task_queue)
-    if rule_file.kind == "credit_score" and result.changed:
-        background.add_task(sync_credit_schedule, client=app.temporal, sessions=app.sessions,
-                            task_queue=app.settings.task_queue)
+    if result.changed:
+        sync_schedules(app, rule_file.kind, rule_file.name, background)
     return result
+
+
+def sync_schedules(app, kind: str, ruleset: str, background: BackgroundTasks | None = None) -> None:
+    """Bring the schedules a new version of a rebate program, the tiering or the credit scoring file drives up to date
+    (in the background of the request when one is given, else as a task of the running loop)."""
+    calls = []
+    if kind == "rebate":
+        calls.append((sync_rebate_schedules, dict(client=app.temporal, sessions=app.sessions,
+                                                  task_queue=app.settings.task_queue, only=ruleset)))
+    if kind == "tiering":
+        calls.append((sync_tiering_schedule, dict(client=app.temporal, sessions=app.sessions,
+                                                  task_queue=app.settings.task_queue)))
+    if kind == "credit_score":
+        calls.append((sync_credit_schedule, dict(client=app.temporal, sessions=app.sessions,
+                                                 task_queue=app.settings.task_queue)))
+    for fn, kw in calls:
+        if background is not None:
+            background.add_task(fn, **kw)
+        else:
+            import asyncio
+            asyncio.get_running_loop().create_task(fn(**kw))
 
 
 @dataclass

@@ -48,6 +48,8 @@ TITLES: dict[str, tuple[str, Callable[[dict, str, str], dict]]] = {
                         lambda p, s, loc: {"month": p.get("month", ""), "dealer": p.get("dealer", ""),
                                            "limit": money(p.get("to"), loc), "change": money(p.get("change"), loc),
                                            "step": p.get("step", 1), "of": p.get("approvals", 1)}),
+    "rule_proposal": (N_("Approve rule change: %(ruleset)s, proposed by %(who)s"),
+                      lambda p, s, loc: {"ruleset": p.get("ruleset", ""), "who": p.get("proposed_by", "")}),
 }
 
 

@@ -119,3 +119,7 @@ from .credit import (  # noqa: F401
     CreditApprovalOutcomeInput,
     CreditScoringResult,
 )
+from .governance import (  # noqa: F401
+    RuleProposalInput,
+    DecideProposalInput,
+)

@@ -99,6 +99,9 @@ class Settings:
     logistics_secrets: dict = field(default_factory=dict)
     receipt_auto_confirm_seconds: int = 7 * 86400
     receipt_completes_delivery: bool = False
+    # Four eyes on rule files: a person's deploy is a proposal a second person approves (see
+    # dealerflow/governance/proposals.py). Off only for a test bed that deploys its fixtures directly.
+    rules_four_eyes: bool = True
 
     @property
     def evidence_path(self) -> Path:
@@ -143,6 +146,7 @@ class Settings:
             logistics_secrets=_secrets(env, "DEALERFLOW_LOGISTICS_SECRETS"),
             receipt_auto_confirm_seconds=_duration(env, "DEALERFLOW_RECEIPT_AUTO_CONFIRM", 7 * 86400),
             receipt_completes_delivery=_bool(env, "DEALERFLOW_RECEIPT_COMPLETES_DELIVERY", False),
+            rules_four_eyes=_bool(env, "DEALERFLOW_RULES_FOUR_EYES", True),
         )
 
     def with_(self, **changes) -> "Settings":

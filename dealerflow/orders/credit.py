@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from dealerflow.core.errors import Conflict, Invalid
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, null, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -193,8 +193,9 @@ def place(session: Session, inp: PlaceOrderInput, workflow_id: str, *, optimisti
     # The order is not written yet, so the exposure is the dealer's other orders, as before.
     ruleset = rulebook.active(session, CREDIT_RULESET)
     owed = owed_today(session, dealer)
-    decision = ruleset.decide(credit_facts(dealer, credit_exposure(session, dealer, owed), amount,
-                                           credit_points.balance(session, dealer.id), owed.overdue_days))
+    facts = credit_facts(dealer, credit_exposure(session, dealer, owed), amount,
+                         credit_points.balance(session, dealer.id), owed.overdue_days)
+    decision = ruleset.decide(facts)
     explanation = decision.to_dict()
     answer = _credit_decision(order_id, amount, dealer, decision.outcome, explanation,
                               allotted.action if allotted else None,
@@ -210,8 +211,11 @@ def place(session: Session, inp: PlaceOrderInput, workflow_id: str, *, optimisti
     # is the transaction's now(), so the order's creation time is each of them.
     events = [dict(order_id=order_id, status="submitted", actor=inp.actor, note="order placed"),
               dict(order_id=order_id, status=answer.status, actor="credit-rules", note=note)]
+    # The context and any shadow version's outcome are kept for replays and the shadow dashboard.
     credit = dict(subject_type="order", subject_id=str(order_id), ruleset=decision.ruleset, version=decision.version,
-                  rule=decision.rule, outcome=decision.outcome, explanation=explanation)
+                  rule=decision.rule, outcome=decision.outcome, explanation=explanation,
+                  context={"region": dealer.region, "tier": dealer.tier, "dealer": dealer.code, "amount": f"{amount:.2f}"},
+                  shadow=rulebook.shadow_outcomes(session, CREDIT_RULESET, facts) or null())
     placed = insert(Order).values(
         id=order_id, dealer_id=dealer.id, status=answer.status, amount=amount,
         idempotency_key=inp.idempotency_key, request_fingerprint=inp.fingerprint, workflow_id=workflow_id,

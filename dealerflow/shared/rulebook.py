@@ -1,20 +1,26 @@
 """Deployed rule files: validate-then-deploy, and the active compiled version for a decision.
 
-The database holds every deployed version; the highest is active. Workers and API processes read
-the active version number on each decision and compile a version once per process, so a deploy
-takes effect everywhere without a restart, and an invalid file never becomes active."""
+The database holds every deployed version. The active one at a moment is the highest version in
+`active` mode in effect then (`effective_from` passed or none, `effective_until` not yet reached): a
+version deployed with a future `effective_from` is scheduled and takes effect at its date with no job
+to run, and a decision asks for the version in force at its business time. A `shadow` version is
+never active: it is evaluated beside the active one and its outcome only recorded. Workers and API
+processes read the active version number on each decision and compile a version once per process,
+so a deploy takes effect everywhere without a restart, and an invalid file never becomes active."""
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Collection
 
 from dealerflow.core.errors import Conflict, Forbidden, Invalid, NotFound
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from policies_dsl import CompiledRuleset, RuleFile, compiled_for, load_rule_file
+from policies_dsl import CompiledRuleset, FactError, RuleFile, compiled_for, load_rule_file
 
 from dealerflow.models import RuleVersion
 
@@ -67,9 +73,16 @@ def may_deploy(session: Session, name: str, file_kind: str, kinds: Collection[st
 
 
 def deploy(session: Session, *, filename: str, text: str, actor: str,
-           kinds: Collection[str] | None = None) -> Deployed:
+           kinds: Collection[str] | None = None, effective_from: datetime | None = None,
+           effective_until: datetime | None = None, mode: str = "active",
+           proposal_id: uuid.UUID | None = None) -> Deployed:
     """Validate `text` (raises policies_dsl.RuleFileError, writing nothing) and make it the active
     version unless it equals the active one. Concurrent deploys of one ruleset serialize on a lock.
+
+    With `effective_from` in the future the version is scheduled (active from then); `effective_until`
+    ends it (the version before applies again). `mode="shadow"` deploys a version that is only ever
+    evaluated beside the active one. The service below the four-eyes proposal (dealerflow/governance):
+    fixtures, the CLI's bootstrap and the audited emergency path call it directly.
 
     `kinds`, when given, are the kinds of ruleset the actor may deploy: checked against the kind the
     ruleset already has (its first version's), not only the file's. The file must be named after
@@ -84,13 +97,18 @@ def deploy(session: Session, *, filename: str, text: str, actor: str,
         raise Conflict(f"ruleset '{rule_file.name}' is of kind {kind}; this file is of kind {rule_file.kind}",
                        errors=[{"file": filename, "line": 1, "path": "kind",
                                 "message": f"ruleset '{rule_file.name}' is of kind {kind}, not {rule_file.kind}"}])
+    if effective_from is not None and effective_until is not None and effective_until <= effective_from:
+        raise Invalid("a version's effective_until comes after its effective_from", field="effective_until")
     current = _active_row(session, rule_file.name)
-    if current is not None and current.sha256 == rule_file.sha256:
+    plain = mode == "active" and effective_from is None and effective_until is None
+    if plain and current is not None and current.sha256 == rule_file.sha256 and current.effective_until is None:
         return Deployed(rule_file.name, current.version, False, current.sha256)
-    version = 1 if current is None else current.version + 1
+    last = session.scalar(select(func.max(RuleVersion.version)).where(RuleVersion.ruleset == rule_file.name))
+    version = (last or 0) + 1
     session.execute(insert(RuleVersion).values(
         ruleset=rule_file.name, version=version, kind=rule_file.kind, sha256=rule_file.sha256,
-        source=text, filename=filename, deployed_by=actor))
+        source=text, filename=filename, deployed_by=actor, mode=mode, effective_from=effective_from,
+        effective_until=effective_until, proposal_id=proposal_id))
     return Deployed(rule_file.name, version, True, rule_file.sha256)
 
 
@@ -112,20 +130,29 @@ def display_name(path: Path, rules_dir: Path) -> str:
         return str(path)
 
 
-def _active_row(session: Session, name: str) -> RuleVersion | None:
-    return session.scalars(select(RuleVersion).where(RuleVersion.ruleset == name)
+def in_effect(at: datetime | None = None):
+    """The condition of a version active at `at` (None: now, the database's clock)."""
+    moment = func.now() if at is None else at
+    return and_(RuleVersion.mode == "active",
+                or_(RuleVersion.effective_from.is_(None), RuleVersion.effective_from <= moment),
+                or_(RuleVersion.effective_until.is_(None), RuleVersion.effective_until > moment))
+
+
+def _active_row(session: Session, name: str, at: datetime | None = None) -> RuleVersion | None:
+    return session.scalars(select(RuleVersion).where(RuleVersion.ruleset == name, in_effect(at))
                            .order_by(RuleVersion.version.desc()).limit(1)).first()
 
 
-def active(session: Session, name: str) -> CompiledRuleset:
-    """The active compiled ruleset: one indexed lookup, then the per-process compile cache."""
-    return compiled(session, name)
+def active(session: Session, name: str, at: datetime | None = None) -> CompiledRuleset:
+    """The compiled ruleset in force at `at` (None: now): one indexed lookup, then the per-process
+    compile cache."""
+    return compiled(session, name, at=at)
 
 
-def compiled(session: Session, name: str, version: int | None = None) -> CompiledRuleset:
-    """A deployed version (default: the active one), compiled once per process."""
+def compiled(session: Session, name: str, version: int | None = None, *, at: datetime | None = None) -> CompiledRuleset:
+    """A deployed version (default: the one in force at `at`, None: now), compiled once per process."""
     q = select(RuleVersion.version, RuleVersion.sha256, RuleVersion.filename).where(RuleVersion.ruleset == name)
-    q = q.where(RuleVersion.version == version) if version is not None else q
+    q = q.where(RuleVersion.version == version) if version is not None else q.where(in_effect(at))
     row = session.execute(q.order_by(RuleVersion.version.desc()).limit(1)).first()
     if row is None:
         raise UnknownRuleset(f"ruleset {name!r}" + (f" version {version}" if version is not None else "")
@@ -144,14 +171,53 @@ def versions(session: Session) -> list[RuleVersion]:
 
 
 def rulesets(session: Session) -> list[RuleVersion]:
-    """Each deployed ruleset's active (highest) version, by name."""
-    return list(session.scalars(select(RuleVersion).distinct(RuleVersion.ruleset)
+    """Each deployed ruleset's active version, by name."""
+    return list(session.scalars(select(RuleVersion).where(in_effect()).distinct(RuleVersion.ruleset)
                                 .order_by(RuleVersion.ruleset, RuleVersion.version.desc())))
+
+
+def active_version_at(session: Session, name: str, at: datetime) -> RuleVersion | None:
+    """The version in force at `at`, as deployed."""
+    return _active_row(session, name, at)
 
 
 def active_version(session: Session, name: str) -> RuleVersion | None:
     """The active version of a ruleset as deployed (its source, who, when); None if never deployed."""
     return _active_row(session, name)
+
+
+def shadows(session: Session, name: str) -> list[CompiledRuleset]:
+    """The shadow versions of a ruleset still running, compiled (cached per process)."""
+    rows = session.execute(select(RuleVersion.version).where(
+        RuleVersion.ruleset == name, RuleVersion.mode == "shadow", RuleVersion.shadow_ended_at.is_(None))
+        .order_by(RuleVersion.version)).scalars().all()
+    return [compiled(session, name, v) for v in rows]
+
+
+def shadow_outcomes(session: Session, name: str, facts: dict) -> dict | None:
+    """Each running shadow version's decision on `facts` (version → outcome, rule, reason), to be
+    stored with the live decision and never acted on; None when the ruleset has no shadow. A shadow
+    that cannot decide these facts records why instead of failing the live decision."""
+    running = shadows(session, name)
+    if not running:
+        return None
+    out = {}
+    for shadow in running:
+        declared = shadow.rule_file.facts
+        try:
+            d = shadow.decide({k: v for k, v in facts.items() if k in declared})
+            out[str(shadow.version)] = {"outcome": d.outcome, "rule": d.rule, "reason": d.reason}
+        except FactError as e:
+            out[str(shadow.version)] = {"error": str(e)}
+    return out
+
+
+def end_shadow(session: Session, name: str, version: int, *, at: datetime | None = None) -> bool:
+    """End a shadow version; its record (the outcomes stored with decisions) is kept."""
+    done = session.execute(update(RuleVersion).where(
+        RuleVersion.ruleset == name, RuleVersion.version == version, RuleVersion.mode == "shadow",
+        RuleVersion.shadow_ended_at.is_(None)).values(shadow_ended_at=at or func.now()))
+    return done.rowcount > 0
 
 
 def history(session: Session, name: str) -> list[RuleVersion]:
@@ -160,4 +226,5 @@ def history(session: Session, name: str) -> list[RuleVersion]:
                                 .order_by(RuleVersion.version.desc())))
     if not rows:
         raise UnknownRuleset(f"ruleset {name!r} has not been deployed")
-    return rows
+    current = _active_row(session, name)
+    return sorted(rows, key=lambda r: (current is None or r.version != current.version, -r.version))

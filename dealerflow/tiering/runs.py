@@ -179,6 +179,11 @@ def figures(session: Session, as_of: date, dealers: list) -> dict[int, dict]:
     return out
 
 
+def _inputs(dealer: dict, figures: dict) -> dict:
+    """What a replay of this scorecard needs, exact: the dealer facts and figures it was scored on."""
+    return {"dealer": dealer, "figures": {k: str(v) if isinstance(v, Decimal) else v for k, v in figures.items()}}
+
+
 def _rank(values: list, value: Decimal) -> Decimal:
     """Percentile in the region, exact: the share of the other dealers that bought less, 0 to 100.
     Ties share the lower rank, so dealers without purchases are all at 0."""
@@ -225,7 +230,8 @@ def score_run(session: Session, inp: TieringStepInput, *,
                          dimensions={x.key: f"{x.score:.2f}" for x in a.dimensions}, override=a.override,
                          old_tags=list(d.tags or ()), new_tags=list(a.tags), rule_tags=list(a.owned),
                          status="proposed" if changed else "unchanged",
-                         explanation={**a.explanation, "month": run.month, "as_of": as_of.isoformat()}))
+                         explanation={**a.explanation, "month": run.month, "as_of": as_of.isoformat(),
+                                      "inputs": _inputs(facts_of(d), figs[d.id])}))
         if len(rows) == CHUNK:
             session.execute(insert(TierScore), rows)
             rows = []

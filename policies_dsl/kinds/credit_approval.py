@@ -85,4 +85,5 @@ PLUGIN = KindPlugin(
     settings={"limit_change_needs_approval_over": {
         **MONEY, "description": "a manual raise of a credit limit above this amount needs a second person's "
                                 "approval (a credit manager or finance other than the requester)"}},
+    emergency_roles=("admin",),  # e.g. stopping approvals at once when a dealer's fraud comes to light
 )

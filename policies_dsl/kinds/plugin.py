@@ -33,6 +33,9 @@ class KindPlugin:
     patterns: dict = field(default_factory=dict)  # what its own schema patterns mean, for error messages
     # top-level keys only files of this kind may hold (settings beside a rule-list kind's rules): name → schema
     settings: dict = field(default_factory=dict)
+    # roles that may deploy a file of this kind alone, without a second person's approval, in an
+    # emergency (audited loudly); empty: every change waits for a second person
+    emergency_roles: tuple = ()
 
     def facts_for(self, data: dict) -> dict:
         return self.facts(data) if callable(self.facts) else self.facts

@@ -145,7 +145,7 @@ def bench_shadow(bench: BenchStack, orders: int, rounds: int = 3) -> None:
         for shadowed in (False, True):
             with sessions.begin() as s:
                 if shadowed:
-                    version = rulebook.deploy(s, filename="rules/credit_approval.yaml", text=STRICTER, actor="bench",
+                    rulebook.deploy(s, filename="rules/credit_approval.yaml", text=STRICTER, actor="bench",
                                               mode="shadow").version
                 else:
                     for v in s.scalars(text("select version from rule_versions where mode = 'shadow' "

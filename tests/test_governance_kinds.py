@@ -47,7 +47,8 @@ def test_rebate_replay_gives_the_difference_by_period_and_who_enters_or_leaves(c
 def test_policy_replay_names_who_is_targeted_in_and_out(client, make_dealer, make_user):
     reg = unique("pr")
     hq = make_user("hq")
-    gold, plain = make_dealer(region=reg, tier="gold"), make_dealer(region=reg, tier="normal")
+    make_dealer(region=reg, tier="gold")  # targeted by both versions
+    plain = make_dealer(region=reg, tier="normal")
     policy_id = unique("gov_policy")
     text = policy_yaml(policy_id, f'dealer.region == "{reg}" and dealer.tier == "gold"')
     assert deploy_policy(client, hq, text).status_code == 201

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from dealerflow.core.errors import Invalid, NotFound
 from dealerflow.governance import audit
-from dealerflow.models import Decision, RuleVersion
+from dealerflow.models import RuleVersion
 from dealerflow.shared import rulebook
 from policies_dsl import load_rule_file
 

@@ -30,7 +30,7 @@ def replay(session: Session, candidate: CompiledRuleset, window: Window, samples
         try:
             per = [assess(candidate, spec, {k: v for k, v in t["facts"].items() if k in declared})
                    for t in stored.get("triggers", ())]
-        except (FactError, KeyError) as e:
+        except (FactError, KeyError):
             failed += 1
             continue
         replayed += 1

@@ -5,7 +5,6 @@ the run's figures recomputed from the ledger and its facts today. The report giv
 difference by program and period and by dealer, and the dealers entering or leaving eligibility."""
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -48,7 +47,7 @@ def replay(session: Session, candidate: CompiledRuleset, window: Window, samples
                 a = accrue(candidate, spec, Figures(dealer=e["facts"], measure=f["measure"],
                                                    prior_measure=f["prior_measure"], anniversary=f["anniversary"],
                                                    points=f["points"], paid_before=f.get("paid_before") or "0.00"))
-            except (FactError, KeyError) as err:
+            except (FactError, KeyError):
                 failed += 1
                 continue
             replayed += 1

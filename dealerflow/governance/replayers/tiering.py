@@ -66,7 +66,7 @@ def replay(session: Session, candidate: CompiledRuleset, window: Window, samples
             dealer = {k: v for k, v in dealer.items() if k != "code"}
             try:
                 a = assess_tier(candidate, spec, dealer, figures)
-            except (FactError, KeyError, TypeError) as e:
+            except (FactError, KeyError, TypeError):
                 failed += 1
                 continue
             replayed += 1

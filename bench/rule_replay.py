@@ -146,7 +146,7 @@ def bench_shadow(bench: BenchStack, orders: int, rounds: int = 3) -> None:
             with sessions.begin() as s:
                 if shadowed:
                     rulebook.deploy(s, filename="rules/credit_approval.yaml", text=STRICTER, actor="bench",
-                                              mode="shadow").version
+                                    mode="shadow")
                 else:
                     for v in s.scalars(text("select version from rule_versions where mode = 'shadow' "
                                             "and shadow_ended_at is null")):

@@ -178,11 +178,11 @@ def main() -> None:
     print(f"  pushes          : {len(pushes) / elapsed:8.1f} pushes/s   p50 {percentile(latencies, 50) * 1000:6.1f} ms"
           f"   p99 {percentile(latencies, 99) * 1000:6.1f} ms")
     print("  CPU during the pushes: " + ", ".join(f"{k} {v:.1f} s" for k, v in cpu.items())
-          + f" of {elapsed:.1f} s wall on {os.cpu_count()} cores (shared with other work: load average "
-          f"{os.getloadavg()[0]:.1f})")
+          + f" of {elapsed:.1f} s wall on {os.cpu_count()} cores")
+    print(f"    (the machine may be shared with other work: load average {os.getloadavg()[0]:.1f})")
+    per_push = {k: v / len(pushes) * 1000 for k, v in cpu.items()}
     print(f"  API process     : {received / max(cpu['api'], 1e-9):8.0f} events per CPU-second of the API process "
-          f"({cpu['api'] / len(pushes) * 1000:.1f} ms CPU a push); PostgreSQL {cpu['postgres'] / len(pushes) * 1000:.1f}"
-          " ms CPU a push")
+          f"({per_push['api']:.1f} ms CPU a push); PostgreSQL {per_push['postgres']:.1f} ms CPU a push")
     print(f"  de-duplication  : {stored} events stored of {expected} real ones "
           f"({'exact' if stored == expected else 'MISMATCH'}); {payloads} payloads kept")
     print(f"  signed parcels  : {signed} of {parcels}; workflows told: {told}"

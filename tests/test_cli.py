@@ -8,12 +8,12 @@ def test_rules_validate_and_test_the_shipped_files(capsys):
     assert main(["rules", "validate"]) == 0
     out = capsys.readouterr().out
     assert "rules/credit_approval.yaml: ok (credit_approval, 3 rules" in out
-    assert "rules/diversion.yaml: ok (diversion, 8 rules, 15 tests)" in out
+    assert "rules/diversion.yaml: ok (diversion, 9 rules, 16 tests)" in out
     validated = out
     assert main(["rules", "test"]) == 0
     out = capsys.readouterr().out
     assert "PASS amount exactly equal to the headroom is approved" in out and "FAIL" not in out
-    assert "rule examples: 88 of 88 pass" in out
+    assert "rule examples: 89 of 89 pass" in out
     assert "rules/credit_score.yaml: ok (credit_score, 5 rules, 19 tests)" in validated
 
 

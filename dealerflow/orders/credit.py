@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from dealerflow.core.errors import Conflict, Invalid
-from sqlalchemy import delete, func, null, select, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -215,20 +215,16 @@ def place(session: Session, inp: PlaceOrderInput, workflow_id: str, *, optimisti
     credit = dict(subject_type="order", subject_id=str(order_id), ruleset=decision.ruleset, version=decision.version,
                   rule=decision.rule, outcome=decision.outcome, explanation=explanation,
                   context={"region": dealer.region, "tier": dealer.tier, "dealer": dealer.code, "amount": f"{amount:.2f}"},
-                  shadow=rulebook.shadow_outcomes(session, CREDIT_RULESET, facts) or null())
-    placed = insert(Order).values(
-        id=order_id, dealer_id=dealer.id, status=answer.status, amount=amount,
-        idempotency_key=inp.idempotency_key, request_fingerprint=inp.fingerprint, workflow_id=workflow_id,
-        created_by=inp.user_id).returning(Order.created_at).cte("placed")
-    writes = [
-        insert(OrderLine).values([dict(order_id=order_id, line_no=l.line_no, product_id=l.product_id, sku=l.sku,
-                                       quantity=l.quantity, unit_price=l.unit_price, amount=l.amount)
-                                  for l in lines]).returning(OrderLine.id).cte("placed_lines"),
-        insert(OrderEvent).values(events).returning(OrderEvent.id).cte("placed_events"),
-        insert(Decision).values(credit).returning(Decision.id).cte("placed_decision"),
-        insert(PendingOrderStart).values(order_id=order_id).returning(PendingOrderStart.order_id).cte("queued"),
-    ]
-    created_at = session.scalar(select(placed.c.created_at).add_cte(*writes))
+                  shadow=rulebook.shadow_outcomes(session, CREDIT_RULESET, facts) or None)
+    created_at = session.scalar(_PLACE, dict(
+        id=order_id, dealer_id=dealer.id, status=answer.status, amount=amount, key=inp.idempotency_key,
+        fingerprint=inp.fingerprint, workflow_id=workflow_id, created_by=inp.user_id,
+        line_nos=[l.line_no for l in lines], product_ids=[l.product_id for l in lines], skus=[l.sku for l in lines],
+        quantities=[l.quantity for l in lines], prices=[l.unit_price for l in lines],
+        amounts=[l.amount for l in lines], statuses=[e["status"] for e in events],
+        actors=[e["actor"] for e in events], notes=[e["note"] for e in events], ruleset=decision.ruleset,
+        version=decision.version, rule=decision.rule, outcome=decision.outcome, explanation=explanation,
+        context=credit["context"], shadow=json.dumps(credit["shadow"]) if credit["shadow"] else None))
     credit["decided_at"] = created_at
     stock_decision = allocation.record(session, allotted, order_id=order_id, applied=allotted.action) \
         if allotted is not None else None
@@ -243,6 +239,41 @@ def place(session: Session, inp: PlaceOrderInput, workflow_id: str, *, optimisti
                       [(created_at, e["status"], e["actor"], e["note"]) for e in events], credit,
                       stock_decision, reserved.rows if reserved else [])
     return Placed(answer, created=True, written=written)
+
+
+# Arrays, not a row of parameters per line: one statement (compiled once) whatever the lines.
+_PLACE = text("""
+    with placed as (
+        insert into orders (id, dealer_id, status, amount, idempotency_key, request_fingerprint, workflow_id,
+                            created_by)
+        values (:id, :dealer_id, :status, :amount, :key, :fingerprint, :workflow_id, :created_by)
+        returning created_at),
+    placed_lines as (
+        insert into order_lines (order_id, line_no, product_id, sku, quantity, unit_price, amount)
+        select cast(:id as uuid), l.* from unnest(cast(:line_nos as int[]), cast(:product_ids as int[]), cast(:skus as varchar[]),
+                                    cast(:quantities as int[]), cast(:prices as numeric[]),
+                                    cast(:amounts as numeric[])) as l
+        returning id),
+    placed_events as (
+        insert into order_events (order_id, status, actor, note)
+        select cast(:id as uuid), e.status, e.actor, e.note
+        from unnest(cast(:statuses as varchar[]), cast(:actors as varchar[]), cast(:notes as text[]))
+             with ordinality as e(status, actor, note, n)
+        order by e.n
+        returning id),
+    placed_decision as (
+        insert into decisions (subject_type, subject_id, ruleset, version, rule, outcome, explanation, context,
+                               shadow)
+        values ('order', cast(:id as text), :ruleset, :version, :rule, :outcome, :explanation, :context,
+                cast(:shadow as jsonb))
+        returning id),
+    queued as (
+        insert into order_starts (order_id) values (:id) returning order_id)
+    select created_at from placed""").bindparams(
+    bindparam("id", type_=Order.__table__.c.id.type), bindparam("amount", type_=Order.__table__.c.amount.type),
+    bindparam("outcome", type_=Decision.__table__.c.outcome.type),
+    bindparam("explanation", type_=Decision.__table__.c.explanation.type),
+    bindparam("context", type_=Decision.__table__.c.context.type))
 
 
 def stored_decision(session: Session, order_id: uuid.UUID) -> CreditDecision:

@@ -265,7 +265,8 @@ def _seed_stock(session: Session, rng: random.Random, products: list["_Product"]
             .join(Order, Order.id == OrderLine.order_id).where(Order.status == "approved")
             .order_by(Order.created_at, OrderLine.line_no)):
         wanted.setdefault(product_id, []).append((order_id, line_no, quantity))
-    short = {p.id for p in rng.sample(products, min(SHORT_SKUS, len(products)))}
+    ordered = [p for p in products if wanted.get(p.id)]  # short only where orders wait for it
+    short = {p.id for p in rng.sample(ordered, min(SHORT_SKUS, len(ordered)))}
     stock, allocations = [], []
     for p in products:
         demand = sum(q for _, _, q in wanted.get(p.id, []))
@@ -858,7 +859,11 @@ def demo_history(session: Session, *, seed: int = DEFAULT_SEED, today: date | No
 # (hours since the parcel left, signed somewhere else): tracks the fixture provider makes for the demo.
 _DEMO_TRACKS = ((40, None), (28, None), (10, None))
 _DEMO_PLACES = {"Hangzhou": ("浙江省", "杭州市"), "Shanghai": ("上海市", "上海市"), "Suzhou": ("江苏省", "苏州市"),
-                "Nanjing": ("江苏省", "南京市"), "Ningbo": ("浙江省", "宁波市")}
+                "Nanjing": ("江苏省", "南京市"), "Ningbo": ("浙江省", "宁波市"), "Wuxi": ("江苏省", "无锡市"),
+                "Hefei": ("安徽省", "合肥市"), "Fuzhou": ("福建省", "福州市"), "Xiamen": ("福建省", "厦门市"),
+                "Jinan": ("山东省", "济南市"), "Qingdao": ("山东省", "青岛市"), "Wenzhou": ("浙江省", "温州市"),
+                "Nanchang": ("江西省", "南昌市"), "Changzhou": ("江苏省", "常州市"), "Shaoxing": ("浙江省", "绍兴市"),
+                "Jiaxing": ("浙江省", "嘉兴市"), "Yantai": ("山东省", "烟台市"), "Linyi": ("山东省", "临沂市")}
 
 
 @dataclass
@@ -881,9 +886,10 @@ def demo_parcels(session: Session, *, now: datetime | None = None) -> DemoParcel
     now = now or datetime.now(timezone.utc)
     fixture = FixtureProvider("")
     d0001 = session.scalars(select(Dealer).where(Dealer.code == "D0001")).one()
+    shipping = select(Order.id).where(Order.dealer_id == Dealer.id, Order.status.in_(("approved", "shipped"))).exists()
     other = session.scalars(select(Dealer).where(Dealer.region == "east", Dealer.level == 1,
-                                                 Dealer.code.not_in(_DEMO_LOGIN_DEALERS),
-                                                 Dealer.name.like("Shanghai %")).order_by(Dealer.code)).first()
+                                                 Dealer.code.not_in(_DEMO_LOGIN_DEALERS), shipping,
+                                                 ~Dealer.name.like("Suzhou %")).order_by(Dealer.code)).first()
     recorded, tracks = [], []
     plan = [(d0001, hours, signed_at) for hours, signed_at in _DEMO_TRACKS]
     if other is not None:
@@ -945,7 +951,7 @@ def demo_decisions(session: Session, *, days: int = 90, now: datetime | None = N
                                   .exists())).all()
     out = []
     for order_id, amount, created, dealer in rows:
-        d = ruleset.decide(credit_facts(dealer, dealer.outstanding, amount, 100))
+        d = ruleset.decide(credit_facts(dealer, dealer.outstanding, amount, 100, dealer.overdue_days))
         out.append(dict(subject_type="order", subject_id=str(order_id), ruleset=d.ruleset, version=d.version,
                         rule=d.rule, outcome=d.outcome, explanation=d.to_dict(), decided_at=created,
                         context={"region": dealer.region, "tier": dealer.tier, "dealer": dealer.code,

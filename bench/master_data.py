@@ -2,7 +2,8 @@
 INSERT … ON CONFLICT, parents by code, the audit rows) against the one-record service path the API's
 POST /dealers uses, in one run. Printed, all measured in this run:
 - a dry run of the whole file (read, parse, check against the database), rows per second;
-- the import creating every dealer (a tenth of them level 2 under dealers of the same file);
+- the import creating every dealer (a tenth of them level 2 under dealers of the same file; limits up to
+  200,000.00, the credit file's threshold, above which a limit waits for approval);
 - a re-import changing a tenth of the rows (the others reported unchanged);
 - the same XLSX file read and imported as a dry run;
 - the baseline: dealers created one by one through dealerflow.masterdata.dealers.create, and the ratio.
@@ -37,7 +38,7 @@ def rows(n: int, prefix: str, change: int = 0) -> list[list]:
         level2 = i % 10 == 9
         parent = f"{prefix}{i - 1:06d}" if level2 and (i - 1) % 10 != 9 else ""
         out.append([f"{prefix}{i:06d}", f"Dealer {i}" + (" (renamed)" if change and i % change == 0 else ""),
-                    REGIONS[i % 6], "2" if parent else "1", parent, f"{(i % 50 + 1) * 10000}.00",
+                    REGIONS[i % 6], "2" if parent else "1", parent, f"{(i % 20 + 1) * 10000}.00",
                     f"am_{REGIONS[i % 6]}", "王经理", f"138{i:08d}", "1980-05-06", "2018-03-01", "45", "retail"])
     return out
 

@@ -9,6 +9,7 @@ from dealerflow.shared.notifications import Channel
 from .diversion import DiversionActivities
 from .orders import OrderActivities
 from .policies import PolicyActivities
+from .service import ServiceActivities
 from .settlement import SettlementActivities
 from .tasks import TaskActivities
 from .tiering import TieringActivities
@@ -19,4 +20,4 @@ def all_activities(sessions: sessionmaker[Session], channels: list[Channel] | No
     return [o.decide_credit, o.apply_review, t.open_task, t.record_task_completion, t.escalate_task,
             t.cancel_task, t.record_step_failure, *PolicyActivities(sessions, channels or []).all(),
             *SettlementActivities(sessions).all(), *TieringActivities(sessions).all(),
-            *DiversionActivities(sessions).all()]
+            *DiversionActivities(sessions).all(), *ServiceActivities(sessions).all()]

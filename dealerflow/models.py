@@ -790,3 +790,96 @@ class SalesDaily(Base):
     delivered_amount: Mapped[Decimal] = mapped_column(Numeric)
     returned_qty: Mapped[int] = mapped_column(BigInteger)
     returned_amount: Mapped[Decimal] = mapped_column(Numeric)
+
+
+# --- service and care ---------------------------------------------------------------------------
+
+SERVICE_STATUSES = ("open", "in_progress", "waiting_dealer", "closed")
+
+
+class ServiceRequest(Base):
+    """A dealer's request (诉求): answered by its category's role (the dealer's account manager by
+    default) as a human task, under the service rule file's targets for the dealer's tier."""
+    __tablename__ = "service_requests"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger, server_default=text("nextval('service_request_number')"),
+                                        unique=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    category: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    tier: Mapped[str] = mapped_column(String(32))  # the tier whose targets run now
+    region: Mapped[str] = mapped_column(String(64))  # the dealer's when filed, for reports
+    assignee_role: Mapped[str] = mapped_column(String(32))
+    assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    escalate_to: Mapped[str | None] = mapped_column(String(32))
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))  # the open (or last) human task
+    workflow_id: Mapped[str] = mapped_column(String(128))
+    ruleset_version: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str | None] = mapped_column(String(16))  # resolved | approved | rejected
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
+    satisfaction_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    filed_by: Mapped[str] = mapped_column(String(64))
+    first_response_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    reopened: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        Index("service_request_dealer", "dealer_id", "created_at"),
+        Index("service_request_open", "status", "created_at", postgresql_where="status <> 'closed'"),
+        CheckConstraint("status in ('open', 'in_progress', 'waiting_dealer', 'closed')", name="service_status"),
+        CheckConstraint("satisfaction is null or rated_at is not null", name="service_rated"),
+    )
+
+
+class ServiceMessage(Base):
+    """The request's thread: the dealer's text and the answers, with attachments checked like evidence."""
+    __tablename__ = "service_messages"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    author_role: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[list] = mapped_column(Json, default=list)  # [{kind, filename, content_type, size, sha256}]
+    created_at: Mapped[datetime] = _now()
+
+
+SERVICE_CLOCKS = ("response", "resolution")
+
+
+class ServiceClock(Base):
+    """One SLA clock of a request, in working seconds: `used` counted up to `running_since` (None while
+    paused or stopped); `due_at` and `remind_at` on the working calendar while it runs. The sweep
+    reminds and escalates from these columns, set-based: no timer per request."""
+    __tablename__ = "service_clocks"
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("service_requests.id"), primary_key=True)
+    clock: Mapped[str] = mapped_column(String(16), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(32))
+    target_s: Mapped[int] = mapped_column(Integer)
+    used_s: Mapped[int] = mapped_column(Integer, default=0)
+    running_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    remind_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    met: Mapped[bool | None] = mapped_column(Boolean)
+    __table_args__ = (
+        Index("service_clock_due", "due_at", postgresql_where="stopped_at is null and breached_at is null"),
+        Index("service_clock_remind", "remind_at", postgresql_where="stopped_at is null and reminded_at is null"),
+        CheckConstraint("clock in ('response', 'resolution')", name="service_clock_kind"),
+    )
+
+
+class ServiceEvent(Base):
+    """What happened to a request: filed, answered, paused, resumed, retargeted, reminded, breached,
+    closed, rated, reopened."""
+    __tablename__ = "service_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    at: Mapped[datetime] = _now()
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict] = mapped_column(Json, default=dict)

@@ -54,6 +54,7 @@ def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.D
     diversion sweep."""
     from api.diversion.temporal import sync_diversion_schedule
     from api.rebates.temporal import sync_rebate_schedules
+    from api.service.temporal import sync_service_schedule
     from api.tiering.temporal import sync_tiering_schedule
 
     upgrade(settings.database_url)
@@ -67,6 +68,7 @@ def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.D
             await sync_rebate_schedules(client=client, sessions=sessions, task_queue=settings.task_queue)
             await sync_tiering_schedule(client=client, sessions=sessions, task_queue=settings.task_queue)
             await sync_diversion_schedule(client=client, task_queue=settings.task_queue)
+            await sync_service_schedule(client=client, task_queue=settings.task_queue)
 
     try:
         deployed = []

@@ -85,3 +85,12 @@ from .tiering import (  # noqa: F401
     RetieringResult,
     month_of,
 )
+from .service import (  # noqa: F401
+    ServiceRequestInput,
+    ServiceCloseInput,
+    ServiceClosed,
+    ServiceSweepInput,
+    ServiceSweepResult,
+    SERVICE_SWEEP_SCHEDULE,
+    service_workflow_id,
+)

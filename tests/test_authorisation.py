@@ -16,7 +16,10 @@ from decimal import Decimal
 from fastapi.routing import _IncludedRouter
 from starlette.routing import Mount
 
-from dealerflow.models import (CodeBatch, DiversionCase, Evidence, OrderReturn, Payment, Policy, PolicyAssignment,
+from sqlalchemy import select
+
+from dealerflow.service import requests as service_requests
+from dealerflow.models import (CodeBatch, Dealer, ServiceMessage, DiversionCase, Evidence, OrderReturn, Payment, Policy, PolicyAssignment,
                                ProductCode, SettlementRun, Statement)
 from dealerflow.shared.evidence import EvidenceStore
 from api.scope import ALL_DEALERS
@@ -115,6 +118,16 @@ ROUTES = {
     "GET /api/v1/notifications": gate(*EVERYONE),
     "GET /api/v1/health": Entry(public=True),
     "GET /api/v1/dealers/{code}/tier": gate(*EVERYONE, scoped="detail"),
+    "GET /api/v1/service/categories": gate(*EVERYONE),
+    "POST /api/v1/service/requests": gate(*DEALER),
+    "GET /api/v1/service/requests": gate(*EVERYONE, scoped="list"),
+    "GET /api/v1/service/requests/{request_id}": gate(*EVERYONE, scoped="detail"),
+    "POST /api/v1/service/requests/{request_id}/messages": gate(*EVERYONE, scoped="detail"),
+    "POST /api/v1/service/requests/{request_id}/status": gate(*STAFF, scoped="detail", json={"status": "in_progress"}),
+    "POST /api/v1/service/requests/{request_id}/close": gate(*STAFF, send=False, json={"outcome": "resolved"}),
+    "POST /api/v1/service/requests/{request_id}/rating": gate(*DEALER, scoped="write", json={"score": 5}),
+    "POST /api/v1/service/requests/{request_id}/reopen": gate(*DEALER, scoped="write", json={"text": "again"}),
+    "GET /api/v1/service/requests/{request_id}/attachments/{message_id}/{index}": gate(*EVERYONE, scoped="detail"),
     "GET /api/v1/tiering/distribution": gate(*HQ),
     "POST /api/v1/tiering/runs": gate(*HQ, send=False),
     "GET /api/v1/tiering/runs": gate(*HQ),
@@ -189,7 +202,8 @@ DUMMY = {"order_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()), "policy_id
          "question_id": "1", "assignment_id": str(uuid.uuid4()), "evidence_id": "999999999", "run_id": "no-such-run",
          "statement_id": str(uuid.uuid4()), "code": "NO-SUCH-CODE", "code:path": "NO-SUCH-CODE", "kind": "payments",
          "month": "2020-01", "case_id": "999999999", "failure_id": "999999999", "notification_id": "999999999",
-         "ruleset": "no_such_ruleset", "sku": "NO-SUCH-SKU"}
+         "ruleset": "no_such_ruleset", "sku": "NO-SUCH-SKU", "request_id": str(uuid.uuid4()),
+         "message_id": "999999999", "index": "0"}
 
 
 def app_routes(app) -> list[tuple[str, str]]:
@@ -263,13 +277,20 @@ def world(client, sessions, settings, make_dealer, make_user, product, stack_set
             s.flush()
             s.add(ProductCode(code=code, batch_id=batch.id, serial=1 if name == "own" else 2, product_id=product.id,
                               dealer_id=dealer.id, region=dealer.region))
+            request, _ = service_requests.file_request(
+                s, dealer=s.get(Dealer, dealer.id), actor="dealer", category="product", subject="s", text="t",
+                attachments=[{"kind": "photo", "filename": "w.png", "content_type": "image/png", "size": len(PNG),
+                              "sha256": stored.sha256}], now=now)
+            s.flush()
+            message_id = s.scalar(select(ServiceMessage.id).where(ServiceMessage.request_id == request.id))
             evidence = Evidence(assignment_id=assignment.id, attempt=1, kind="photo", filename="w.png",
                                 content_type="image/png", size=len(PNG), sha256=stored.sha256, uploaded_by="x")
             s.add(evidence)
             s.flush()
             objects[name] = {"order_id": order_id, "statement_id": str(statement.id), "case_id": str(case.id),
                              "code": dealer.code, "code:path": code, "assignment_id": str(assignment.id),
-                             "evidence_id": str(evidence.id), "__dealer": dealer.code}
+                             "evidence_id": str(evidence.id), "__dealer": dealer.code,
+                             "request_id": str(request.id), "message_id": str(message_id)}
     headers = {role: {**actor.headers, "Cookie": "dealerflow_token=" + actor.headers["Authorization"][7:]}
                for role, actor in actors.items()}
     headers["anonymous"] = {}

@@ -29,13 +29,17 @@ SWEEP = dict(start_to_close_timeout=timedelta(minutes=10),
 class ServiceRequestWorkflow:
     def __init__(self) -> None:
         self._reopened: list[TaskSpec] = []
+        self._asking: str | None = None  # the task whose workflow has started
+
 
     @workflow.run
     async def run(self, inp: ServiceRequestInput) -> str:
         spec = inp.task
         while True:
             workflow.upsert_search_attributes([STAGE.value_set("open")])
-            answer = await (await start_task(spec, detached=True))
+            handle = await start_task(spec, detached=True)
+            self._asking = spec.task_id
+            answer = await handle
             await workflow.execute_activity("close_service_request", ServiceCloseInput(inp.request_id, answer),
                                             result_type=ServiceClosed, **ACTIVITY)
             workflow.upsert_search_attributes([STAGE.value_set("closed")])
@@ -46,9 +50,18 @@ class ServiceRequestWorkflow:
                 return answer.outcome
             spec = self._reopened.pop(0)
 
-    @workflow.signal
-    def reopen(self, task: TaskSpec) -> None:
+    @workflow.update
+    async def asking(self, task_id: str) -> str:
+        """Returns once the task's workflow has started: the API answers the dealer after that, so the
+        task can be completed as soon as the request is shown."""
+        await workflow.wait_condition(lambda: self._asking == task_id)
+        return task_id
+
+    @workflow.update
+    async def reopen(self, task: TaskSpec) -> str:
         self._reopened.append(task)
+        await workflow.wait_condition(lambda: self._asking == task.task_id)
+        return task.task_id
 
 
 @workflow.defn

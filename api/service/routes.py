@@ -247,6 +247,8 @@ async def close_request(*, request: Request, client, user, request_id: str, outc
 async def close(request_id: str, body: CloseRequest, request: Request, client: TemporalDep, user: CurrentUser):
     """Staff close a request: outcome `resolved`, or `approved` / `rejected` for an approval category
     (a promotion application), with a comment the dealer reads. Closed in the background: read it again."""
+    if user.role == "dealer":
+        raise Forbidden("the one who answers closes a request")
     await close_request(request=request, client=client, user=user, request_id=request_id, outcome=body.outcome,
                         comment=body.comment)
     return await run_in_threadpool(_read, request, user, request_id)

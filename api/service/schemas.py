@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictInt, StringConstraints
 
 from api.schemas import Out, Strict
 
@@ -93,7 +93,7 @@ class CloseRequest(Strict):
 
 
 class Rating(Strict):
-    score: int = Field(description="on the service rule file's scale (1 to 5 as shipped)")
+    score: StrictInt = Field(description="on the service rule file's scale (1 to 5 as shipped)")
     comment: Annotated[str, StringConstraints(max_length=2000)] = ""
 
 

@@ -21,18 +21,20 @@ SWEEP_EVERY = timedelta(minutes=1)
 
 async def start_request(*, client: Client, task_queue: str, workflow_id: str, request_id: str, task: TaskSpec,
                         reopen_within: int, dealer_code: str, region: str) -> None:
+    """Start the request's workflow and wait until its task's workflow has started."""
     try:
-        await client.start_workflow(
+        handle = await client.start_workflow(
             ServiceRequestWorkflow.run, ServiceRequestInput(request_id, task, reopen_within), id=workflow_id,
             task_queue=task_queue, search_attributes=TypedSearchAttributes([
                 Pair(DEALER_ID, dealer_code), Pair(REGION, region), Pair(STAGE, "open")]))
+        await handle.execute_update(ServiceRequestWorkflow.asking, task.task_id)
     except RPCError as e:
         raise unavailable(e) from None
 
 
 async def signal_reopen(*, client: Client, workflow_id: str, task: TaskSpec) -> None:
     try:
-        await client.get_workflow_handle(workflow_id).signal(ServiceRequestWorkflow.reopen, task)
+        await client.get_workflow_handle(workflow_id).execute_update(ServiceRequestWorkflow.reopen, task)
     except RPCError as e:
         if "workflow execution already completed" in str(e).lower():
             raise Conflict("the reopening window of this request has passed") from None

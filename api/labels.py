@@ -64,6 +64,13 @@ LABELS: dict[str, str] = {
     # imports
     "shipments": N_("shipments"), "deliveries": N_("deliveries"), "returns": N_("returns"),
     "payments": N_("payments"),
+    # dealer requests: statuses, categories, what happened
+    "in_progress": N_("in progress"), "waiting_dealer": N_("waiting for the dealer"),
+    "service_request": N_("dealer request"), "service": N_("request"), "product": N_("product question"),
+    "training": N_("training"), "after_sales": N_("after-sales"), "expiring_stock": N_("expiring stock"),
+    "promotion": N_("promotion application"), "filed": N_("filed"), "answered": N_("answered"),
+    "status": N_("status changed"), "retargeted": N_("targets changed with the tier"), "breached": N_("past target"),
+    "rated": N_("rated"), "reopened": N_("reopened"),
     # periods
     "quarter": N_("quarter"), "month": N_("month"), "year": N_("year"),
 }

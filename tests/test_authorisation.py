@@ -196,6 +196,14 @@ ROUTES = {
     "GET /console/products/{sku}": gate(*HQ), "POST /console/products/{sku}": gate("admin"),
     "GET /console/users": gate(*HQ), "POST /console/users": gate("admin"),
     "GET /console/regions": gate(*HQ), "GET /console/system": gate(*HQ),
+    "GET /console/service": gate(*EVERYONE, scoped="list"),
+    "GET /console/service/new": gate(*DEALER), "POST /console/service/new": gate(*DEALER),
+    "GET /console/service/{request_id}": gate(*EVERYONE, scoped="detail"),
+    "POST /console/service/{request_id}/messages": gate(*EVERYONE, scoped="detail"),
+    "POST /console/service/{request_id}/status": gate(*STAFF, scoped="detail", form={"status": "in_progress"}),
+    "POST /console/service/{request_id}/close": gate(*STAFF, send=False, form={"outcome": "resolved"}),
+    "POST /console/service/{request_id}/rating": gate(*DEALER, scoped="write", form={"score": "5"}),
+    "POST /console/service/{request_id}/reopen": gate(*DEALER, scoped="write", form={"text": "again"}),
 }
 
 DUMMY = {"order_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()), "policy_id": "no_such_policy",

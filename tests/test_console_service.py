@@ -65,3 +65,14 @@ def test_another_dealers_request_page_is_not_found(client, make_dealer):
     client.post("/console/logout")
     login(client, mine.user.username)
     assert client.get(url).status_code == 404
+
+
+def test_the_sla_report_page_reads_on_a_phone(client, make_user):
+    hq = make_user("hq")
+    login(client, hq.user.username)
+    page = client.get("/console/service/reports")
+    assert page.status_code == 200 and "Open backlog by age" in page.text and "By person" in page.text
+    refused = client.get("/console/service/reports", params={"since": "yesterday"})
+    assert refused.status_code == 422 and "2026-10-08" in refused.text
+    zh = client.get("/console/service/reports", headers={"Accept-Language": "zh-CN"})
+    assert "诉求时效" in zh.text

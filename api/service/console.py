@@ -14,6 +14,7 @@ from api.deps import SessionDep, TemporalDep
 from api.i18n import locale_of
 from api.pages import N_, ConsoleUser, back, page, refusal, require, translator
 from api.paging import paging
+from api.scope import STAFF
 from api.service import routes as api
 from api.service.views import categories, request_count, request_list, request_read, visible_request
 
@@ -70,6 +71,25 @@ async def file_request(request: Request, client: TemporalDep, user: ConsoleUser)
         return await run_in_threadpool(_new_page, request, user, message, status_code,
                                        dict(form.fields) if form else {})
     return back(f"/console/service/{request_id}", flash=_t(request, "Request sent."))
+
+
+@router.get("/service/reports")
+def reports_page(request: Request, session: SessionDep, user: ConsoleUser, since: str | None = None,
+                 until: str | None = None):
+    """The SLA report: the same figures as the API, as tables that read on a phone."""
+    require(user, *STAFF)
+    from datetime import date
+    error = None
+    try:
+        first = date.fromisoformat(since) if since else None
+        last = date.fromisoformat(until) if until else None
+        data = api.sla_report(session, user, first, last)
+    except (ValueError, DomainError) as e:
+        error = _t(request, "Give the days as 2026-10-08, the first before the last.")
+        data = api.sla_report(session, user, None, None)
+        del e
+    return page(request, "service_reports.html", user, 422 if error else 200, report=data, error=error,
+                since=since or "", until=until or "")
 
 
 def _request_page(request: Request, user, request_id: str, message: str | None = None, status_code: int = 200):

@@ -5,7 +5,7 @@ the dealer rates the answer once and may reopen it. Another dealer's request is 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Annotated
 from urllib.parse import quote
 
@@ -15,17 +15,19 @@ from starlette.concurrency import run_in_threadpool
 
 from dealerflow.core.errors import Forbidden, Invalid, NotFound, TooLarge, Unsupported
 from dealerflow.models import Dealer, HumanTask
-from dealerflow.service import requests as service
+from dealerflow.models import ServiceRequest
+from dealerflow.service import reports as service_reports, requests as service
+from dealerflow.shared.accounts import day_start
 from dealerflow.service.rules import ruleset as service_rules
 from dealerflow.shared.evidence import ALLOWED, EvidenceStore, EvidenceTooLarge, EvidenceTypeNotAllowed, download_name
 
-from api.deps import CurrentUser, DealerUser, SessionDep, TemporalDep
+from api.deps import CurrentUser, DealerUser, SessionDep, TemporalDep, require_role
 from api.errors import responses
 from api.i18n import locale_of
 from api.schemas import BIGINT
-from api.scope import STAFF
+from api.scope import STAFF, dealer_filter
 from api.service.schemas import (CategoryRead, CloseRequest, Rating, Reopen, RequestRead, RequestSummary,
-                                 StatusChange)
+                                 SlaReport, StatusChange)
 from api.service.temporal import signal_reopen, start_request
 from api.service.views import attachment_of, categories, request_count, request_list, request_read, visible_request
 from api.tasks.schemas import TaskComplete
@@ -307,3 +309,22 @@ def attachment(request_id: str, message_id: Annotated[int, Path(ge=1, le=BIGINT)
     return FileResponse(path, media_type=a.get("content_type") or "application/octet-stream", headers={
         "Content-Disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name, safe='')}",
         "X-Content-Type-Options": "nosniff"})
+
+
+def sla_report(session, user, since: date | None, until: date | None) -> dict:
+    """The SLA report over requests filed from `since` to `until` (Beijing days, both included; default
+    the last 30 days), scoped to the caller's dealers."""
+    now = datetime.now(timezone.utc)
+    until = until or now.astimezone(timezone(timedelta(hours=8))).date()
+    since = since or until - timedelta(days=29)
+    if since > until:
+        raise Invalid("the first day comes after the last", field="since")
+    return service_reports.report(session, since=day_start(since), until=day_start(until + timedelta(days=1)),
+                                  now=now, scope=dealer_filter(user, ServiceRequest.dealer_id))
+
+
+@router.get("/api/v1/service/reports/sla", response_model=SlaReport, dependencies=[require_role(*STAFF)])
+def get_sla_report(session: SessionDep, user: CurrentUser, since: date | None = None, until: date | None = None):
+    """Targets met and breached by tier, region, category and person; satisfaction; open backlog by age.
+    A region manager or account manager sees its own dealers' requests."""
+    return sla_report(session, user, since, until)

@@ -99,3 +99,34 @@ class Rating(Strict):
 
 class Reopen(Strict):
     text: Text
+
+
+class SlaRow(BaseModel):
+    key: str
+    requests: int
+    closed: int
+    response_met: int
+    response_breached: int
+    resolution_met: int
+    resolution_breached: int
+    met_rate: float | None = Field(description="resolution targets met / decided (met or breached)")
+    satisfaction: float | None
+    rated: int
+
+
+class BacklogRow(BaseModel):
+    age: str
+    open: int
+    breached: int
+
+
+class SlaReport(Out):
+    since: datetime
+    until: datetime
+    by_tier: list[SlaRow]
+    by_region: list[SlaRow]
+    by_category: list[SlaRow]
+    by_person: list[SlaRow]
+    totals: dict[str, int]
+    satisfaction: float | None
+    backlog: list[BacklogRow]

@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(PY) bench/retiering.py
 	$(PY) bench/scans.py
 	$(PY) bench/reports.py
+	$(PY) bench/service_sla.py
 
 clean:
 	rm -rf $(VENV) .data

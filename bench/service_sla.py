@@ -27,7 +27,8 @@ from sqlalchemy import func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dealerflow.contracts import ServiceRequestInput, ServiceSweepInput, ServiceSweepResult  # noqa: E402
+from dealerflow.contracts import (SERVICE_SWEEP_SCHEDULE, ServiceRequestInput, ServiceSweepInput,  # noqa: E402
+                                  ServiceSweepResult)
 from dealerflow.core.db import make_engine, make_sessionmaker  # noqa: E402
 from dealerflow.core.temporal import connect  # noqa: E402
 from dealerflow.models import Dealer, HumanTask, ServiceClock, ServiceRequest  # noqa: E402
@@ -125,6 +126,12 @@ async def history_lengths(settings, filed: list[tuple], sample: int = 20) -> tup
     return sum(requests) / len(requests), sum(tasks) / len(tasks)
 
 
+async def pause_schedule(settings) -> None:
+    """The minutely sweep of the schedule would take the due requests before the measured sweep."""
+    client = await connect(settings)
+    await client.get_schedule_handle(SERVICE_SWEEP_SCHEDULE).pause(note="benchmark measures its own sweep")
+
+
 async def sweep(settings) -> tuple[float, ServiceSweepResult]:
     client = await connect(settings)
     started = time.perf_counter()
@@ -148,6 +155,7 @@ def main() -> None:
     with BenchStack("bench-service") as bench:
         engine = make_engine(bench.settings.database_url)
         sessions = make_sessionmaker(engine)
+        asyncio.run(pause_schedule(bench.settings))
         worker = bench.worker()
         rss = PeakRss(worker.pid)
         rss.start()

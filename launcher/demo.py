@@ -708,3 +708,69 @@ def demo_scans(session: Session, *, seed: int = DEFAULT_SEED, now: datetime | No
              "scanned_at": (now - timedelta(hours=24) * (1 - n / len(rows))).isoformat(),
              **({"price": f"{price:.2f}"} if price is not None else {})}
             for n, (unit, region, price) in enumerate(rows)]
+
+
+# --- dealer requests -----------------------------------------------------------------------------------
+
+# (dealer code, category, subject, text, filed hours ago, what happens: open | answered | waiting | closed:<score>)
+DEMO_REQUESTS = [
+    ("d0001", "product", "断桥铝窗密封条规格", "新到的断桥铝窗密封条和样册不一致，请确认规格。", 1, "open"),
+    ("d0001", "after_sales", "客户投诉推拉门异响", "两位客户反映推拉门滑轮异响，需要售后上门。", 26, "answered"),
+    ("d0001", "training", "新品安装培训名额", "申请2个新品安装培训名额。", 120, "closed:5"),
+    ("d0001", "promotion", "国庆促销活动申请", "申请国庆期间门店满减促销，附方案。", 3, "open"),
+    ("d0002", "policy", "春季陈列政策的补贴标准", "陈列补贴是按门店面积还是按样品数量？", 30, "waiting"),
+    ("d0002", "expiring_stock", "临期五金件处理", "有一批五金配件即将过期，申请调换。", 240, "open"),
+]
+
+
+def demo_requests(session: Session, now: datetime) -> list[tuple]:
+    """Requests in every state for the demo: open (one long past its targets), answered, waiting for
+    the dealer, a promotion application for HQ, and closed ones rated across tiers. Returns the open
+    ones as (request id, workflow id, task, dealer code, region) for their workflows to be started."""
+    from dealerflow.contracts import TaskResult
+    from dealerflow.service import requests as service
+    from dealerflow.shared import human_tasks
+
+    plan = list(DEMO_REQUESTS)
+    others = session.execute(select(Dealer.code, Dealer.tier).where(Dealer.level == 1, Dealer.code > "D0002")
+                             .order_by(Dealer.code).limit(40)).all()
+    by_tier: dict[str, list[str]] = {}
+    for code, tier in others:
+        by_tier.setdefault(tier, []).append(code)
+    for tier, scores in (("core", (5, 4)), ("key", (4, 3, 5)), ("normal", (3, 2, 4))):
+        for i, score in enumerate(scores):
+            codes = by_tier.get(tier, [])
+            if i < len(codes):
+                plan.append((codes[i], ("product", "after_sales", "training")[i], f"Demo request {tier} {i + 1}",
+                             "Please advise.", 48 + 24 * i, f"closed:{score}"))
+        if by_tier.get(tier):
+            plan.append((by_tier[tier][-1], "after_sales", f"Overdue repair ({tier})", "Still waiting for the part.",
+                         24 * 12, "open"))
+    users = {u.dealer_id: u for u in session.scalars(select(User).where(User.role == "dealer"))}
+    open_ = []
+    for code, category, subject, body, hours, state in plan:
+        dealer = session.scalars(select(Dealer).where(Dealer.code == code.upper())).first()
+        if dealer is None:
+            continue
+        filed = now - timedelta(hours=hours)
+        dealer_user = users.get(dealer.id)
+        actor = dealer_user.username if dealer_user else code.lower()
+        r, task = service.file_request(session, dealer=dealer, actor=actor, category=category, subject=subject,
+                                       text=body, attachments=[], now=filed)
+        staff = session.scalars(select(User).where(User.username == (dealer.account_manager or "hq"))).first() \
+            or session.scalars(select(User).where(User.username == "hq")).first()
+        if state in ("answered", "waiting") or state.startswith("closed"):
+            service.post_message(session, r, user=staff, text="收到，正在处理。", attachments=[],
+                                 now=filed + timedelta(hours=1))
+        if state == "waiting":
+            service.set_status(session, r, user=staff, status="waiting_dealer", now=filed + timedelta(hours=2))
+        if state.startswith("closed"):
+            result = TaskResult(str(r.task_id), "resolved", staff.username, "已处理完毕。")
+            human_tasks.record_completion(session, result)
+            service.close(session, r.id, result, filed + timedelta(hours=5))
+            if dealer_user is not None:
+                service.rate(session, r, user=dealer_user, score=int(state.split(":")[1]), comment="",
+                             now=filed + timedelta(hours=6))
+        else:
+            open_.append((str(r.id), r.workflow_id, task, dealer.code, dealer.region))
+    return open_

@@ -72,6 +72,7 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
             _settle_demo(settings)
             _retier_demo(settings)
             _diversion_demo(settings)
+            _service_demo(settings)
         _banner(settings)
         return _supervise(settings, children)
     except KeyboardInterrupt:
@@ -272,6 +273,44 @@ def _diversion_demo(settings: Settings) -> None:
               f"{', '.join(str(c.case_id) for c in result.cases) or 'none'} waits for HQ's investigation")
     except Exception as e:  # the demo still runs; scans can be sent to the API
         print(f"warning: could not load the demo scans: {e}", file=sys.stderr)
+    finally:
+        engine.dispose()
+
+
+def _service_demo(settings: Settings) -> None:
+    """First run: dealer requests in every state, their workflows started, and one SLA sweep so the
+    requests past their targets show as escalated."""
+    import asyncio
+    from datetime import datetime, timezone
+
+    from api.service.temporal import start_request
+    from dealerflow.core.temporal import connect
+    from dealerflow.service import sla
+    from dealerflow.service.rules import ruleset as service_rules
+    from launcher.demo import demo_requests
+
+    engine = make_engine(settings.database_url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+
+    async def start(rows, reopen_within):
+        client = await connect(settings)
+        for request_id, workflow_id, task, code, region in rows:
+            await start_request(client=client, task_queue=settings.task_queue, workflow_id=workflow_id,
+                                request_id=request_id, task=task, reopen_within=reopen_within, dealer_code=code,
+                                region=region)
+
+    try:
+        _step("filing the demo dealers' requests")
+        now = datetime.now(timezone.utc)
+        with sessions.begin() as session:
+            rows = demo_requests(session, now)
+            reopen_within = service_rules(session)[1].reopen_within
+        asyncio.run(start(rows, reopen_within))
+        with sessions.begin() as session:
+            swept = sla.sweep(session, now)
+        _step(f"  {len(rows)} open requests; {swept.breached} targets already past, escalated")
+    except Exception as e:  # the demo still runs; dealers can file requests from the console
+        print(f"warning: could not file the demo requests: {e}", file=sys.stderr)
     finally:
         engine.dispose()
 

@@ -216,3 +216,29 @@ def test_fulfilment_and_the_account(seeded):
         assert count(AccountEntry) == (s.scalar(select(func.count()).where(Order.delivered_at.is_not(None)))
                                        + count(OrderReturn) + count(Payment))
         assert s.scalar(select(func.count(Payment.order_id.distinct()))) < count(Payment)  # some paid in two
+
+
+def test_dealer_requests_in_every_state(seeded):
+    from dealerflow.core.config import ROOT
+    from dealerflow.models import ServiceClock, ServiceRequest
+    from dealerflow.service import sla
+    from dealerflow.shared import rulebook
+    from launcher.demo import demo_requests
+
+    sessions, _ = seeded
+    now = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)  # Monday, 12:00 in Beijing
+    with sessions.begin() as s:
+        if rulebook.active_version(s, "service") is None:
+            rulebook.deploy(s, filename="rules/service.yaml", text=(ROOT / "rules" / "service.yaml").read_text(),
+                            actor="tests")
+        opened = demo_requests(s, now)
+        swept = sla.sweep(s, now)
+    with sessions() as s:
+        states = dict(s.execute(select(ServiceRequest.status, func.count()).group_by(ServiceRequest.status)).all())
+        rated = s.scalars(select(ServiceRequest.satisfaction).where(ServiceRequest.satisfaction.is_not(None))).all()
+        tiers = set(s.scalars(select(ServiceRequest.tier)))
+        breached = s.scalar(select(func.count()).select_from(ServiceClock).where(ServiceClock.breached_at.is_not(None)))
+    assert {"open", "in_progress", "waiting_dealer", "closed"} <= set(states)
+    assert len(opened) == states["open"] + states.get("in_progress", 0) + states["waiting_dealer"]
+    assert len(rated) >= 4 and min(rated) < max(rated) and {"core", "key", "normal"} <= tiers
+    assert breached >= 2 and swept.breached >= 2

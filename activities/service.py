@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from dealerflow.contracts import ServiceCloseInput, ServiceClosed, ServiceSweepInput, ServiceSweepResult
+from dealerflow.care import daily as care
+from dealerflow.contracts import CareDayInput, CareDayResult, ServiceCloseInput, ServiceClosed, ServiceSweepInput, ServiceSweepResult
 from dealerflow.service import requests, sla
+from dealerflow.shared.accounts import business_date
 
 
 class ServiceActivities:
@@ -26,5 +28,12 @@ class ServiceActivities:
         with self.sessions.begin() as session:
             return sla.sweep(session, inp.now or datetime.now(timezone.utc), batch=inp.batch)
 
+    @activity.defn
+    def run_daily_care(self, inp: CareDayInput) -> CareDayResult:
+        day = date.fromisoformat(inp.day) if inp.day else business_date(datetime.now(timezone.utc))
+        with self.sessions.begin() as session:
+            done = care.run_day(session, day)
+        return CareDayResult(day.isoformat(), done.greeted, done.points, done.told_eve, done.contact_tasks)
+
     def all(self) -> list:
-        return [self.close_service_request, self.sweep_service_sla]
+        return [self.close_service_request, self.sweep_service_sla, self.run_daily_care]

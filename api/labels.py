@@ -71,6 +71,9 @@ LABELS: dict[str, str] = {
     "promotion": N_("promotion application"), "filed": N_("filed"), "answered": N_("answered"),
     "status": N_("status changed"), "retargeted": N_("targets changed with the tier"), "breached": N_("past target"),
     "rated": N_("rated"), "reopened": N_("reopened"),
+    # dealer care: contact channels, kinds of notification
+    "visit": N_("visit"), "phone": N_("phone"), "wecom": N_("WeCom"), "meeting": N_("meeting"), "care": N_("care"),
+    "birthday": N_("birthday"), "anniversary": N_("anniversary"),
     # periods
     "quarter": N_("quarter"), "month": N_("month"), "year": N_("year"),
 }

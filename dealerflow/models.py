@@ -883,3 +883,50 @@ class ServiceEvent(Base):
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[dict] = mapped_column(Json, default=dict)
+
+
+class CareEvent(Base):
+    """A birthday of the dealer's contact or a cooperation anniversary, greeted once a year; its offer's
+    points go to the points ledger (source `care`) in the same transaction."""
+    __tablename__ = "care_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    occasion: Mapped[str] = mapped_column(String(16))  # birthday | anniversary
+    on_date: Mapped[date] = mapped_column(Date)
+    years: Mapped[int | None] = mapped_column(Integer)  # anniversaries: years of cooperation
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        UniqueConstraint("dealer_id", "occasion", "on_date", name="care_once"),
+        Index("care_event_day", "on_date"),
+    )
+
+
+class ContactTask(Base):
+    """An account manager's contact due with a dealer, by the tier's cadence; closed by recording a
+    contact. One open task per dealer."""
+    __tablename__ = "contact_tasks"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    account_manager: Mapped[str | None] = mapped_column(String(64))
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | done
+    created_at: Mapped[datetime] = _now()
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    contact_id: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (
+        Index("contact_task_open", "dealer_id", unique=True, postgresql_where="status = 'open'"),
+        Index("contact_task_manager", "account_manager", "due_on", postgresql_where="status = 'open'"),
+    )
+
+
+class DealerContact(Base):
+    """A contact with a dealer that an account manager recorded: when, how, what was said."""
+    __tablename__ = "dealer_contacts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    by: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))  # visit | phone | wecom | meeting
+    note: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("dealer_contact_latest", "dealer_id", "at"),)

@@ -76,3 +76,23 @@ def test_the_sla_report_page_reads_on_a_phone(client, make_user):
     assert refused.status_code == 422 and "2026-10-08" in refused.text
     zh = client.get("/console/service/reports", headers={"Accept-Language": "zh-CN"})
     assert "诉求时效" in zh.text
+
+
+def test_the_care_page_lists_contacts_due_and_records_one(client, sessions, make_dealer, make_user):
+    from datetime import date
+
+    from dealerflow.care import daily
+    am = make_user("account_manager")
+    dealer = make_dealer(tier="core", account_manager=am.user.username, cooperation_since=date(2026, 1, 1))
+    with sessions.begin() as s:
+        daily.run_day(s, date(2031, 6, 12))
+    login(client, am.user.username)
+    page = client.get("/console/care")
+    assert page.status_code == 200 and dealer.dealer.code in page.text and "days overdue" in page.text
+    refused = client.post("/console/care/contacts", data={"dealer": dealer.dealer.code, "channel": "phone",
+                                                          "note": " "})
+    assert refused.status_code == 422
+    done = client.post("/console/care/contacts", data={"dealer": dealer.dealer.code, "channel": "phone",
+                                                       "note": "Called about the spring fair"}, follow_redirects=False)
+    assert done.status_code == 303
+    assert dealer.dealer.code not in client.get("/console/care").text

@@ -14,7 +14,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from dealerflow.contracts import (STAGE, ServiceCloseInput, ServiceClosed, ServiceRequestInput,
+    from dealerflow.contracts import (STAGE, CareDayInput, CareDayResult, ServiceCloseInput, ServiceClosed, ServiceRequestInput,
                                       ServiceSweepInput, ServiceSweepResult, TaskSpec)
 
 from .human_task import start_task
@@ -77,3 +77,12 @@ class ServiceSweepWorkflow:
                                        total.retargeted + done.retargeted)
             if max(done.reminded, done.breached) < inp.batch:
                 return total
+
+
+@workflow.defn
+class CareDailyWorkflow:
+    """Every morning from a Schedule: greetings and offers, tomorrow's occasions told to the account
+    managers, contact tasks by cadence — one set-based activity for every dealer."""
+    @workflow.run
+    async def run(self, inp: CareDayInput) -> CareDayResult:
+        return await workflow.execute_activity("run_daily_care", inp, result_type=CareDayResult, **SWEEP)

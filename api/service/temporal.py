@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleIntervalSpec,
+from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleCalendarSpec, ScheduleIntervalSpec,
+                               ScheduleRange,
                                ScheduleOverlapPolicy, SchedulePolicy, ScheduleSpec)
 from temporalio.common import SearchAttributePair as Pair, TypedSearchAttributes
 from temporalio.service import RPCError
 
-from dealerflow.contracts import (DEALER_ID, REGION, SERVICE_SWEEP_SCHEDULE, STAGE, ServiceRequestInput,
+from dealerflow.contracts import (CARE_SCHEDULE, DEALER_ID, CareDayInput, REGION, SERVICE_SWEEP_SCHEDULE, STAGE, ServiceRequestInput,
                                   ServiceSweepInput, TaskSpec)
 from dealerflow.core.errors import Conflict
-from workflows import ServiceRequestWorkflow, ServiceSweepWorkflow
+from workflows import CareDailyWorkflow, ServiceRequestWorkflow, ServiceSweepWorkflow
 
 from api.temporal_calls import ensure_schedule, unavailable
 
@@ -42,7 +43,8 @@ async def signal_reopen(*, client: Client, workflow_id: str, task: TaskSpec) -> 
 
 
 async def sync_service_schedule(*, client: Client, task_queue: str) -> None:
-    """The SLA sweep every minute: reminders, breaches and escalations of every open request."""
+    """The SLA sweep every minute (reminders, breaches and escalations of every open request) and the
+    daily care run."""
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
             ServiceSweepWorkflow.run, ServiceSweepInput(), id="service-sla-sweep", task_queue=task_queue,
@@ -50,3 +52,12 @@ async def sync_service_schedule(*, client: Client, task_queue: str) -> None:
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=SWEEP_EVERY)]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP))
     await ensure_schedule(client, SERVICE_SWEEP_SCHEDULE, schedule)
+
+    care = Schedule(
+        action=ScheduleActionStartWorkflow(
+            CareDailyWorkflow.run, CareDayInput(), id="care-daily", task_queue=task_queue,
+            typed_search_attributes=TypedSearchAttributes([Pair(STAGE, "scheduled")])),
+        # 08:00 in Beijing: greetings arrive in the morning, account managers hear of tomorrow's
+        spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=(ScheduleRange(0),))]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP))
+    await ensure_schedule(client, CARE_SCHEDULE, care)

@@ -93,4 +93,7 @@ from .service import (  # noqa: F401
     ServiceSweepResult,
     SERVICE_SWEEP_SCHEDULE,
     service_workflow_id,
+    CareDayInput,
+    CareDayResult,
+    CARE_SCHEDULE,
 )

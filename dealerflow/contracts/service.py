@@ -43,3 +43,20 @@ SERVICE_SWEEP_SCHEDULE = "service-sla-sweep"
 
 def service_workflow_id(request_id: str) -> str:
     return f"service-{request_id}"
+
+
+@dataclass
+class CareDayInput:
+    day: str | None = None  # YYYY-MM-DD, Beijing; None: today
+
+
+@dataclass
+class CareDayResult:
+    day: str
+    greeted: int = 0
+    points: int = 0
+    told_eve: int = 0
+    contact_tasks: int = 0
+
+
+CARE_SCHEDULE = "care-daily"

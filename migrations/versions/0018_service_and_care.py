@@ -1,4 +1,5 @@
-"""dealer service and care: requests with SLA clocks on the working calendar, their threads and events
+"""dealer service and care: requests with SLA clocks on the working calendar, their threads and events;
+birthday and anniversary care, account managers' contact tasks and contacts
 
 Revision ID: 0018
 Revises: 0011
@@ -92,9 +93,46 @@ def upgrade() -> None:
         sa.Column('detail', JSON, nullable=False),
     )
     op.create_index('ix_service_events_request_id', 'service_events', ['request_id'])
+    op.create_table(
+        'care_events',
+        sa.Column('id', sa.BigInteger(), primary_key=True),
+        sa.Column('dealer_id', sa.Integer(), sa.ForeignKey('dealers.id'), nullable=False),
+        sa.Column('occasion', sa.String(16), nullable=False),
+        sa.Column('on_date', sa.Date(), nullable=False),
+        sa.Column('years', sa.Integer(), nullable=True),
+        sa.Column('points', sa.Integer(), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.UniqueConstraint('dealer_id', 'occasion', 'on_date', name='care_once'),
+    )
+    op.create_index('care_event_day', 'care_events', ['on_date'])
+    op.create_table(
+        'contact_tasks',
+        sa.Column('id', sa.BigInteger(), primary_key=True),
+        sa.Column('dealer_id', sa.Integer(), sa.ForeignKey('dealers.id'), nullable=False),
+        sa.Column('account_manager', sa.String(64), nullable=True),
+        sa.Column('due_on', sa.Date(), nullable=False),
+        sa.Column('status', sa.String(16), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        _when('done_at'),
+        sa.Column('contact_id', sa.BigInteger(), nullable=True),
+    )
+    op.create_index('contact_task_open', 'contact_tasks', ['dealer_id'], unique=True,
+                    postgresql_where=sa.text("status = 'open'"))
+    op.create_index('contact_task_manager', 'contact_tasks', ['account_manager', 'due_on'],
+                    postgresql_where=sa.text("status = 'open'"))
+    op.create_table(
+        'dealer_contacts',
+        sa.Column('id', sa.BigInteger(), primary_key=True),
+        sa.Column('dealer_id', sa.Integer(), sa.ForeignKey('dealers.id'), nullable=False),
+        sa.Column('by', sa.String(64), nullable=False),
+        sa.Column('channel', sa.String(16), nullable=False),
+        sa.Column('note', sa.Text(), nullable=False),
+        sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index('dealer_contact_latest', 'dealer_contacts', ['dealer_id', 'at'])
 
 
 def downgrade() -> None:
-    for table in ('service_events', 'service_clocks', 'service_messages', 'service_requests'):
+    for table in ('dealer_contacts', 'contact_tasks', 'care_events', 'service_events', 'service_clocks', 'service_messages', 'service_requests'):
         op.drop_table(table)
     op.execute("drop sequence service_request_number")

@@ -73,6 +73,20 @@ SERVICE_SECTION = {
         "reopen_within": {**DURATION, "description": "a closed request may be reopened this long (calendar time)"},
         "cadence": {"type": "object", "propertyNames": CODE, "additionalProperties": DURATION,
                     "description": "tier → how often its account manager contacts the dealer (calendar time)"},
+        "care": {
+            "type": "array",
+            "description": "offers on the dealer contact's birthday and the cooperation anniversary: every offer"
+                           " whose conditions hold is given, once a year",
+            "items": {"type": "object", "additionalProperties": False, "required": ["occasion", "points"],
+                      "properties": {
+                          "occasion": {"enum": ["birthday", "anniversary"]},
+                          "tiers": {"type": "array", "items": CODE, "minItems": 1,
+                                    "description": "only dealers of these tiers (default: every tier)"},
+                          "min_years": {"type": "integer", "minimum": 1,
+                                        "description": "an anniversary of at least this many years"},
+                          "points": {"type": "integer", "minimum": 1, "maximum": 100000,
+                                     "description": "points credited to the dealer's points ledger"}}},
+        },
     },
 }
 
@@ -109,6 +123,14 @@ class Target:
 
 
 @dataclass(frozen=True)
+class CareOffer:
+    on: str
+    tiers: tuple
+    min_years: int
+    points: int
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     id: str
     calendar: WorkingCalendar
@@ -122,6 +144,12 @@ class ServiceSpec:
     rating_max: int
     reopen_within: int  # calendar seconds
     cadence: dict  # tier → calendar seconds
+    offers: tuple = ()  # CareOffer
+
+    def care_points(self, on: str, tier: str, years: int) -> int:
+        """The points of the offers that hold for a dealer's birthday or anniversary (0: a greeting only)."""
+        return sum(o.points for o in self.offers if o.on == on and (not o.tiers or tier in o.tiers)
+                   and (on != "anniversary" or years >= o.min_years))
 
     def category(self, name: str) -> Category | None:
         return self.categories.get(name)
@@ -218,7 +246,9 @@ def parse_service(doc: Document, facts: dict, errors: list[RuleError]) -> tuple[
         remind_before=remind, escalate_to=data.get("escalate_to"), pausing=tuple(data.get("pausing", ())),
         rating_min=rating["min"], rating_max=rating["max"],
         reopen_within=_calendar_seconds(data.get("reopen_within", "7d")),
-        cadence={tier: _calendar_seconds(v) for tier, v in data.get("cadence", {}).items()})
+        cadence={tier: _calendar_seconds(v) for tier, v in data.get("cadence", {}).items()},
+        offers=tuple(CareOffer(o["occasion"], tuple(o.get("tiers", ())), o.get("min_years", 1), o["points"])
+                     for o in data.get("care", ())))
     return spec, tuple(rules), default
 
 

@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(PY) bench/scans.py
 	$(PY) bench/reports.py
 	$(PY) bench/service_sla.py
+	$(PY) bench/care_run.py
 
 clean:
 	rm -rf $(VENV) .data

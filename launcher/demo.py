@@ -774,3 +774,19 @@ def demo_requests(session: Session, now: datetime) -> list[tuple]:
         else:
             open_.append((str(r.id), r.workflow_id, task, dealer.code, dealer.region))
     return open_
+
+
+def demo_care(session: Session, today: date) -> None:
+    """Birthdays and cooperation anniversaries today and tomorrow for the demo's care page: d0001's
+    contact has a birthday tomorrow (am_east_1 hears of it today), a few others today."""
+    def years_ago(n: int, day: date) -> date:
+        return day.replace(year=day.year - n) if not (day.month == 2 and day.day == 29) else date(day.year - n, 2, 28)
+
+    tomorrow = today + timedelta(days=1)
+    codes = session.scalars(select(Dealer.code).where(Dealer.level == 1).order_by(Dealer.code).limit(8)).all()
+    plan = {0: ("contact_birthday", years_ago(42, tomorrow)), 1: ("contact_birthday", years_ago(35, today)),
+            2: ("cooperation_since", years_ago(5, today)), 3: ("cooperation_since", years_ago(1, today)),
+            4: ("contact_birthday", years_ago(50, today)), 5: ("cooperation_since", years_ago(3, tomorrow))}
+    for i, (column, value) in plan.items():
+        if i < len(codes):
+            session.execute(update(Dealer).where(Dealer.code == codes[i]).values({column: value}))

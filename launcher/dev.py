@@ -287,7 +287,9 @@ def _service_demo(settings: Settings) -> None:
     from dealerflow.core.temporal import connect
     from dealerflow.service import sla
     from dealerflow.service.rules import ruleset as service_rules
-    from launcher.demo import demo_requests
+    from dealerflow.care import daily
+    from dealerflow.shared.accounts import business_date
+    from launcher.demo import demo_care, demo_requests
 
     engine = make_engine(settings.database_url, pool_size=1)
     sessions = make_sessionmaker(engine)
@@ -309,6 +311,11 @@ def _service_demo(settings: Settings) -> None:
         with sessions.begin() as session:
             swept = sla.sweep(session, now)
         _step(f"  {len(rows)} open requests; {swept.breached} targets already past, escalated")
+        with sessions.begin() as session:
+            demo_care(session, business_date(now))
+            cared = daily.run_day(session, business_date(now))
+        _step(f"  care: {cared.greeted} greeted today, {cared.told_eve} managers told of tomorrow,"
+              f" {cared.contact_tasks} contact tasks")
     except Exception as e:  # the demo still runs; dealers can file requests from the console
         print(f"warning: could not file the demo requests: {e}", file=sys.stderr)
     finally:

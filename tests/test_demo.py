@@ -218,19 +218,23 @@ def test_fulfilment_and_the_account(seeded):
         assert s.scalar(select(func.count(Payment.order_id.distinct()))) < count(Payment)  # some paid in two
 
 
-def test_dealer_requests_in_every_state(seeded):
+def with_service_rules(s) -> None:
     from dealerflow.core.config import ROOT
+    from dealerflow.shared import rulebook
+    if rulebook.active_version(s, "service") is None:
+        rulebook.deploy(s, filename="rules/service.yaml", text=(ROOT / "rules" / "service.yaml").read_text(),
+                        actor="tests")
+
+
+def test_dealer_requests_in_every_state(seeded):
     from dealerflow.models import ServiceClock, ServiceRequest
     from dealerflow.service import sla
-    from dealerflow.shared import rulebook
     from launcher.demo import demo_requests
 
     sessions, _ = seeded
     now = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)  # Monday, 12:00 in Beijing
     with sessions.begin() as s:
-        if rulebook.active_version(s, "service") is None:
-            rulebook.deploy(s, filename="rules/service.yaml", text=(ROOT / "rules" / "service.yaml").read_text(),
-                            actor="tests")
+        with_service_rules(s)
         opened = demo_requests(s, now)
         swept = sla.sweep(s, now)
     with sessions() as s:
@@ -242,3 +246,16 @@ def test_dealer_requests_in_every_state(seeded):
     assert len(opened) == states["open"] + states.get("in_progress", 0) + states["waiting_dealer"]
     assert len(rated) >= 4 and min(rated) < max(rated) and {"core", "key", "normal"} <= tiers
     assert breached >= 2 and swept.breached >= 2
+
+
+def test_birthdays_and_anniversaries_today_and_tomorrow(seeded):
+    from dealerflow.care import daily
+    from launcher.demo import demo_care
+
+    sessions, _ = seeded
+    today = date(2026, 11, 23)
+    with sessions.begin() as s:
+        with_service_rules(s)
+        demo_care(s, today)
+        done = daily.run_day(s, today)
+    assert done.greeted >= 4 and done.points > 0 and done.told_eve >= 1 and done.contact_tasks > 0

@@ -68,6 +68,13 @@ class Settings:
     evidence_dir: Path | None = None  # default: <data_dir>/evidence
     notify_webhook_url: str | None = None  # a WeCom/DingTalk/SMS gateway; None: in-app inbox only
     notify_webhook_token: str | None = None
+    # Channels people in China use (dealerflow/shared/channels.py); each is off unless configured.
+    notify_wecom_url: str | None = None  # a WeCom group robot's webhook (…/webhook/send?key=…)
+    notify_dingtalk_url: str | None = None  # a DingTalk robot's webhook (…/robot/send?access_token=…)
+    notify_dingtalk_secret: str | None = None  # its signing secret (SEC…)
+    notify_sms_url: str | None = None  # an SMS gateway taking {"phone", "text", "sign"}
+    notify_sms_token: str | None = None
+    public_url: str = ""  # the console's address, for links in robot messages
 
     @property
     def evidence_path(self) -> Path:
@@ -109,6 +116,12 @@ class Settings:
             evidence_dir=Path(env["DEALERFLOW_EVIDENCE_DIR"]) if env.get("DEALERFLOW_EVIDENCE_DIR") else None,
             notify_webhook_url=webhook,
             notify_webhook_token=env.get("DEALERFLOW_NOTIFY_WEBHOOK_TOKEN") or None,
+            notify_wecom_url=env.get("DEALERFLOW_NOTIFY_WECOM_URL") or None,
+            notify_dingtalk_url=env.get("DEALERFLOW_NOTIFY_DINGTALK_URL") or None,
+            notify_dingtalk_secret=env.get("DEALERFLOW_NOTIFY_DINGTALK_SECRET") or None,
+            notify_sms_url=env.get("DEALERFLOW_NOTIFY_SMS_URL") or None,
+            notify_sms_token=env.get("DEALERFLOW_NOTIFY_SMS_TOKEN") or None,
+            public_url=env.get("DEALERFLOW_PUBLIC_URL") or "",
         )
 
     def with_(self, **changes) -> "Settings":

@@ -7,8 +7,8 @@ from datetime import date, datetime, timezone
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from dealerflow.care import daily as care
-from dealerflow.contracts import CareDayInput, CareDayResult, ServiceCloseInput, ServiceClosed, ServiceSweepInput, ServiceSweepResult
+from dealerflow.care import daily as care, points
+from dealerflow.contracts import CareDayInput, CareDayResult, RedemptionSettleInput, ServiceCloseInput, ServiceClosed, ServiceSweepInput, ServiceSweepResult
 from dealerflow.service import requests, sla
 from dealerflow.shared.accounts import business_date
 
@@ -35,5 +35,10 @@ class ServiceActivities:
             done = care.run_day(session, day)
         return CareDayResult(day.isoformat(), done.greeted, done.points, done.told_eve, done.contact_tasks)
 
+    @activity.defn
+    def settle_redemption(self, inp: RedemptionSettleInput) -> str:
+        with self.sessions.begin() as session:
+            return points.settle(session, uuid.UUID(inp.redemption_id), inp.task, datetime.now(timezone.utc))
+
     def all(self) -> list:
-        return [self.close_service_request, self.sweep_service_sla, self.run_daily_care]
+        return [self.close_service_request, self.sweep_service_sla, self.run_daily_care, self.settle_redemption]

@@ -930,3 +930,23 @@ class DealerContact(Base):
     note: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     __table_args__ = (Index("dealer_contact_latest", "dealer_id", "at"),)
+
+
+class Redemption(Base):
+    """Points a dealer spent on an item of the service file's catalogue: taken from the points ledger
+    when asked (source `redemption`), fulfilled by HQ in a human task, given back when refused (source
+    `redemption_refund`); both ledger entries are unique per redemption."""
+    __tablename__ = "redemptions"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    item: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    points: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="requested")  # requested | fulfilled | refused
+    task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (CheckConstraint("status in ('requested', 'fulfilled', 'refused')", name="redemption_status"),)

@@ -5,11 +5,11 @@ from .evidence_review import EvidenceReviewWorkflow
 from .human_task import HumanTaskWorkflow
 from .order import OrderWorkflow
 from .policy_rollout import PolicyRolloutWorkflow
-from .service import CareDailyWorkflow, ServiceRequestWorkflow, ServiceSweepWorkflow
+from .service import CareDailyWorkflow, RedemptionWorkflow, ServiceRequestWorkflow, ServiceSweepWorkflow
 from .settlement import SettlementScheduleWorkflow, SettlementWorkflow
 from .tiering import RetieringWorkflow, TieringScheduleWorkflow
 
 ALL_WORKFLOWS = [OrderWorkflow, HumanTaskWorkflow, PolicyRolloutWorkflow, EvidenceReviewWorkflow, SettlementWorkflow,
                  SettlementScheduleWorkflow, RetieringWorkflow, TieringScheduleWorkflow, CaseWorkflow,
                  DiversionSweepWorkflow, ServiceRequestWorkflow, ServiceSweepWorkflow,
-                 CareDailyWorkflow]
+                 CareDailyWorkflow, RedemptionWorkflow]

@@ -14,10 +14,11 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from dealerflow.contracts import (STAGE, CareDayInput, CareDayResult, ServiceCloseInput, ServiceClosed, ServiceRequestInput,
+    from dealerflow.contracts import (STAGE, CareDayInput, CareDayResult, RedemptionInput, RedemptionSettleInput,
+                                      ServiceCloseInput, ServiceClosed, ServiceRequestInput,
                                       ServiceSweepInput, ServiceSweepResult, TaskSpec)
 
-from .human_task import start_task
+from .human_task import ask, start_task
 
 ACTIVITY = dict(start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=30)))
@@ -86,3 +87,16 @@ class CareDailyWorkflow:
     @workflow.run
     async def run(self, inp: CareDayInput) -> CareDayResult:
         return await workflow.execute_activity("run_daily_care", inp, result_type=CareDayResult, **SWEEP)
+
+
+@workflow.defn
+class RedemptionWorkflow:
+    """A points redemption: the points are taken when it is filed; the item's role fulfils or refuses
+    it (the shared human task), and a refusal gives the points back."""
+    @workflow.run
+    async def run(self, inp: RedemptionInput) -> str:
+        answer = await ask(inp.task)
+        status = await workflow.execute_activity("settle_redemption", RedemptionSettleInput(inp.redemption_id, answer),
+                                                 result_type=str, **ACTIVITY)
+        workflow.upsert_search_attributes([STAGE.value_set(status)])
+        return status

@@ -53,3 +53,25 @@ class CareRunRead(BaseModel):
     points: int
     told_eve: int
     contact_tasks: int
+
+
+class CatalogueItemRead(BaseModel):
+    code: str
+    title: str
+    points: int
+
+
+class RedemptionCreate(Strict):
+    item: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
+class RedemptionRead(BaseModel):
+    id: str
+    item: str
+    title: str
+    points: int
+    status: Literal["requested", "fulfilled", "refused"]
+    created_at: datetime
+    decided_at: datetime | None
+    note: str | None
+    balance: int

@@ -96,4 +96,7 @@ from .service import (  # noqa: F401
     CareDayInput,
     CareDayResult,
     CARE_SCHEDULE,
+    RedemptionInput,
+    RedemptionSettleInput,
+    redemption_workflow_id,
 )

@@ -60,3 +60,19 @@ class CareDayResult:
 
 
 CARE_SCHEDULE = "care-daily"
+
+
+@dataclass
+class RedemptionInput:
+    redemption_id: str
+    task: TaskSpec
+
+
+@dataclass
+class RedemptionSettleInput:
+    redemption_id: str
+    task: TaskResult
+
+
+def redemption_workflow_id(redemption_id: str) -> str:
+    return f"redemption-{redemption_id}"

@@ -1,5 +1,5 @@
 """dealer service and care: requests with SLA clocks on the working calendar, their threads and events;
-birthday and anniversary care, account managers' contact tasks and contacts
+birthday and anniversary care, account managers' contact tasks and contacts; points redemptions
 
 Revision ID: 0018
 Revises: 0011
@@ -130,9 +130,26 @@ def upgrade() -> None:
         sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index('dealer_contact_latest', 'dealer_contacts', ['dealer_id', 'at'])
+    op.create_table(
+        'redemptions',
+        sa.Column('id', UUID, primary_key=True),
+        sa.Column('dealer_id', sa.Integer(), sa.ForeignKey('dealers.id'), nullable=False),
+        sa.Column('item', sa.String(32), nullable=False),
+        sa.Column('title', sa.String(200), nullable=False),
+        sa.Column('points', sa.Integer(), nullable=False),
+        sa.Column('status', sa.String(16), nullable=False),
+        sa.Column('task_id', UUID, nullable=False),
+        sa.Column('requested_by', sa.String(64), nullable=False),
+        sa.Column('decided_by', sa.String(64), nullable=True),
+        sa.Column('note', sa.Text(), nullable=True),
+        sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        _when('decided_at'),
+        sa.CheckConstraint("status in ('requested', 'fulfilled', 'refused')", name='redemption_status'),
+    )
+    op.create_index('ix_redemptions_dealer_id', 'redemptions', ['dealer_id'])
 
 
 def downgrade() -> None:
-    for table in ('dealer_contacts', 'contact_tasks', 'care_events', 'service_events', 'service_clocks', 'service_messages', 'service_requests'):
+    for table in ('redemptions', 'dealer_contacts', 'contact_tasks', 'care_events', 'service_events', 'service_clocks', 'service_messages', 'service_requests'):
         op.drop_table(table)
     op.execute("drop sequence service_request_number")

@@ -73,6 +73,14 @@ SERVICE_SECTION = {
         "reopen_within": {**DURATION, "description": "a closed request may be reopened this long (calendar time)"},
         "cadence": {"type": "object", "propertyNames": CODE, "additionalProperties": DURATION,
                     "description": "tier → how often its account manager contacts the dealer (calendar time)"},
+        "catalogue": {
+            "type": "array",
+            "description": "what points buy (积分兑换): HQ fulfils each redemption; a refused one gives the points back",
+            "items": {"type": "object", "additionalProperties": False, "required": ["code", "title", "points"],
+                      "properties": {"code": CODE, "title": text_schema(maxLength=100),
+                                     "points": {"type": "integer", "minimum": 1, "maximum": 10000000},
+                                     "fulfilled_by": {**ROLE, "description": "the role that fulfils it (default hq)"}}},
+        },
         "care": {
             "type": "array",
             "description": "offers on the dealer contact's birthday and the cooperation anniversary: every offer"
@@ -123,6 +131,18 @@ class Target:
 
 
 @dataclass(frozen=True)
+class CatalogueItem:
+    code: str
+    title: str
+    title_zh: str
+    points: int
+    fulfilled_by: str
+
+    def title_in(self, lang: str) -> str:
+        return self.title_zh if lang.lower().startswith("zh") else self.title
+
+
+@dataclass(frozen=True)
 class CareOffer:
     on: str
     tiers: tuple
@@ -145,6 +165,10 @@ class ServiceSpec:
     reopen_within: int  # calendar seconds
     cadence: dict  # tier → calendar seconds
     offers: tuple = ()  # CareOffer
+    catalogue: dict = None  # code → CatalogueItem, in the file's order
+
+    def item(self, code: str) -> "CatalogueItem | None":
+        return (self.catalogue or {}).get(code)
 
     def care_points(self, on: str, tier: str, years: int) -> int:
         """The points of the offers that hold for a dealer's birthday or anniversary (0: a greeting only)."""
@@ -247,6 +271,9 @@ def parse_service(doc: Document, facts: dict, errors: list[RuleError]) -> tuple[
         rating_min=rating["min"], rating_max=rating["max"],
         reopen_within=_calendar_seconds(data.get("reopen_within", "7d")),
         cadence={tier: _calendar_seconds(v) for tier, v in data.get("cadence", {}).items()},
+        catalogue={i["code"]: CatalogueItem(i["code"], text_in(i["title"], "en"), text_in(i["title"], "zh"),
+                                            i["points"], i.get("fulfilled_by", "hq"))
+                   for i in data.get("catalogue", ())},
         offers=tuple(CareOffer(o["occasion"], tuple(o.get("tiers", ())), o.get("min_years", 1), o["points"])
                      for o in data.get("care", ())))
     return spec, tuple(rules), default

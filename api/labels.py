@@ -74,7 +74,7 @@ LABELS: dict[str, str] = {
     # dealer care: contact channels, kinds of notification
     "visit": N_("visit"), "phone": N_("phone"), "wecom": N_("WeCom"), "meeting": N_("meeting"), "care": N_("care"),
     "birthday": N_("birthday"), "anniversary": N_("anniversary"),
-    "points_redemption": N_("points redemption"), "fulfilled": N_("fulfilled"), "refused": N_("refused"),
+    "points_redemption": N_("points redemption"), "announcement": N_("announcement"), "message": N_("message"), "fulfilled": N_("fulfilled"), "refused": N_("refused"),
     # periods
     "quarter": N_("quarter"), "month": N_("month"), "year": N_("year"),
 }

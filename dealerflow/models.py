@@ -950,3 +950,46 @@ class Redemption(Base):
     created_at: Mapped[datetime] = _now()
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (CheckConstraint("status in ('requested', 'fulfilled', 'refused')", name="redemption_status"),)
+
+
+class Announcement(Base):
+    """HQ's announcement (公告), delivered to the dealers its target condition selects (the condition
+    language and dealer facts of policy targeting); acknowledged only when it asks for it."""
+    __tablename__ = "announcements"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    target: Mapped[str] = mapped_column(Text)
+    ack_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    published_by: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = _now()
+
+
+class AnnouncementRecipient(Base):
+    __tablename__ = "announcement_recipients"
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("announcements.id"), primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), primary_key=True)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("announcement_dealer", "dealer_id", "announcement_id"),)
+
+
+class ConversationMessage(Base):
+    """The conversation between a dealer and its account manager and HQ: one thread per dealer."""
+    __tablename__ = "conversation_messages"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    author: Mapped[str] = mapped_column(String(64))
+    from_dealer: Mapped[bool] = mapped_column(Boolean)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (Index("conversation_dealer", "dealer_id", "id"),)
+
+
+class ConversationRead(Base):
+    """How far a reader (the dealer's users share `dealer`; staff by username) has read a thread."""
+    __tablename__ = "conversation_reads"
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), primary_key=True)
+    reader: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_read_id: Mapped[int] = mapped_column(BigInteger)

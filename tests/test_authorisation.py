@@ -126,6 +126,13 @@ ROUTES = {
     "GET /api/v1/care/occasions": gate(*STAFF, scoped="list"),
     "POST /api/v1/care/runs": gate("hq", "admin", send=False),
     "GET /api/v1/points/catalogue": gate(*EVERYONE),
+    "POST /api/v1/announcements": gate(*HQ, send=False),
+    "GET /api/v1/announcements": gate("dealer", *HQ),
+    "GET /api/v1/announcements/{announcement_id}": gate("dealer", *HQ),
+    "POST /api/v1/announcements/{announcement_id}/acknowledge": gate(*DEALER),
+    "GET /api/v1/conversations": gate(*EVERYONE, scoped="list"),
+    "GET /api/v1/conversations/{code}": gate(*EVERYONE, scoped="detail"),
+    "POST /api/v1/conversations/{code}/messages": gate(*EVERYONE, scoped="detail", json={"text": "hello"}),
     "POST /api/v1/points/redemptions": gate(*DEALER, json={"item": "no_such_item"}),
     "GET /api/v1/points/redemptions": gate(*DEALER),
     "POST /api/v1/service/requests": gate(*DEALER),
@@ -224,7 +231,7 @@ DUMMY = {"order_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()), "policy_id
          "statement_id": str(uuid.uuid4()), "code": "NO-SUCH-CODE", "code:path": "NO-SUCH-CODE", "kind": "payments",
          "month": "2020-01", "case_id": "999999999", "failure_id": "999999999", "notification_id": "999999999",
          "ruleset": "no_such_ruleset", "sku": "NO-SUCH-SKU", "request_id": str(uuid.uuid4()),
-         "message_id": "999999999", "index": "0"}
+         "message_id": "999999999", "index": "0", "announcement_id": "999999999"}
 
 
 def app_routes(app) -> list[tuple[str, str]]:

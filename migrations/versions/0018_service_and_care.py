@@ -1,5 +1,6 @@
 """dealer service and care: requests with SLA clocks on the working calendar, their threads and events;
-birthday and anniversary care, account managers' contact tasks and contacts; points redemptions
+birthday and anniversary care, account managers' contact tasks and contacts; points redemptions;
+announcements and dealer conversations
 
 Revision ID: 0018
 Revises: 0011
@@ -147,9 +148,44 @@ def upgrade() -> None:
         sa.CheckConstraint("status in ('requested', 'fulfilled', 'refused')", name='redemption_status'),
     )
     op.create_index('ix_redemptions_dealer_id', 'redemptions', ['dealer_id'])
+    op.create_table(
+        'announcements',
+        sa.Column('id', sa.BigInteger(), primary_key=True),
+        sa.Column('title', sa.String(200), nullable=False),
+        sa.Column('body', sa.Text(), nullable=False),
+        sa.Column('target', sa.Text(), nullable=False),
+        sa.Column('ack_required', sa.Boolean(), nullable=False),
+        sa.Column('recipients', sa.Integer(), nullable=False),
+        sa.Column('published_by', sa.String(64), nullable=False),
+        sa.Column('published_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    )
+    op.create_table(
+        'announcement_recipients',
+        sa.Column('announcement_id', sa.BigInteger(), sa.ForeignKey('announcements.id'), primary_key=True),
+        sa.Column('dealer_id', sa.Integer(), sa.ForeignKey('dealers.id'), primary_key=True),
+        _when('read_at'), _when('acked_at'),
+    )
+    op.create_index('announcement_dealer', 'announcement_recipients', ['dealer_id', 'announcement_id'])
+    op.create_table(
+        'conversation_messages',
+        sa.Column('id', sa.BigInteger(), primary_key=True),
+        sa.Column('dealer_id', sa.Integer(), sa.ForeignKey('dealers.id'), nullable=False),
+        sa.Column('author', sa.String(64), nullable=False),
+        sa.Column('from_dealer', sa.Boolean(), nullable=False),
+        sa.Column('body', sa.Text(), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+    )
+    op.create_index('conversation_dealer', 'conversation_messages', ['dealer_id', 'id'])
+    op.create_table(
+        'conversation_reads',
+        sa.Column('dealer_id', sa.Integer(), sa.ForeignKey('dealers.id'), primary_key=True),
+        sa.Column('reader', sa.String(64), primary_key=True),
+        sa.Column('last_read_id', sa.BigInteger(), nullable=False),
+    )
 
 
 def downgrade() -> None:
-    for table in ('redemptions', 'dealer_contacts', 'contact_tasks', 'care_events', 'service_events', 'service_clocks', 'service_messages', 'service_requests'):
+    for table in ('conversation_reads', 'conversation_messages', 'announcement_recipients', 'announcements',
+                  'redemptions', 'dealer_contacts', 'contact_tasks', 'care_events', 'service_events', 'service_clocks', 'service_messages', 'service_requests'):
         op.drop_table(table)
     op.execute("drop sequence service_request_number")

@@ -23,7 +23,7 @@ from api.policies import console as policies_console, routes as policies, task_r
 from api.rebates import console as rebates_console, routes as rebates, settlements, statements
 from api.reports import console as reports_console, routes as reports
 from api.care import console as care_console, routes as care
-from api.messaging import routes as messaging
+from api.messaging import console as messaging_console, routes as messaging
 from api.service import console as service_console, routes as service
 from api.system import console as system_console
 from api.tasks import console as tasks_console, notifications, routes as tasks
@@ -34,7 +34,7 @@ ROUTERS = (auth, orders, fulfilment, tasks, policies, policy_tasks, rebates, set
            notifications, health, tiering, diversion, failures, reports, service, care, messaging, docs,
            pages, tasks_console, orders_console, policies_console, rebates_console, tiering_console,
            failures_console, diversion_console, reports_console, admin_console, system_console, service_console,
-           care_console)
+           care_console, messaging_console)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()

@@ -59,3 +59,28 @@ def test_a_conversation_counts_what_each_side_has_not_read(client, make_dealer, 
     assert client.get(f"/api/v1/conversations/{code}", headers=other.headers).status_code == 404
     assert client.post(f"/api/v1/conversations/{code}/messages", json={"text": "hi"},
                        headers=other.headers).status_code == 404
+
+
+def test_the_announcement_and_conversation_pages(client, make_dealer, make_user):
+    from .test_console_service import login
+    hq = make_user("hq")
+    dealer = make_dealer(tier="core")
+    login(client, hq.user.username)
+    refused = client.post("/console/announcements", data={"title": "T", "body": "B", "target": "dealer.tier =="})
+    assert refused.status_code == 422 and 'value="T"' in refused.text
+    sent = client.post("/console/announcements", data={"title": "Spring fair", "body": "Join us",
+                                                       "target": f'dealer.code == "{dealer.dealer.code}"',
+                                                       "ack_required": "1"}, follow_redirects=False)
+    assert sent.status_code == 303
+    url = sent.headers["location"]
+    client.post("/console/logout")
+    login(client, dealer.user.username)
+    assert "Spring fair" in client.get("/console/announcements").text
+    assert "Acknowledge" in client.get(url).text
+    assert client.post(f"{url}/acknowledge", follow_redirects=False).status_code == 303
+    thread = f"/console/conversations/{dealer.dealer.code}"
+    assert client.get("/console/conversations", follow_redirects=False).headers["location"] == thread
+    assert client.post(thread, data={"text": "Hello HQ"}, follow_redirects=False).status_code == 303
+    assert "Hello HQ" in client.get(thread).text
+    zh = client.get("/console/announcements", headers={"Accept-Language": "zh-CN"})
+    assert "公告" in zh.text

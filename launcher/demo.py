@@ -790,3 +790,35 @@ def demo_care(session: Session, today: date) -> None:
     for i, (column, value) in plan.items():
         if i < len(codes):
             session.execute(update(Dealer).where(Dealer.code == codes[i]).values({column: value}))
+
+
+def demo_messaging(session: Session, now: datetime) -> list[tuple]:
+    """An announcement to core dealers (acknowledgment asked), d0001's conversation with am_east_1,
+    points for d0001 and two redemptions. Returns the redemptions as (id, task, dealer code) for their
+    workflows to be started."""
+    from dealerflow.care import points
+    from dealerflow.messaging import announcements, conversations
+    from dealerflow.models import PointsEntry
+
+    announcements.publish(session, title="新品优先试销：断桥铝系列", ack_required=True, actor="hq", now=now,
+                          body="核心经销商可优先申请新款断桥铝窗的试销名额，请于本月底前在诉求中提交促销申请。",
+                          target='dealer.tier == "core"')
+    announcements.publish(session, title="国庆假期发货安排", body="10月1日至7日暂停发货，10月8日起恢复。", target="true",
+                          ack_required=False, actor="hq", now=now)
+    dealer = session.scalars(select(Dealer).where(Dealer.code == "D0001")).first()
+    if dealer is None:
+        return []
+    users = {u.username: u for u in session.scalars(select(User).where(User.username.in_(["d0001", "am_east_1"])))}
+    if {"d0001", "am_east_1"} <= set(users):
+        for who, text in (("d0001", "王经理，新品样册什么时候到？"), ("am_east_1", "本周五寄出，到了请签收。"),
+                          ("d0001", "好的，谢谢！")):
+            conversations.post(session, dealer=dealer, user=users[who], text=text, now=now)
+    session.add(PointsEntry(dealer_id=dealer.id, points=3000, reason="Demo: points earned", source_type="demo",
+                            source_id="d0001-points"))
+    session.flush()
+    out = []
+    for item in ("display_kit", "training_seat"):
+        r, task = points.redeem(session, dealer_id=dealer.id, item=item, actor="d0001", now=now, key=f"demo-{item}")
+        if task is not None:
+            out.append((str(r.id), task, dealer.code))
+    return out

@@ -289,7 +289,8 @@ def _service_demo(settings: Settings) -> None:
     from dealerflow.service.rules import ruleset as service_rules
     from dealerflow.care import daily
     from dealerflow.shared.accounts import business_date
-    from launcher.demo import demo_care, demo_requests
+    from api.care.temporal import start_redemption
+    from launcher.demo import demo_care, demo_messaging, demo_requests
 
     engine = make_engine(settings.database_url, pool_size=1)
     sessions = make_sessionmaker(engine)
@@ -316,6 +317,16 @@ def _service_demo(settings: Settings) -> None:
             cared = daily.run_day(session, business_date(now))
         _step(f"  care: {cared.greeted} greeted today, {cared.told_eve} managers told of tomorrow,"
               f" {cared.contact_tasks} contact tasks")
+        with sessions.begin() as session:
+            redemptions = demo_messaging(session, now)
+
+        async def redeem():
+            client = await connect(settings)
+            for redemption_id, task, code in redemptions:
+                await start_redemption(client=client, task_queue=settings.task_queue, redemption_id=redemption_id,
+                                       task=task, dealer_code=code)
+        asyncio.run(redeem())
+        _step(f"  announcements, d0001's conversation and {len(redemptions)} points redemptions waiting for HQ")
     except Exception as e:  # the demo still runs; dealers can file requests from the console
         print(f"warning: could not file the demo requests: {e}", file=sys.stderr)
     finally:

@@ -259,3 +259,19 @@ def test_birthdays_and_anniversaries_today_and_tomorrow(seeded):
         demo_care(s, today)
         done = daily.run_day(s, today)
     assert done.greeted >= 4 and done.points > 0 and done.told_eve >= 1 and done.contact_tasks > 0
+
+
+def test_announcements_conversations_and_redemptions(seeded):
+    from dealerflow.models import Announcement, ConversationMessage, Redemption
+    from launcher.demo import demo_messaging
+
+    sessions, _ = seeded
+    with sessions.begin() as s:
+        with_service_rules(s)
+        redemptions = demo_messaging(s, datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc))
+    with sessions() as s:
+        announced = s.scalars(select(Announcement.recipients).order_by(Announcement.id)).all()
+        messages = s.scalar(select(func.count()).select_from(ConversationMessage))
+        redeemed = s.scalar(select(func.count()).select_from(Redemption))
+    assert len(announced) == 2 and 0 < announced[0] < announced[1] == DEALERS
+    assert messages == 3 and redeemed == len(redemptions) == 2

@@ -75,6 +75,7 @@ LABELS: dict[str, str] = {
     "visit": N_("visit"), "phone": N_("phone"), "wecom": N_("WeCom"), "meeting": N_("meeting"), "care": N_("care"),
     "birthday": N_("birthday"), "anniversary": N_("anniversary"),
     "points_redemption": N_("points redemption"), "announcement": N_("announcement"), "message": N_("message"), "fulfilled": N_("fulfilled"), "refused": N_("refused"),
+    "requested": N_("requested"),
     # periods
     "quarter": N_("quarter"), "month": N_("month"), "year": N_("year"),
 }

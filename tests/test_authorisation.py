@@ -215,6 +215,7 @@ ROUTES = {
     "GET /console/service": gate(*EVERYONE, scoped="list"),
     "GET /console/service/reports": gate(*STAFF, scoped="list"),
     "GET /console/care": gate(*STAFF, scoped="list"),
+    "GET /console/points": gate(*DEALER), "POST /console/points": gate(*DEALER, form={"item": "no_such_item"}),
     "GET /console/announcements": gate("dealer", *HQ), "POST /console/announcements": gate(*HQ, send=False),
     "GET /console/announcements/{announcement_id}": gate("dealer", *HQ),
     "POST /console/announcements/{announcement_id}/acknowledge": gate(*DEALER),

@@ -63,3 +63,20 @@ def test_a_redemption_is_fulfilled_or_refused_and_refunded_exactly_once(client, 
         ("test", 1500), ("redemption", -500), ("redemption", -800), ("redemption_refund", 800)])
     mine = client.get("/api/v1/points/redemptions", headers=dealer.headers).json()
     assert mine[0]["balance"] == 1000 and {r["status"] for r in mine} == {"fulfilled", "refused"}
+
+
+def test_the_points_page_redeems_once_per_tap(client, sessions, make_dealer):
+    from .test_console_service import login
+    dealer = make_dealer()
+    _give(sessions, dealer.dealer.id, 600, f"page-{dealer.dealer.code}")
+    login(client, dealer.user.username)
+    page = client.get("/console/points")
+    assert page.status_code == 200 and "600" in page.text and "Store display kit" in page.text
+    for _ in range(2):  # a double tap: the same key
+        r = client.post("/console/points", data={"item": "display_kit", "key": "display_kit-0"},
+                        follow_redirects=False)
+        assert r.status_code == 303
+    assert _ledger(sessions, dealer.dealer.id) == sorted([("test", 600), ("redemption", -500)])
+    refused = client.post("/console/points", data={"item": "display_kit", "key": "display_kit-1"})
+    assert refused.status_code == 409 and "500 points needed, 100 available" in refused.text
+    assert "requested" in client.get("/console/points").text

@@ -45,3 +45,11 @@ def test_rated_requests_feed_the_collaboration_dimension(client, make_dealer, ma
     assert (f["requests_closed"], f["rating_rate"], f["satisfaction_share"]) == (1, "0", None)
     assert tier_of(client, hq, silent)["scorecard"]["score"] == "0.00"
     assert tier_of(client, hq, none)["scorecard"]["score"] == "60.00"  # nothing to score: `missing`
+
+
+def test_the_tier_shows_the_benefits_the_platform_applies(client, make_dealer):
+    core = make_dealer(tier="core")
+    applied = client.get(f"/api/v1/dealers/{core.dealer.code}/tier", headers=core.headers).json()["applied"]
+    assert applied["request_targets"]["resolution_seconds"] == 24 * 3600
+    assert applied["request_targets"]["by_category"]["after_sales"]["resolution_seconds"] == 18 * 3600
+    assert applied["contact_every_days"] == 7

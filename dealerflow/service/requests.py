@@ -41,13 +41,14 @@ def _text(value: str | None, field: str, limit: int, *, required: bool = True) -
 
 
 def _assignee(session: Session, dealer: Dealer, route: str) -> tuple[str, int | None]:
-    """The category's role; for account_manager the dealer's own, when it has one who can sign in."""
-    if route == "account_manager" and dealer.account_manager:
-        user_id = session.scalar(select(User.id).where(User.username == dealer.account_manager,
-                                                       User.role == "account_manager", User.active.is_(True)))
-        if user_id is not None:
-            return route, user_id
-    return route, None
+    """The category's role; for account_manager the dealer's own, when it has one who can sign in —
+    else HQ (never every account manager)."""
+    if route != "account_manager":
+        return route, None
+    user_id = session.scalar(select(User.id).where(User.username == dealer.account_manager,
+                                                   User.role == "account_manager", User.active.is_(True))) \
+        if dealer.account_manager else None
+    return (route, user_id) if user_id is not None else ("hq", None)
 
 
 def _task_spec(request: ServiceRequest, spec: ServiceSpec) -> TaskSpec:

@@ -59,6 +59,8 @@ bench: $(STAMP)
 	$(PY) bench/history_import.py
 	$(PY) bench/tracking_ingest.py
 	$(PY) bench/rule_replay.py
+	$(PY) bench/service_sla.py
+	$(PY) bench/care_run.py
 
 clean:
 	rm -rf $(VENV) .data

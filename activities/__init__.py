@@ -13,6 +13,7 @@ from .logistics import LogisticsActivities
 from .governance import GovernanceActivities
 from .orders import OrderActivities
 from .policies import PolicyActivities
+from .service import ServiceActivities
 from .settlement import SettlementActivities
 from .tasks import TaskActivities
 from .tiering import TieringActivities
@@ -25,4 +26,4 @@ def all_activities(sessions: sessionmaker[Session], channels: list[Channel] | No
             *SettlementActivities(sessions).all(), *TieringActivities(sessions).all(),
             *DiversionActivities(sessions).all(), *MasterDataActivities(sessions).all(),
             *LogisticsActivities(sessions).all(), *CreditActivities(sessions).all(),
-            *GovernanceActivities(sessions).all()]
+            *GovernanceActivities(sessions).all(), *ServiceActivities(sessions).all()]

@@ -2,10 +2,13 @@
 activation tasks, record the downgrade approval, close the run."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from dealerflow.service import sla
 from dealerflow.tiering import runs as tiering
 from dealerflow.contracts import ApplyResult, DowngradeOutcomeInput, ScoreResult, SilentResult, TieringStepInput
 
@@ -25,7 +28,10 @@ class TieringActivities:
     @activity.defn
     def apply_tier_changes(self, inp: TieringStepInput) -> ApplyResult:
         with self.sessions.begin() as session:
-            return tiering.apply_changes(session, inp)
+            applied = tiering.apply_changes(session, inp)
+            # open requests run on the new tier's targets from this moment
+            sla.retarget_changed_tiers(session, datetime.now(timezone.utc))
+            return applied
 
     @activity.defn
     def flag_silent_dealers(self, inp: TieringStepInput) -> SilentResult:
@@ -35,7 +41,9 @@ class TieringActivities:
     @activity.defn
     def decide_downgrades(self, inp: DowngradeOutcomeInput) -> int:
         with self.sessions.begin() as session:
-            return tiering.decide_downgrades(session, inp)
+            decided = tiering.decide_downgrades(session, inp)
+            sla.retarget_changed_tiers(session, datetime.now(timezone.utc))
+            return decided
 
     @activity.defn
     def close_tiering_run(self, inp: TieringStepInput) -> dict:

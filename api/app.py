@@ -27,6 +27,9 @@ from api.policies import console as policies_console, routes as policies, task_r
 from api.rebates import console as rebates_console, routes as rebates, settlements, statements
 from api.reports import console as reports_console, routes as reports
 from api.stock import console as stock_console, routes as stock
+from api.care import console as care_console, routes as care
+from api.messaging import console as messaging_console, routes as messaging
+from api.service import console as service_console, routes as service
 from api.system import console as system_console
 from api.tasks import console as tasks_console, notifications, routes as tasks
 from api.tiering import console as tiering_console, routes as tiering
@@ -34,9 +37,10 @@ from api.tiering import console as tiering_console, routes as tiering
 # The JSON API, then the console's pages; each module holds one router.
 ROUTERS = (auth, orders, order_history, fulfilment, tasks, policies, policy_tasks, rebates, settlements, statements,
            masterdata, rules, governance, notifications, health, tiering, credit, diversion, failures, reports, stock,
-           logistics, docs, pages, tasks_console, orders_console, policies_console, rebates_console, tiering_console,
-           credit_console, failures_console, diversion_console, reports_console, governance_console, admin_console,
-           masterdata_console, system_console, stock_console, logistics_console)
+           logistics, service, care, messaging, docs, pages, tasks_console, orders_console, policies_console,
+           rebates_console, tiering_console, credit_console, failures_console, diversion_console, reports_console,
+           governance_console, admin_console, masterdata_console, system_console, stock_console, logistics_console,
+           service_console, care_console, messaging_console)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()

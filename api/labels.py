@@ -84,6 +84,18 @@ LABELS: dict[str, str] = {
     "auto_confirmed": N_("confirmed automatically"), "reported": N_("problem reported"), "received": N_("received"),
     "damage": N_("damage"), "shortage": N_("shortage"), "parcel_problem": N_("damaged or short parcel"),
     "signed_outside_region": N_("signed outside the region"),
+    # dealer requests: statuses, categories, what happened
+    "in_progress": N_("in progress"), "waiting_dealer": N_("waiting for the dealer"),
+    "service_request": N_("dealer request"), "service": N_("request"), "product": N_("product question"),
+    "training": N_("training"), "after_sales": N_("after-sales"), "expiring_stock": N_("expiring stock"),
+    "promotion": N_("promotion application"), "filed": N_("filed"), "answered": N_("answered"),
+    "status": N_("status changed"), "retargeted": N_("targets changed with the tier"), "breached": N_("past target"),
+    "rated": N_("rated"), "reopened": N_("reopened"),
+    # dealer care: contact channels, kinds of notification
+    "visit": N_("visit"), "phone": N_("phone"), "wecom": N_("WeCom"), "meeting": N_("meeting"), "care": N_("care"),
+    "birthday": N_("birthday"), "anniversary": N_("anniversary"),
+    "points_redemption": N_("points redemption"), "announcement": N_("announcement"), "message": N_("message"), "fulfilled": N_("fulfilled"),
+    "requested": N_("requested"),
     # periods
     "quarter": N_("quarter"), "month": N_("month"), "year": N_("year"),
     # rule governance: version states, audit steps, replay figures

@@ -1200,3 +1200,204 @@ class RuleAudit(Base):
     note: Mapped[str] = mapped_column(Text, server_default="", default="")
     at: Mapped[datetime] = _now()
     __table_args__ = (Index("rule_audit_ruleset", "ruleset", "at"),)
+# --- service and care ---------------------------------------------------------------------------
+
+SERVICE_STATUSES = ("open", "in_progress", "waiting_dealer", "closed")
+
+
+class ServiceRequest(Base):
+    """A dealer's request (诉求): answered by its category's role (the dealer's account manager by
+    default) as a human task, under the service rule file's targets for the dealer's tier."""
+    __tablename__ = "service_requests"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger, server_default=text("nextval('service_request_number')"),
+                                        unique=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    category: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    tier: Mapped[str] = mapped_column(String(32))  # the tier whose targets run now
+    region: Mapped[str] = mapped_column(String(64))  # the dealer's when filed, for reports
+    assignee_role: Mapped[str] = mapped_column(String(32))
+    assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    escalate_to: Mapped[str | None] = mapped_column(String(32))
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))  # the open (or last) human task
+    workflow_id: Mapped[str] = mapped_column(String(128))
+    ruleset_version: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str | None] = mapped_column(String(16))  # resolved | approved | rejected
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
+    satisfaction_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    filed_by: Mapped[str] = mapped_column(String(64))
+    first_response_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    reopened: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        Index("service_request_dealer", "dealer_id", "created_at"),
+        Index("service_request_open", "status", "created_at", postgresql_where="status <> 'closed'"),
+        CheckConstraint("status in ('open', 'in_progress', 'waiting_dealer', 'closed')", name="service_status"),
+        CheckConstraint("satisfaction is null or rated_at is not null", name="service_rated"),
+    )
+
+
+class ServiceMessage(Base):
+    """The request's thread: the dealer's text and the answers, with attachments checked like evidence."""
+    __tablename__ = "service_messages"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    author_role: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[list] = mapped_column(Json, default=list)  # [{kind, filename, content_type, size, sha256}]
+    created_at: Mapped[datetime] = _now()
+
+
+SERVICE_CLOCKS = ("response", "resolution")
+
+
+class ServiceClock(Base):
+    """One SLA clock of a request, in working seconds: `used` counted up to `running_since` (None while
+    paused or stopped); `due_at` and `remind_at` on the working calendar while it runs. The sweep
+    reminds and escalates from these columns, set-based: no timer per request."""
+    __tablename__ = "service_clocks"
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("service_requests.id"), primary_key=True)
+    clock: Mapped[str] = mapped_column(String(16), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(32))
+    target_s: Mapped[int] = mapped_column(Integer)
+    used_s: Mapped[int] = mapped_column(Integer, default=0)
+    running_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    remind_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    met: Mapped[bool | None] = mapped_column(Boolean)
+    __table_args__ = (
+        Index("service_clock_due", "due_at", postgresql_where="stopped_at is null and breached_at is null"),
+        Index("service_clock_remind", "remind_at", postgresql_where="stopped_at is null and reminded_at is null"),
+        CheckConstraint("clock in ('response', 'resolution')", name="service_clock_kind"),
+    )
+
+
+class ServiceEvent(Base):
+    """What happened to a request: filed, answered, paused, resumed, retargeted, reminded, breached,
+    closed, rated, reopened."""
+    __tablename__ = "service_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    at: Mapped[datetime] = _now()
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict] = mapped_column(Json, default=dict)
+
+
+class CareEvent(Base):
+    """A birthday of the dealer's contact or a cooperation anniversary, greeted once a year; its offer's
+    points go to the points ledger (source `care`) in the same transaction."""
+    __tablename__ = "care_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    occasion: Mapped[str] = mapped_column(String(16))  # birthday | anniversary
+    on_date: Mapped[date] = mapped_column(Date)
+    years: Mapped[int | None] = mapped_column(Integer)  # anniversaries: years of cooperation
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        UniqueConstraint("dealer_id", "occasion", "on_date", name="care_once"),
+        Index("care_event_day", "on_date"),
+    )
+
+
+class ContactTask(Base):
+    """An account manager's contact due with a dealer, by the tier's cadence; closed by recording a
+    contact. One open task per dealer."""
+    __tablename__ = "contact_tasks"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    account_manager: Mapped[str | None] = mapped_column(String(64))
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | done
+    created_at: Mapped[datetime] = _now()
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    contact_id: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (
+        Index("contact_task_open", "dealer_id", unique=True, postgresql_where="status = 'open'"),
+        Index("contact_task_manager", "account_manager", "due_on", postgresql_where="status = 'open'"),
+    )
+
+
+class DealerContact(Base):
+    """A contact with a dealer that an account manager recorded: when, how, what was said."""
+    __tablename__ = "dealer_contacts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    by: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))  # visit | phone | wecom | meeting
+    note: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("dealer_contact_latest", "dealer_id", "at"),)
+
+
+class Redemption(Base):
+    """Points a dealer spent on an item of the service file's catalogue: taken from the points ledger
+    when asked (source `redemption`), fulfilled by HQ in a human task, given back when refused (source
+    `redemption_refund`); both ledger entries are unique per redemption."""
+    __tablename__ = "redemptions"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    item: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    points: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="requested")  # requested | fulfilled | refused
+    task_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (CheckConstraint("status in ('requested', 'fulfilled', 'refused')", name="redemption_status"),)
+
+
+class Announcement(Base):
+    """HQ's announcement (公告), delivered to the dealers its target condition selects (the condition
+    language and dealer facts of policy targeting); acknowledged only when it asks for it."""
+    __tablename__ = "announcements"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    target: Mapped[str] = mapped_column(Text)
+    ack_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    published_by: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[datetime] = _now()
+
+
+class AnnouncementRecipient(Base):
+    __tablename__ = "announcement_recipients"
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("announcements.id"), primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), primary_key=True)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (Index("announcement_dealer", "dealer_id", "announcement_id"),)
+
+
+class ConversationMessage(Base):
+    """The conversation between a dealer and its account manager and HQ: one thread per dealer."""
+    __tablename__ = "conversation_messages"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    author: Mapped[str] = mapped_column(String(64))
+    from_dealer: Mapped[bool] = mapped_column(Boolean)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (Index("conversation_dealer", "dealer_id", "id"),)
+
+
+class ConversationRead(Base):
+    """How far a reader (the dealer's users share `dealer`; staff by username) has read a thread."""
+    __tablename__ = "conversation_reads"
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), primary_key=True)
+    reader: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_read_id: Mapped[int] = mapped_column(BigInteger)

@@ -959,3 +959,115 @@ def demo_decisions(session: Session, *, days: int = 90, now: datetime | None = N
     for chunk in _chunks(out):
         session.execute(insert(Decision), chunk)
     return len(out)
+# --- dealer requests -----------------------------------------------------------------------------------
+
+# (dealer code, category, subject, text, filed hours ago, what happens: open | answered | waiting | closed:<score>)
+DEMO_REQUESTS = [
+    ("d0001", "product", "断桥铝窗密封条规格", "新到的断桥铝窗密封条和样册不一致，请确认规格。", 1, "open"),
+    ("d0001", "after_sales", "客户投诉推拉门异响", "两位客户反映推拉门滑轮异响，需要售后上门。", 26, "answered"),
+    ("d0001", "training", "新品安装培训名额", "申请2个新品安装培训名额。", 120, "closed:5"),
+    ("d0001", "promotion", "国庆促销活动申请", "申请国庆期间门店满减促销，附方案。", 3, "open"),
+    ("d0002", "policy", "春季陈列政策的补贴标准", "陈列补贴是按门店面积还是按样品数量？", 30, "waiting"),
+    ("d0002", "expiring_stock", "临期五金件处理", "有一批五金配件即将过期，申请调换。", 240, "open"),
+]
+
+
+def demo_requests(session: Session, now: datetime) -> list[tuple]:
+    """Requests in every state for the demo: open (one long past its targets), answered, waiting for
+    the dealer, a promotion application for HQ, and closed ones rated across tiers. Returns the open
+    ones as (request id, workflow id, task, dealer code, region) for their workflows to be started."""
+    from dealerflow.contracts import TaskResult
+    from dealerflow.service import requests as service
+    from dealerflow.shared import human_tasks
+
+    plan = list(DEMO_REQUESTS)
+    others = session.execute(select(Dealer.code, Dealer.tier).where(Dealer.level == 1, Dealer.code > "D0002")
+                             .order_by(Dealer.code).limit(40)).all()
+    by_tier: dict[str, list[str]] = {}
+    for code, tier in others:
+        by_tier.setdefault(tier, []).append(code)
+    for tier, scores in (("core", (5, 4)), ("key", (4, 3, 5)), ("normal", (3, 2, 4))):
+        for i, score in enumerate(scores):
+            codes = by_tier.get(tier, [])
+            if i < len(codes):
+                plan.append((codes[i], ("product", "after_sales", "training")[i], f"Demo request {tier} {i + 1}",
+                             "Please advise.", 48 + 24 * i, f"closed:{score}"))
+        if by_tier.get(tier):
+            plan.append((by_tier[tier][-1], "after_sales", f"Overdue repair ({tier})", "Still waiting for the part.",
+                         24 * 12, "open"))
+    users = {u.dealer_id: u for u in session.scalars(select(User).where(User.role == "dealer"))}
+    open_ = []
+    for code, category, subject, body, hours, state in plan:
+        dealer = session.scalars(select(Dealer).where(Dealer.code == code.upper())).first()
+        if dealer is None:
+            continue
+        filed = now - timedelta(hours=hours)
+        dealer_user = users.get(dealer.id)
+        actor = dealer_user.username if dealer_user else code.lower()
+        r, task = service.file_request(session, dealer=dealer, actor=actor, category=category, subject=subject,
+                                       text=body, attachments=[], now=filed)
+        staff = session.scalars(select(User).where(User.username == (dealer.account_manager or "hq"))).first() \
+            or session.scalars(select(User).where(User.username == "hq")).first()
+        if state in ("answered", "waiting") or state.startswith("closed"):
+            service.post_message(session, r, user=staff, text="收到，正在处理。", attachments=[],
+                                 now=filed + timedelta(hours=1))
+        if state == "waiting":
+            service.set_status(session, r, user=staff, status="waiting_dealer", now=filed + timedelta(hours=2))
+        if state.startswith("closed"):
+            result = TaskResult(str(r.task_id), "resolved", staff.username, "已处理完毕。")
+            human_tasks.record_completion(session, result)
+            service.close(session, r.id, result, filed + timedelta(hours=5))
+            if dealer_user is not None:
+                service.rate(session, r, user=dealer_user, score=int(state.split(":")[1]), comment="",
+                             now=filed + timedelta(hours=6))
+        else:
+            open_.append((str(r.id), r.workflow_id, task, dealer.code, dealer.region))
+    return open_
+
+
+def demo_care(session: Session, today: date) -> None:
+    """Birthdays and cooperation anniversaries today and tomorrow for the demo's care page: d0001's
+    contact has a birthday tomorrow (am_east_1 hears of it today), a few others today."""
+    def years_ago(n: int, day: date) -> date:
+        return day.replace(year=day.year - n) if not (day.month == 2 and day.day == 29) else date(day.year - n, 2, 28)
+
+    tomorrow = today + timedelta(days=1)
+    codes = session.scalars(select(Dealer.code).where(Dealer.level == 1).order_by(Dealer.code).limit(8)).all()
+    plan = {0: ("contact_birthday", years_ago(42, tomorrow)), 1: ("contact_birthday", years_ago(35, today)),
+            2: ("cooperation_since", years_ago(5, today)), 3: ("cooperation_since", years_ago(1, today)),
+            4: ("contact_birthday", years_ago(50, today)), 5: ("cooperation_since", years_ago(3, tomorrow))}
+    for i, (column, value) in plan.items():
+        if i < len(codes):
+            session.execute(update(Dealer).where(Dealer.code == codes[i]).values({column: value}))
+
+
+def demo_messaging(session: Session, now: datetime) -> list[tuple]:
+    """An announcement to core dealers (acknowledgment asked), d0001's conversation with am_east_1,
+    points for d0001 and two redemptions. Returns the redemptions as (id, task, dealer code) for their
+    workflows to be started."""
+    from dealerflow.care import points
+    from dealerflow.messaging import announcements, conversations
+    from dealerflow.models import PointsEntry
+
+    announcements.publish(session, title="新品优先试销：断桥铝系列", ack_required=True, actor="hq", now=now,
+                          body="核心经销商可优先申请新款断桥铝窗的试销名额，请于本月底前在诉求中提交促销申请。",
+                          target='dealer.tier == "core"')
+    announcements.publish(session, title="国庆假期发货安排", body="10月1日至7日暂停发货，10月8日起恢复。", target="true",
+                          ack_required=False, actor="hq", now=now)
+    dealer = session.scalars(select(Dealer).where(Dealer.code == "D0001")).first()
+    if dealer is None:
+        return []
+    users = {u.username: u for u in session.scalars(select(User).where(User.username.in_(["d0001", "am_east_1"])))}
+    if {"d0001", "am_east_1"} <= set(users):
+        for who, text in (("d0001", "王经理，新品样册什么时候到？"), ("am_east_1", "本周五寄出，到了请签收。"),
+                          ("d0001", "好的，谢谢！")):
+            conversations.post(session, dealer=dealer, user=users[who], text=text, now=now)
+    session.add(PointsEntry(dealer_id=dealer.id, points=3000, reason="Demo: points earned", source_type="demo",
+                            source_id="d0001-points"))
+    session.flush()
+    out = []
+    for item in ("display_kit", "training_seat"):
+        r, task = points.redeem(session, dealer_id=dealer.id, item=item, actor="d0001", now=now, key=f"demo-{item}")
+        if task is not None:
+            out.append((str(r.id), task, dealer.code))
+    return out

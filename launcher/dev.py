@@ -76,6 +76,7 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
             _diversion_demo(settings)
             _logistics_demo(settings)
             _governance_demo(settings)
+            _service_demo(settings)
         _banner(settings)
         return _supervise(settings, children)
     except KeyboardInterrupt:
@@ -409,6 +410,62 @@ def _governance_demo(settings: Settings) -> None:
     finally:
         engine.dispose()
 
+
+
+def _service_demo(settings: Settings) -> None:
+    """First run: dealer requests in every state, their workflows started, and one SLA sweep so the
+    requests past their targets show as escalated."""
+    import asyncio
+    from datetime import datetime, timezone
+
+    from api.service.temporal import start_request
+    from dealerflow.core.temporal import connect
+    from dealerflow.service import sla
+    from dealerflow.service.rules import ruleset as service_rules
+    from dealerflow.care import daily
+    from dealerflow.shared.accounts import business_date
+    from api.care.temporal import start_redemption
+    from launcher.demo import demo_care, demo_messaging, demo_requests
+
+    engine = make_engine(settings.database_url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+
+    async def start(rows, reopen_within):
+        client = await connect(settings)
+        for request_id, workflow_id, task, code, region in rows:
+            await start_request(client=client, task_queue=settings.task_queue, workflow_id=workflow_id,
+                                request_id=request_id, task=task, reopen_within=reopen_within, dealer_code=code,
+                                region=region)
+
+    try:
+        _step("filing the demo dealers' requests")
+        now = datetime.now(timezone.utc)
+        with sessions.begin() as session:
+            rows = demo_requests(session, now)
+            reopen_within = service_rules(session)[1].reopen_within
+        asyncio.run(start(rows, reopen_within))
+        with sessions.begin() as session:
+            swept = sla.sweep(session, now)
+        _step(f"  {len(rows)} open requests; {swept.breached} targets already past, escalated")
+        with sessions.begin() as session:
+            demo_care(session, business_date(now))
+            cared = daily.run_day(session, business_date(now))
+        _step(f"  care: {cared.greeted} greeted today, {cared.told_eve} managers told of tomorrow,"
+              f" {cared.contact_tasks} contact tasks")
+        with sessions.begin() as session:
+            redemptions = demo_messaging(session, now)
+
+        async def redeem():
+            client = await connect(settings)
+            for redemption_id, task, code in redemptions:
+                await start_redemption(client=client, task_queue=settings.task_queue, redemption_id=redemption_id,
+                                       task=task, dealer_code=code)
+        asyncio.run(redeem())
+        _step(f"  announcements, d0001's conversation and {len(redemptions)} points redemptions waiting for HQ")
+    except Exception as e:  # the demo still runs; dealers can file requests from the console
+        print(f"warning: could not file the demo requests: {e}", file=sys.stderr)
+    finally:
+        engine.dispose()
 
 def _wait_for_api(settings: Settings, children, timeout: float = 60) -> None:
     """Wait until the API reports itself healthy; a child that dies meanwhile is caught by the caller."""

@@ -57,6 +57,7 @@ def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.D
     from api.orders.temporal import sync_order_schedule
     from api.rebates.temporal import sync_rebate_schedules
     from api.credit.temporal import sync_credit_schedule
+    from api.service.temporal import sync_service_schedule
     from api.tiering.temporal import sync_tiering_schedule
 
     upgrade(settings.database_url)
@@ -72,6 +73,7 @@ def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.D
             await sync_credit_schedule(client=client, sessions=sessions, task_queue=settings.task_queue)
             await sync_diversion_schedule(client=client, task_queue=settings.task_queue)
             await sync_poll_schedule(client=client, task_queue=settings.task_queue)
+            await sync_service_schedule(client=client, task_queue=settings.task_queue)
         await sync_order_schedule(client=client, task_queue=settings.task_queue)
 
     try:

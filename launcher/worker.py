@@ -13,6 +13,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import all_activities
 from activities.failures import PermanentFailures
 from dealerflow.core.config import Settings
+from dealerflow.shared.channels import (DingTalkRobotChannel, HttpSmsProvider, SmsChannel, WeComRobotChannel,
+                                       phones_from)
 from dealerflow.shared.notifications import Channel, WebhookChannel
 from workflows import ALL_WORKFLOWS
 
@@ -24,11 +26,21 @@ RUNNER = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_p
     "dealerflow.contracts"))
 
 
-def channels_for(settings: Settings) -> list[Channel]:
-    """External notification channels; the in-app inbox needs none."""
+def channels_for(settings: Settings, sessions: sessionmaker[Session] | None = None) -> list[Channel]:
+    """External notification channels; the in-app inbox needs none. A batch goes out only when every
+    configured channel took it (a refusal leaves it unsent for the next run)."""
+    out: list[Channel] = []
     if settings.notify_webhook_url:
-        return [WebhookChannel(settings.notify_webhook_url, token=settings.notify_webhook_token)]
-    return []
+        out.append(WebhookChannel(settings.notify_webhook_url, token=settings.notify_webhook_token))
+    if settings.notify_wecom_url:
+        out.append(WeComRobotChannel(settings.notify_wecom_url, base_url=settings.public_url))
+    if settings.notify_dingtalk_url and settings.notify_dingtalk_secret:
+        out.append(DingTalkRobotChannel(settings.notify_dingtalk_url, settings.notify_dingtalk_secret,
+                                        base_url=settings.public_url))
+    if settings.notify_sms_url and sessions is not None:
+        out.append(SmsChannel(HttpSmsProvider(settings.notify_sms_url, token=settings.notify_sms_token),
+                              phones_from(sessions)))
+    return out
 
 
 def build_worker(client: Client, sessions: sessionmaker[Session], task_queue: str,
@@ -42,6 +54,6 @@ def build_worker(client: Client, sessions: sessionmaker[Session], task_queue: st
 async def run_worker(client: Client, sessions: sessionmaker[Session], settings: Settings,
                      stop: asyncio.Event) -> None:
     with ThreadPoolExecutor(ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
-        worker = build_worker(client, sessions, settings.task_queue, executor, channels_for(settings))
+        worker = build_worker(client, sessions, settings.task_queue, executor, channels_for(settings, sessions))
         async with worker:
             await stop.wait()

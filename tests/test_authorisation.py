@@ -16,7 +16,10 @@ from decimal import Decimal
 from fastapi.routing import _IncludedRouter
 from starlette.routing import Mount
 
-from dealerflow.models import (CodeBatch, DiversionCase, Evidence, OrderReturn, Payment, Policy, PolicyAssignment,
+from sqlalchemy import select
+
+from dealerflow.service import requests as service_requests
+from dealerflow.models import (CodeBatch, Dealer, ServiceMessage, DiversionCase, Evidence, OrderReturn, Payment, Policy, PolicyAssignment,
                                ProductCode, SettlementRun, Statement)
 from dealerflow.shared.evidence import EvidenceStore
 from api.scope import ALL_DEALERS
@@ -135,6 +138,32 @@ ROUTES = {
     "GET /api/v1/notifications": gate(*EVERYONE),
     "GET /api/v1/health": Entry(public=True),
     "GET /api/v1/dealers/{code}/tier": gate(*EVERYONE, scoped="detail"),
+    "GET /api/v1/service/categories": gate(*EVERYONE),
+    "GET /api/v1/service/reports/sla": gate(*STAFF, scoped="list"),
+    "POST /api/v1/care/contacts": gate("account_manager", "region_manager", "hq", "admin", send=False,
+                                       json={"dealer": "NO-SUCH-CODE", "channel": "phone", "note": "called"}),
+    "GET /api/v1/care/contacts/due": gate(*STAFF, scoped="list"),
+    "GET /api/v1/care/occasions": gate(*STAFF, scoped="list"),
+    "POST /api/v1/care/runs": gate("hq", "admin", send=False),
+    "GET /api/v1/points/catalogue": gate(*EVERYONE),
+    "POST /api/v1/announcements": gate(*HQ, send=False),
+    "GET /api/v1/announcements": gate("dealer", *HQ),
+    "GET /api/v1/announcements/{announcement_id}": gate("dealer", *HQ),
+    "POST /api/v1/announcements/{announcement_id}/acknowledge": gate(*DEALER),
+    "GET /api/v1/conversations": gate(*EVERYONE, scoped="list"),
+    "GET /api/v1/conversations/{code}": gate(*EVERYONE, scoped="detail"),
+    "POST /api/v1/conversations/{code}/messages": gate(*EVERYONE, scoped="detail", json={"text": "hello"}),
+    "POST /api/v1/points/redemptions": gate(*DEALER, json={"item": "no_such_item"}),
+    "GET /api/v1/points/redemptions": gate(*DEALER),
+    "POST /api/v1/service/requests": gate(*DEALER),
+    "GET /api/v1/service/requests": gate(*EVERYONE, scoped="list"),
+    "GET /api/v1/service/requests/{request_id}": gate(*EVERYONE, scoped="detail"),
+    "POST /api/v1/service/requests/{request_id}/messages": gate(*EVERYONE, scoped="detail"),
+    "POST /api/v1/service/requests/{request_id}/status": gate(*STAFF, scoped="detail", json={"status": "in_progress"}),
+    "POST /api/v1/service/requests/{request_id}/close": gate(*STAFF, send=False, json={"outcome": "resolved"}),
+    "POST /api/v1/service/requests/{request_id}/rating": gate(*DEALER, scoped="write", json={"score": 5}),
+    "POST /api/v1/service/requests/{request_id}/reopen": gate(*DEALER, scoped="write", json={"text": "again"}),
+    "GET /api/v1/service/requests/{request_id}/attachments/{message_id}/{index}": gate(*EVERYONE, scoped="detail"),
     "GET /api/v1/tiering/distribution": gate(*HQ),
     "POST /api/v1/tiering/runs": gate(*HQ, send=False),
     "GET /api/v1/tiering/runs": gate(*HQ),
@@ -240,6 +269,25 @@ ROUTES = {
     "GET /console/master-data": gate(*HQ), "POST /console/master-data/import": gate("admin"),
     "GET /console/master-data/{kind}/export": gate(*HQ),
     "GET /console/regions": gate(*HQ), "GET /console/system": gate(*HQ),
+    "GET /console/service": gate(*EVERYONE, scoped="list"),
+    "GET /console/service/reports": gate(*STAFF, scoped="list"),
+    "GET /console/care": gate(*STAFF, scoped="list"),
+    "GET /console/points": gate(*DEALER), "POST /console/points": gate(*DEALER, form={"item": "no_such_item"}),
+    "GET /console/announcements": gate("dealer", *HQ), "POST /console/announcements": gate(*HQ, send=False),
+    "GET /console/announcements/{announcement_id}": gate("dealer", *HQ),
+    "POST /console/announcements/{announcement_id}/acknowledge": gate(*DEALER),
+    "GET /console/conversations": gate(*EVERYONE, scoped="list"),
+    "GET /console/conversations/{code}": gate(*EVERYONE, scoped="detail"),
+    "POST /console/conversations/{code}": gate(*EVERYONE, scoped="detail", form={"text": "hello"}),
+    "POST /console/care/contacts": gate("account_manager", "region_manager", "hq", "admin", send=False,
+                                        form={"dealer": "NO-SUCH-CODE", "channel": "phone", "note": "x"}),
+    "GET /console/service/new": gate(*DEALER), "POST /console/service/new": gate(*DEALER),
+    "GET /console/service/{request_id}": gate(*EVERYONE, scoped="detail"),
+    "POST /console/service/{request_id}/messages": gate(*EVERYONE, scoped="detail"),
+    "POST /console/service/{request_id}/status": gate(*STAFF, scoped="detail", form={"status": "in_progress"}),
+    "POST /console/service/{request_id}/close": gate(*STAFF, send=False, form={"outcome": "resolved"}),
+    "POST /console/service/{request_id}/rating": gate(*DEALER, scoped="write", form={"score": "5"}),
+    "POST /console/service/{request_id}/reopen": gate(*DEALER, scoped="write", form={"text": "again"}),
 }
 
 DUMMY = {"order_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()), "policy_id": "no_such_policy",
@@ -248,7 +296,8 @@ DUMMY = {"order_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()), "policy_id
          "month": "2020-01", "case_id": "999999999", "failure_id": "999999999", "notification_id": "999999999",
          "ruleset": "no_such_ruleset", "sku": "NO-SUCH-SKU", "username": "no-such-user", "provider": "no-such-provider",
          "parcel_id": str(uuid.uuid4()), "report_id": str(uuid.uuid4()), "index": "0",
-         "proposal_id": str(uuid.uuid4()), "version": "999999"}
+         "proposal_id": str(uuid.uuid4()), "version": "999999", "request_id": str(uuid.uuid4()),
+         "message_id": "999999999", "announcement_id": "999999999"}
 
 
 def app_routes(app) -> list[tuple[str, str]]:
@@ -322,13 +371,20 @@ def world(client, sessions, settings, make_dealer, make_user, product, stack_set
             s.flush()
             s.add(ProductCode(code=code, batch_id=batch.id, serial=1 if name == "own" else 2, product_id=product.id,
                               dealer_id=dealer.id, region=dealer.region))
+            request, _ = service_requests.file_request(
+                s, dealer=s.get(Dealer, dealer.id), actor="dealer", category="product", subject="s", text="t",
+                attachments=[{"kind": "photo", "filename": "w.png", "content_type": "image/png", "size": len(PNG),
+                              "sha256": stored.sha256}], now=now)
+            s.flush()
+            message_id = s.scalar(select(ServiceMessage.id).where(ServiceMessage.request_id == request.id))
             evidence = Evidence(assignment_id=assignment.id, attempt=1, kind="photo", filename="w.png",
                                 content_type="image/png", size=len(PNG), sha256=stored.sha256, uploaded_by="x")
             s.add(evidence)
             s.flush()
             objects[name] = {"order_id": order_id, "statement_id": str(statement.id), "case_id": str(case.id),
                              "code": dealer.code, "code:path": code, "assignment_id": str(assignment.id),
-                             "evidence_id": str(evidence.id), "__dealer": dealer.code}
+                             "evidence_id": str(evidence.id), "__dealer": dealer.code,
+                             "request_id": str(request.id), "message_id": str(message_id)}
     headers = {role: {**actor.headers, "Cookie": "dealerflow_token=" + actor.headers["Authorization"][7:]}
                for role, actor in actors.items()}
     headers["anonymous"] = {}

@@ -326,3 +326,60 @@ def test_the_demo_rule_change_waits_with_its_impact_report(seeded):
         assert report.totals["replayed"] == stored and report.totals["changed"] > 0
         assert any(b["group"] == "region" for b in report.breakdown) and report.samples
         s.rollback()
+def with_service_rules(s) -> None:
+    from dealerflow.core.config import ROOT
+    from dealerflow.shared import rulebook
+    if rulebook.active_version(s, "service") is None:
+        rulebook.deploy(s, filename="rules/service.yaml", text=(ROOT / "rules" / "service.yaml").read_text(),
+                        actor="tests")
+
+
+def test_dealer_requests_in_every_state(seeded):
+    from dealerflow.models import ServiceClock, ServiceRequest
+    from dealerflow.service import sla
+    from launcher.demo import demo_requests
+
+    sessions, _ = seeded
+    now = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)  # Monday, 12:00 in Beijing
+    with sessions.begin() as s:
+        with_service_rules(s)
+        opened = demo_requests(s, now)
+        swept = sla.sweep(s, now)
+    with sessions() as s:
+        states = dict(s.execute(select(ServiceRequest.status, func.count()).group_by(ServiceRequest.status)).all())
+        rated = s.scalars(select(ServiceRequest.satisfaction).where(ServiceRequest.satisfaction.is_not(None))).all()
+        tiers = set(s.scalars(select(ServiceRequest.tier)))
+        breached = s.scalar(select(func.count()).select_from(ServiceClock).where(ServiceClock.breached_at.is_not(None)))
+    assert {"open", "in_progress", "waiting_dealer", "closed"} <= set(states)
+    assert len(opened) == states["open"] + states.get("in_progress", 0) + states["waiting_dealer"]
+    assert len(rated) >= 4 and min(rated) < max(rated) and {"core", "key", "normal"} <= tiers
+    assert breached >= 2 and swept.breached >= 2
+
+
+def test_birthdays_and_anniversaries_today_and_tomorrow(seeded):
+    from dealerflow.care import daily
+    from launcher.demo import demo_care
+
+    sessions, _ = seeded
+    today = date(2026, 11, 23)
+    with sessions.begin() as s:
+        with_service_rules(s)
+        demo_care(s, today)
+        done = daily.run_day(s, today)
+    assert done.greeted >= 4 and done.points > 0 and done.told_eve >= 1 and done.contact_tasks > 0
+
+
+def test_announcements_conversations_and_redemptions(seeded):
+    from dealerflow.models import Announcement, ConversationMessage, Redemption
+    from launcher.demo import demo_messaging
+
+    sessions, _ = seeded
+    with sessions.begin() as s:
+        with_service_rules(s)
+        redemptions = demo_messaging(s, datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc))
+    with sessions() as s:
+        announced = s.scalars(select(Announcement.recipients).order_by(Announcement.id)).all()
+        messages = s.scalar(select(func.count()).select_from(ConversationMessage))
+        redeemed = s.scalar(select(func.count()).select_from(Redemption))
+    assert len(announced) == 2 and 0 < announced[0] < announced[1] == DEALERS
+    assert messages == 3 and redeemed == len(redemptions) == 2

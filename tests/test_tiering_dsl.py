@@ -171,8 +171,8 @@ def test_dimensions_name_known_figures_and_rising_points():
     assert errors_of(TIERING.replace("from: growth,", "from: grwth,")) == [
         "rules/tiering.yaml:6 tiering.dimensions[1].from: unknown figure 'grwth' — did you mean 'growth'? (figures: "
         "purchases, prior_purchases, growth, purchases_rank_in_region, category_share, terminal_stores, "
-        "ack_on_time_rate, policies_due, task_completion_rate, tasks_due, order_growth_m1, order_growth_m2, "
-        "order_growth_m3)"]
+        "ack_on_time_rate, policies_due, task_completion_rate, tasks_due, requests_closed, rating_rate, "
+        "satisfaction_share, order_growth_m1, order_growth_m2, order_growth_m3)"]
     assert errors_of(TIERING.replace("{at: 1, score: 90}", "{at: 0, score: 90}")) == [
         "rules/tiering.yaml:6 tiering.dimensions[1].scale[2].at: points must rise: 0 is not above 0 (line 6)"]
     assert errors_of(TIERING.replace("{at: 1, score: 90}", "{at: 1, score: \"100.5\"}")) == [
@@ -210,7 +210,8 @@ def test_overrides_and_tags_are_checked():
         "'terminal_stores'? (declared: ack_on_time_rate, category_share, dealer.channel, dealer.code, "
         "dealer.credit_points, dealer.level, dealer.region, dealer.tags, dealer.tier, growth, order_growth_m1, "
         "order_growth_m2, order_growth_m3, policies_due, prior_purchases, purchases, purchases_rank_in_region, "
-        "score, task_completion_rate, tasks_due, terminal_stores, top_category)",
+        "rating_rate, requests_closed, satisfaction_share, score, task_completion_rate, tasks_due, terminal_stores, "
+        "top_category)",
         "rules/tiering.yaml:15 tiering.overrides[2].to: an override from key to key changes nothing",
         "rules/tiering.yaml:19 tiering.tags.rules[1].tag: tag 'big' already has a rule on line 18: "
         "join the conditions with `or`",

@@ -9,6 +9,7 @@ from .order import OrderSweepWorkflow, OrderWorkflow
 from .policy_rollout import PolicyRolloutWorkflow
 from .shipment import ShipmentWorkflow, TrackingPollWorkflow
 from .rule_proposal import RuleProposalWorkflow
+from .service import CareDailyWorkflow, RedemptionWorkflow, ServiceRequestWorkflow, ServiceSweepWorkflow
 from .settlement import SettlementScheduleWorkflow, SettlementWorkflow
 from .tiering import RetieringWorkflow, TieringScheduleWorkflow
 
@@ -16,4 +17,5 @@ ALL_WORKFLOWS = [OrderWorkflow, HumanTaskWorkflow, PolicyRolloutWorkflow, Eviden
                  SettlementScheduleWorkflow, RetieringWorkflow, TieringScheduleWorkflow, CaseWorkflow,
                  DiversionSweepWorkflow, CreditLimitChangeWorkflow, OrderSweepWorkflow, ShipmentWorkflow,
                  TrackingPollWorkflow, CreditScoringWorkflow, CreditIncreaseWorkflow, CreditScheduleWorkflow,
-                 RuleProposalWorkflow]
+                 RuleProposalWorkflow, ServiceRequestWorkflow, ServiceSweepWorkflow, CareDailyWorkflow,
+                 RedemptionWorkflow]

@@ -20,6 +20,7 @@ class DealerTier(Out):
     scorecard: dict | None
     history: list[dict]
     silent: dict | None
+    applied: dict | None = None  # the benefits the platform applies: request targets, contact cadence
 
 
 class TierDistribution(Out):

@@ -60,7 +60,26 @@ def dealer_tier(session: Session, dealer: Dealer, lang: str = "en") -> dict:
                      "status": r.status, "override": r.override, "tags_before": r.old_tags, "tags_after": r.new_tags,
                      "decided_by": r.decided_by} for r in rows],
         "silent": _episode(episode) if episode else None,
+        "applied": applied_benefits(session, dealer.tier),
     }
+
+
+def applied_benefits(session: Session, tier: str) -> dict | None:
+    """The tier's benefits the platform applies, machine-readable, from the service rule file: the
+    request targets (working time) of the tier and how often its account manager makes contact."""
+    from dealerflow.service.rules import ruleset as service_rules
+    from dealerflow.core.errors import Unavailable
+    try:
+        _, spec = service_rules(session)
+    except Unavailable:
+        return None
+    default = spec.target("default", tier)
+    return {"request_targets": {"response_seconds": default.response, "resolution_seconds": default.resolution,
+                                "by_category": {c: {"response_seconds": spec.target(c, tier).response,
+                                                    "resolution_seconds": spec.target(c, tier).resolution}
+                                                for c in spec.categories}},
+            "working_hours_per_day": spec.calendar.day_seconds // 3600,
+            "contact_every_days": spec.cadence[tier] // 86400 if tier in spec.cadence else None}
 
 
 def _episode(e: SilentDealer) -> dict:

@@ -123,3 +123,18 @@ from .governance import (  # noqa: F401
     RuleProposalInput,
     DecideProposalInput,
 )
+from .service import (  # noqa: F401
+    ServiceRequestInput,
+    ServiceCloseInput,
+    ServiceClosed,
+    ServiceSweepInput,
+    ServiceSweepResult,
+    SERVICE_SWEEP_SCHEDULE,
+    service_workflow_id,
+    CareDayInput,
+    CareDayResult,
+    CARE_SCHEDULE,
+    RedemptionInput,
+    RedemptionSettleInput,
+    redemption_workflow_id,
+)

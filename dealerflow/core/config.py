@@ -102,6 +102,13 @@ class Settings:
     # Four eyes on rule files: a person's deploy is a proposal a second person approves (see
     # dealerflow/governance/proposals.py). Off only for a test bed that deploys its fixtures directly.
     rules_four_eyes: bool = True
+    # Channels people in China use (dealerflow/shared/channels.py); each is off unless configured.
+    notify_wecom_url: str | None = None  # a WeCom group robot's webhook (…/webhook/send?key=…)
+    notify_dingtalk_url: str | None = None  # a DingTalk robot's webhook (…/robot/send?access_token=…)
+    notify_dingtalk_secret: str | None = None  # its signing secret (SEC…)
+    notify_sms_url: str | None = None  # an SMS gateway taking {"phone", "text", "sign"}
+    notify_sms_token: str | None = None
+    public_url: str = ""  # the console's address, for links in robot messages
 
     @property
     def evidence_path(self) -> Path:
@@ -147,6 +154,12 @@ class Settings:
             receipt_auto_confirm_seconds=_duration(env, "DEALERFLOW_RECEIPT_AUTO_CONFIRM", 7 * 86400),
             receipt_completes_delivery=_bool(env, "DEALERFLOW_RECEIPT_COMPLETES_DELIVERY", False),
             rules_four_eyes=_bool(env, "DEALERFLOW_RULES_FOUR_EYES", True),
+            notify_wecom_url=env.get("DEALERFLOW_NOTIFY_WECOM_URL") or None,
+            notify_dingtalk_url=env.get("DEALERFLOW_NOTIFY_DINGTALK_URL") or None,
+            notify_dingtalk_secret=env.get("DEALERFLOW_NOTIFY_DINGTALK_SECRET") or None,
+            notify_sms_url=env.get("DEALERFLOW_NOTIFY_SMS_URL") or None,
+            notify_sms_token=env.get("DEALERFLOW_NOTIFY_SMS_TOKEN") or None,
+            public_url=env.get("DEALERFLOW_PUBLIC_URL") or "",
         )
 
     def with_(self, **changes) -> "Settings":

@@ -22,7 +22,7 @@ from dealerflow.credit import ledger_figures
 from dealerflow.shared import accounts, credit_points, rulebook
 from dealerflow.tiering import runs as tiering
 from dealerflow.contracts import CreditDecision, OrderStart, PlaceOrderInput, TaskResult
-from dealerflow.models import Decision, Dealer, Order, OrderEvent, OrderLine, PendingOrderStart, Product
+from dealerflow.models import Decision, Dealer, Order, OrderEvent, PendingOrderStart, Product
 from dealerflow.stock import allocation
 
 CREDIT_RULESET = "credit_approval"

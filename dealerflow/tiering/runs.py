@@ -137,6 +137,23 @@ _TASKS = text("""
     group by dealer_id""")
 
 
+# Dealer requests closed in the 12 months: how many, how many the dealer rated when asked, and their
+# average score (a share of the service file's scale, so the tiering file reads 0 to 1 whatever the scale).
+_SERVICE = text("""
+    select dealer_id, count(*) as closed, count(rated_at) as rated, avg(satisfaction) as score
+    from service_requests
+    where status = 'closed' and closed_at >= :y1 and closed_at < :end
+    group by dealer_id""")
+
+
+def _rating_scale(session: Session) -> tuple[int, int] | None:
+    try:
+        spec = rulebook.active(session, "service").rule_file.spec
+    except rulebook.UnknownRuleset:
+        return None
+    return (spec.rating_min, spec.rating_max) if hasattr(spec, "rating_min") else None
+
+
 def figures(session: Session, as_of: date, dealers: list) -> dict[int, dict]:
     """Every dealer's figures (kinds.TIERING_FIGURES) over the 12 months before `as_of`, in five
     grouped queries. `dealers`: rows with id and region. A figure with nothing to count is None."""
@@ -153,6 +170,8 @@ def figures(session: Session, as_of: date, dealers: list) -> dict[int, dict]:
     terminals = dict(session.execute(_TERMINALS, {"from": end - timedelta(days=TERMINAL_DAYS), "end": end}).all())
     acks = {r.dealer_id: r for r in session.execute(_ACKS, {"y1": y1, "end": end})}
     done_tasks = {r.dealer_id: r for r in session.execute(_TASKS, {"y1": y1, "end": end})}
+    scale = _rating_scale(session)
+    service = {r.dealer_id: r for r in session.execute(_SERVICE, {"y1": y1, "end": end})} if scale else {}
 
     purchases = {d.id: sum(by_category.get(d.id, {}).values(), ZERO) for d in dealers}
     regions: dict[str, list] = defaultdict(list)
@@ -164,7 +183,7 @@ def figures(session: Session, as_of: date, dealers: list) -> dict[int, dict]:
     for d in dealers:
         cats = {c: max(v, ZERO) for c, v in by_category.get(d.id, {}).items()}
         top = min(cats, key=lambda c: (-cats[c], c)) if cats and max(cats.values()) > 0 else None
-        o, a, k = orders.get(d.id), acks.get(d.id), done_tasks.get(d.id)
+        o, a, k, sv = orders.get(d.id), acks.get(d.id), done_tasks.get(d.id), service.get(d.id)
         base = o.base / 12 if o else ZERO
         out[d.id] = {
             "purchases": purchases[d.id], "prior_purchases": prior.get(d.id, ZERO),
@@ -173,6 +192,10 @@ def figures(session: Session, as_of: date, dealers: list) -> dict[int, dict]:
             "terminal_stores": int(terminals.get(d.id, 0)),
             "ack_on_time_rate": ratio(a.done, a.due) if a else None, "policies_due": a.due if a else 0,
             "task_completion_rate": ratio(k.done, k.due) if k else None, "tasks_due": k.due if k else 0,
+            "requests_closed": sv.closed if sv else 0,
+            "rating_rate": ratio(sv.rated, sv.closed) if sv else None,
+            "satisfaction_share": ratio(Decimal(sv.score) - scale[0], scale[1] - scale[0])
+            if sv and sv.score is not None else None,
             **{f"order_growth_m{n}": ratio(getattr(o, f"m{n}") - base, base) if o and base > 0 else None
                for n in (1, 2, 3)},
         }

@@ -136,6 +136,12 @@ TIERING_FIGURES = {
     "policies_due": {"type": "int", "description": "policy acknowledgments due in the 12 months"},
     "task_completion_rate": {"type": "decimal", "description": "policy tasks accepted / tasks due (0 when tasks_due is 0)"},
     "tasks_due": {"type": "int", "description": "policy tasks due in the 12 months"},
+    "requests_closed": {"type": "int", "description": "the dealer's requests (诉求) closed in the 12 months"},
+    "rating_rate": {"type": "decimal", "description": "closed requests the dealer rated when asked / requests"
+                                                      " closed (no value without a closed request)"},
+    "satisfaction_share": {"type": "decimal", "description": "the dealer's average satisfaction with the answers,"
+                                                             " as a share of the service file's scale: 0 the lowest"
+                                                             " score, 1 the highest (no value without a rating)"},
     **{f"order_growth_m{k}": {"type": "decimal",
                               "description": f"orders placed in the {('last', 'second-last', 'third-last')[k - 1]} month"
                                              " before the run over the dealer's average month in the 12 before the"

@@ -55,7 +55,7 @@ def test_waiting_for_the_dealer_stops_the_clock_and_its_answer_starts_it(session
     # 22 h left from Fri 9 Oct 10:00: 8 h that day, 9 h on the make-up Saturday, 5 h on Monday 12 Oct
     assert _clock(sessions, rid).due_at == at("2026-10-12 14:00")
     with sessions() as s:
-        actions = [e.action for e in s.scalars(select(ServiceEvent).where(ServiceEvent.request_id == rid))]
+        actions = [e.action for e in s.scalars(select(ServiceEvent).where(ServiceEvent.request_id == rid).order_by(ServiceEvent.id))]
     assert actions == ["filed", "status", "status"]
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dealerflow.shared.notifications import Channel
 
 from .diversion import DiversionActivities
+from .inventory import InventoryActivities
 from .orders import OrderActivities
 from .policies import PolicyActivities
 from .settlement import SettlementActivities
@@ -19,4 +20,4 @@ def all_activities(sessions: sessionmaker[Session], channels: list[Channel] | No
     return [o.decide_credit, o.apply_review, t.open_task, t.record_task_completion, t.escalate_task,
             t.cancel_task, t.record_step_failure, *PolicyActivities(sessions, channels or []).all(),
             *SettlementActivities(sessions).all(), *TieringActivities(sessions).all(),
-            *DiversionActivities(sessions).all()]
+            *DiversionActivities(sessions).all(), *InventoryActivities(sessions).all()]

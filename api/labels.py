@@ -48,7 +48,7 @@ LABELS: dict[str, str] = {
     "dismissed": N_("dismissed"), "out_of_region": N_("out of region"), "price": N_("under the guide price"),
     "unknown_code": N_("unknown code"), "regional_excess": N_("regional excess"), "stock_up": N_("sudden stock-up"),
     "low": N_("low"), "medium": N_("medium"), "high": N_("high"), "critical": N_("critical"),
-    "store": N_("store"), "consumer": N_("consumer"), "inspector": N_("inspector"),
+    "store": N_("store"), "consumer": N_("consumer"), "inspector": N_("inspector"), "sale": N_("sale at a terminal"),
     # kinds of task
     "order_credit_review": N_("credit review of an order"), "evidence_review": N_("review of policy evidence"),
     "policy_escalation": N_("dealers silent on a policy"), "policy_pilot_decision": N_("decision on a policy pilot"),

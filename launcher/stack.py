@@ -55,6 +55,7 @@ def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.D
     from api.diversion.temporal import sync_diversion_schedule
     from api.rebates.temporal import sync_rebate_schedules
     from api.tiering.temporal import sync_tiering_schedule
+    from api.inventory.temporal import sync_inventory_schedules
 
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url, pool_size=1)
@@ -67,6 +68,7 @@ def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.D
             await sync_rebate_schedules(client=client, sessions=sessions, task_queue=settings.task_queue)
             await sync_tiering_schedule(client=client, sessions=sessions, task_queue=settings.task_queue)
             await sync_diversion_schedule(client=client, task_queue=settings.task_queue)
+            await sync_inventory_schedules(client=client, sessions=sessions, task_queue=settings.task_queue)
 
     try:
         deployed = []

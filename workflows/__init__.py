@@ -3,6 +3,7 @@ every side effect is an activity (see activities/)."""
 from .diversion import CaseWorkflow, DiversionSweepWorkflow
 from .evidence_review import EvidenceReviewWorkflow
 from .human_task import HumanTaskWorkflow
+from .inventory import ForecastWorkflow, InventoryHealthWorkflow
 from .order import OrderWorkflow
 from .policy_rollout import PolicyRolloutWorkflow
 from .settlement import SettlementScheduleWorkflow, SettlementWorkflow
@@ -10,4 +11,4 @@ from .tiering import RetieringWorkflow, TieringScheduleWorkflow
 
 ALL_WORKFLOWS = [OrderWorkflow, HumanTaskWorkflow, PolicyRolloutWorkflow, EvidenceReviewWorkflow, SettlementWorkflow,
                  SettlementScheduleWorkflow, RetieringWorkflow, TieringScheduleWorkflow, CaseWorkflow,
-                 DiversionSweepWorkflow]
+                 DiversionSweepWorkflow, InventoryHealthWorkflow, ForecastWorkflow]

@@ -14,6 +14,7 @@ from policies_dsl import RuleFile, RuleFileError, RuleTestResult, load_rule_file
 
 from api.rebates.temporal import sync_rebate_schedules
 from api.tiering.temporal import sync_tiering_schedule
+from api.inventory.temporal import sync_inventory_schedules
 from api.deps import AdminUser, SessionDep, require_role
 from api.admin.schemas import RuleDeployResult, RuleValidation, RuleVersionRead
 
@@ -84,6 +85,9 @@ def deploy_file(session, *, filename: str, text: str, user: User, app, backgroun
                             task_queue=app.settings.task_queue, only=rule_file.name)
     if rule_file.kind == "tiering" and result.changed:
         background.add_task(sync_tiering_schedule, client=app.temporal, sessions=app.sessions,
+                            task_queue=app.settings.task_queue)
+    if rule_file.kind == "inventory" and result.changed:
+        background.add_task(sync_inventory_schedules, client=app.temporal, sessions=app.sessions,
                             task_queue=app.settings.task_queue)
     return result
 

@@ -14,6 +14,7 @@ from .search import (  # noqa: F401
     SETTLEMENT_PERIOD,
     CASE_ID,
     TIERING_MONTH,
+    RUN_DATE,
     SEARCH_ATTRIBUTES,
 )
 from .tasks import (  # noqa: F401
@@ -84,4 +85,14 @@ from .tiering import (  # noqa: F401
     DowngradeOutcomeInput,
     RetieringResult,
     month_of,
+)
+from .inventory import (  # noqa: F401
+    InventoryRunInput,
+    InventoryStepInput,
+    InventoryRunPlan,
+    HealthResult,
+    AdviceResult,
+    InventoryRunResult,
+    ForecastInput,
+    ForecastResult,
 )

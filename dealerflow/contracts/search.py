@@ -35,3 +35,8 @@ TIERING_MONTH = SearchAttributeKey.for_keyword("TieringMonth")
 
 SEARCH_ATTRIBUTES = (DEALER_ID, REGION, ORDER_ID, STAGE, TASK_ROLE, POLICY_ID, REBATE_PROGRAM, SETTLEMENT_PERIOD,
                      CASE_ID, TIERING_MONTH)
+
+
+RUN_DATE = SearchAttributeKey.for_datetime("RunDate")  # the business day a daily run measures
+
+SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTES + (RUN_DATE,)

@@ -10,7 +10,8 @@ from temporalio.client import Client, TLSConfig
 from dealerflow.core.config import Settings
 from dealerflow.contracts import SEARCH_ATTRIBUTES
 
-_INDEXED = {"KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD}
+_INDEXED = {"KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+            "DATETIME": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME}
 
 
 async def connect(settings: Settings) -> Client:

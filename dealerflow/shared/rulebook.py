@@ -32,7 +32,8 @@ class Deployed:
 
 
 # Rulesets the platform reads by name: each can only ever be of its own kind.
-PLATFORM_RULESETS = {"credit_approval": "credit_approval", "tiering": "tiering", "diversion": "diversion"}
+PLATFORM_RULESETS = {"credit_approval": "credit_approval", "tiering": "tiering", "diversion": "diversion",
+                     "inventory": "inventory"}
 
 
 def check_name(filename: str, rule_file: RuleFile) -> None:

@@ -113,3 +113,56 @@ def parse_amount(raw: str) -> Decimal:
     if amount <= 0:
         raise BadValue(f"must be greater than 0, got {raw!r}")
     return amount
+
+
+XLSX_MAGIC = b"PK\x03\x04"
+MAX_CELLS = 2_000_000  # a workbook is unzipped in memory: a bound on what one import may hold
+
+
+def read_sheet(data: bytes) -> Table:
+    """The first sheet of an XLSX workbook as a Table (header on its first non-empty row; rows by
+    their sheet row number; dates as ISO dates, whole numbers without a decimal point)."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises zipfile, KeyError and XML errors for a damaged file
+        raise Unsupported(f"the upload is not a readable XLSX workbook ({type(e).__name__}): save it as Excel"
+                          " Workbook (.xlsx) or CSV UTF-8") from None
+    try:
+        sheet = book.worksheets[0]
+        table, cells = None, 0
+        for n, values in enumerate(sheet.iter_rows(values_only=True), 1):
+            texts = [_cell_text(v) for v in values]
+            cells += len(texts)
+            if cells > MAX_CELLS:
+                raise Unsupported(f"the workbook holds more than {MAX_CELLS:,} cells: split it or send CSV")
+            if not any(t.strip() for t in texts):
+                continue
+            if table is None:
+                while texts and not texts[-1].strip():
+                    texts.pop()
+                table = Table(n, [t.strip().lower() for t in texts])
+                continue
+            while len(texts) > len(table.names) and not texts[-1].strip():
+                texts.pop()
+            if len(texts) > len(table.names):
+                table.misfits.append((n, len(texts)))
+            else:
+                table.rows.append(dict(zip(table.names, texts)))
+                table.lines.append(n)
+        return table or Table(0, [])
+    finally:
+        book.close()
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -18,7 +18,7 @@ from api.admin import console as admin_console, routes as admin, rules
 from api.auth import routes as auth
 from api.diversion import console as diversion_console, routes as diversion
 from api.failures import console as failures_console, routes as failures
-from api.inventory import routes as inventory
+from api.inventory import console as inventory_console, routes as inventory
 from api.orders import console as orders_console, fulfilment, routes as orders
 from api.policies import console as policies_console, routes as policies, task_routes as policy_tasks
 from api.rebates import console as rebates_console, routes as rebates, settlements, statements
@@ -31,7 +31,7 @@ from api.tiering import console as tiering_console, routes as tiering
 ROUTERS = (auth, orders, fulfilment, tasks, policies, policy_tasks, rebates, settlements, statements, admin, rules,
            notifications, health, tiering, diversion, failures, reports, inventory, docs,
            pages, tasks_console, orders_console, policies_console, rebates_console, tiering_console,
-           failures_console, diversion_console, reports_console, admin_console, system_console)
+           failures_console, diversion_console, inventory_console, reports_console, admin_console, system_console)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()

@@ -49,12 +49,19 @@ LABELS: dict[str, str] = {
     "unknown_code": N_("unknown code"), "regional_excess": N_("regional excess"), "stock_up": N_("sudden stock-up"),
     "low": N_("low"), "medium": N_("medium"), "high": N_("high"), "critical": N_("critical"),
     "store": N_("store"), "consumer": N_("consumer"), "inspector": N_("inspector"), "sale": N_("sale at a terminal"),
+    # channel inventory: advice, its status, where a stock figure comes from
+    "clearance": N_("clearance promotion"), "cut_replenishment": N_("cut replenishment"), "reorder": N_("reorder"),
+    "push_promotion": N_("promotion resources"), "drafted": N_("in a draft order"), "ordered": N_("ordered"),
+    "policy_drafted": N_("policy drafted"), "reported": N_("reported"), "estimated": N_("estimated"),
+    "forecast": N_("forecast"), "history": N_("sales history"), "placed": N_("placed"),
+    "handled": N_("handled"), "escalate": N_("escalate"),
     # kinds of task
     "order_credit_review": N_("credit review of an order"), "evidence_review": N_("review of policy evidence"),
     "policy_escalation": N_("dealers silent on a policy"), "policy_pilot_decision": N_("decision on a policy pilot"),
     "statement_dispute": N_("disputed statement"), "settlement_approval": N_("approval of a settlement"),
     "tier_downgrade": N_("approval of tier downgrades"), "dealer_activation": N_("activation of silent dealers"),
     "diversion_investigation": N_("diversion investigation"),
+    "inventory_red_items": N_("red stock items of your dealers"),
     # kinds of notification
     "reminder": N_("reminder"), "overdue": N_("overdue"), "escalation": N_("escalation"), "task": N_("task"),
     "question": N_("question"), "answer": N_("answer"), "statement": N_("statement"), "settlement": N_("settlement"),

@@ -903,13 +903,10 @@ class InventoryHealth(Base):
     stock_age_days: Mapped[int | None] = mapped_column(Integer)  # coded units still at the dealer
     orders_by_month: Mapped[list[int]] = mapped_column(ARRAY(Integer))  # oldest first, last full month last
     rising_months: Mapped[int] = mapped_column(Integer)
-    __table_args__ = (
-        Index("inventory_health_region", "day", "region"),
-        Index("inventory_health_product", "day", "product_id"),
-    )
+    # No index beyond the key: a day's two million rows are written at once and read by day.
 
 
-ADVICE_ACTIONS = ("clearance", "cut_replenishment", "reorder", "promote")
+ADVICE_ACTIONS = ("clearance", "cut_replenishment", "reorder", "push_promotion")
 ADVICE_STATUSES = ("open", "drafted", "ordered", "dismissed", "policy_drafted")
 
 
@@ -934,7 +931,7 @@ class InventoryAdvice(Base):
     __table_args__ = (
         UniqueConstraint("day", "dealer_id", "product_id", "action", name="inventory_advice_once"),
         Index("inventory_advice_dealer", "dealer_id", "day"),
-        CheckConstraint("action in ('clearance', 'cut_replenishment', 'reorder', 'promote')",
+        CheckConstraint("action in ('clearance', 'cut_replenishment', 'reorder', 'push_promotion')",
                         name="inventory_advice_action"),
         CheckConstraint("status in ('open', 'drafted', 'ordered', 'dismissed', 'policy_drafted')",
                         name="inventory_advice_status"),

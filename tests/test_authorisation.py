@@ -144,6 +144,11 @@ ROUTES = {
     "POST /api/v1/inventory/drafts/{draft_id}/place": gate(*DEALER),
     "POST /api/v1/inventory/drafts/{draft_id}/dismiss": gate(*DEALER),
     "POST /api/v1/inventory/runs": gate(*HQ, send=False),
+    "GET /console/inventory": gate(*EVERYONE),
+    "POST /console/inventory/stock": gate(*DEALER), "POST /console/inventory/auto-replenish": gate(*DEALER),
+    "POST /console/inventory/drafts": gate(*DEALER), "POST /console/inventory/drafts/{draft_id}/place": gate(*DEALER),
+    "GET /console/inventory/red": gate("account_manager", "region_manager", "hq", "admin", scoped="list"),
+    "GET /console/inventory/hq": gate("hq", "admin", "region_manager"),
     # The console: a cookie login; anonymous callers are sent to the login page.
     "GET /console/login": Entry(public=True), "POST /console/login": Entry(public=True),
     "GET /console/language": Entry(public=True),  # the language switch: a cookie and a redirect

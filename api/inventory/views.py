@@ -134,3 +134,37 @@ def forecasts(session: Session, user: User, *, scope=None, region=None, sku=None
                  intermittent=f.intermittent, horizon_days=f.horizon_days, quantity=str(f.quantity),
                  mase=_text(f.mase), baseline_mase=_text(f.baseline_mase), actual=_text(f.actual))
             for f, s, code in rows]
+
+
+def hq_overview(session: Session, user: User, *, day: date | None = None, by: str = "region") -> dict:
+    """HQ's figures of a day by region or by product: stock and slow-moving value, turnover of the
+    whole (stock ÷ daily sales), sell-through rate, advice issued and reorders accepted."""
+    day = day or latest_day(session, user)
+    if day is None:
+        return {"day": None, "rows": [], "suggestions": {}}
+    key = InventoryHealth.region if by == "region" else Product.sku
+    q = (select(key.label("key"), func.count().label("pairs"), func.sum(InventoryHealth.on_hand).label("units"),
+                func.sum(InventoryHealth.stock_value).label("value"), func.sum(InventoryHealth.slow_value).label("slow"),
+                func.sum(InventoryHealth.daily_sales).label("daily"), func.sum(InventoryHealth.sold).label("sold"),
+                func.sum(InventoryHealth.on_hand + InventoryHealth.sold).label("available"))
+         .join(Product, Product.id == InventoryHealth.product_id).where(InventoryHealth.day == day))
+    cond = dealer_filter(user, InventoryHealth.dealer_id)
+    if cond is not None:
+        q = q.where(cond)
+    rows = []
+    for r in session.execute(q.group_by(key).order_by(func.sum(InventoryHealth.slow_value).desc()).limit(50)):
+        rows.append(dict(key=r.key, pairs=r.pairs, units=r.units, value=r.value, slow=r.slow,
+                         slow_share=(r.slow / r.value) if r.value else None,
+                         turnover=(r.units / r.daily) if r.daily else None,
+                         rate=(r.sold / r.available) if r.available else None))
+    issued = select(InventoryAdvice.action, InventoryAdvice.status, func.count()).where(InventoryAdvice.day == day)
+    acond = dealer_filter(user, InventoryAdvice.dealer_id)
+    if acond is not None:
+        issued = issued.where(acond)
+    counts: dict[str, dict[str, int]] = {}
+    for action, status, n in session.execute(issued.group_by(InventoryAdvice.action, InventoryAdvice.status)):
+        counts.setdefault(action, {})[status] = n
+    reorders = counts.get("reorder", {})
+    return {"day": day, "rows": rows, "advice": {a: sum(s.values()) for a, s in counts.items()},
+            "suggestions": {"issued": sum(reorders.values()), "drafted": reorders.get("drafted", 0),
+                            "ordered": reorders.get("ordered", 0)}}

@@ -31,7 +31,7 @@ from dealerflow.shared.notifications import notify
 
 RULESET = "inventory"
 TASK_NAMESPACE = uuid.UUID("8a1d3c52-54e3-4f0e-a1a7-0c4c9b7de2f1")
-LIST_LIMIT = 500  # items listed in one task; the console has them all
+LIST_LIMIT = 30  # items listed in a task (the tasks travel through the workflow); the console has them all
 
 
 class InventoryError(Invalid):
@@ -126,6 +126,7 @@ def advise_run(session: Session, inp: InventoryStepInput, *, progress=lambda *a:
         if len(batch) >= 1000:
             written += _store(session, batch)
             batch = []
+        if n % 1000 == 0:
             progress(n)
     written += _store(session, batch)
     drafts = replenishment.automatic_drafts(session, day=run.day, region=region) if spec.auto_replenish else 0

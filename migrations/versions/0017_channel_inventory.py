@@ -110,8 +110,6 @@ def upgrade() -> None:
         sa.Column('orders_by_month', postgresql.ARRAY(sa.Integer()), nullable=False),
         sa.Column('rising_months', sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint('day', 'dealer_id', 'product_id'))
-    op.create_index('inventory_health_region', 'inventory_health', ['day', 'region'])
-    op.create_index('inventory_health_product', 'inventory_health', ['day', 'product_id'])
 
     op.create_table(
         'inventory_advice',
@@ -129,7 +127,7 @@ def upgrade() -> None:
         sa.Column('task_id', postgresql.UUID(as_uuid=True), nullable=True),
         sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.UniqueConstraint('day', 'dealer_id', 'product_id', 'action', name='inventory_advice_once'),
-        sa.CheckConstraint("action in ('clearance', 'cut_replenishment', 'reorder', 'promote')",
+        sa.CheckConstraint("action in ('clearance', 'cut_replenishment', 'reorder', 'push_promotion')",
                            name='inventory_advice_action'),
         sa.CheckConstraint("status in ('open', 'drafted', 'ordered', 'dismissed', 'policy_drafted')",
                            name='inventory_advice_status'))

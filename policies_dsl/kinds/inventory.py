@@ -25,11 +25,11 @@ from .plugin import KindPlugin
 SEVERITIES = ["low", "medium", "high"]  # in rising order
 SEVERITY = {"enum": SEVERITIES}
 AUDIENCES = ["dealer", "account_manager", "hq"]
-ACTIONS = ["clearance", "cut_replenishment", "reorder", "promote"]  # in the order advice is listed
+ACTIONS = ["clearance", "cut_replenishment", "reorder", "push_promotion"]  # in the order advice is listed
 RULE_OF = {"clearance": "clearance", "cut_replenishment": "cut-replenishment", "reorder": "reorder",
-           "safety_stock": "safety-stock", "promote": "rising-orders"}
+           "safety_stock": "safety-stock", "push_promotion": "rising-orders"}
 ACTION_OF_RULE = {"clearance": "clearance", "cut-replenishment": "cut_replenishment", "reorder": "reorder",
-                  "safety-stock": "reorder", "rising-orders": "promote"}
+                  "safety-stock": "reorder", "rising-orders": "push_promotion"}
 RANK = {s: i for i, s in enumerate(SEVERITIES)}
 DAYS = {**NUMBER, "description": "a number of days, e.g. 60"}
 COUNT = {"type": "integer", "minimum": 0}
@@ -139,7 +139,7 @@ class InventorySpec:
 
     def severity_of(self, action: str) -> str:
         return {"clearance": self.clearance_severity, "cut_replenishment": self.cut_severity,
-                "reorder": self.reorder_severity, "promote": self.rising_severity}[action] or "low"
+                "reorder": self.reorder_severity, "push_promotion": self.rising_severity}[action] or "low"
 
     def safety_limit(self, daily_demand: Decimal) -> int:
         """The most safety stock a dealer may set for a sku with this daily demand."""
@@ -219,7 +219,7 @@ def parse_inventory(doc: Document, facts: dict, errors: list[RuleError]) -> tupl
              p + ("safety_stock",), 30, "stock under the dealer's safety stock")
     rising = data.get("rising_orders")
     if rising is not None:
-        rule("rising-orders", f"orders.rising_months >= {rising['months']}", {"advice": "promote"},
+        rule("rising-orders", f"orders.rising_months >= {rising['months']}", {"advice": "push_promotion"},
              p + ("rising_orders",), 0, "promotion resources for rising orders")
 
     average = days(p + ("average_over",), data["average_over"])

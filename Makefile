@@ -53,6 +53,9 @@ bench: $(STAMP)
 	$(PY) bench/retiering.py
 	$(PY) bench/scans.py
 	$(PY) bench/reports.py
+	$(PY) bench/inventory_health.py
+	$(PY) bench/forecast.py
+	$(PY) bench/stock_report_ingest.py
 
 clean:
 	rm -rf $(VENV) .data

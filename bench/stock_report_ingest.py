@@ -32,16 +32,20 @@ SKUS = 200
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--keep", action="store_true", help="keep the data directory and logs")
     args = parser.parse_args()
     dealers = max(1, int(1_000 * args.scale))
-    with BenchStack("bench-stock-ingest") as bench:
+    with BenchStack("bench-stock-ingest", keep=args.keep) as bench:
         settings = bench.settings
         engine = make_engine(settings.database_url)
         with engine.begin() as c:
-            c.execute(text("""insert into dealers (code, name, region, credit_limit, outstanding, rating, overdue_days)
-                              select 'S' || lpad(i::text, 6, '0'), 'Bench dealer ' || i, 'east', 0, 0, 'A', 0
+            c.execute(text("""insert into dealers (code, name, region, level, tier, credit_limit, outstanding, rating,
+                                                  overdue_days)
+                              select 'S' || lpad(i::text, 6, '0'), 'Bench dealer ' || i, 'east', 1, 'normal', 0, 0,
+                                     'A', 0
                               from generate_series(1, :n) i"""), {"n": dealers})
-            c.execute(text("""insert into products (sku, name, unit_price) select 'ING-' || i, 'Bench product ' || i, 100
+            c.execute(text("""insert into products (sku, name, category, unit_price) select 'ING-' || i, 'Bench product ' || i,
+                              'door', 100
                               from generate_series(1, :s) i"""), {"s": SKUS})
             c.execute(text("insert into users (username, password_hash, role) values ('bench_hq', :pw, 'hq')"),
                       {"pw": hash_password("bench-password")})

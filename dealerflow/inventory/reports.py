@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Sequence
 
-from sqlalchemy import select, text, tuple_, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -173,6 +173,26 @@ def _read(session: Session, *, user: User, rows: Sequence[dict], places: Sequenc
     return out
 
 
+# The batch's keys travel as three arrays (a 10,000-row IN list of tuples is too deep for the parser).
+_CURRENT = text("""
+    select r.id, r.dealer_id, r.product_id, r.day, r.on_hand, r.in_transit, r.reported_at
+    from stock_reports r
+    join unnest(cast(:dealers as int[]), cast(:products as int[]), cast(:days as date[])) as k(dealer_id, product_id, day)
+      on r.dealer_id = k.dealer_id and r.product_id = k.product_id and r.day = k.day
+    where r.current for update of r""")
+_FEED = text("""
+    select s.dealer_id, s.product_id, s.day, s.quantity
+    from sell_through s
+    join unnest(cast(:dealers as int[]), cast(:products as int[]), cast(:days as date[])) as k(dealer_id, product_id, day)
+      on s.dealer_id = k.dealer_id and s.product_id = k.product_id and s.day = k.day
+    where s.source = 'feed'""")
+
+
+def _keys(rows: list[_Row]) -> dict:
+    return {"dealers": [r.dealer_id for r in rows], "products": [r.product_id for r in rows],
+            "days": [r.day for r in rows]}
+
+
 def _where(place: dict) -> str:
     return f"line {place['line']}" if "line" in place else place["field"]
 
@@ -185,10 +205,7 @@ def record_stock(session: Session, *, user: User, rows: Sequence[dict], source: 
     checked = _read(session, user=user, rows=rows, places=places, now=now, quantities=("on_hand", "in_transit"))
     if not checked:
         return Recorded(len(rows), 0, 0)
-    keys = [(r.dealer_id, r.product_id, r.day) for r in checked]
-    current = {(c.dealer_id, c.product_id, c.day): c for c in session.scalars(
-        select(StockReport).where(StockReport.current, tuple_(StockReport.dealer_id, StockReport.product_id,
-                                                              StockReport.day).in_(keys)).with_for_update())}
+    current = {(c.dealer_id, c.product_id, c.day): c for c in session.execute(_CURRENT, _keys(checked))}
     problems = _Problems()
     new, replaced, unchanged = [], [], 0
     for r in checked:
@@ -222,11 +239,7 @@ def record_sell_through(session: Session, *, user: User, rows: Sequence[dict], n
     checked = _read(session, user=user, rows=rows, places=places, now=now, quantities=("quantity",))
     if not checked:
         return Recorded(len(rows), 0, 0)
-    keys = [(r.dealer_id, r.product_id, r.day) for r in checked]
-    before = {(d, p, day): q for d, p, day, q in session.execute(
-        select(SellThrough.dealer_id, SellThrough.product_id, SellThrough.day, SellThrough.quantity).where(
-            SellThrough.source == "feed",
-            tuple_(SellThrough.dealer_id, SellThrough.product_id, SellThrough.day).in_(keys)))}
+    before = {(d, p, day): q for d, p, day, q in session.execute(_FEED, _keys(checked))}
     values = [dict(dealer_id=r.dealer_id, product_id=r.product_id, day=r.day, source="feed", quantity=r.on_hand,
                    reported_by=user.username) for r in checked
               if before.get((r.dealer_id, r.product_id, r.day)) != r.on_hand]

@@ -144,6 +144,7 @@ ROUTES = {
     "POST /api/v1/inventory/drafts/{draft_id}/place": gate(*DEALER),
     "POST /api/v1/inventory/drafts/{draft_id}/dismiss": gate(*DEALER),
     "POST /api/v1/inventory/runs": gate(*HQ, send=False),
+    "POST /api/v1/inventory/clearance-policy": gate(*HQ),
     "GET /console/inventory": gate(*EVERYONE),
     "POST /console/inventory/stock": gate(*DEALER), "POST /console/inventory/auto-replenish": gate(*DEALER),
     "POST /console/inventory/drafts": gate(*DEALER), "POST /console/inventory/drafts/{draft_id}/place": gate(*DEALER),

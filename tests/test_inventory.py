@@ -226,3 +226,23 @@ def test_a_replenishment_draft_is_placed_through_the_credit_decision(client, mak
     other = make_dealer(region=region)
     assert client.post(f"/api/v1/inventory/drafts/{draft['id']}/place", json={},
                        headers=other.headers).status_code == 404
+
+
+def test_clearance_advice_opens_a_policy_draft_for_hq(client, make_dealer, make_user, sessions):
+    region = unique("r")
+    dealer, hq, admin = make_dealer(region=region), make_user("hq"), make_user("admin")
+    product = _stocked(client, dealer, sessions, 95)  # 95 days of turnover: clearance
+    _run(client, hq, region)
+    wait_until(lambda: _closed(sessions, region), timeout=60)
+    r = client.post("/api/v1/inventory/clearance-policy", json={"sku": product.sku, "day": DAY.isoformat()},
+                    headers=hq.headers)
+    assert r.status_code == 201, r.text
+    draft = r.json()
+    assert draft["dealers"] == [dealer.dealer.code] and "kind: policy" in draft["text"]
+    r = client.post("/api/v1/rules/deploy", params={"filename": draft["filename"]}, content=draft["text"].encode(),
+                    headers={**admin.headers, "Content-Type": "application/yaml"})
+    assert r.status_code == 201, r.text  # the existing policy machinery takes it as it is
+    advice = client.get("/api/v1/inventory/advice", params={"dealer": dealer.dealer.code}, headers=hq.headers).json()
+    assert [(a["action"], a["status"]) for a in advice] == [("clearance", "policy_drafted")]
+    r = client.post("/api/v1/inventory/clearance-policy", json={"sku": "NO-SUCH"}, headers=hq.headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "sku"

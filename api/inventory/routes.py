@@ -11,13 +11,13 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from dealerflow.core.errors import NotFound
-from dealerflow.inventory import replenishment, reports
+from dealerflow.inventory import clearance, replenishment, reports
 from dealerflow.models import ADVICE_ACTIONS, ADVICE_STATUSES, User
 
 from api.deps import CurrentUser, SessionDep, SettingsDep, TemporalDep, require_role
 from api.errors import responses
 from api.inventory import temporal, views
-from api.inventory.schemas import (AdviceRead, AutoReplenishIn, AutoReplenishRead, DraftCreate, DraftPlace, DraftRead,
+from api.inventory.schemas import (AdviceRead, ClearanceDraftIn, ClearanceDraftRead, AutoReplenishIn, AutoReplenishRead, DraftCreate, DraftPlace, DraftRead,
                                    ForecastRead, HealthRead, Recorded, RunIn, RunStarted, SafetyStockIn,
                                    SafetyStockRead, SellThroughIn, StockReportIn)
 from api.orders.schemas import OrderRead
@@ -200,3 +200,13 @@ def list_forecasts(session: SessionDep, user: CurrentUser, scope: Literal["regio
                    region: Text = None, sku: Text = None, limit: Limit = 50, offset: Offset = 0):
     """The latest 30-day forecasts with their model, backtest MASE and the seasonal-naive baseline's."""
     return views.forecasts(session, user, scope=scope, region=region, sku=sku, limit=limit, offset=offset)
+
+
+@router.post("/clearance-policy", response_model=ClearanceDraftRead, status_code=201, responses=responses(404, 422))
+def draft_clearance_policy(body: ClearanceDraftIn, session: SessionDep, user: Runners):
+    """A policy draft (a `kind: policy` rule file, validated, with tests) for a clearance promotion of
+    one product, targeting the dealers advised to clear it; HQ edits, deploys and publishes it as any
+    policy. The advice is marked policy_drafted."""
+    d = clearance.draft(session, sku=body.sku, day=body.day, actor=user.username)
+    session.commit()
+    return ClearanceDraftRead(ruleset=d.ruleset, filename=d.filename, dealers=d.dealers, text=d.text)

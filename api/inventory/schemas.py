@@ -156,3 +156,15 @@ class ForecastRead(BaseModel):
     mase: str | None
     baseline_mase: str | None
     actual: str | None
+
+
+class ClearanceDraftIn(Strict):
+    sku: Sku
+    day: date | None = Field(None, description="the day of the clearance advice (default: the latest)")
+
+
+class ClearanceDraftRead(BaseModel):
+    ruleset: str
+    filename: str = Field(description="deploy the text under this name (POST /api/v1/rules/deploy)")
+    dealers: list[str]
+    text: str = Field(description="the policy rule file, validated, with its tests")

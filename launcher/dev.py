@@ -284,6 +284,7 @@ def _inventory_demo(settings: Settings, timeout: float = 300) -> None:
     from datetime import date, datetime, timezone
 
     from api.inventory.temporal import start_run
+    from dealerflow.contracts.inventory import day_of
     from dealerflow.core.temporal import connect
     from dealerflow.inventory import forecast
     from dealerflow.models import InventoryRun
@@ -311,7 +312,7 @@ def _inventory_demo(settings: Settings, timeout: float = 300) -> None:
         with sessions.begin() as session:
             pairs = demo_inventory(session)["pairs"]
         with sessions.begin() as session:
-            fitted = forecast.fit_all(session, day=date.today())
+            fitted = forecast.fit_all(session, day=date.fromisoformat(day_of(datetime.now(timezone.utc))))
         _step(f"  {pairs} dealer × product pairs; {fitted.series} forecasts {fitted.models}")
         done = asyncio.run(run())
         _step(f"  stock health of {done.day}: {done.totals.get('pairs', 0)} pairs, {done.totals.get('advice', 0)}"

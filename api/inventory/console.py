@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from dealerflow.core.errors import DomainError, NotFound
 from dealerflow.inventory import replenishment, reports
 from dealerflow.models import Product
+from dealerflow.shared.accounts import business_date
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.inventory import temporal, views
@@ -35,7 +36,7 @@ def _dealer_page(request, session, user, status_code: int = 200, **context):
     advice, _n = views.advice(session, user, limit=200)
     return page(request, "inventory.html", user, status_code, rows=rows, advice=advice,
                 drafts=views.drafts(session, user, limit=10), products=_products(session),
-                today=datetime.now(timezone.utc).astimezone().date().isoformat(),
+                today=business_date(datetime.now(timezone.utc)).isoformat(),
                 auto=replenishment.opted_in(session, user.dealer_id), form=context.pop("form", {}), **context)
 
 
@@ -55,7 +56,7 @@ def report_stock(request: Request, session: SessionDep, user: ConsoleUser, sku: 
     require(user, "dealer")
     _ = translator(request)
     form = {"sku": sku, "day": day, "on_hand": on_hand, "in_transit": in_transit}
-    row = {"sku": sku, "day": day.strip() or datetime.now(timezone.utc).astimezone().date().isoformat(),
+    row = {"sku": sku, "day": day.strip() or business_date(datetime.now(timezone.utc)).isoformat(),
            "on_hand": on_hand, "in_transit": in_transit}
     try:
         reports.record_stock(session, user=user, rows=[row], source="form", now=datetime.now(timezone.utc),

@@ -9,6 +9,7 @@ stored advice, so a retried step returns the same ones: one task per account man
 dealers' red items, one notification per dealer and per account manager, one for HQ."""
 from __future__ import annotations
 
+import time
 import uuid
 from collections import defaultdict
 from datetime import date, datetime
@@ -64,10 +65,14 @@ def begin(session: Session, inp: InventoryStepInput) -> InventoryRunPlan:
 
 
 def measure(session: Session, inp: InventoryStepInput) -> int:
+    """The day's figures; the run keeps how long the statement took (its totals: measure_seconds)."""
     run = session.get(InventoryRun, (date.fromisoformat(inp.day), inp.scope), with_for_update=True)
     _, spec = ruleset(session, run.ruleset_version)
-    return health.compute(session, day=run.day, region=None if inp.scope == ALL_REGIONS else inp.scope,
-                          average_over_days=spec.average_over_days, slow_over=spec.overstock_floor)
+    started = time.monotonic()
+    pairs = health.compute(session, day=run.day, region=None if inp.scope == ALL_REGIONS else inp.scope,
+                           average_over_days=spec.average_over_days, slow_over=spec.overstock_floor)
+    run.totals = {**(run.totals or {}), "measure_seconds": round(time.monotonic() - started, 3)}
+    return pairs
 
 
 _CANDIDATES = text("""

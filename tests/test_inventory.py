@@ -16,7 +16,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, insert, select, update
 
 from dealerflow.contracts import InventoryStepInput
-from dealerflow.inventory import advice as inventory
+from dealerflow.inventory import advice as inventory, health
 from dealerflow.models import (Dealer, HumanTask, InventoryAdvice, InventoryHealth, InventoryRun, Product,
                                SellThrough, StockReport)
 from dealerflow.shared.accounts import CHINA
@@ -246,3 +246,33 @@ def test_clearance_advice_opens_a_policy_draft_for_hq(client, make_dealer, make_
     assert [(a["action"], a["status"]) for a in advice] == [("clearance", "policy_drafted")]
     r = client.post("/api/v1/inventory/clearance-policy", json={"sku": "NO-SUCH"}, headers=hq.headers)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "sku"
+
+
+def test_sale_scans_count_into_sell_through_once_and_a_days_feed_wins(client, make_dealer, make_user, sessions):
+    from dealerflow.inventory import reports
+    from .test_diversion import bind, load_codes, post_scans, register, scan
+
+    region = unique("r")
+    admin, hq = make_user("admin"), make_user("hq")
+    dealer, product = make_dealer(region=region), make_product(sessions)
+    batch_no = register(client, admin, product.sku, 3)
+    load_codes(sessions, batch_no)
+    codes = bind(client, admin, dealer, batch_no, 1, 3)
+    post_scans(client, hq, [scan(codes[0], region, kind="sale"), scan(codes[1], region, kind="sale"),
+                            scan(codes[0], region, kind="sale")])  # the first unit scanned twice
+    with sessions.begin() as s:
+        reports.collect_scan_sales(s, since=datetime.now(timezone.utc) - timedelta(days=2))
+    with sessions() as s:
+        counted = s.execute(select(SellThrough.source, SellThrough.quantity).where(
+            SellThrough.dealer_id == dealer.dealer.id)).all()
+    assert counted == [("scan", 2)]  # two units sold, each once
+    today = datetime.now(CHINA).date()
+    r = client.post("/api/v1/inventory/sell-through", headers=dealer.headers,
+                    json={"rows": [{"sku": product.sku, "day": today.isoformat(), "quantity": 5}]})
+    assert r.status_code == 201, r.text
+    with sessions.begin() as s:
+        health.compute(s, day=today, region=region, average_over_days=90, slow_over=None)
+    with sessions() as s:
+        h = s.scalars(select(InventoryHealth).where(InventoryHealth.dealer_id == dealer.dealer.id,
+                                                    InventoryHealth.day == today)).one()
+    assert h.sold == 5  # the day's feed, not feed + scans

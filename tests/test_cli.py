@@ -12,7 +12,7 @@ def test_rules_validate_and_test_the_shipped_files(capsys):
     assert main(["rules", "test"]) == 0
     out = capsys.readouterr().out
     assert "PASS amount exactly equal to the headroom is approved" in out and "FAIL" not in out
-    assert "rule examples: 60 of 60 pass" in out
+    assert "rule examples: 71 of 71 pass" in out
 
 
 def test_rules_validate_reports_file_and_line_and_fails(tmp_path, capsys):

@@ -61,6 +61,9 @@ bench: $(STAMP)
 	$(PY) bench/rule_replay.py
 	$(PY) bench/service_sla.py
 	$(PY) bench/care_run.py
+	$(PY) bench/inventory_health.py
+	$(PY) bench/forecast.py
+	$(PY) bench/stock_report_ingest.py
 
 clean:
 	rm -rf $(VENV) .data

@@ -11,6 +11,7 @@ from .diversion import DiversionActivities
 from .masterdata import MasterDataActivities
 from .logistics import LogisticsActivities
 from .governance import GovernanceActivities
+from .inventory import InventoryActivities
 from .orders import OrderActivities
 from .policies import PolicyActivities
 from .service import ServiceActivities
@@ -26,4 +27,5 @@ def all_activities(sessions: sessionmaker[Session], channels: list[Channel] | No
             *SettlementActivities(sessions).all(), *TieringActivities(sessions).all(),
             *DiversionActivities(sessions).all(), *MasterDataActivities(sessions).all(),
             *LogisticsActivities(sessions).all(), *CreditActivities(sessions).all(),
-            *GovernanceActivities(sessions).all(), *ServiceActivities(sessions).all()]
+            *GovernanceActivities(sessions).all(), *ServiceActivities(sessions).all(),
+            *InventoryActivities(sessions).all()]

@@ -21,6 +21,7 @@ from api.auth import routes as auth
 from api.diversion import console as diversion_console, routes as diversion
 from api.credit import console as credit_console, routes as credit
 from api.failures import console as failures_console, routes as failures
+from api.inventory import console as inventory_console, routes as inventory
 from api.logistics import console as logistics_console, routes as logistics
 from api.orders import console as orders_console, fulfilment, history as order_history, routes as orders
 from api.policies import console as policies_console, routes as policies, task_routes as policy_tasks
@@ -37,10 +38,10 @@ from api.tiering import console as tiering_console, routes as tiering
 # The JSON API, then the console's pages; each module holds one router.
 ROUTERS = (auth, orders, order_history, fulfilment, tasks, policies, policy_tasks, rebates, settlements, statements,
            masterdata, rules, governance, notifications, health, tiering, credit, diversion, failures, reports, stock,
-           logistics, service, care, messaging, docs, pages, tasks_console, orders_console, policies_console,
-           rebates_console, tiering_console, credit_console, failures_console, diversion_console, reports_console,
-           governance_console, admin_console, masterdata_console, system_console, stock_console, logistics_console,
-           service_console, care_console, messaging_console)
+           logistics, service, care, messaging, inventory, docs, pages, tasks_console, orders_console,
+           policies_console, rebates_console, tiering_console, credit_console, failures_console, diversion_console,
+           inventory_console, reports_console, governance_console, admin_console, masterdata_console, system_console,
+           stock_console, logistics_console, service_console, care_console, messaging_console)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()

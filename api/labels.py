@@ -48,7 +48,6 @@ LABELS: dict[str, str] = {
     "dismissed": N_("dismissed"), "out_of_region": N_("out of region"), "price": N_("under the guide price"),
     "unknown_code": N_("unknown code"), "regional_excess": N_("regional excess"), "stock_up": N_("sudden stock-up"),
     "low": N_("low"), "medium": N_("medium"), "high": N_("high"), "critical": N_("critical"),
-    "store": N_("store"), "consumer": N_("consumer"), "inspector": N_("inspector"),
     # master data: dealer statuses, channels, how a change came, what an import does
     "suspended": N_("suspended"), "ended": N_("ended"), "pending": N_("pending"),
     "retail": N_("retail"), "wholesale": N_("wholesale"), "engineering": N_("engineering projects"),
@@ -58,6 +57,13 @@ LABELS: dict[str, str] = {
     # stock: allocations of order lines and what the allocation rules decide when stock is short
     "reserved": N_("reserved"), "backordered": N_("waiting for stock"), "released": N_("released"),
     "consumed": N_("shipped"), "backorder": N_("backorder"), "partial": N_("partial"),
+    "store": N_("store"), "consumer": N_("consumer"), "inspector": N_("inspector"), "sale": N_("sale at a terminal"),
+    # channel inventory: advice, its status, where a stock figure comes from
+    "clearance": N_("clearance promotion"), "cut_replenishment": N_("cut replenishment"), "reorder": N_("reorder"),
+    "push_promotion": N_("promotion resources"), "drafted": N_("in a draft order"), "ordered": N_("ordered"),
+    "policy_drafted": N_("policy drafted"), "reported": N_("reported"), "estimated": N_("estimated"),
+    "forecast": N_("forecast"), "history": N_("sales history"), "placed": N_("placed"),
+    "handled": N_("handled"), "escalate": N_("escalate"),
     # kinds of task
     "order_credit_review": N_("credit review of an order"),
     "order_stock_review": N_("stock review of an order"), "evidence_review": N_("review of policy evidence"),
@@ -66,6 +72,7 @@ LABELS: dict[str, str] = {
     "tier_downgrade": N_("approval of tier downgrades"), "dealer_activation": N_("activation of silent dealers"),
     "diversion_investigation": N_("diversion investigation"), "credit_limit_change": N_("credit limit raise"),
     "credit_increase": N_("approval of a credit limit increase"),
+    "inventory_red_items": N_("red stock items of your dealers"),
     # kinds of notification
     "reminder": N_("reminder"), "overdue": N_("overdue"), "escalation": N_("escalation"), "task": N_("task"),
     "question": N_("question"), "answer": N_("answer"), "statement": N_("statement"), "settlement": N_("settlement"),
@@ -79,9 +86,9 @@ LABELS: dict[str, str] = {
     "running": N_("running"), "imported": N_("imported"), "checked": N_("checked (dry run)"),
     "refused": N_("refused"),
     # logistics: parcel states, receipts, problems
-    "created": N_("recorded"), "in_transit": N_("in transit"), "at_destination_city": N_("at the destination city"),
+    "in_transit": N_("in transit"), "at_destination_city": N_("at the destination city"),
     "out_for_delivery": N_("out for delivery"), "signed": N_("signed"), "exception": N_("exception"),
-    "auto_confirmed": N_("confirmed automatically"), "reported": N_("problem reported"), "received": N_("received"),
+    "auto_confirmed": N_("confirmed automatically"), "received": N_("received"),
     "damage": N_("damage"), "shortage": N_("shortage"), "parcel_problem": N_("damaged or short parcel"),
     "signed_outside_region": N_("signed outside the region"),
     # dealer requests: statuses, categories, what happened

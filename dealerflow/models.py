@@ -622,7 +622,7 @@ class ProductCode(Base):
     )
 
 
-SCANNER_KINDS = ("store", "consumer", "inspector")
+SCANNER_KINDS = ("store", "consumer", "inspector", "sale")  # sale: a terminal sold the unit
 
 
 class Scan(Base):
@@ -638,7 +638,7 @@ class Scan(Base):
     received_at: Mapped[datetime] = _now()
     __table_args__ = (
         Index("scan_code", "code"),
-        CheckConstraint("kind in ('store', 'consumer', 'inspector')", name="scan_kind"),
+        CheckConstraint("kind in ('store', 'consumer', 'inspector', 'sale')", name="scan_kind"),
     )
 
 
@@ -1401,3 +1401,197 @@ class ConversationRead(Base):
     dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), primary_key=True)
     reader: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_read_id: Mapped[int] = mapped_column(BigInteger)
+# --- channel inventory ----------------------------------------------------------------------------
+
+STOCK_SOURCES = ("api", "upload", "form")
+SELL_THROUGH_SOURCES = ("feed", "scan")
+
+
+class StockReport(Base):
+    """What a dealer says sits in its warehouse for one sku on one day. A newer report for the same
+    day replaces the current one (`current` moves to it; the old row stays as history); one made
+    before the current one (`reported_at`) is refused as stale."""
+    __tablename__ = "stock_reports"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    day: Mapped[date] = mapped_column(Date)  # the business day (China) the stock was counted
+    on_hand: Mapped[int] = mapped_column(Integer)
+    in_transit: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # when the count was made
+    source: Mapped[str] = mapped_column(String(16))
+    reported_by: Mapped[str] = mapped_column(String(64))
+    current: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    received_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        Index("stock_report_current", "dealer_id", "product_id", "day", unique=True, postgresql_where="current"),
+        Index("stock_report_day", "day", postgresql_where="current"),
+        CheckConstraint("on_hand >= 0 and in_transit >= 0", name="stock_report_quantities"),
+        CheckConstraint("source in ('api', 'upload', 'form')", name="stock_report_source"),
+    )
+
+
+class SellThrough(Base):
+    """Units a dealer sold to stores and consumers on one day: its POS/ERP feed (`feed`, a day sent
+    again replaces the figure) or counted from terminal scans of kind `sale` (`scan`). Where a day has
+    a feed, the feed counts and that day's scans do not: each unit is counted once."""
+    __tablename__ = "sell_through"
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    source: Mapped[str] = mapped_column(String(8), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    reported_by: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        Index("sell_through_day", "day"),
+        CheckConstraint("quantity >= 0", name="sell_through_quantity"),
+        CheckConstraint("source in ('feed', 'scan')", name="sell_through_source"),
+    )
+
+
+class InventorySetting(Base):
+    """A dealer's own trigger for one sku: its safety stock (within the rule file's limits)."""
+    __tablename__ = "inventory_settings"
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    safety_stock: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = _now()
+    __table_args__ = (CheckConstraint("safety_stock >= 0", name="inventory_safety_stock"),)
+
+
+class ReplenishmentOptIn(Base):
+    """A dealer that asked for automatic replenishment drafts of its reorder advice."""
+    __tablename__ = "replenishment_opt_ins"
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), primary_key=True)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = _now()
+
+
+class InventoryRun(Base):
+    """One day's health run over every dealer (scope `*`) or one region: asking for it twice finds
+    the first, and its figures and advice are written once."""
+    __tablename__ = "inventory_runs"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)  # a region, or * for all
+    ruleset_version: Mapped[int] = mapped_column(Integer)
+    workflow_id: Mapped[str] = mapped_column(String(128))
+    stage: Mapped[str] = mapped_column(String(32))
+    totals: Mapped[dict] = mapped_column(Json, default=dict)
+    started_at: Mapped[datetime] = _now()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InventoryHealth(Base):
+    """One dealer × sku's health on a day, computed for all of them in one statement: stock with its
+    source (`reported` that day, `estimated` from the last report plus deliveries less sell-through
+    less returns, or from movements alone when never reported) and the age of the report it rests on;
+    turnover, cover, sell-through rate (动销率), stock and slow-moving value, the age of its coded units,
+    and its monthly orders."""
+    __tablename__ = "inventory_health"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region: Mapped[str] = mapped_column(String(64))
+    on_hand: Mapped[int] = mapped_column(Integer)
+    in_transit: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))  # reported | estimated
+    report_day: Mapped[date | None] = mapped_column(Date)
+    report_age_days: Mapped[int | None] = mapped_column(Integer)
+    sold: Mapped[int] = mapped_column(Integer)  # in the rule file's averaging span
+    received: Mapped[int] = mapped_column(Integer)  # delivered less returned in that span
+    daily_sales: Mapped[Decimal] = mapped_column(Numeric(14, 4))
+    daily_demand: Mapped[Decimal] = mapped_column(Numeric(14, 4))  # the forecast's, else daily_sales
+    demand_source: Mapped[str] = mapped_column(String(16))  # forecast | history
+    turnover_days: Mapped[Decimal | None] = mapped_column(Numeric(10, 1))  # None: nothing sold
+    cover_days: Mapped[Decimal | None] = mapped_column(Numeric(10, 1))
+    sell_through_rate: Mapped[Decimal | None] = mapped_column(Numeric(6, 4))
+    stock_value: Mapped[Decimal] = mapped_column(Money)
+    slow_value: Mapped[Decimal] = mapped_column(Money)
+    stock_age_days: Mapped[int | None] = mapped_column(Integer)  # coded units still at the dealer
+    orders_by_month: Mapped[list[int]] = mapped_column(ARRAY(Integer))  # oldest first, last full month last
+    rising_months: Mapped[int] = mapped_column(Integer)
+    # No index beyond the key: a day's two million rows are written at once and read by day.
+
+
+ADVICE_ACTIONS = ("clearance", "cut_replenishment", "reorder", "push_promotion")
+ADVICE_STATUSES = ("open", "drafted", "ordered", "dismissed", "policy_drafted")
+
+
+class InventoryAdvice(Base):
+    """One piece of advice for a dealer × sku on a day, with its explanation: the rule file and
+    version, the rules that fired, the figures and their sources. The key makes a day's run write it
+    once however often it runs."""
+    __tablename__ = "inventory_advice"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    action: Mapped[str] = mapped_column(String(24))
+    severity: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[int | None] = mapped_column(Integer)
+    audience: Mapped[list[str]] = mapped_column(ARRAY(String(24)))
+    explanation: Mapped[dict] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    draft_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    task_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        UniqueConstraint("day", "dealer_id", "product_id", "action", name="inventory_advice_once"),
+        Index("inventory_advice_dealer", "dealer_id", "day"),
+        CheckConstraint("action in ('clearance', 'cut_replenishment', 'reorder', 'push_promotion')",
+                        name="inventory_advice_action"),
+        CheckConstraint("status in ('open', 'drafted', 'ordered', 'dismissed', 'policy_drafted')",
+                        name="inventory_advice_status"),
+    )
+
+
+class ReplenishmentDraft(Base):
+    """A draft order from a day's reorder advice: the dealer reviews it and places it in one action,
+    through the order service and its credit decision like any other order. One per dealer and day."""
+    __tablename__ = "replenishment_drafts"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"))
+    day: Mapped[date] = mapped_column(Date)
+    automatic: Mapped[bool] = mapped_column(Boolean)  # made by the daily run for a dealer who opted in
+    status: Mapped[str] = mapped_column(String(16), default="draft", server_default="draft")
+    lines: Mapped[list] = mapped_column(Json)  # [{sku, product_id, quantity, advice_id}]
+    order_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    created_at: Mapped[datetime] = _now()
+    placed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    placed_by: Mapped[str | None] = mapped_column(String(64))
+    __table_args__ = (
+        UniqueConstraint("dealer_id", "day", name="replenishment_draft_once"),
+        CheckConstraint("status in ('draft', 'placed', 'dismissed')", name="replenishment_draft_status"),
+    )
+
+
+FORECAST_SCOPES = ("region", "dealer")
+
+
+class DemandForecast(Base):
+    """A 30-day demand forecast for a region × product or a dealer × product, fitted on a day: the
+    model chosen for the series (and why), its horizon, and its backtest error (MASE on the last
+    weeks held out) beside the seasonal-naive baseline's."""
+    __tablename__ = "demand_forecasts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(8))
+    region: Mapped[str] = mapped_column(String(64))
+    dealer_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 0 for a region
+    product_id: Mapped[int] = mapped_column(Integer)
+    fitted_on: Mapped[date] = mapped_column(Date)
+    model: Mapped[str] = mapped_column(String(32))
+    intermittent: Mapped[bool] = mapped_column(Boolean)
+    horizon_days: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[Decimal] = mapped_column(Numeric(14, 2))  # demand over the horizon
+    daily: Mapped[Decimal] = mapped_column(Numeric(14, 4))
+    mase: Mapped[Decimal | None] = mapped_column(Numeric(10, 4))
+    baseline_mase: Mapped[Decimal | None] = mapped_column(Numeric(10, 4))
+    actual: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))  # demand that came, once the horizon passed
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        UniqueConstraint("scope", "region", "dealer_id", "product_id", "fitted_on", name="demand_forecast_once"),
+        Index("demand_forecast_latest", "dealer_id", "product_id", "fitted_on"),
+        CheckConstraint("scope in ('region', 'dealer')", name="demand_forecast_scope"),
+    )

@@ -17,8 +17,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from dealerflow.shared import accounts
@@ -1071,3 +1071,50 @@ def demo_messaging(session: Session, now: datetime) -> list[tuple]:
         if task is not None:
             out.append((str(r.id), task, dealer.code))
     return out
+# --- channel inventory -------------------------------------------------------------------------------
+
+_INVENTORY_PAIRS = text("""
+    create temporary table demo_pairs on commit drop as
+    select o.dealer_id, l.product_id, abs(hashtext(o.dealer_id::text || ':' || l.product_id::text)) % 100 as h,
+           greatest(sum(l.quantity) / 365.0, 0.2) as rate
+    from orders o join order_lines l on l.order_id = o.id
+    where o.delivered_at is not null
+    group by o.dealer_id, l.product_id""")
+
+# A year of weekly sell-through, seasonal (spring and autumn are the trade's busy months), with a
+# quiet week now and then; one pair in ten stopped selling months ago (overstocked, > 90 days).
+_INVENTORY_SALES = text("""
+    insert into sell_through (dealer_id, product_id, day, source, quantity, reported_by)
+    select dealer_id, product_id, cast(:today as date) - 1 - 7 * w, 'feed',
+           case when h < 10 and w < 20 then 0
+                when (h + w) % 13 = 0 then 0
+                else round(rate * 7 * (1 + 0.35 * sin(2 * pi() * (52 - w) / 26.0)))::int end,
+           'demo-pos'
+    from demo_pairs cross join generate_series(0, 51) w""")
+
+# Twelve weekly stock reports; the latest sets the picture: one pair in ten overstocked, one in ten
+# near stock-out (a day of sales left), most with three to six weeks of stock.
+_INVENTORY_REPORTS = text("""
+    insert into stock_reports (dealer_id, product_id, day, on_hand, in_transit, reported_at, source, reported_by)
+    select dealer_id, product_id, cast(:today as date) - 1 - 7 * w,
+           greatest(0, round(rate * case when h < 10 then 150 + 7 * w when h < 20 then 1 else 21 + h % 22 end))::int,
+           0, (cast(:today as date) - 1 - 7 * w)::timestamp at time zone 'Asia/Shanghai' + interval '18 hours',
+           case when w % 3 = 0 then 'api' else 'form' end, 'demo'
+    from demo_pairs cross join generate_series(0, 11) w""")
+
+
+def demo_inventory(session: Session, *, today: date | None = None) -> dict:
+    """A year of weekly sell-through and twelve weekly stock reports for every product a dealer was
+    delivered, at the pace of its deliveries (deterministic from the orders), shaped so that some dealers are overstocked, some near
+    stock-out and most healthy; two dealers opt in to automatic replenishment drafts."""
+    from dealerflow.models import ReplenishmentOptIn
+
+    today = today or date.today()
+    session.execute(_INVENTORY_PAIRS, {"today": today})
+    session.execute(_INVENTORY_SALES, {"today": today})
+    session.execute(_INVENTORY_REPORTS, {"today": today})
+    for code in _DEMO_LOGIN_DEALERS:
+        dealer_id = session.scalar(select(Dealer.id).where(Dealer.code == code))
+        if dealer_id is not None:
+            session.execute(insert(ReplenishmentOptIn).values(dealer_id=dealer_id, updated_by="demo"))
+    return {"pairs": session.execute(text("select count(*) from demo_pairs")).scalar_one()}

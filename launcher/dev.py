@@ -77,6 +77,7 @@ def run_dev(settings: Settings, *, reset: bool, seed: bool, dealers: int) -> int
             _logistics_demo(settings)
             _governance_demo(settings)
             _service_demo(settings)
+            _inventory_demo(settings)
         _banner(settings)
         return _supervise(settings, children)
     except KeyboardInterrupt:
@@ -464,6 +465,52 @@ def _service_demo(settings: Settings) -> None:
         _step(f"  announcements, d0001's conversation and {len(redemptions)} points redemptions waiting for HQ")
     except Exception as e:  # the demo still runs; dealers can file requests from the console
         print(f"warning: could not file the demo requests: {e}", file=sys.stderr)
+    finally:
+        engine.dispose()
+
+
+def _inventory_demo(settings: Settings, timeout: float = 300) -> None:
+    """First run: a year of sell-through and weekly stock reports, the forecasts fitted, and the daily
+    health run for yesterday, as the schedules would: advice on every inventory page."""
+    import asyncio
+    from datetime import date, datetime, timezone
+
+    from api.inventory.temporal import start_run
+    from dealerflow.contracts.inventory import day_of
+    from dealerflow.core.temporal import connect
+    from dealerflow.inventory import forecast
+    from dealerflow.models import InventoryRun
+    from launcher.demo import demo_inventory
+
+    engine = make_engine(settings.database_url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+
+    async def run() -> InventoryRun:
+        client = await connect(settings)
+        started = await start_run(client=client, task_queue=settings.task_queue, sessions=sessions, day=None,
+                                  region=None, actor="hq", now=datetime.now(timezone.utc))
+        deadline = time.monotonic() + timeout
+        while True:
+            with sessions() as session:
+                done = session.get(InventoryRun, (started.day, started.scope))
+                if done is not None and done.finished_at is not None:
+                    return done
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the inventory run of {started.day} did not finish within {timeout:.0f}s")
+            await asyncio.sleep(0.3)
+
+    try:
+        _step("loading a year of sell-through and weekly stock reports, fitting the forecasts")
+        with sessions.begin() as session:
+            pairs = demo_inventory(session)["pairs"]
+        with sessions.begin() as session:
+            fitted = forecast.fit_all(session, day=date.fromisoformat(day_of(datetime.now(timezone.utc))))
+        _step(f"  {pairs} dealer × product pairs; {fitted.series} forecasts {fitted.models}")
+        done = asyncio.run(run())
+        _step(f"  stock health of {done.day}: {done.totals.get('pairs', 0)} pairs, {done.totals.get('advice', 0)}"
+              f" pieces of advice, {done.totals.get('red', 0)} red items for the account managers")
+    except Exception as e:  # the demo still runs; HQ can start a run from the API
+        print(f"warning: could not load the demo stock: {e}", file=sys.stderr)
     finally:
         engine.dispose()
 

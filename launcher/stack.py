@@ -59,6 +59,7 @@ def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.D
     from api.credit.temporal import sync_credit_schedule
     from api.service.temporal import sync_service_schedule
     from api.tiering.temporal import sync_tiering_schedule
+    from api.inventory.temporal import sync_inventory_schedules
 
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url, pool_size=1)
@@ -74,6 +75,7 @@ def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.D
             await sync_diversion_schedule(client=client, task_queue=settings.task_queue)
             await sync_poll_schedule(client=client, task_queue=settings.task_queue)
             await sync_service_schedule(client=client, task_queue=settings.task_queue)
+            await sync_inventory_schedules(client=client, sessions=sessions, task_queue=settings.task_queue)
         await sync_order_schedule(client=client, task_queue=settings.task_queue)
 
     try:

@@ -383,3 +383,24 @@ def test_announcements_conversations_and_redemptions(seeded):
         redeemed = s.scalar(select(func.count()).select_from(Redemption))
     assert len(announced) == 2 and 0 < announced[0] < announced[1] == DEALERS
     assert messages == 3 and redeemed == len(redemptions) == 2
+def test_inventory_demo_has_overstocked_near_stock_out_and_healthy_dealers(tmp_path):
+    from dealerflow.inventory import health
+    from dealerflow.models import InventoryHealth, SellThrough, StockReport
+    from launcher.demo import demo_inventory
+
+    with fresh_database(tmp_path / "pg") as sessions:
+        seed(sessions)
+        with sessions.begin() as s:
+            pairs = demo_inventory(s, today=TODAY)["pairs"]
+        with sessions.begin() as s:
+            health.compute(s, day=TODAY - timedelta(days=1), region=None, average_over_days=90, slow_over=Decimal(60))
+        with sessions() as s:
+            assert s.scalar(select(func.count()).select_from(SellThrough)) == pairs * 52
+            assert s.scalar(select(func.count()).select_from(StockReport)) == pairs * 12
+            rows = s.scalars(select(InventoryHealth)).all()
+    assert len(rows) >= pairs
+    over = [h for h in rows if h.turnover_days is None and h.on_hand or (h.turnover_days or 0) > 90]
+    short = [h for h in rows if h.cover_days is not None and h.cover_days < 7]
+    assert 0.03 * len(rows) < len(over) < 0.25 * len(rows)
+    assert 0.03 * len(rows) < len(short) < 0.25 * len(rows)
+    assert len(rows) - len(over) - len(short) > 0.6 * len(rows)

@@ -224,7 +224,7 @@ def test_invalid_rows_come_back_by_index_and_the_valid_ones_are_kept(client, mak
         (8, "scanned_at")]
     assert result["problems"][2]["message"] == ("expected a region code (up to 64 letters, digits, '-', '_' or '.'), "
                                                 "got 'at lantis'")
-    assert result["problems"][1]["message"] == "'robot' is not one of store, consumer, inspector"
+    assert result["problems"][1]["message"] == "'robot' is not one of store, consumer, inspector, sale"
     trace = client.get(f"/api/v1/codes/{codes[1]}/trace", headers=hq.headers).json()
     assert [(s["price"], s["kind"]) for s in trace["scans"]] == [("1299.50", "inspector")]
 

@@ -15,7 +15,7 @@ SHARED = ("validator.py", "schema.py", "testing.py", "expectations.py")
 
 def test_every_kind_is_one_plugin_in_the_registry():
     assert list(KINDS) == ["credit_approval", "policy", "rebate", "diversion", "tiering", "allocation", "credit_score",
-                           "service"]
+                           "service", "inventory"]
     for name, plugin in KINDS.items():
         assert isinstance(plugin, KindPlugin) and plugin.name == name and kind(name) is plugin
     with pytest.raises(KeyError, match="no kind of rule file is called 'pricing'"):

@@ -5,6 +5,7 @@ from .credit_limit import CreditLimitChangeWorkflow
 from .diversion import CaseWorkflow, DiversionSweepWorkflow
 from .evidence_review import EvidenceReviewWorkflow
 from .human_task import HumanTaskWorkflow
+from .inventory import ForecastWorkflow, InventoryHealthWorkflow
 from .order import OrderSweepWorkflow, OrderWorkflow
 from .policy_rollout import PolicyRolloutWorkflow
 from .shipment import ShipmentWorkflow, TrackingPollWorkflow
@@ -18,4 +19,4 @@ ALL_WORKFLOWS = [OrderWorkflow, HumanTaskWorkflow, PolicyRolloutWorkflow, Eviden
                  DiversionSweepWorkflow, CreditLimitChangeWorkflow, OrderSweepWorkflow, ShipmentWorkflow,
                  TrackingPollWorkflow, CreditScoringWorkflow, CreditIncreaseWorkflow, CreditScheduleWorkflow,
                  RuleProposalWorkflow, ServiceRequestWorkflow, ServiceSweepWorkflow, CareDailyWorkflow,
-                 RedemptionWorkflow]
+                 RedemptionWorkflow, InventoryHealthWorkflow, ForecastWorkflow]

@@ -16,6 +16,7 @@ from policies_dsl import RuleFile, RuleFileError, RuleTestResult, load_rule_file
 from api.rebates.temporal import sync_rebate_schedules
 from api.credit.temporal import sync_credit_schedule
 from api.tiering.temporal import sync_tiering_schedule
+from api.inventory.temporal import sync_inventory_schedules
 from api.deps import AdminUser, SessionDep, require_role
 from api.admin.schemas import RuleDeployResult, RuleValidation, RuleVersionRead
 
@@ -108,6 +109,9 @@ def sync_schedules(app, kind: str, ruleset: str, background: BackgroundTasks | N
     if kind == "credit_score":
         calls.append((sync_credit_schedule, dict(client=app.temporal, sessions=app.sessions,
                                                  task_queue=app.settings.task_queue)))
+    if kind == "inventory":
+        calls.append((sync_inventory_schedules, dict(client=app.temporal, sessions=app.sessions,
+                                                     task_queue=app.settings.task_queue)))
     for fn, kw in calls:
         if background is not None:
             background.add_task(fn, **kw)

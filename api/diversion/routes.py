@@ -171,7 +171,7 @@ async def _rows(request: Request) -> tuple[list, list[int] | None, list]:
 async def record_scans(request: Request, user: ScanSenders, client: TemporalDep, settings: SettingsDep):
     """A batch of scans: a JSON array, NDJSON, or CSV (a body or the multipart field `file`, at most
     20 MB). Fields: scan_id (unique: a batch sent again is recorded once), code, region, price
-    (optional, the reported retail price), scanned_at (ISO 8601 with offset), kind (store, consumer or
+    (optional, the reported retail price), scanned_at (ISO 8601 with offset), kind (store, consumer, sale or
     inspector). Not all or nothing: invalid rows come back by index (JSON) or line (NDJSON, CSV) with
     the reason; the valid ones are recorded. Alerts open or join investigation cases."""
     rows, lines, unreadable = await _rows(request)

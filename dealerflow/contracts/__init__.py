@@ -16,6 +16,7 @@ from .search import (  # noqa: F401
     TIERING_MONTH,
     WAYBILL,
     CREDIT_RUN_DATE,
+    RUN_DATE,
     SEARCH_ATTRIBUTES,
 )
 from .tasks import (  # noqa: F401
@@ -137,4 +138,14 @@ from .service import (  # noqa: F401
     RedemptionInput,
     RedemptionSettleInput,
     redemption_workflow_id,
+)
+from .inventory import (  # noqa: F401
+    InventoryRunInput,
+    InventoryStepInput,
+    InventoryRunPlan,
+    HealthResult,
+    AdviceResult,
+    InventoryRunResult,
+    ForecastInput,
+    ForecastResult,
 )

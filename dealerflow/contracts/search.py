@@ -42,3 +42,8 @@ CREDIT_RUN_DATE = SearchAttributeKey.for_datetime("CreditRunDate")
 
 SEARCH_ATTRIBUTES = (DEALER_ID, REGION, ORDER_ID, STAGE, TASK_ROLE, POLICY_ID, REBATE_PROGRAM, SETTLEMENT_PERIOD,
                      CASE_ID, TIERING_MONTH, WAYBILL, CREDIT_RUN_DATE)
+
+
+RUN_DATE = SearchAttributeKey.for_datetime("RunDate")  # the business day a daily run measures
+
+SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTES + (RUN_DATE,)

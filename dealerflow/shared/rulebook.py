@@ -39,7 +39,7 @@ class Deployed:
 
 # Rulesets the platform reads by name: each can only ever be of its own kind.
 PLATFORM_RULESETS = {"credit_approval": "credit_approval", "tiering": "tiering", "diversion": "diversion",
-                     "allocation": "allocation", "credit_score": "credit_score"}
+                     "allocation": "allocation", "credit_score": "credit_score", "inventory": "inventory"}
 
 
 def check_name(filename: str, rule_file: RuleFile) -> None:

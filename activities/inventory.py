@@ -1,0 +1,58 @@
+"""Channel inventory side effects: begin a day's run, count sale scans and measure health, advise,
+close; fit the forecasts."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from dealerflow.contracts import (AdviceResult, ForecastInput, ForecastResult, HealthResult, InventoryRunPlan,
+                                  InventoryStepInput)
+from dealerflow.inventory import advice as inventory, reports
+from dealerflow.shared.accounts import day_start
+
+SCAN_DAYS = 7  # sale scans recounted each day: late uploads of the last week are caught
+
+
+class InventoryActivities:
+    def __init__(self, sessions: sessionmaker[Session]):
+        self.sessions = sessions
+
+    @activity.defn
+    def begin_inventory_run(self, inp: InventoryStepInput) -> InventoryRunPlan:
+        try:
+            with self.sessions.begin() as session:
+                return inventory.begin(session, inp)
+        except inventory.InventoryError as e:
+            raise ApplicationError(str(e), type="InventoryError", non_retryable=True) from None
+
+    @activity.defn
+    def measure_inventory(self, inp: InventoryStepInput) -> HealthResult:
+        with self.sessions.begin() as session:
+            since = day_start(date.fromisoformat(inp.day) - timedelta(days=SCAN_DAYS))
+            scans = reports.collect_scan_sales(session, since=since)
+            activity.heartbeat("scans")
+            return HealthResult(inventory.measure(session, inp), scans)
+
+    @activity.defn
+    def advise_inventory(self, inp: InventoryStepInput) -> AdviceResult:
+        with self.sessions.begin() as session:
+            return inventory.advise_run(session, inp, progress=activity.heartbeat)
+
+    @activity.defn
+    def close_inventory_run(self, inp: InventoryStepInput) -> dict:
+        with self.sessions.begin() as session:
+            return inventory.close(session, inp)
+
+    @activity.defn
+    def fit_forecasts(self, inp: ForecastInput) -> ForecastResult:
+        from dealerflow.inventory import forecast
+
+        with self.sessions.begin() as session:
+            return forecast.fit_all(session, day=date.fromisoformat(inp.day), progress=activity.heartbeat)
+
+    def all(self) -> list:
+        return [self.begin_inventory_run, self.measure_inventory, self.advise_inventory, self.close_inventory_run,
+                self.fit_forecasts]

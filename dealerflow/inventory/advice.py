@@ -1,0 +1,242 @@
+"""The daily run's steps: begin (keyed by day and scope), figures (health.py), advice by the inventory
+rule file, tasks and notifications, close.
+
+The engine runs once per dealer × sku whose figures cross a threshold of the file (a query picks
+them; the others need no rule). Each piece of advice is stored with its explanation — rule file,
+version, rules that fired, the figures and their sources — under a key of day, dealer, sku and
+action, so a day run twice writes nothing twice. Tasks and notifications are read back from the
+stored advice, so a retried step returns the same ones: one task per account manager listing its
+dealers' red items, one notification per dealer and per account manager, one for HQ."""
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from policies_dsl import CompiledRuleset
+from policies_dsl.kinds.inventory import NO_SALES_DAYS, RANK, InventorySpec, advise
+
+from dealerflow.contracts import AdviceResult, InventoryRunPlan, InventoryStepInput, TaskSpec
+from dealerflow.contracts.inventory import ALL_REGIONS, workflow_id_for
+from dealerflow.core.errors import Invalid
+from dealerflow.inventory import health
+from dealerflow.models import Dealer, InventoryAdvice, InventoryHealth, InventoryRun, Product, User
+from dealerflow.shared import human_tasks as tasks, rulebook
+from dealerflow.shared.notifications import notify
+
+RULESET = "inventory"
+TASK_NAMESPACE = uuid.UUID("8a1d3c52-54e3-4f0e-a1a7-0c4c9b7de2f1")
+LIST_LIMIT = 30  # items listed in a task (the tasks travel through the workflow); the console has them all
+
+
+class InventoryError(Invalid):
+    """A run that cannot be asked for: no inventory rule file, a day to come."""
+
+
+def ruleset(session: Session, version: int | None = None) -> tuple[CompiledRuleset, InventorySpec]:
+    try:
+        compiled = rulebook.compiled(session, RULESET, version)
+    except rulebook.UnknownRuleset:
+        raise InventoryError("no inventory rule file has been deployed (rules/inventory.yaml)") from None
+    if compiled.rule_file.kind != "inventory":
+        raise InventoryError(f"{RULESET!r} is a {compiled.rule_file.kind} rule file, not an inventory file")
+    return compiled, compiled.rule_file.spec
+
+
+def scope_of(region: str | None) -> str:
+    return region or ALL_REGIONS
+
+
+def begin(session: Session, inp: InventoryStepInput) -> InventoryRunPlan:
+    """The day's run row (once); a run closed before says so, and the workflow does nothing more."""
+    day = date.fromisoformat(inp.day)
+    compiled, _ = ruleset(session)
+    session.execute(insert(InventoryRun).values(
+        day=day, scope=inp.scope, ruleset_version=compiled.version, workflow_id=workflow_id_for(inp.day, inp.scope),
+        stage="measuring", totals={}).on_conflict_do_nothing(index_elements=["day", "scope"]))
+    run = session.get(InventoryRun, (day, inp.scope))
+    return InventoryRunPlan(inp.day, inp.scope, run.ruleset_version, done=run.finished_at is not None)
+
+
+def measure(session: Session, inp: InventoryStepInput) -> int:
+    """The day's figures; the run keeps how long the statement took (its totals: measure_seconds)."""
+    run = session.get(InventoryRun, (date.fromisoformat(inp.day), inp.scope), with_for_update=True)
+    _, spec = ruleset(session, run.ruleset_version)
+    started = time.monotonic()
+    pairs = health.compute(session, day=run.day, region=None if inp.scope == ALL_REGIONS else inp.scope,
+                           average_over_days=spec.average_over_days, slow_over=spec.overstock_floor)
+    run.totals = {**(run.totals or {}), "measure_seconds": round(time.monotonic() - started, 3)}
+    return pairs
+
+
+_CANDIDATES = text("""
+    select h.*, d.code, d.name as dealer_name, d.level, d.tier, d.tags, d.channel, d.account_manager,
+           p.sku, p.name as product_name, p.pack_size, coalesce(s.safety_stock, 0) as safety_stock,
+           cp.points as credit_points
+    from inventory_health h join dealers d on d.id = h.dealer_id join products p on p.id = h.product_id
+    left join inventory_settings s on s.dealer_id = h.dealer_id and s.product_id = h.product_id
+    left join lateral (select 100 + coalesce(sum(points), 0) as points from credit_points c
+                       where c.dealer_id = h.dealer_id) cp on true
+    where h.day = :day and (cast(:region as text) is null or h.region = :region) and (
+        (h.on_hand > 0 and (h.turnover_days is null or h.turnover_days > :floor))
+        or h.cover_days < :cover_under
+        or (s.safety_stock > 0 and h.on_hand < s.safety_stock)
+        or h.rising_months >= :rising)
+    order by h.dealer_id, h.product_id""")
+
+
+def facts_for(row) -> dict:
+    turnover = row.turnover_days if row.turnover_days is not None else (NO_SALES_DAYS if row.on_hand else Decimal(0))
+    cover = row.cover_days if row.cover_days is not None else NO_SALES_DAYS
+    return {
+        "dealer.code": row.code, "dealer.region": row.region, "dealer.level": row.level, "dealer.tier": row.tier,
+        "dealer.tags": list(row.tags or ()), "dealer.channel": row.channel,
+        "dealer.credit_points": int(row.credit_points),
+        "stock.on_hand": row.on_hand, "stock.in_transit": row.in_transit, "stock.turnover_days": turnover,
+        "stock.cover_days": cover, "stock.safety_stock": row.safety_stock,
+        "stock.report_age_days": row.report_age_days if row.report_age_days is not None else 0,
+        "stock.daily_demand": row.daily_demand, "product.pack_size": row.pack_size,
+        "orders.rising_months": row.rising_months,
+    }
+
+
+def advise_run(session: Session, inp: InventoryStepInput, *, progress=lambda *a: None) -> AdviceResult:
+    """Rules once per dealer × sku that needs them; advice written once; then the day's automatic
+    drafts, tasks and notifications from what is stored."""
+    from dealerflow.inventory import replenishment
+
+    run = session.get(InventoryRun, (date.fromisoformat(inp.day), inp.scope), with_for_update=True)
+    compiled, spec = ruleset(session, run.ruleset_version)
+    region = None if inp.scope == ALL_REGIONS else inp.scope
+    floor = spec.overstock_floor
+    params = {"day": run.day, "region": region, "floor": floor if floor is not None else 999999,
+              "cover_under": spec.cover_under, "rising": spec.rising_months or 99}
+    written, batch = 0, []
+    for n, row in enumerate(session.execute(_CANDIDATES, params).yield_per(2000)):
+        advised = advise(compiled, spec, facts_for(row))
+        for a in advised.advice:
+            batch.append(dict(
+                day=run.day, dealer_id=row.dealer_id, product_id=row.product_id, action=a.action,
+                severity=a.severity, quantity=a.quantity, audience=spec.notify[a.severity],
+                explanation={"ruleset": compiled.name, "version": compiled.version, "rule": a.rule,
+                             "rules_fired": list(advised.matched), "reason": a.reason, "facts": advised.facts,
+                             "figures": health.figures_of(row, spec.report_fresh_days),
+                             "safety_stock": row.safety_stock}))
+        if len(batch) >= 1000:
+            written += _store(session, batch)
+            batch = []
+        if n % 1000 == 0:
+            progress(n)
+    written += _store(session, batch)
+    drafts = replenishment.automatic_drafts(session, day=run.day, region=region) if spec.auto_replenish else 0
+    red, specs = _tasks(session, spec, run, region, inp.now)
+    _notify(session, spec, run, region)
+    run.stage = "advised"
+    run.totals = {**(run.totals or {}), "advice": _count(session, run.day, region), "red": red,
+                  "automatic_drafts": drafts}
+    return AdviceResult(written, red, drafts, specs)
+
+
+def _store(session: Session, rows: list[dict]) -> int:
+    if not rows:
+        return 0
+    before = session.scalar(select(func.count()).select_from(InventoryAdvice).where(InventoryAdvice.day == rows[0]["day"]))
+    session.execute(insert(InventoryAdvice).on_conflict_do_nothing(constraint="inventory_advice_once"), rows)
+    return session.scalar(select(func.count()).select_from(InventoryAdvice).where(
+        InventoryAdvice.day == rows[0]["day"])) - before
+
+
+def _scoped(query, day: date, region: str | None):
+    query = query.where(InventoryAdvice.day == day)
+    if region is not None:
+        query = query.where(InventoryAdvice.dealer_id.in_(select(Dealer.id).where(Dealer.region == region)))
+    return query
+
+
+def _count(session: Session, day: date, region: str | None) -> int:
+    return session.scalar(_scoped(select(func.count()).select_from(InventoryAdvice), day, region))
+
+
+def _tasks(session: Session, spec: InventorySpec, run: InventoryRun, region: str | None,
+           now: datetime) -> tuple[int, list[TaskSpec]]:
+    """One task per account manager listing its dealers' red items (a dealer without one, or whose
+    account manager has no login, goes to HQ's task)."""
+    red_levels = [s for s, r in RANK.items() if r >= RANK[spec.task_from]]
+    rows = session.execute(_scoped(
+        select(InventoryAdvice.id, InventoryAdvice.action, InventoryAdvice.severity, InventoryAdvice.quantity,
+               Dealer.code, Dealer.name, Dealer.account_manager, Product.sku, Product.name.label("product"))
+        .join(Dealer, Dealer.id == InventoryAdvice.dealer_id).join(Product, Product.id == InventoryAdvice.product_id)
+        .where(InventoryAdvice.severity.in_(red_levels)), run.day, region)
+        .order_by(Dealer.code, Product.sku, InventoryAdvice.action)).all()
+    groups: dict[str | None, list] = defaultdict(list)
+    for row in rows:
+        groups[row.account_manager].append(row)
+    managers = dict(session.execute(select(User.username, User.id).where(
+        User.role == "account_manager", User.active, User.username.in_([g for g in groups if g]))).all())
+    specs = []
+    for manager, items in sorted(groups.items(), key=lambda g: g[0] or ""):
+        user_id = managers.get(manager) if manager else None
+        role = "account_manager" if user_id else "hq"
+        owner = manager if user_id else "hq"
+        task_id = str(uuid.uuid5(TASK_NAMESPACE, f"{run.day}:{run.scope}:{owner}"))
+        dealers = len({i.code for i in items})
+        spec_ = TaskSpec(
+            task_id=task_id, kind="inventory_red_items",
+            title=f"Stock: {len(items)} red item(s) at {dealers} dealer(s)" + (f" of {manager}" if manager else "")
+                  + f" ({run.day})",
+            subject_type="inventory", subject_id=f"{run.day}:{run.scope}", assignee_role=role,
+            assignee_user_id=user_id, outcomes=["handled", "escalate"], sla_seconds=spec.task_sla_seconds,
+            escalate_to=spec.task_escalate_to if role != "hq" else None,
+            payload={"day": run.day.isoformat(), "account_manager": manager, "items": len(items), "dealers": dealers,
+                     "link": "/console/inventory/red", "advice": [
+                         {"id": i.id, "dealer": i.code, "dealer_name": i.name, "sku": i.sku, "product": i.product,
+                          "action": i.action, "severity": i.severity, "quantity": i.quantity}
+                         for i in items[:LIST_LIMIT]]})
+        tasks.open_task(session, spec_, workflow_id=f"task-{task_id}", now=now)
+        session.execute(update(InventoryAdvice).where(InventoryAdvice.id.in_([i.id for i in items]))
+                        .values(task_id=uuid.UUID(task_id)))
+        specs.append(spec_)
+    return len(rows), specs
+
+
+def _notify(session: Session, spec: InventorySpec, run: InventoryRun, region: str | None) -> None:
+    """Batched: one notification per dealer told, per account manager told, and one for HQ."""
+    day = run.day.isoformat()
+    dealers = session.execute(_scoped(
+        select(InventoryAdvice.dealer_id, func.count()).where(InventoryAdvice.audience.any("dealer"))
+        .group_by(InventoryAdvice.dealer_id), run.day, region)).all()
+    for dealer_id, n in dealers:
+        notify(session, dealer_id=dealer_id, kind="inventory", title=f"Stock advice for {day}: {n} item(s)",
+               link="/console/inventory", dedup_key=f"inventory:{day}:dealer:{dealer_id}")
+    managers = session.execute(_scoped(
+        select(Dealer.account_manager, func.count()).select_from(InventoryAdvice)
+        .join(Dealer, Dealer.id == InventoryAdvice.dealer_id)
+        .where(InventoryAdvice.audience.any("account_manager"), Dealer.account_manager.is_not(None))
+        .group_by(Dealer.account_manager), run.day, region)).all()
+    ids = dict(session.execute(select(User.username, User.id).where(
+        User.username.in_([m for m, _ in managers]))).all())
+    for manager, n in managers:
+        if manager in ids:
+            notify(session, user_id=ids[manager], kind="inventory", title=f"Stock advice for your dealers ({day}):"
+                   f" {n} item(s)", link="/console/inventory/red", dedup_key=f"inventory:{day}:am:{manager}")
+    hq = session.scalar(_scoped(select(func.count()).select_from(InventoryAdvice)
+                                .where(InventoryAdvice.audience.any("hq")), run.day, region))
+    if hq:
+        notify(session, role="hq", kind="inventory", title=f"Channel stock ({day}, {run.scope}): {hq} item(s) for HQ",
+               link="/console/inventory/hq", dedup_key=f"inventory:{day}:hq:{run.scope}")
+
+
+def close(session: Session, inp: InventoryStepInput) -> dict:
+    run = session.get(InventoryRun, (date.fromisoformat(inp.day), inp.scope), with_for_update=True)
+    if run.finished_at is None:
+        pairs = session.scalar(select(func.count()).select_from(InventoryHealth).where(
+            InventoryHealth.day == run.day, *([InventoryHealth.region == inp.scope] if inp.scope != ALL_REGIONS else [])))
+        run.totals = {**(run.totals or {}), "pairs": pairs}
+        run.stage, run.finished_at = "closed", inp.now
+    return dict(run.totals)

@@ -1,0 +1,180 @@
+"""Health figures for every dealer × sku of a day, in one set-based statement.
+
+Stock is the last current report on or before the day plus what moved after it — deliveries, less
+returns to HQ, less sell-through — and says so: `reported` when nothing moved since the report
+(its age is kept beside it), `estimated` when movements were added to it or when the dealer never
+reported (movements of the history span alone). Sell-through counts the POS/ERP feed of a day, or
+that day's sale scans when it has no feed, never both.
+
+- turnover days = stock ÷ average daily sell-through over the rule file's span (None: nothing sold);
+- days of cover = (stock + in transit) ÷ daily demand: the latest dealer forecast, else the average;
+- sell-through rate (动销率) = sold ÷ (opening stock + received), where opening + received is
+  closing + sold + returned over the same span;
+- slow-moving value: the stock value of pairs turning slower than the file's first overstock
+  threshold (or not selling at all);
+- stock age: days since the dealer's coded units still unsold were bound to it (batches known);
+- orders of the product in the last four full months, and how many months in a row they rose."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from dealerflow.shared.accounts import day_start
+
+HISTORY_DAYS = 400  # movements read for an estimate: a report older than this counts only what followed
+
+_HEALTH = text("""
+with dealers_in as materialized (
+    select id, region from dealers where status = 'active' and (cast(:region as text) is null or region = :region)),
+last_report as materialized (
+    select distinct on (r.dealer_id, r.product_id) r.dealer_id, r.product_id, r.day, r.on_hand, r.in_transit
+    from stock_reports r join dealers_in d on d.id = r.dealer_id
+    where r.current and r.day <= :day and r.day > :hist_day
+    order by r.dealer_id, r.product_id, r.day desc),
+sold_rows as (  -- a day's feed counts; a day's scans only where that day has no feed
+    select dealer_id, product_id, day, quantity from sell_through
+    where source = 'feed' and day > :hist_day and day <= :day
+    union all
+    select s.dealer_id, s.product_id, s.day, s.quantity from sell_through s
+    where s.source = 'scan' and s.day > :hist_day and s.day <= :day and not exists (
+        select 1 from sell_through f where f.dealer_id = s.dealer_id and f.product_id = s.product_id
+        and f.day = s.day and f.source = 'feed')),
+sold as (
+    select s.dealer_id, s.product_id,
+           sum(s.quantity) filter (where lr.day is null or s.day > lr.day) as since,
+           sum(s.quantity) filter (where s.day > :win_day) as win
+    from sold_rows s join dealers_in di on di.id = s.dealer_id
+    left join last_report lr on lr.dealer_id = s.dealer_id and lr.product_id = s.product_id
+    group by 1, 2),
+delivered as (
+    select o.dealer_id, l.product_id,
+           sum(l.quantity) filter (where lr.day is null
+                                   or (o.delivered_at at time zone 'Asia/Shanghai')::date > lr.day) as since,
+           sum(l.quantity) filter (where o.delivered_at >= :win_from) as win
+    from orders o join order_lines l on l.order_id = o.id join dealers_in di on di.id = o.dealer_id
+    left join last_report lr on lr.dealer_id = o.dealer_id and lr.product_id = l.product_id
+    where o.delivered_at >= :hist_from and o.delivered_at < :end
+    group by 1, 2),
+returned as (
+    select r.dealer_id, r.product_id,
+           sum(r.quantity) filter (where lr.day is null
+                                   or (r.returned_at at time zone 'Asia/Shanghai')::date > lr.day) as since,
+           sum(r.quantity) filter (where r.returned_at >= :win_from) as win
+    from order_returns r join dealers_in di on di.id = r.dealer_id
+    left join last_report lr on lr.dealer_id = r.dealer_id and lr.product_id = r.product_id
+    where r.returned_at >= :hist_from and r.returned_at < :end
+    group by 1, 2),
+ordered as (
+    select o.dealer_id, l.product_id,
+           sum(l.quantity) filter (where o.created_at < :m3) as o4,
+           sum(l.quantity) filter (where o.created_at >= :m3 and o.created_at < :m2) as o3,
+           sum(l.quantity) filter (where o.created_at >= :m2 and o.created_at < :m1) as o2,
+           sum(l.quantity) filter (where o.created_at >= :m1) as o1
+    from orders o join order_lines l on l.order_id = o.id join dealers_in di on di.id = o.dealer_id
+    where o.created_at >= :m4 and o.created_at < :this_month and o.status not in ('rejected', 'cancelled')
+    group by 1, 2),
+keys as (
+    select dealer_id, product_id from last_report union select dealer_id, product_id from sold
+    union select dealer_id, product_id from delivered union select dealer_id, product_id from returned),
+forecast as (
+    select distinct on (dealer_id, product_id) dealer_id, product_id, daily
+    from demand_forecasts where scope = 'dealer' and fitted_on <= :day and fitted_on > :forecast_from
+    order by dealer_id, product_id, fitted_on desc),
+aged as (
+    select pc.dealer_id, pc.product_id, (avg(extract(epoch from (:end - pc.bound_at))) / 86400)::int as age
+    from product_codes pc join dealers_in di on di.id = pc.dealer_id
+    where pc.bound_at is not null and not exists (select 1 from scans s where s.code = pc.code and s.kind = 'sale')
+    group by 1, 2),
+figures as (
+    select k.dealer_id, k.product_id, di.region,
+           greatest(coalesce(lr.on_hand, 0) + coalesce(dv.since, 0) - coalesce(rt.since, 0) - coalesce(sd.since, 0),
+                    0)::int as on_hand,
+           coalesce(lr.in_transit, 0) as in_transit, lr.day as report_day,
+           coalesce(dv.since, 0) + coalesce(rt.since, 0) + coalesce(sd.since, 0) as moved_since,
+           coalesce(sd.win, 0) as sold, coalesce(dv.win, 0) as delivered, coalesce(rt.win, 0) as returned,
+           round(coalesce(sd.win, 0)::numeric / :avg_days, 4) as daily_sales, f.daily as forecast,
+           coalesce(od.o4, 0) as o4, coalesce(od.o3, 0) as o3, coalesce(od.o2, 0) as o2, coalesce(od.o1, 0) as o1,
+           pr.unit_price, a.age
+    from keys k join dealers_in di on di.id = k.dealer_id join products pr on pr.id = k.product_id
+    left join last_report lr on lr.dealer_id = k.dealer_id and lr.product_id = k.product_id
+    left join sold sd on sd.dealer_id = k.dealer_id and sd.product_id = k.product_id
+    left join delivered dv on dv.dealer_id = k.dealer_id and dv.product_id = k.product_id
+    left join returned rt on rt.dealer_id = k.dealer_id and rt.product_id = k.product_id
+    left join ordered od on od.dealer_id = k.dealer_id and od.product_id = k.product_id
+    left join forecast f on f.dealer_id = k.dealer_id and f.product_id = k.product_id
+    left join aged a on a.dealer_id = k.dealer_id and a.product_id = k.product_id)
+insert into inventory_health (day, dealer_id, product_id, region, on_hand, in_transit, source, report_day,
+    report_age_days, sold, received, daily_sales, daily_demand, demand_source, turnover_days, cover_days,
+    sell_through_rate, stock_value, slow_value, stock_age_days, orders_by_month, rising_months)
+select :day, dealer_id, product_id, region, on_hand, in_transit,
+       case when report_day is not null and moved_since = 0 then 'reported' else 'estimated' end,
+       report_day, :day - report_day, sold, delivered - returned, daily_sales,
+       coalesce(forecast, daily_sales), case when forecast is not null then 'forecast' else 'history' end,
+       case when daily_sales > 0 then least(round(on_hand / daily_sales, 1), 999999) end,
+       case when coalesce(forecast, daily_sales) > 0
+            then least(round((on_hand + in_transit) / coalesce(forecast, daily_sales), 1), 999999) end,
+       case when on_hand + sold + returned > 0 then round(sold::numeric / (on_hand + sold + returned), 4) end,
+       on_hand * unit_price,
+       case when on_hand > 0 and (daily_sales = 0 or on_hand / daily_sales > :slow_over)
+            then on_hand * unit_price else 0 end,
+       age, array[o4, o3, o2, o1]::int[],
+       case when o1 > o2 and o2 > o3 and o3 > o4 then 3 when o1 > o2 and o2 > o3 then 2 when o1 > o2 then 1 else 0 end
+from figures
+where on_hand > 0 or in_transit > 0 or sold > 0 or delivered > 0 or report_day is not null
+on conflict (day, dealer_id, product_id) do nothing""")
+
+WORK_MEM = "256MB"  # the statement's hash tables stay in memory for millions of pairs
+# The planner cannot size the CTEs and would walk the history in index order to merge-join them with
+# the last reports; hash joins read each table once.
+SETTINGS = (f"set local work_mem = '{WORK_MEM}'", "set local enable_mergejoin = off")
+
+
+def months_back(day: date, n: int) -> date:
+    m = day.year * 12 + day.month - 1 - n
+    return date(m // 12, m % 12 + 1, 1)
+
+
+def parameters(*, day: date, region: str | None, average_over_days: int, slow_over: Decimal | None) -> dict:
+    this_month = months_back(day, 0)
+    return {
+        "day": day, "region": region, "end": day_start(day + timedelta(days=1)),
+        "hist_day": day - timedelta(days=HISTORY_DAYS), "hist_from": day_start(day - timedelta(days=HISTORY_DAYS - 1)),
+        "win_day": day - timedelta(days=average_over_days), "avg_days": average_over_days,
+        "win_from": day_start(day - timedelta(days=average_over_days - 1)),
+        "forecast_from": day - timedelta(days=14), "slow_over": slow_over if slow_over is not None else 999999,
+        "this_month": day_start(this_month), "m4": day_start(months_back(day, 4)),
+        "m3": day_start(months_back(day, 3)), "m2": day_start(months_back(day, 2)), "m1": day_start(months_back(day, 1)),
+    }
+
+
+def compute(session: Session, *, day: date, region: str | None, average_over_days: int,
+            slow_over: Decimal | None) -> int:
+    """Write the day's figures for every dealer × sku (of a region): one statement. A day computed
+    before keeps its rows (the key holds them): the same day twice writes nothing new."""
+    params = parameters(day=day, region=region, average_over_days=average_over_days, slow_over=slow_over)
+    for setting in SETTINGS:
+        session.execute(text(setting))
+    return session.execute(_HEALTH, params).rowcount
+
+
+def stale(report_age_days: int | None, fresh_days: int) -> bool:
+    return report_age_days is None or report_age_days > fresh_days
+
+
+def figures_of(row, fresh_days: int) -> dict:
+    """A health row as the explanation keeps it: every figure with its source."""
+    return {
+        "on_hand": row.on_hand, "in_transit": row.in_transit, "stock_source": row.source,
+        "report_day": row.report_day.isoformat() if row.report_day else None,
+        "report_age_days": row.report_age_days, "report_stale": stale(row.report_age_days, fresh_days),
+        "sold": row.sold, "received": row.received, "daily_sales": str(row.daily_sales),
+        "daily_demand": str(row.daily_demand), "demand_source": row.demand_source,
+        "turnover_days": None if row.turnover_days is None else str(row.turnover_days),
+        "cover_days": None if row.cover_days is None else str(row.cover_days),
+        "sell_through_rate": None if row.sell_through_rate is None else str(row.sell_through_rate),
+        "stock_value": str(row.stock_value), "orders_by_month": list(row.orders_by_month),
+        "rising_months": row.rising_months,
+    }

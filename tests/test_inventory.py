@@ -1,0 +1,278 @@
+"""Channel inventory end to end on the real servers: stock reports and sell-through in (JSON, CSV,
+XLSX) with every bad input refused and nothing stored; the daily run measuring health in the
+database (reported and estimated stock, with source and age), advice at the rule file's edges
+(turnover 60/61 and 90/91 days, cover 7/6) stored with its explanation, the same day twice changing
+nothing, one task per account manager; a replenishment draft placed through the credit decision.
+
+Each test keeps to a region of its own: a run measures a region's dealers only."""
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from dealerflow.contracts import InventoryStepInput
+from dealerflow.inventory import advice as inventory, health
+from dealerflow.models import (HumanTask, InventoryAdvice, InventoryHealth, InventoryRun, Product,
+                               SellThrough, StockReport)
+from dealerflow.shared.accounts import CHINA
+
+from .policy_support import unique
+from .settlement_support import delivered
+from .support import wait_until
+
+TODAY = datetime.now(CHINA).date()
+DAY = TODAY - timedelta(days=1)
+
+
+def make_product(sessions, *, pack_size: int = 1, price: str = "100.00") -> Product:
+    with sessions.begin() as s:
+        p = Product(sku=f"INV-{uuid.uuid4().hex[:8]}", name="Casement window", category="window",
+                    unit_price=Decimal(price), pack_size=pack_size)
+        s.add(p)
+    return p
+
+
+def report(client, actor, rows, **kw):
+    return client.post("/api/v1/inventory/stock-reports", json={"rows": rows}, headers=actor.headers, **kw)
+
+
+def test_stock_reports_replace_the_day_and_keep_history(client, make_dealer, sessions):
+    dealer, product = make_dealer(region=unique("r")), make_product(sessions)
+    row = {"sku": product.sku, "day": DAY.isoformat(), "on_hand": 40, "in_transit": 5}
+    r = report(client, dealer, [row])
+    assert r.status_code == 201, r.text
+    assert r.json() == {"rows": 1, "recorded": 1, "unchanged": 0}
+    assert report(client, dealer, [row]).json() == {"rows": 1, "recorded": 0, "unchanged": 1}
+    assert report(client, dealer, [{**row, "on_hand": 38}]).json()["recorded"] == 1
+    with sessions() as s:
+        kept = s.execute(select(StockReport.on_hand, StockReport.current).where(
+            StockReport.dealer_id == dealer.dealer.id).order_by(StockReport.id)).all()
+    assert kept == [(40, False), (38, True)]
+
+
+def test_bad_stock_reports_are_refused_by_row_and_field_with_nothing_stored(client, make_dealer, sessions):
+    dealer, other = make_dealer(region=unique("r")), make_dealer(region=unique("r"))
+    product = make_product(sessions)
+    future = (TODAY + timedelta(days=1)).isoformat()
+    rows = [{"sku": product.sku, "day": DAY.isoformat(), "on_hand": 10},
+            {"sku": "NO-SUCH-SKU", "day": DAY.isoformat(), "on_hand": 10},
+            {"sku": product.sku, "day": DAY.isoformat(), "on_hand": -3, "dealer": dealer.dealer.code},
+            {"sku": product.sku, "day": future, "on_hand": 1},
+            {"sku": product.sku, "day": DAY.isoformat(), "on_hand": 1, "dealer": other.dealer.code}]
+    r = report(client, dealer, rows)
+    assert r.status_code == 422, r.text
+    fields = {(e["field"], e["message"].split(" ")[0]) for e in r.json()["errors"]}
+    assert ("rows[1].sku", "unknown") in fields
+    assert ("rows[2].on_hand", "must") in fields
+    assert ("rows[3].day", future) in fields
+    assert any(f == "rows[4].dealer" for f, _ in fields)
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(StockReport).where(
+            StockReport.dealer_id == dealer.dealer.id)) == 0
+
+
+def test_a_report_older_than_the_days_current_one_is_stale(client, make_dealer, sessions):
+    dealer, product = make_dealer(region=unique("r")), make_product(sessions)
+    now = datetime.now(timezone.utc)
+    row = {"sku": product.sku, "day": DAY.isoformat(), "on_hand": 10, "reported_at": now.isoformat()}
+    assert report(client, dealer, [row]).status_code == 201
+    r = report(client, dealer, [{**row, "on_hand": 12, "reported_at": (now - timedelta(hours=1)).isoformat()}])
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "rows[0].reported_at"
+    assert "stale" in r.json()["errors"][0]["message"]
+
+
+def test_csv_and_xlsx_uploads_name_the_line(client, make_dealer, sessions):
+    dealer, product = make_dealer(region=unique("r")), make_product(sessions)
+    csv = f"sku,day,on_hand\n{product.sku},{DAY.isoformat()},7\nNOPE,{DAY.isoformat()},1\n"
+    r = client.post("/api/v1/inventory/stock-reports/upload", content=csv.encode(),
+                    headers={**dealer.headers, "Content-Type": "text/csv"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["line"] == 3 and r.json()["errors"][0]["field"] == "sku"
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["sku", "day", "on_hand", "in_transit"])
+    sheet.append([product.sku, datetime.combine(DAY, datetime.min.time()), 9, 2])
+    data = io.BytesIO()
+    book.save(data)
+    r = client.post("/api/v1/inventory/stock-reports/upload", headers=dealer.headers,
+                    files={"file": ("stock.xlsx", data.getvalue(),
+                                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")})
+    assert r.status_code == 201, r.text
+    csv = f"sku,day,quantity\n{product.sku},{DAY.isoformat()},4\n"
+    r = client.post("/api/v1/inventory/sell-through/upload", content=csv.encode(),
+                    headers={**dealer.headers, "Content-Type": "text/csv"})
+    assert r.status_code == 201, r.text
+    with sessions() as s:
+        assert s.scalar(select(StockReport.on_hand).where(StockReport.dealer_id == dealer.dealer.id,
+                                                          StockReport.current)) == 9
+        assert s.scalar(select(SellThrough.quantity).where(SellThrough.dealer_id == dealer.dealer.id)) == 4
+
+
+def _stocked(client, dealer, sessions, on_hand: int, *, sold: int = 90, pack_size: int = 1) -> Product:
+    """A product the dealer reported `on_hand` of on DAY, having sold `sold` in the last 90 days."""
+    product = make_product(sessions, pack_size=pack_size)
+    assert report(client, dealer, [{"sku": product.sku, "day": DAY.isoformat(), "on_hand": on_hand}]).status_code == 201
+    r = client.post("/api/v1/inventory/sell-through", headers=dealer.headers,
+                    json={"rows": [{"sku": product.sku, "day": (DAY - timedelta(days=1)).isoformat(), "quantity": sold}]})
+    assert r.status_code == 201, r.text
+    return product
+
+
+def _run(client, hq, region: str) -> dict:
+    r = client.post("/api/v1/inventory/runs", json={"day": DAY.isoformat(), "region": region}, headers=hq.headers)
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
+def _closed(sessions, region):
+    with sessions() as s:
+        run = s.get(InventoryRun, (DAY, region))
+        return run is not None and run.finished_at is not None
+
+
+def test_daily_run_advises_at_the_rule_edges_once_with_one_task_per_account_manager(
+        client, make_dealer, make_user, sessions):
+    region = unique("r")
+    manager = make_user("account_manager")
+    dealer = make_dealer(region=region, account_manager=manager.user.username)
+    hq = make_user("hq")
+    products = {n: _stocked(client, dealer, sessions, n, pack_size=12 if n == 6 else 1) for n in (60, 61, 90, 91, 7, 6)}
+    assert _run(client, hq, region)["action"] == "started"
+    wait_until(lambda: _closed(sessions, region), timeout=60)
+    with sessions() as s:
+        by_product = {}
+        for a in s.scalars(select(InventoryAdvice).where(InventoryAdvice.dealer_id == dealer.dealer.id)):
+            by_product.setdefault(a.product_id, []).append(a)
+        health = {h.product_id: h for h in s.scalars(select(InventoryHealth).where(
+            InventoryHealth.dealer_id == dealer.dealer.id, InventoryHealth.day == DAY))}
+    assert health[products[61].id].turnover_days == Decimal("61.0")
+    assert health[products[61].id].source == "reported" and health[products[61].id].report_age_days == 0
+    actions = {n: sorted(a.action for a in by_product.get(products[n].id, [])) for n in products}
+    assert actions == {60: [], 61: ["cut_replenishment"], 90: ["cut_replenishment"], 91: ["clearance"],
+                       7: [], 6: ["reorder"]}
+    reorder = by_product[products[6].id][0]
+    assert reorder.quantity == 24  # up to 30 days of 1 a day, less 6, in packs of 12
+    assert reorder.explanation["ruleset"] == "inventory" and reorder.explanation["rule"] == "reorder"
+    assert reorder.explanation["figures"]["stock_source"] == "reported"
+    assert reorder.explanation["facts"]["stock.cover_days"] == "6.0"
+    with sessions() as s:
+        tasks = s.scalars(select(HumanTask).where(HumanTask.kind == "inventory_red_items",
+                                                  HumanTask.subject_id == f"{DAY}:{region}")).all()
+    assert len(tasks) == 1 and tasks[0].assignee_user_id == manager.user.id
+    assert tasks[0].payload["items"] == 2  # the clearance and the reorder are red (high)
+
+    # The same day again: nothing new, by the workflow and by the step itself.
+    assert _run(client, hq, region)["action"] == "existing"
+    with sessions.begin() as s:
+        before = s.scalar(select(func.count()).select_from(InventoryAdvice).where(InventoryAdvice.day == DAY))
+        inventory.advise_run(s, InventoryStepInput(DAY.isoformat(), region, datetime.now(timezone.utc)))
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(InventoryAdvice).where(InventoryAdvice.day == DAY)) == before
+        assert s.scalar(select(func.count()).select_from(HumanTask).where(
+            HumanTask.subject_id == f"{DAY}:{region}")) == 1
+
+
+def test_stock_is_estimated_from_the_last_report_and_movements_since(client, make_dealer, make_user, sessions):
+    region = unique("r")
+    dealer, hq = make_dealer(region=region), make_user("hq")
+    product = make_product(sessions)
+    old = DAY - timedelta(days=10)
+    assert report(client, dealer, [{"sku": product.sku, "day": old.isoformat(), "on_hand": 100}]).status_code == 201
+    delivered(sessions, dealer, product, 20, (DAY - timedelta(days=5)).isoformat())
+    client.post("/api/v1/inventory/sell-through", headers=dealer.headers,
+                json={"rows": [{"sku": product.sku, "day": (DAY - timedelta(days=3)).isoformat(), "quantity": 30}]})
+    never = make_product(sessions)  # never reported: deliveries less sales alone
+    delivered(sessions, dealer, never, 15, (DAY - timedelta(days=2)).isoformat())
+    _run(client, hq, region)
+    wait_until(lambda: _closed(sessions, region), timeout=60)
+    r = client.get("/api/v1/inventory/health", params={"region": region}, headers=hq.headers)
+    assert r.status_code == 200, r.text
+    rows = {h["sku"]: h for h in r.json()}
+    assert rows[product.sku]["on_hand"] == 90
+    assert rows[product.sku]["source"] == "estimated" and rows[product.sku]["report_age_days"] == 10
+    assert rows[never.sku]["on_hand"] == 15 and rows[never.sku]["source"] == "estimated"
+    assert rows[never.sku]["report_day"] is None
+    mine = client.get("/api/v1/inventory/health", headers=dealer.headers).json()
+    assert {h["sku"] for h in mine} == {product.sku, never.sku}
+
+
+def test_a_replenishment_draft_is_placed_through_the_credit_decision(client, make_dealer, make_user, sessions):
+    region = unique("r")
+    dealer, hq = make_dealer(region=region), make_user("hq")
+    product = _stocked(client, dealer, sessions, 6, pack_size=12)
+    _run(client, hq, region)
+    wait_until(lambda: _closed(sessions, region), timeout=60)
+    r = client.post("/api/v1/inventory/drafts", json={}, headers=dealer.headers)
+    assert r.status_code == 201, r.text
+    draft = r.json()
+    assert draft["lines"][0]["sku"] == product.sku and draft["lines"][0]["quantity"] == 24
+    r = client.post(f"/api/v1/inventory/drafts/{draft['id']}/place", json={}, headers=dealer.headers)
+    assert r.status_code == 201, r.text
+    order = r.json()
+    assert order["status"] == "approved" and order["decision"]["ruleset"] == "credit_approval"
+    assert order["amount"] == "2400.00"
+    placed = client.get("/api/v1/inventory/drafts", headers=dealer.headers).json()[0]
+    assert placed["status"] == "placed" and placed["order_id"] == order["id"]
+    assert client.post(f"/api/v1/inventory/drafts/{draft['id']}/place", json={},
+                       headers=dealer.headers).status_code == 409
+    advice = client.get("/api/v1/inventory/advice", headers=dealer.headers).json()
+    assert [a["status"] for a in advice] == ["ordered"]
+    other = make_dealer(region=region)
+    assert client.post(f"/api/v1/inventory/drafts/{draft['id']}/place", json={},
+                       headers=other.headers).status_code == 404
+
+
+def test_clearance_advice_opens_a_policy_draft_for_hq(client, make_dealer, make_user, sessions):
+    region = unique("r")
+    dealer, hq, admin = make_dealer(region=region), make_user("hq"), make_user("admin")
+    product = _stocked(client, dealer, sessions, 95)  # 95 days of turnover: clearance
+    _run(client, hq, region)
+    wait_until(lambda: _closed(sessions, region), timeout=60)
+    r = client.post("/api/v1/inventory/clearance-policy", json={"sku": product.sku, "day": DAY.isoformat()},
+                    headers=hq.headers)
+    assert r.status_code == 201, r.text
+    draft = r.json()
+    assert draft["dealers"] == [dealer.dealer.code] and "kind: policy" in draft["text"]
+    r = client.post("/api/v1/rules/deploy", params={"filename": draft["filename"]}, content=draft["text"].encode(),
+                    headers={**admin.headers, "Content-Type": "application/yaml"})
+    assert r.status_code == 201, r.text  # the existing policy machinery takes it as it is
+    advice = client.get("/api/v1/inventory/advice", params={"dealer": dealer.dealer.code}, headers=hq.headers).json()
+    assert [(a["action"], a["status"]) for a in advice] == [("clearance", "policy_drafted")]
+    r = client.post("/api/v1/inventory/clearance-policy", json={"sku": "NO-SUCH"}, headers=hq.headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "sku"
+
+
+def test_sale_scans_count_into_sell_through_once_and_a_days_feed_wins(client, make_dealer, make_user, sessions):
+    from dealerflow.inventory import reports
+    from .test_diversion import bind, load_codes, post_scans, register, scan
+
+    region = unique("r")
+    admin, hq = make_user("admin"), make_user("hq")
+    dealer, product = make_dealer(region=region), make_product(sessions)
+    batch_no = register(client, admin, product.sku, 3)
+    load_codes(sessions, batch_no)
+    codes = bind(client, admin, dealer, batch_no, 1, 3)
+    post_scans(client, hq, [scan(codes[0], region, kind="sale"), scan(codes[1], region, kind="sale"),
+                            scan(codes[0], region, kind="sale")])  # the first unit scanned twice
+    with sessions.begin() as s:
+        reports.collect_scan_sales(s, since=datetime.now(timezone.utc) - timedelta(days=2))
+    with sessions() as s:
+        counted = s.execute(select(SellThrough.source, SellThrough.quantity).where(
+            SellThrough.dealer_id == dealer.dealer.id)).all()
+    assert counted == [("scan", 2)]  # two units sold, each once
+    today = datetime.now(CHINA).date()
+    r = client.post("/api/v1/inventory/sell-through", headers=dealer.headers,
+                    json={"rows": [{"sku": product.sku, "day": today.isoformat(), "quantity": 5}]})
+    assert r.status_code == 201, r.text
+    with sessions.begin() as s:
+        health.compute(s, day=today, region=region, average_over_days=90, slow_over=None)
+    with sessions() as s:
+        h = s.scalars(select(InventoryHealth).where(InventoryHealth.dealer_id == dealer.dealer.id,
+                                                    InventoryHealth.day == today)).one()
+    assert h.sold == 5  # the day's feed, not feed + scans

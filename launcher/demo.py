@@ -1078,6 +1078,7 @@ _INVENTORY_PAIRS = text("""
     select o.dealer_id, l.product_id, abs(hashtext(o.dealer_id::text || ':' || l.product_id::text)) % 100 as h,
            greatest(sum(l.quantity) / 365.0, 0.2) as rate
     from orders o join order_lines l on l.order_id = o.id
+    join dealers d on d.id = o.dealer_id and d.status = 'active'  -- a suspended or ended dealer reports nothing
     where o.delivered_at is not null
     group by o.dealer_id, l.product_id""")
 

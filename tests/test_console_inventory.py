@@ -50,5 +50,5 @@ def test_dealer_account_manager_and_hq_pages(client, make_dealer, make_user, ses
     assert page.status_code == 200 and dealer.dealer.code in page.text
     client.cookies.clear()
     login(client, hq)
-    page = client.get("/console/inventory/hq")
+    page = client.get("/console/inventory/hq", params={"region": region})
     assert page.status_code == 200 and region in page.text

@@ -124,6 +124,9 @@ def test_stale_approval_rejection_and_the_emergency_path(gov, make_user, session
     trail = gov.get("/api/v1/rules/audit", params={"ruleset": "credit_approval"}, headers=second.headers).json()
     assert trail[0]["action"] == "emergency" and trail[0]["note"] == "fraud ring found"
     assert trail[1]["action"] == "rejected"
+    # A stale proposal is still answered: rejected, it no longer waits (nor blocks the same file later).
+    r = decide(gov, second, stale, "reject", "superseded by the emergency version")
+    assert r.status_code == 200 and r.json()["status"] == "rejected", r.text
     # A kind without an emergency path.
     tiering = (Path(__file__).parent.parent / "rules" / "tiering.yaml").read_text(encoding="utf-8")
     r = gov.post("/api/v1/rules/emergency-deploy", content=tiering.encode(),

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -142,8 +142,10 @@ def red_items(request: Request, session: SessionDep, user: ConsoleUser, dealer: 
 
 
 @router.get("/inventory/hq")
-def hq_page(request: Request, session: SessionDep, user: ConsoleUser, by: str = "region"):
+def hq_page(request: Request, session: SessionDep, user: ConsoleUser, by: str = "region",
+            region: Annotated[str | None, Query(max_length=64)] = None):
     require(user, *HQ, "region_manager")
     by = by if by in ("region", "product") else "region"
-    return page(request, "inventory_hq.html", user, by=by, overview=views.hq_overview(session, user, by=by),
+    return page(request, "inventory_hq.html", user, by=by, region=region or "",
+                overview=views.hq_overview(session, user, by=by, region=region or None),
                 forecasts=views.forecasts(session, user, limit=30))

@@ -21,7 +21,7 @@ from dealerflow.core.errors import Invalid
 from dealerflow.inventory import advice as inventory, replenishment
 from dealerflow.models import InventoryRun, User
 from api.orders.schemas import OrderCreate, OrderLineIn
-from api.orders.temporal import Placed, place_order
+from api.orders.temporal import Placed, place_order, start_order
 from api.temporal_calls import ensure_schedule, unavailable
 from workflows import ForecastWorkflow, InventoryHealthWorkflow
 
@@ -107,16 +107,19 @@ async def sync_inventory_schedules(*, client: Client, sessions: sessionmaker[Ses
 
 async def place_draft(*, client: Client, task_queue: str, sessions: sessionmaker[Session], user: User,
                       draft_id, quantities: dict | None, now: datetime) -> Placed:
-    """The dealer places its draft: the order service prices it, OrderWorkflow takes the credit
-    decision; the draft's id is the Idempotency-Key, so placing it twice places one order."""
+    """The dealer places its draft as any order is placed: priced, its credit and stock decided in one
+    transaction, then its workflow started; the draft's id is the Idempotency-Key, so placing it
+    twice places one order."""
     def lines():
         with sessions() as session:
             d = replenishment.get(session, draft_id, {user.dealer_id})
             return replenishment.lines_for_order(d, quantities)
 
     body = OrderCreate(lines=[OrderLineIn(sku=sku, quantity=q) for sku, q in await run_in_threadpool(lines)])
-    placed = await place_order(client=client, task_queue=task_queue, sessions=sessions, user=user, body=body,
+    placed = await place_order(sessions=sessions, user=user, body=body,
                                idempotency_key=replenishment.idempotency_key(draft_id))
+    if placed.start is not None:  # decided and stored; the order's workflow goes on without the dealer
+        await start_order(client=client, task_queue=task_queue, sessions=sessions, start=placed.start)
 
     def mark():
         with sessions.begin() as session:

@@ -136,9 +136,11 @@ def forecasts(session: Session, user: User, *, scope=None, region=None, sku=None
             for f, s, code in rows]
 
 
-def hq_overview(session: Session, user: User, *, day: date | None = None, by: str = "region") -> dict:
-    """HQ's figures of a day by region or by product: stock and slow-moving value, turnover of the
-    whole (stock ÷ daily sales), sell-through rate, advice issued and reorders accepted."""
+def hq_overview(session: Session, user: User, *, day: date | None = None, by: str = "region",
+                region: str | None = None) -> dict:
+    """HQ's figures of a day by region or by product (of one region when asked): stock and slow-moving
+    value, turnover of the whole (stock ÷ daily sales), sell-through rate, advice issued and reorders
+    accepted; the 50 groups with the most slow-moving value."""
     day = day or latest_day(session, user)
     if day is None:
         return {"day": None, "rows": [], "suggestions": {}}
@@ -151,6 +153,8 @@ def hq_overview(session: Session, user: User, *, day: date | None = None, by: st
     cond = dealer_filter(user, InventoryHealth.dealer_id)
     if cond is not None:
         q = q.where(cond)
+    if region:
+        q = q.where(InventoryHealth.region == region)
     rows = []
     for r in session.execute(q.group_by(key).order_by(func.sum(InventoryHealth.slow_value).desc()).limit(50)):
         rows.append(dict(key=r.key, pairs=r.pairs, units=r.units, value=r.value, slow=r.slow,

@@ -15,7 +15,7 @@ from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from ..compiler import checked_condition
 from ..conditions import ConditionError
 from ..engine import CompiledRuleset
-from ..errors import RuleError, did_you_mean
+from ..errors import RuleError
 from ..expectations import checked_expectation
 from ..facts import coerce
 from ..loader import Document
@@ -23,8 +23,8 @@ from ..model import Rule
 from ..texts import text_schema
 from .fragments import DEALER_FACTS, DURATION, MONEY, NUMBER, ROLE, exact, plain, seconds
 from .plugin import KindPlugin
-from .tiering import (SCORE, SCORE_FACT, TIERING_SECTION, Tier, _bounds, _dimension_shown, _dimensions, _once,
-                      _shown, _tiers, score_dimensions)
+from .tiering import (SCORE, SCORE_FACT, TIERING_SECTION, Tier, _dimension_shown, _dimensions, _overrides, _shown,
+                      _tiers, score_dimensions)
 
 SECTION = "credit_score"
 shown = _shown  # a figure as people read it: money to the cent, a ratio to 6 places
@@ -173,7 +173,6 @@ def parse_credit_score(doc: Document, facts: dict, errors: list[RuleError]) -> t
 
     dimensions = _dimensions(doc, facts, errors, SECTION, dealer_facts=True)
     ratings = _tiers(doc, errors, SECTION, "ratings", "rating")
-    names = [r.name for r in ratings]
     months = {}
     for i, raw in enumerate(data["ratings"]):
         months[raw["name"]] = exact(doc, p + ("ratings", i, "limit_months"), raw["limit_months"], errors)
@@ -182,27 +181,8 @@ def parse_credit_score(doc: Document, facts: dict, errors: list[RuleError]) -> t
             rule(f"rating-{r.name}", f"{SCORE_FACT} >= {plain(r.min_score)}", {"rating": r.name},
                  p + ("ratings", i), 100 + len(ratings) - i, f"the {r.name} threshold")
 
-    overrides, seen = [], {}
-    for i, raw in enumerate(data.get("overrides", [])):
-        path = p + ("overrides", i)
-        _once(doc, errors, path + ("name",), "override name", raw["name"], seen)
-        from_ratings = tuple(raw.get("from", ()))
-        for j, name in enumerate((*from_ratings, raw["to"])):
-            if name not in names:
-                where = path + (("from", j) if j < len(from_ratings) else ("to",))
-                errors.append(doc.error(where, f"unknown rating '{name}'{did_you_mean(name, names)}"
-                                               f" (ratings: {', '.join(names)})"))
-        if raw["to"] in from_ratings:
-            errors.append(doc.error(path + ("to",), f"an override from {raw['to']} to {raw['to']} changes nothing"))
-        try:
-            checked_condition(raw["when"], facts)
-        except ConditionError as e:
-            errors.append(doc.error(path + ("when",), str(e)))
-            continue
-        bounds = _bounds(ratings, from_ratings) if all(n in names for n in from_ratings) else ""
-        when = f"({raw['when']}) and ({bounds})" if bounds else raw["when"]
-        rule(f"override-{raw['name']}", when, {"rating": raw["to"]}, path, 1000 - i, raw.get("description", ""))
-        overrides.append(Override(raw["name"], raw.get("description", ""), raw["when"], from_ratings, raw["to"]))
+    overrides = [Override(raw["name"], raw.get("description", ""), raw["when"], from_ratings, raw["to"])
+                 for raw, from_ratings in _overrides(doc, errors, data, p, facts, ratings, rule, field="rating")]
 
     limit = data["limit"]
     round_to = exact(doc, p + ("limit", "round_to"), limit["round_to"], errors)

@@ -306,27 +306,8 @@ def parse_tiering(doc: Document, facts: dict, errors: list[RuleError]) -> tuple[
             rule(f"tier-{t.name}", f"{SCORE_FACT} >= {plain(t.min_score)}", {"tier": t.name},
                  p + ("tiers", i), 100 + len(tiers) - i, f"the {t.name} threshold")
 
-    overrides, seen = [], {}
-    for i, raw in enumerate(data.get("overrides", [])):
-        path = p + ("overrides", i)
-        _once(doc, errors, path + ("name",), "override name", raw["name"], seen)
-        from_tiers = tuple(raw.get("from", ()))
-        for j, name in enumerate((*from_tiers, raw["to"])):
-            if name not in names:
-                where = path + (("from", j) if j < len(from_tiers) else ("to",))
-                errors.append(_unknown_tier(doc, where, name, names))
-        if raw["to"] in from_tiers:
-            errors.append(doc.error(path + ("to",), f"an override from {raw['to']} to {raw['to']} changes nothing"))
-        try:  # checked alone first, so an error's column points into what the admin wrote
-            checked_condition(raw["when"], facts)
-        except ConditionError as e:
-            errors.append(doc.error(path + ("when",), str(e)))
-            continue
-        bounds = _bounds(tiers, from_tiers) if all(n in names for n in from_tiers) else ""
-        when = f"({raw['when']}) and ({bounds})" if bounds else raw["when"]
-        # The first override listed wins: priorities fall with the position.
-        rule(f"override-{raw['name']}", when, {"tier": raw["to"]}, path, 1000 - i, raw.get("description", ""))
-        overrides.append(Override(raw["name"], raw.get("description", ""), raw["when"], from_tiers, raw["to"]))
+    overrides = [Override(raw["name"], raw.get("description", ""), raw["when"], from_tiers, raw["to"])
+                 for raw, from_tiers in _overrides(doc, errors, data, p, facts, tiers, rule, field="tier")]
 
     tags_data = data.get("tags", {})
     manual = tuple(tags_data.get("manual", ()))
@@ -444,6 +425,37 @@ def _once(doc: Document, errors: list[RuleError], path: tuple, what: str, name: 
         errors.append(doc.error(path, f"duplicate {what} '{name}' (also on line {seen[name]})"))
     seen.setdefault(name, doc.line(path))
 
+
+
+def _overrides(doc: Document, errors: list[RuleError], data: dict, p: tuple, facts: dict, levels: list, rule, *,
+               field: str) -> list[tuple[dict, tuple]]:
+    """A scorecard's `overrides` (tiering's tiers, credit scoring's ratings): each checked — a unique
+    name, known levels, a condition over the declared facts — and compiled to a rule setting `field`
+    that wins over the thresholds, the first listed first. Returns (raw, the levels it applies from)."""
+    names = [level.name for level in levels]
+    out, seen = [], {}
+    for i, raw in enumerate(data.get("overrides", [])):
+        path = p + ("overrides", i)
+        _once(doc, errors, path + ("name",), "override name", raw["name"], seen)
+        from_levels = tuple(raw.get("from", ()))
+        for j, name in enumerate((*from_levels, raw["to"])):
+            if name not in names:
+                where = path + (("from", j) if j < len(from_levels) else ("to",))
+                errors.append(doc.error(where, f"unknown {field} '{name}'{did_you_mean(name, names)}"
+                                               f" ({field}s: {', '.join(names)})"))
+        if raw["to"] in from_levels:
+            errors.append(doc.error(path + ("to",), f"an override from {raw['to']} to {raw['to']} changes nothing"))
+        try:  # checked alone first, so an error's column points into what the admin wrote
+            checked_condition(raw["when"], facts)
+        except ConditionError as e:
+            errors.append(doc.error(path + ("when",), str(e)))
+            continue
+        bounds = _bounds(levels, from_levels) if all(n in names for n in from_levels) else ""
+        when = f"({raw['when']}) and ({bounds})" if bounds else raw["when"]
+        # The first override listed wins: priorities fall with the position.
+        rule(f"override-{raw['name']}", when, {field: raw["to"]}, path, 1000 - i, raw.get("description", ""))
+        out.append((raw, from_levels))
+    return out
 
 def _unknown_tier(doc: Document, path: tuple, name: str, names: list) -> RuleError:
     return doc.error(path, f"unknown tier '{name}'{did_you_mean(name, names)} (tiers: {', '.join(names)})")

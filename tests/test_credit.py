@@ -11,7 +11,7 @@ import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from dealerflow.models import CreditRun, CreditScore, Dealer, Notification
 from dealerflow.shared import accounts
@@ -22,9 +22,12 @@ from .support import wait_until
 
 
 def next_month(sessions) -> tuple[str, date]:
+    """A past month no run has scored yet (a schedule may have scored the current one)."""
     with sessions() as s:
-        latest = s.scalar(select(func.max(CreditRun.month)))
-    first = date(2024, 1, 1) if latest is None else months_before(date.fromisoformat(f"{latest}-01"), -1)
+        used = set(s.scalars(select(CreditRun.month)))
+    first = date(2024, 1, 1)
+    while first.strftime("%Y-%m") in used:
+        first = months_before(first, -1)
     return first.strftime("%Y-%m"), first
 
 

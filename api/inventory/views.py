@@ -33,7 +33,11 @@ def _where(q, user, column, *, dealer=None, region=None, sku=None):
 
 def health(session: Session, user: User, *, day: date | None = None, dealer=None, region=None, sku=None,
            only_advised: bool = False, limit: int = 50, offset: int = 0) -> tuple[date | None, list[dict], int]:
-    day = day or latest_day(session, user)
+    if day is None:  # the latest day measured for what is asked (a region's own run may be older)
+        day = session.scalar(_where(select(func.max(InventoryHealth.day))
+                                    .join(Dealer, Dealer.id == InventoryHealth.dealer_id)
+                                    .join(Product, Product.id == InventoryHealth.product_id),
+                                    user, InventoryHealth.dealer_id, dealer=dealer, region=region, sku=sku))
     if day is None:
         return None, [], 0
     advice = (select(func.array_agg(InventoryAdvice.action))

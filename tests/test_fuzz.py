@@ -22,11 +22,11 @@ if sys.version_info < (3, 11):  # a built-in from 3.11; hypothesis brings the ba
 
 EXAMPLES = int(os.environ.get("DEALERFLOW_FUZZ_EXAMPLES", "15"))
 # Operations whose success changes what every test shares (a month re-tiered, a rule file deployed, a
-# settlement run, the diversion sweep, a day of stock measured): fuzzed as a dealer (refused), left out for the admin, as any request
+# settlement run, the diversion sweep, a day of stock measured, a month of credit scored): fuzzed as a dealer (refused), left out for the admin, as any request
 # the schema allows may start them (an unknown query parameter is ignored).
 SHARED_STATE = {"POST /api/v1/tiering/runs", "POST /api/v1/rules/deploy", "POST /api/v1/settlements",
                 "POST /api/v1/rules/emergency-deploy", "POST /api/v1/rules/shadow",
-                "POST /api/v1/diversion/sweep", "POST /api/v1/inventory/runs"}
+                "POST /api/v1/diversion/sweep", "POST /api/v1/inventory/runs", "POST /api/v1/credit/runs"}
 # Logging out revokes the token the fuzzer sends: it goes last, after every other operation.
 LAST = ("POST /api/v1/auth/logout",)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Iterable, Sequence
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import and_, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from dealerflow.shared import accounts
@@ -886,7 +886,10 @@ def demo_parcels(session: Session, *, now: datetime | None = None) -> DemoParcel
     now = now or datetime.now(timezone.utc)
     fixture = FixtureProvider("")
     d0001 = session.scalars(select(Dealer).where(Dealer.code == "D0001")).one()
-    shipping = select(Order.id).where(Order.dealer_id == Dealer.id, Order.status.in_(("approved", "shipped"))).exists()
+    # An order ships whole: one still waiting for stock (backordered) cannot leave yet.
+    ready = and_(Order.status.in_(("approved", "shipped")), ~select(StockAllocation.id).where(
+        StockAllocation.order_id == Order.id, StockAllocation.status == "backordered").exists())
+    shipping = select(Order.id).where(Order.dealer_id == Dealer.id, ready).exists()
     other = session.scalars(select(Dealer).where(Dealer.region == "east", Dealer.level == 1,
                                                  Dealer.code.not_in(_DEMO_LOGIN_DEALERS), shipping,
                                                  ~Dealer.name.like("Suzhou %")).order_by(Dealer.code)).first()
@@ -900,8 +903,7 @@ def demo_parcels(session: Session, *, now: datetime | None = None) -> DemoParcel
             dealer.province, dealer.city = _DEMO_PLACES[city]
         # d0001's latest order on its way leaves in three parcels (one order may ship in several).
         # Placed two days ago or more when there is one: its parcels can have left 40 hours ago.
-        order = session.scalars(select(Order).where(Order.dealer_id == dealer.id,
-                                                    Order.status.in_(("approved", "shipped")))
+        order = session.scalars(select(Order).where(Order.dealer_id == dealer.id, ready)
                                 .order_by((Order.created_at < now - timedelta(days=2)).desc(),
                                           Order.created_at.desc())).first()
         if order is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
@@ -17,8 +18,8 @@ from api.app import create_app
 from dealerflow.logistics.normalise import state_of
 from dealerflow.logistics.places import outside, parse
 from dealerflow.logistics.providers import FixtureProvider, Subscribed, fixture_secret
-from dealerflow.models import (AccountEntry, Dealer, DiversionAlert, DiversionCase, HumanTask, Order, Parcel, TrackingEvent,
-                               TrackingPayload, UnmatchedWaybill)
+from dealerflow.models import (AccountEntry, Dealer, DiversionAlert, DiversionCase, HumanTask, Order, Parcel, Product,
+                               TrackingEvent, TrackingPayload, UnmatchedWaybill)
 
 from .policy_support import PNG
 from .support import wait_until
@@ -363,9 +364,21 @@ def test_a_kuaidi100_push_is_checked_and_read():
         provider.parse_push({}, urlencode({"param": param, "sign": "0" * 32}).encode())
 
 
-def test_the_dev_demo_ships_d0001s_latest_order_in_tracked_parcels(client, settings, make_dealer, product, sessions):
-    """`dealerflow dev`'s first run (launcher/dev.py): parcels recorded, their workflows started and told."""
+def test_the_dev_demo_ships_d0001s_latest_order_in_tracked_parcels(client, settings, make_dealer, make_user, product,
+                                                                   sessions):
+    """`dealerflow dev`'s first run (launcher/dev.py): parcels recorded, their workflows started and told;
+    an east dealer whose only order waits for stock is not the one it ships outside its city."""
     from launcher.dev import _logistics_demo
+    from .test_stock import set_stock, warehouse
+
+    hq = make_user("hq")
+    short = Product(sku=f"SKU-{uuid.uuid4().hex[:8]}", name="Short door", category="door", unit_price=Decimal("100.00"))
+    with sessions.begin() as s:
+        s.add(short)
+    assert set_stock(client, hq, [{"warehouse": warehouse(client, hq), "sku": short.sku, "on_hand": 0}]).status_code == 200
+    waiting = make_dealer(code=f"A{uuid.uuid4().hex[:9].upper()}")  # sorts before the other tests' east dealers
+    r = client.post("/api/v1/orders", json={"lines": [{"sku": short.sku, "quantity": 1}]}, headers=waiting.headers)
+    assert r.status_code == 201 and r.json()["status"] == "approved", r.text  # backordered: it waits for stock
 
     d0001 = make_dealer(code="D0001", name="Hangzhou Demo Doors")  # the demo's login dealer: no other test makes it
     approved(client, d0001, product, 1)  # too recent: the demo ships the one placed days ago
@@ -378,6 +391,7 @@ def test_the_dev_demo_ships_d0001s_latest_order_in_tracked_parcels(client, setti
         assert sorted(p.state for p in parcels) == ["in_transit", "out_for_delivery", "signed"]
         assert s.get(Dealer, d0001.dealer.id).city == "杭州市"
         assert s.get(Order, uuid.UUID(order_id)).status == "shipped"
+        assert s.get(Order, uuid.UUID(r.json()["id"])).status == "approved"  # still waiting, not shipped
     signed = next(p for p in parcels if p.state == "signed")
     assert signed.workflow_told
     r = client.post(f"/api/v1/parcels/{signed.id}/receipt", headers=d0001.headers)

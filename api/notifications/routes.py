@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from dealerflow.core.errors import NotFound
-from dealerflow.models import PERSONAL_CHANNELS, User
+from dealerflow.models import User
 from dealerflow.shared import notifications, recipients
 
 from api.deps import CurrentUser, SessionDep, require_role
@@ -75,4 +75,3 @@ def resend(body: Resend, session: SessionDep):
     return {"resent": n}
 
 
-__all__ = ["router", "PERSONAL_CHANNELS"]

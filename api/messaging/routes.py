@@ -79,14 +79,14 @@ async def publish_with_files(request: Request, user: CurrentUser):
     return await publish_form(request, user)
 
 
-@router.get("/api/v1/announcements/{announcement_id}/files/{attachment_id}", response_class=FileResponse,
+@router.get("/api/v1/announcements/{announcement_id}/files/{file_id}", response_class=FileResponse,
             responses=FILE_RESPONSE, dependencies=[require_role("dealer", *HQ)])
-def announcement_file(announcement_id: AnnouncementId, attachment_id: AttachmentId, request: Request,
+def announcement_file(announcement_id: AnnouncementId, file_id: AttachmentId, request: Request,
                       session: SessionDep, user: CurrentUser):
     """A file of an announcement: a dealer's only of one sent to it (otherwise 404)."""
-    a = attachments.announcement_file(session, announcement_id=announcement_id, attachment_id=attachment_id,
+    a = attachments.announcement_file(session, announcement_id=announcement_id, attachment_id=file_id,
                                       dealer_id=user.dealer_id if user.role == "dealer" else None)
-    return file_response(request, a, f"announcement-{announcement_id}-{attachment_id}")
+    return file_response(request, a, f"announcement-{announcement_id}-{file_id}")
 
 
 @router.get("/api/v1/announcements", response_model=list[AnnouncementRead],

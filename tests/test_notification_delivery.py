@@ -265,3 +265,51 @@ def test_the_console_pages_edit_preferences_and_resend_dead_letters(client, sess
         assert s.get(NotificationDelivery, d.id).status == "pending"
         s.execute(update(NotificationDelivery).where(NotificationDelivery.id == d.id).values(status="sent"))
         s.commit()
+
+
+def test_the_dispatch_workflow_delivers_through_a_real_worker_and_is_scheduled(sessions, settings, make_user):
+    """End to end: a delivery planned in the notification's transaction, sent by the dispatch workflow
+    on a worker whose SMS channel points at a local gateway; the schedule runs it every minute."""
+    import asyncio
+
+    from dealerflow.contracts.notifications import NOTIFY_SCHEDULE, NotificationDispatchInput
+    from dealerflow.core.temporal import connect
+    from workflows import NotificationDispatchWorkflow
+
+    from .conftest import WorkerThread
+    from .test_channels import Robot
+
+    gateway = Robot()
+    am = make_user("account_manager")
+    phone = "139" + str(uuid.uuid4().int)[:8]
+    tag = uuid.uuid4().hex[:8]
+    try:
+        with sessions.begin() as s:
+            recipients.save(s, _user(s, am), addresses={"sms": phone}, preferences=[], quiet_start=None,
+                            quiet_end=None, actor="t")
+            _fresh(s)
+            notify(s, user_id=am.user.id, kind="escalation", title=f"超时升级 {tag}")
+            notifications.plan_deliveries(s, [Fake("sms", True)], batch=500, now=s.scalar(select(text("now()"))))
+            [d] = _deliveries(s, _last(s, "escalation", recipient_user_id=am.user.id))
+        with_sms = settings.with_(notify_sms_url=f"{gateway.url}/sms")
+        worker = WorkerThread(with_sms, sessions).start()
+        try:
+            async def run():
+                temporal = await connect(with_sms)
+                every = (await temporal.get_schedule_handle(NOTIFY_SCHEDULE).describe()).schedule.spec.intervals
+                result = await temporal.execute_workflow(
+                    NotificationDispatchWorkflow.run, NotificationDispatchInput(),
+                    id=f"dispatch-{uuid.uuid4().hex[:8]}", task_queue=with_sms.task_queue)
+                return every, result
+            every, result = asyncio.run(run())
+        finally:
+            worker.stop()
+        assert [i.every for i in every] == [timedelta(minutes=1)] and result.handled >= 1
+        assert {"phone": phone, "text": f"【dealerflow】超时升级 {tag}", "sign": "dealerflow"} in [
+            r["body"] for r in gateway.requests]
+        with sessions() as s:
+            sent = s.get(NotificationDelivery, d.id)
+            assert (sent.status, sent.attempts) == ("sent", 1)
+            assert s.scalars(select(DeliveryAttempt.outcome).where(DeliveryAttempt.delivery_id == d.id)).all() == ["sent"]
+    finally:
+        gateway.close()

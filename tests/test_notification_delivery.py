@@ -256,6 +256,8 @@ def test_the_console_pages_edit_preferences_and_resend_dead_letters(client, sess
     login(client, admin.user.username)
     dead = client.get("/console/notifications/dead-letters")
     assert dead.status_code == 200 and "never arrives" in dead.text and "310000" in dead.text
+    assert f'href="/console/notifications/preferences/{am.user.username}"' in client.get(
+        f"/console/users/{am.user.username}").text
     other = client.get(f"/console/notifications/preferences/{am.user.username}")
     assert other.status_code == 200 and 'value="am1"' in other.text
     r = client.post("/console/notifications/dead-letters/resend",

@@ -30,6 +30,7 @@ from api.reports import console as reports_console, routes as reports
 from api.stock import console as stock_console, routes as stock
 from api.care import console as care_console, routes as care
 from api.messaging import console as messaging_console, routes as messaging
+from api.notifications import console as notify_console, routes as notify_routes
 from api.service import console as service_console, routes as service
 from api.system import console as system_console
 from api.tasks import console as tasks_console, notifications, routes as tasks
@@ -41,7 +42,8 @@ ROUTERS = (auth, orders, order_history, fulfilment, tasks, policies, policy_task
            logistics, service, care, messaging, inventory, docs, pages, tasks_console, orders_console,
            policies_console, rebates_console, tiering_console, credit_console, failures_console, diversion_console,
            inventory_console, reports_console, governance_console, admin_console, masterdata_console, system_console,
-           stock_console, logistics_console, service_console, care_console, messaging_console)
+           stock_console, logistics_console, service_console, care_console, messaging_console, notify_routes,
+           notify_console)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()

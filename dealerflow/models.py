@@ -1595,3 +1595,93 @@ class DemandForecast(Base):
         Index("demand_forecast_latest", "dealer_id", "product_id", "fitted_on"),
         CheckConstraint("scope in ('region', 'dealer')", name="demand_forecast_scope"),
     )
+
+
+# --- notification channels: people's addresses and preferences, deliveries, attachments ---
+
+PERSONAL_CHANNELS = ("sms", "wecom_app")  # channels that reach one person at their own address
+DELIVERY_STATES = ("pending", "sent", "dead")
+
+
+class NotificationAddress(Base):
+    """A person's own address on a personal channel: a mobile number for SMS, a WeCom userid for
+    application messages."""
+    __tablename__ = "notification_addresses"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = _now()
+    __table_args__ = (CheckConstraint("channel in ('sms', 'wecom_app')", name="notification_address_channel"),)
+
+
+class NotificationPreference(Base):
+    """Whether a kind of notification reaches a person on a personal channel (no row: the default,
+    on for what is addressed to the person or its dealer, off for what is addressed to its role)."""
+    __tablename__ = "notification_preferences"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    __table_args__ = (CheckConstraint("channel in ('sms', 'wecom_app')", name="notification_preference_channel"),)
+
+
+class NotificationProfile(Base):
+    """A person's quiet hours in Beijing time (start == end: none); non-urgent messages wait for the end."""
+    __tablename__ = "notification_profiles"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    quiet_start: Mapped[str | None] = mapped_column(String(5))  # "22:00"
+    quiet_end: Mapped[str | None] = mapped_column(String(5))  # "07:30"
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = _now()
+    __table_args__ = (CheckConstraint("(quiet_start is null) = (quiet_end is null)", name="notification_quiet_pair"),)
+
+
+class NotificationDelivery(Base):
+    """One notification on one channel to one address ('' for a group robot): pending until it is
+    sent, retried with backoff, dead after the last attempt or at once on a data error (a 4xx, a bad
+    address); an admin resends dead ones."""
+    __tablename__ = "notification_deliveries"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(8), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_at: Mapped[datetime] = _now()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dead_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        UniqueConstraint("notification_id", "channel", "address", name="notification_delivery_once"),
+        CheckConstraint("status in ('pending', 'sent', 'dead')", name="notification_delivery_status"),
+        Index("notification_delivery_due", "next_at", postgresql_where="status = 'pending'"),
+        Index("notification_delivery_dead", "dead_at", postgresql_where="status = 'dead'"),
+    )
+
+
+class DeliveryAttempt(Base):
+    """Every try of a delivery: when, what came of it (sent, retry, dead) and the channel's error text."""
+    __tablename__ = "delivery_attempts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("notification_deliveries.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(8))
+    error: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (CheckConstraint("outcome in ('sent', 'retry', 'dead')", name="delivery_attempt_outcome"),)
+
+
+class MessageAttachment(Base):
+    """A file of an announcement or of a conversation message, checked and stored like evidence."""
+    __tablename__ = "message_attachments"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    announcement_id: Mapped[int | None] = mapped_column(ForeignKey("announcements.id"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("conversation_messages.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (CheckConstraint("(announcement_id is null) <> (message_id is null)", name="attachment_owner"),)

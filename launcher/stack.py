@@ -51,7 +51,7 @@ class EmbeddedStack:
 def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.Deployed]:
     """Migrate the database, register search attributes, deploy the rule files if they changed and
     keep each rebate program's settlement schedule, the monthly re-tiering and credit scoring schedules, the hourly
-    diversion sweep, the order sweep and the tracking poll."""
+    diversion sweep, the order sweep, the tracking poll and the notification dispatch."""
     from api.diversion.temporal import sync_diversion_schedule
     from api.logistics.temporal import sync_poll_schedule
     from api.orders.temporal import sync_order_schedule
@@ -60,6 +60,7 @@ def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.D
     from api.service.temporal import sync_service_schedule
     from api.tiering.temporal import sync_tiering_schedule
     from api.inventory.temporal import sync_inventory_schedules
+    from api.notifications.temporal import sync_dispatch_schedule
 
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url, pool_size=1)
@@ -77,6 +78,7 @@ def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.D
             await sync_service_schedule(client=client, task_queue=settings.task_queue)
             await sync_inventory_schedules(client=client, sessions=sessions, task_queue=settings.task_queue)
         await sync_order_schedule(client=client, task_queue=settings.task_queue)
+        await sync_dispatch_schedule(client=client, task_queue=settings.task_queue)
 
     try:
         deployed = []

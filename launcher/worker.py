@@ -13,8 +13,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import all_activities
 from activities.failures import PermanentFailures
 from dealerflow.core.config import Settings
-from dealerflow.shared.channels import (DingTalkRobotChannel, HttpSmsProvider, SmsChannel, WeComRobotChannel,
-                                       phones_from)
+from dealerflow.shared.channels import (DingTalkRobotChannel, HttpSmsProvider, SmsChannel, WeComAppChannel,
+                                       WeComRobotChannel, phones_from)
 from dealerflow.shared.notifications import Channel, WebhookChannel
 from workflows import ALL_WORKFLOWS
 
@@ -27,8 +27,8 @@ RUNNER = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_p
 
 
 def channels_for(settings: Settings, sessions: sessionmaker[Session] | None = None) -> list[Channel]:
-    """External notification channels; the in-app inbox needs none. A batch goes out only when every
-    configured channel took it (a refusal leaves it unsent for the next run)."""
+    """External notification channels; the in-app inbox needs none. Each notification gets one delivery
+    per channel (and person, for the personal ones), retried on its own."""
     out: list[Channel] = []
     if settings.notify_webhook_url:
         out.append(WebhookChannel(settings.notify_webhook_url, token=settings.notify_webhook_token))
@@ -40,6 +40,10 @@ def channels_for(settings: Settings, sessions: sessionmaker[Session] | None = No
     if settings.notify_sms_url and sessions is not None:
         out.append(SmsChannel(HttpSmsProvider(settings.notify_sms_url, token=settings.notify_sms_token),
                               phones_from(sessions)))
+    if settings.notify_wecom_corp_id and settings.notify_wecom_corp_secret and settings.notify_wecom_agent_id:
+        out.append(WeComAppChannel(settings.notify_wecom_corp_id, settings.notify_wecom_corp_secret,
+                                   settings.notify_wecom_agent_id, api_url=settings.notify_wecom_api_url,
+                                   base_url=settings.public_url))
     return out
 
 

@@ -19,7 +19,8 @@ from starlette.routing import Mount
 from sqlalchemy import select
 
 from dealerflow.service import requests as service_requests
-from dealerflow.models import (CodeBatch, Dealer, ServiceMessage, DiversionCase, Evidence, OrderReturn, Payment, Policy, PolicyAssignment,
+from dealerflow.models import (Announcement, AnnouncementRecipient, ConversationMessage, MessageAttachment,
+                               CodeBatch, Dealer, ServiceMessage, DiversionCase, Evidence, OrderReturn, Payment, Policy, PolicyAssignment,
                                ProductCode, SettlementRun, Statement)
 from dealerflow.shared.evidence import EvidenceStore
 from api.scope import ALL_DEALERS
@@ -153,6 +154,16 @@ ROUTES = {
     "GET /api/v1/conversations": gate(*EVERYONE, scoped="list"),
     "GET /api/v1/conversations/{code}": gate(*EVERYONE, scoped="detail"),
     "POST /api/v1/conversations/{code}/messages": gate(*EVERYONE, scoped="detail", json={"text": "hello"}),
+    "POST /api/v1/announcements/with-files": gate(*HQ, send=False),
+    "GET /api/v1/announcements/{announcement_id}/files/{file_id}": gate("dealer", *HQ, scoped="detail"),
+    "POST /api/v1/conversations/{code}/messages/with-files": gate(*EVERYONE, scoped="detail", form={"text": "hello"}),
+    "GET /api/v1/conversations/{code}/files/{attachment_id}": gate(*EVERYONE, scoped="detail"),
+    "GET /api/v1/notifications/preferences": gate(*EVERYONE),
+    "PUT /api/v1/notifications/preferences": gate(*EVERYONE, json={}),
+    "GET /api/v1/notifications/preferences/{username}": gate("admin"),
+    "PUT /api/v1/notifications/preferences/{username}": gate("admin", json={}),
+    "GET /api/v1/notifications/dead-letters": gate("admin"),
+    "POST /api/v1/notifications/dead-letters/resend": gate("admin", json={"ids": [999999999]}),
     "POST /api/v1/points/redemptions": gate(*DEALER, json={"item": "no_such_item"}),
     "GET /api/v1/points/redemptions": gate(*DEALER),
     "POST /api/v1/service/requests": gate(*DEALER),
@@ -299,6 +310,11 @@ ROUTES = {
     "GET /console/conversations": gate(*EVERYONE, scoped="list"),
     "GET /console/conversations/{code}": gate(*EVERYONE, scoped="detail"),
     "POST /console/conversations/{code}": gate(*EVERYONE, scoped="detail", form={"text": "hello"}),
+    "GET /console/notifications/preferences": gate(*EVERYONE), "POST /console/notifications/preferences": gate(*EVERYONE),
+    "GET /console/notifications/preferences/{username}": gate("admin"),
+    "POST /console/notifications/preferences/{username}": gate("admin"),
+    "GET /console/notifications/dead-letters": gate("admin"),
+    "POST /console/notifications/dead-letters/resend": gate("admin"),
     "POST /console/care/contacts": gate("account_manager", "region_manager", "hq", "admin", send=False,
                                         form={"dealer": "NO-SUCH-CODE", "channel": "phone", "note": "x"}),
     "GET /console/service/new": gate(*DEALER), "POST /console/service/new": gate(*DEALER),
@@ -317,7 +333,8 @@ DUMMY = {"order_id": str(uuid.uuid4()), "task_id": str(uuid.uuid4()), "policy_id
          "ruleset": "no_such_ruleset", "sku": "NO-SUCH-SKU", "username": "no-such-user", "provider": "no-such-provider",
          "parcel_id": str(uuid.uuid4()), "report_id": str(uuid.uuid4()), "index": "0",
          "proposal_id": str(uuid.uuid4()), "version": "999999", "request_id": str(uuid.uuid4()),
-         "message_id": "999999999", "announcement_id": "999999999"}
+         "message_id": "999999999", "announcement_id": "999999999", "file_id": "999999999",
+         "attachment_id": "999999999"}
 
 
 def app_routes(app) -> list[tuple[str, str]]:
@@ -400,8 +417,19 @@ def world(client, sessions, settings, make_dealer, make_user, product, stack_set
             evidence = Evidence(assignment_id=assignment.id, attempt=1, kind="photo", filename="w.png",
                                 content_type="image/png", size=len(PNG), sha256=stored.sha256, uploaded_by="x")
             s.add(evidence)
+            announcement = Announcement(title="a", body="b", target="true", recipients=1, published_by="hq")
+            said = ConversationMessage(dealer_id=dealer.id, author="x", from_dealer=True, body="b")
+            s.add_all([announcement, said])
             s.flush()
-            objects[name] = {"order_id": order_id, "statement_id": str(statement.id), "case_id": str(case.id),
+            s.add(AnnouncementRecipient(announcement_id=announcement.id, dealer_id=dealer.id))
+            files = [MessageAttachment(announcement_id=announcement.id, kind="photo", filename="w.png",
+                                       content_type="image/png", size=len(PNG), sha256=stored.sha256),
+                     MessageAttachment(message_id=said.id, kind="photo", filename="w.png", content_type="image/png",
+                                       size=len(PNG), sha256=stored.sha256)]
+            s.add_all(files)
+            s.flush()
+            objects[name] = {"announcement_id": str(announcement.id), "file_id": str(files[0].id),
+                             "attachment_id": str(files[1].id), "order_id": order_id, "statement_id": str(statement.id), "case_id": str(case.id),
                              "code": dealer.code, "code:path": code, "assignment_id": str(assignment.id),
                              "evidence_id": str(evidence.id), "__dealer": dealer.code,
                              "request_id": str(request.id), "message_id": str(message_id)}

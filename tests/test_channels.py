@@ -1,5 +1,6 @@
-"""The WeCom and DingTalk robots and SMS against local HTTP servers that check what their documents
-say: the payloads, DingTalk's signature over the timestamp and secret, refusals kept unsent."""
+"""The WeCom and DingTalk robots, WeCom application messages and SMS against local HTTP servers that
+check what their documents say: the payloads, DingTalk's signature over the timestamp and secret,
+WeCom's access token, refusals kept unsent."""
 from __future__ import annotations
 
 import base64
@@ -13,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from dealerflow.shared.channels import (ChannelError, DingTalkRobotChannel, HttpSmsProvider, SmsChannel,
-                                        WeComRobotChannel, dingtalk_signed)
+                                        WeComAppChannel, WeComRobotChannel, dingtalk_signed)
 from dealerflow.shared.notifications import Message
 
 SECRET = "SEC0123456789abcdef"
@@ -116,3 +117,114 @@ def test_the_worker_assembles_the_configured_channels(robot, sessions, stack_set
     dealer = make_dealer(contact_phone="13900000001").dealer
     channels[2].send([message(3, role=None, dealer_id=dealer.id, title="Happy birthday")])
     assert robot.requests[-1]["body"]["phone"] == "13900000001"
+
+
+class WeComApi:
+    """A local WeCom API as documented: GET /cgi-bin/gettoken?corpid&corpsecret gives an access token;
+    POST /cgi-bin/message/send?access_token=… takes an application message and checks its payload.
+    `expire_once` answers the first send with 42001 (token expired), as WeCom does after 2 hours."""
+
+    def __init__(self, expire_once: bool = False):
+        self.tokens, self.sent, self.expire_once = [], [], expire_once
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self, data):
+                payload = json.dumps(data).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_GET(self):
+                url = urllib.parse.urlsplit(self.path)
+                q = dict(urllib.parse.parse_qsl(url.query))
+                if url.path != "/cgi-bin/gettoken" or (q.get("corpid"), q.get("corpsecret")) != ("ww0001", "s3cret"):
+                    return self._answer({"errcode": 40013, "errmsg": "invalid corpid"})
+                api.tokens.append(f"TOKEN{len(api.tokens)}")
+                self._answer({"errcode": 0, "errmsg": "ok", "access_token": api.tokens[-1], "expires_in": 7200})
+
+            def do_POST(self):
+                url = urllib.parse.urlsplit(self.path)
+                q = dict(urllib.parse.parse_qsl(url.query))
+                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                if url.path != "/cgi-bin/message/send" or not api.tokens:
+                    return self._answer({"errcode": 404, "errmsg": "not found"})
+                if api.expire_once:
+                    api.expire_once = False
+                    return self._answer({"errcode": 42001, "errmsg": "access_token expired"})
+                if q.get("access_token") != api.tokens[-1]:
+                    return self._answer({"errcode": 40014, "errmsg": "invalid access_token"})
+                kind = body["msgtype"]
+                ok = (isinstance(body["agentid"], int) and body["touser"] and kind in ("text", "textcard")
+                      and (kind != "text" or body["text"]["content"])
+                      and (kind != "textcard" or set(body["textcard"]) >= {"title", "description", "url"}))
+                if not ok:
+                    return self._answer({"errcode": 40008, "errmsg": "invalid message type"})
+                api.sent.append(body)
+                bad = [u for u in body["touser"].split("|") if u.startswith("nobody")]
+                self._answer({"errcode": 0, "errmsg": "ok", "invaliduser": "|".join(bad), "msgid": "m1"})
+
+            def log_message(self, *args):
+                pass
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_wecom_application_messages_go_to_each_userid_with_one_token():
+    from dealerflow.shared.notifications import Item
+    api = WeComApi()
+    try:
+        channel = WeComAppChannel("ww0001", "s3cret", 1000002, api_url=api.url, base_url="https://df.example.com")
+        linked = message(1, role=None, user_id=3, title="新任务：审批", body="请处理")
+        plain = message(2, role=None, user_id=4, link=None, title="Happy birthday")
+        out = channel.deliver([Item(10, linked, "zhangsan"), Item(11, linked, "nobody1"), Item(12, plain, "lisi")])
+        assert api.tokens == ["TOKEN0"]  # one token for both calls
+        card, text = api.sent
+        assert card == {"touser": "zhangsan|nobody1", "agentid": 1000002, "safe": 0, "msgtype": "textcard",
+                        "textcard": {"title": "新任务：审批", "description": "请处理",
+                                     "url": "https://df.example.com/console/tasks/1", "btntxt": "详情"}}
+        assert text == {"touser": "lisi", "agentid": 1000002, "safe": 0, "msgtype": "text",
+                        "text": {"content": "Happy birthday"}}
+        assert out[10] is None and out[12] is None
+        assert isinstance(out[11], ChannelError) and out[11].permanent and "nobody1" in str(out[11])
+    finally:
+        api.close()
+
+
+def test_wecom_fetches_a_new_token_when_the_old_one_expired_and_a_bad_secret_is_a_data_error():
+    from dealerflow.shared.notifications import Item
+    api = WeComApi(expire_once=True)
+    try:
+        channel = WeComAppChannel("ww0001", "s3cret", 7, api_url=api.url)
+        assert channel.deliver([Item(1, message(5, link=None), "wangwu")]) == {1: None}
+        assert api.tokens == ["TOKEN0", "TOKEN1"] and len(api.sent) == 1
+        wrong = WeComAppChannel("ww0001", "wrong", 7, api_url=api.url).deliver([Item(2, message(6), "wangwu")])
+        assert isinstance(wrong[2], ChannelError) and wrong[2].permanent and "40013" in str(wrong[2])
+    finally:
+        api.close()
+
+
+def test_the_worker_adds_wecom_application_messages_when_configured(sessions, stack_settings):
+    from launcher.worker import channels_for
+    settings = stack_settings.with_(notify_wecom_corp_id="ww0001", notify_wecom_corp_secret="s3cret",
+                                    notify_wecom_agent_id=1000002, notify_wecom_api_url="http://127.0.0.1:9")
+    [channel] = channels_for(settings, sessions)
+    assert (channel.name, channel.agent_id, channel.personal) == ("wecom_app", 1000002, True)
+
+
+def test_robots_deliver_chunk_by_chunk_and_sms_refuses_a_bad_number(robot):
+    from dealerflow.shared.notifications import Item
+    channel = WeComRobotChannel(f"{robot.url}/cgi-bin/webhook/send?key=abc")
+    out = channel.deliver([Item(i, message(i, body="x" * 1000), "") for i in range(10)])
+    assert out == {i: None for i in range(10)} and len(robot.requests) > 1
+    sms = SmsChannel(HttpSmsProvider(f"{robot.url}/sms"))
+    before = len(robot.requests)
+    out = sms.deliver([Item(1, message(1), "12345"), Item(2, message(2), "13800138000")])
+    assert out[2] is None and out[1].permanent and "12345" in str(out[1])
+    assert [r["body"]["phone"] for r in robot.requests[before:]] == ["13800138000"]

@@ -6,6 +6,7 @@ from .diversion import CaseWorkflow, DiversionSweepWorkflow
 from .evidence_review import EvidenceReviewWorkflow
 from .human_task import HumanTaskWorkflow
 from .inventory import ForecastWorkflow, InventoryHealthWorkflow
+from .notifications import NotificationDispatchWorkflow
 from .order import OrderSweepWorkflow, OrderWorkflow
 from .policy_rollout import PolicyRolloutWorkflow
 from .shipment import ShipmentWorkflow, TrackingPollWorkflow
@@ -19,4 +20,4 @@ ALL_WORKFLOWS = [OrderWorkflow, HumanTaskWorkflow, PolicyRolloutWorkflow, Eviden
                  DiversionSweepWorkflow, CreditLimitChangeWorkflow, OrderSweepWorkflow, ShipmentWorkflow,
                  TrackingPollWorkflow, CreditScoringWorkflow, CreditIncreaseWorkflow, CreditScheduleWorkflow,
                  RuleProposalWorkflow, ServiceRequestWorkflow, ServiceSweepWorkflow, CareDailyWorkflow,
-                 RedemptionWorkflow, InventoryHealthWorkflow, ForecastWorkflow]
+                 RedemptionWorkflow, InventoryHealthWorkflow, ForecastWorkflow, NotificationDispatchWorkflow]

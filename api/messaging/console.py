@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated
-
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
 
 from dealerflow.core.errors import DomainError, NotFound
-from dealerflow.messaging import announcements, conversations
-from dealerflow.models import Announcement, ConversationMessage
+from dealerflow.messaging import announcements, attachments, conversations
+from dealerflow.models import ConversationMessage
 
 from api.deps import SessionDep
-from api.messaging.routes import visible_dealer
+from api.messaging.files import receive
+from api.messaging.routes import post_form, publish_form, visible_dealer
 from api.pages import ConsoleUser, back, page, refusal, require, translator
 from api.scope import dealer_filter
 
@@ -37,21 +37,24 @@ def announcements_page(request: Request, session: SessionDep, user: ConsoleUser)
 
 
 @router.post("/announcements")
-def publish(request: Request, session: SessionDep, user: ConsoleUser, title: Annotated[str, Form(max_length=200)] = "",
-            body: Annotated[str, Form(max_length=20000)] = "", target: Annotated[str, Form(max_length=2000)] = "",
-            ack_required: Annotated[str, Form(max_length=8)] = ""):
+async def publish(request: Request, user: ConsoleUser):
+    """Multipart: the announcement's fields and its files, checked like evidence."""
     require(user, "hq", "admin")
+    form = None
     try:
-        a = announcements.publish(session, title=title, body=body, target=target, ack_required=bool(ack_required),
-                                  actor=user.username, now=_now())
-        session.commit()
+        form = await receive(request)
+        a = await publish_form(request, user, form)
     except DomainError as e:
-        session.rollback()
         message, status_code = refusal(e, request)
-        return _list(request, session, user, message, status_code,
-                     {"title": title, "body": body, "target": target, "ack_required": ack_required})
+        fields = dict(form.fields) if form else getattr(e, "fields", {})
+
+        def again():
+            with request.app.state.sessions() as session:
+                return _list(request, session, user, message, status_code, fields)
+        return await run_in_threadpool(again)
     _ = translator(request)
-    return back(f"/console/announcements/{a.id}", flash=_("Announcement published to %(n)s dealers.", n=a.recipients))
+    return back(f"/console/announcements/{a['id']}", flash=_("Announcement published to %(n)s dealers.",
+                                                              n=a["recipients"]))
 
 
 @router.get("/announcements/{announcement_id}")
@@ -61,10 +64,7 @@ def announcement_page(announcement_id: int, request: Request, session: SessionDe
         a = announcements.open_for(session, announcement_id, user.dealer_id, _now())
         session.commit()
     else:
-        row = session.get(Announcement, announcement_id)
-        if row is None:
-            raise NotFound("announcement not found")
-        a = announcements.read_model(row)
+        a = announcements.for_staff(session, announcement_id)
     return page(request, "announcement.html", user, a=a,
                 may_ack=user.role == "dealer" and a["ack_required"] and a["acked_at"] is None)
 
@@ -89,9 +89,11 @@ def conversations_page(request: Request, session: SessionDep, user: ConsoleUser)
 def _thread(request: Request, session, user, code: str, error: str | None = None, status_code: int = 200):
     dealer = visible_dealer(session, user, code)
     messages = conversations.thread(session, dealer.id)
+    files = attachments.of_messages(session, [m.id for m in messages])
     conversations.mark_read(session, dealer_id=dealer.id, user=user)
     session.commit()
-    return page(request, "conversation.html", user, status_code, dealer=dealer, messages=messages, error=error)
+    return page(request, "conversation.html", user, status_code, dealer=dealer, messages=messages, error=error,
+                files=files)
 
 
 @router.get("/conversations/{code}")
@@ -100,16 +102,17 @@ def conversation_page(code: str, request: Request, session: SessionDep, user: Co
 
 
 @router.post("/conversations/{code}")
-def write(code: str, request: Request, session: SessionDep, user: ConsoleUser,
-          text: Annotated[str, Form(max_length=5000)] = ""):
-    dealer = visible_dealer(session, user, code)
+async def write(code: str, request: Request, user: ConsoleUser):
+    """Multipart: the text and files (photos, documents) checked like evidence."""
     try:
-        conversations.post(session, dealer=dealer, user=user, text=text, now=_now())
-        session.commit()
+        await post_form(request, user, code)
     except DomainError as e:
         if isinstance(e, NotFound):
             raise
-        session.rollback()
         message, status_code = refusal(e, request)
-        return _thread(request, session, user, code, message, status_code)
+
+        def again():
+            with request.app.state.sessions() as session:
+                return _thread(request, session, user, code, message, status_code)
+        return await run_in_threadpool(again)
     return back(f"/console/conversations/{code}")

@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import FileResponse
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from dealerflow.core.errors import NotFound
-from dealerflow.messaging import announcements, conversations
-from dealerflow.models import Announcement, ConversationMessage, Dealer
+from dealerflow.messaging import announcements, attachments, conversations
+from dealerflow.models import ConversationMessage, Dealer
 
 from api.deps import CurrentUser, DealerUser, SessionDep, require_role
 from api.errors import responses
+from api.messaging.files import FILE_RESPONSE, ReceivedForm, file_response, form_schema, receive
 from api.messaging.schemas import (AnnouncementCreate, AnnouncementRead, ConversationMessageRead, MessageCreate,
                                    ThreadSummary)
 from api.schemas import BIGINT
@@ -22,6 +25,11 @@ from api.scope import dealer_filter, sees_dealer
 router = APIRouter(tags=["messaging"])
 HQ = ("hq", "admin")
 AnnouncementId = Annotated[int, Path(ge=1, le=BIGINT)]
+AttachmentId = Annotated[int, Path(ge=1, le=BIGINT)]
+ANNOUNCEMENT_FORM = form_schema(title={"type": "string", "maxLength": 200}, body={"type": "string", "maxLength": 20000},
+                                target={"type": "string", "maxLength": 2000},
+                                ack_required={"type": "string", "enum": ["", "true", "false"]})
+MESSAGE_FORM = form_schema(text={"type": "string", "maxLength": 5000})
 
 
 def now() -> datetime:
@@ -37,6 +45,48 @@ def publish(body: AnnouncementCreate, session: SessionDep, user: CurrentUser):
                               ack_required=body.ack_required, actor=user.username, now=now())
     session.commit()
     return announcements.read_model(a)
+
+
+def flag(raw: str | None) -> bool:
+    return (raw or "").strip().lower() in ("1", "true", "on", "yes")
+
+
+async def publish_form(request: Request, user, form: ReceivedForm | None = None) -> dict:
+    """Publish from a multipart form with its files (shared by the API and the console): nothing is
+    kept when a file or a field is refused."""
+    form = form or await receive(request)
+
+    def record():
+        with request.app.state.sessions() as session:
+            a = announcements.publish(session, title=form.fields.get("title"), body=form.fields.get("body"),
+                                      target=form.fields.get("target"), ack_required=flag(form.fields.get("ack_required")),
+                                      actor=user.username, now=now(), attachments=form.files())
+            form.keep(request)  # stored by content: a copy left by a failed commit is harmless
+            session.commit()
+            return announcements.for_staff(session, a.id)
+    try:
+        return await run_in_threadpool(record)
+    except BaseException:
+        form.discard(request)
+        raise
+
+
+@router.post("/api/v1/announcements/with-files", response_model=AnnouncementRead, status_code=201,
+             dependencies=[require_role(*HQ)], responses=responses(413, 415), openapi_extra=ANNOUNCEMENT_FORM)
+async def publish_with_files(request: Request, user: CurrentUser):
+    """Multipart: `title`, `body`, `target`, `ack_required` and `photo` / `document` files (checked like
+    evidence: size and type by content)."""
+    return await publish_form(request, user)
+
+
+@router.get("/api/v1/announcements/{announcement_id}/files/{file_id}", response_class=FileResponse,
+            responses=FILE_RESPONSE, dependencies=[require_role("dealer", *HQ)])
+def announcement_file(announcement_id: AnnouncementId, file_id: AttachmentId, request: Request,
+                      session: SessionDep, user: CurrentUser):
+    """A file of an announcement: a dealer's only of one sent to it (otherwise 404)."""
+    a = attachments.announcement_file(session, announcement_id=announcement_id, attachment_id=file_id,
+                                      dealer_id=user.dealer_id if user.role == "dealer" else None)
+    return file_response(request, a, f"announcement-{announcement_id}-{file_id}")
 
 
 @router.get("/api/v1/announcements", response_model=list[AnnouncementRead],
@@ -57,10 +107,7 @@ def get_announcement(announcement_id: AnnouncementId, session: SessionDep, user:
         out = announcements.open_for(session, announcement_id, user.dealer_id, now())
         session.commit()
         return out
-    a = session.get(Announcement, announcement_id)
-    if a is None:
-        raise NotFound("announcement not found")
-    return announcements.read_model(a)
+    return announcements.for_staff(session, announcement_id)
 
 
 @router.post("/api/v1/announcements/{announcement_id}/acknowledge", response_model=AnnouncementRead,
@@ -89,10 +136,15 @@ def get_thread(code: str, session: SessionDep, user: CurrentUser):
     """A dealer's conversation; reading it marks it read for the caller."""
     dealer = visible_dealer(session, user, code)
     messages = conversations.thread(session, dealer.id)
+    files = attachments.of_messages(session, [m.id for m in messages])
     conversations.mark_read(session, dealer_id=dealer.id, user=user)
     session.commit()
-    return [{"id": m.id, "author": m.author, "from_dealer": m.from_dealer, "body": m.body,
-             "created_at": m.created_at} for m in messages]
+    return [message_read(m, files[m.id]) for m in messages]
+
+
+def message_read(m: ConversationMessage, files: list[dict] | None = None) -> dict:
+    return {"id": m.id, "author": m.author, "from_dealer": m.from_dealer, "body": m.body, "created_at": m.created_at,
+            "attachments": files or []}
 
 
 @router.post("/api/v1/conversations/{code}/messages", response_model=ConversationMessageRead, status_code=201)
@@ -101,4 +153,46 @@ def post_message(code: str, body: MessageCreate, session: SessionDep, user: Curr
     dealer = visible_dealer(session, user, code)
     m = conversations.post(session, dealer=dealer, user=user, text=body.text, now=now())
     session.commit()
-    return {"id": m.id, "author": m.author, "from_dealer": m.from_dealer, "body": m.body, "created_at": m.created_at}
+    return message_read(m)
+
+
+async def post_form(request: Request, user, code: str, form: ReceivedForm | None = None) -> dict:
+    """Write text and files to a dealer's conversation from a multipart form (the API and the console):
+    the caller's scope is checked before the body is read; nothing is kept when anything is refused."""
+    sessions = request.app.state.sessions
+
+    def visible():
+        with sessions() as s:
+            visible_dealer(s, user, code)
+    form = form or await receive(request, visible)
+
+    def record():
+        with sessions() as session:
+            dealer = visible_dealer(session, user, code)
+            m = conversations.post(session, dealer=dealer, user=user, text=form.fields.get("text"), now=now(),
+                                   attachments=form.files())
+            form.keep(request)
+            session.commit()
+            return message_read(m, attachments.of_messages(session, [m.id])[m.id])
+    try:
+        return await run_in_threadpool(record)
+    except BaseException:
+        form.discard(request)
+        raise
+
+
+@router.post("/api/v1/conversations/{code}/messages/with-files", response_model=ConversationMessageRead,
+             status_code=201, responses=responses(413, 415), openapi_extra=MESSAGE_FORM)
+async def post_message_with_files(code: str, request: Request, user: CurrentUser):
+    """Multipart: `text` (may be empty when files are sent) and `photo` / `document` files."""
+    return await post_form(request, user, code)
+
+
+@router.get("/api/v1/conversations/{code}/files/{attachment_id}", response_class=FileResponse,
+            responses=FILE_RESPONSE)
+def conversation_file(code: str, attachment_id: AttachmentId, request: Request, session: SessionDep,
+                      user: CurrentUser):
+    """A file of a conversation the caller sees (another dealer's: 404)."""
+    dealer = visible_dealer(session, user, code)
+    a = attachments.conversation_file(session, dealer_id=dealer.id, attachment_id=attachment_id)
+    return file_response(request, a, f"conversation-{code}-{attachment_id}")

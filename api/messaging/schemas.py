@@ -16,6 +16,14 @@ class AnnouncementCreate(Strict):
     ack_required: bool = False
 
 
+class AttachmentRead(BaseModel):
+    id: int
+    kind: str
+    filename: str
+    content_type: str
+    size: int
+
+
 class AnnouncementRead(BaseModel):
     id: int
     title: str
@@ -28,6 +36,7 @@ class AnnouncementRead(BaseModel):
     read_at: datetime | None = None
     acked_at: datetime | None = None
     read: int | None = None
+    attachments: list[AttachmentRead] = []
 
 
 class MessageCreate(Strict):
@@ -40,6 +49,7 @@ class ConversationMessageRead(BaseModel):
     from_dealer: bool
     body: str
     created_at: datetime
+    attachments: list[AttachmentRead] = []
 
 
 class ThreadSummary(BaseModel):

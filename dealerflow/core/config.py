@@ -109,6 +109,12 @@ class Settings:
     notify_sms_url: str | None = None  # an SMS gateway taking {"phone", "text", "sign"}
     notify_sms_token: str | None = None
     public_url: str = ""  # the console's address, for links in robot messages
+    # WeCom application messages (企业微信应用消息) to a person's WeCom userid: the corp's id, the
+    # application's secret and agent id; the API's address is only changed by tests.
+    notify_wecom_corp_id: str | None = None
+    notify_wecom_corp_secret: str | None = None
+    notify_wecom_agent_id: int | None = None
+    notify_wecom_api_url: str = "https://qyapi.weixin.qq.com"
 
     @property
     def evidence_path(self) -> Path:
@@ -160,6 +166,11 @@ class Settings:
             notify_sms_url=env.get("DEALERFLOW_NOTIFY_SMS_URL") or None,
             notify_sms_token=env.get("DEALERFLOW_NOTIFY_SMS_TOKEN") or None,
             public_url=env.get("DEALERFLOW_PUBLIC_URL") or "",
+            notify_wecom_corp_id=env.get("DEALERFLOW_NOTIFY_WECOM_CORP_ID") or None,
+            notify_wecom_corp_secret=env.get("DEALERFLOW_NOTIFY_WECOM_CORP_SECRET") or None,
+            notify_wecom_agent_id=(_int(env, "DEALERFLOW_NOTIFY_WECOM_AGENT_ID", 0)
+                                   if env.get("DEALERFLOW_NOTIFY_WECOM_AGENT_ID") else None),
+            notify_wecom_api_url=env.get("DEALERFLOW_NOTIFY_WECOM_API_URL") or "https://qyapi.weixin.qq.com",
         )
 
     def with_(self, **changes) -> "Settings":

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import Sequence
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from dealerflow.core.errors import Conflict, Invalid, NotFound
+from dealerflow.messaging.attachments import MAX_FILES, attach, of_announcements
 from dealerflow.models import Announcement, AnnouncementRecipient
 from dealerflow.shared.dealer_facts import facts_of, select_facts
 from dealerflow.shared.notifications import notify_dealers
@@ -41,7 +43,7 @@ def targeting(target: str):
 
 
 def publish(session: Session, *, title: str | None, body: str | None, target: str | None, ack_required: bool,
-            actor: str, now: datetime) -> Announcement:
+            actor: str, now: datetime, attachments: Sequence[dict] = ()) -> Announcement:
     title, body, target = (title or "").strip(), (body or "").strip(), (target or "").strip() or EVERYONE
     if not title:
         raise Invalid("must not be empty", field="title")
@@ -49,11 +51,14 @@ def publish(session: Session, *, title: str | None, body: str | None, target: st
         raise Invalid("must not be empty", field="body")
     if len(title) > 200 or len(body) > 20000 or len(target) > 2000:
         raise Invalid("too long", field="title" if len(title) > 200 else "body" if len(body) > 20000 else "target")
+    if len(attachments) > MAX_FILES:
+        raise Invalid(f"at most {MAX_FILES} files", field="files")
     ruleset = targeting(target) if target != EVERYONE else None
     a = Announcement(title=title, body=body, target=target, ack_required=ack_required, recipients=0,
                      published_by=actor, published_at=now)
     session.add(a)
     session.flush()
+    attach(session, attachments, announcement_id=a.id)
     chosen: list[int] = []
     for row in session.execute(select_facts().execution_options(yield_per=2000)):
         if ruleset is None or ruleset.decide(facts_of(row)).outcome.get("targeted"):
@@ -70,11 +75,12 @@ def for_dealer(session: Session, dealer_id: int, limit: int = 100) -> list[dict]
     rows = session.execute(select(Announcement, AnnouncementRecipient).join(
         AnnouncementRecipient, AnnouncementRecipient.announcement_id == Announcement.id)
         .where(AnnouncementRecipient.dealer_id == dealer_id).order_by(Announcement.id.desc()).limit(limit)).all()
-    return [read_model(a, r) for a, r in rows]
+    files = of_announcements(session, [a.id for a, _ in rows])
+    return [read_model(a, r, files[a.id]) for a, r in rows]
 
 
-def read_model(a: Announcement, r: AnnouncementRecipient | None = None) -> dict:
-    return {"id": a.id, "title": a.title, "body": a.body, "target": a.target, "ack_required": a.ack_required,
+def read_model(a: Announcement, r: AnnouncementRecipient | None = None, attachments: list[dict] | None = None) -> dict:
+    return {"attachments": attachments or [], "id": a.id, "title": a.title, "body": a.body, "target": a.target, "ack_required": a.ack_required,
             "recipients": a.recipients, "published_by": a.published_by, "published_at": a.published_at,
             "read_at": r.read_at if r else None, "acked_at": r.acked_at if r else None}
 
@@ -89,7 +95,7 @@ def open_for(session: Session, announcement_id: int, dealer_id: int, now: dateti
     a, r = row
     if r.read_at is None:
         r.read_at = now
-    return read_model(a, r)
+    return read_model(a, r, of_announcements(session, [a.id])[a.id])
 
 
 def acknowledge(session: Session, announcement_id: int, dealer_id: int, now: datetime) -> dict:
@@ -105,8 +111,16 @@ def acknowledge(session: Session, announcement_id: int, dealer_id: int, now: dat
 def published(session: Session, limit: int = 100) -> list[dict]:
     counts = dict(session.execute(select(AnnouncementRecipient.announcement_id, func.count()).where(
         AnnouncementRecipient.read_at.is_not(None)).group_by(AnnouncementRecipient.announcement_id)).all())
-    return [{**read_model(a), "read": counts.get(a.id, 0)}
-            for a in session.scalars(select(Announcement).order_by(Announcement.id.desc()).limit(limit))]
+    rows = session.scalars(select(Announcement).order_by(Announcement.id.desc()).limit(limit)).all()
+    files = of_announcements(session, [a.id for a in rows])
+    return [{**read_model(a, None, files[a.id]), "read": counts.get(a.id, 0)} for a in rows]
 
 
-__all__ = ["publish", "for_dealer", "open_for", "acknowledge", "published", "targeting"]
+def for_staff(session: Session, announcement_id: int) -> dict:
+    a = session.get(Announcement, announcement_id)
+    if a is None:
+        raise NotFound("announcement not found")
+    return read_model(a, None, of_announcements(session, [a.id])[a.id])
+
+
+__all__ = ["publish", "for_dealer", "for_staff", "open_for", "acknowledge", "published", "targeting"]

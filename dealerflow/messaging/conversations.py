@@ -3,12 +3,14 @@ from how far each reader has read (the dealer's users share one mark; staff have
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Sequence
 
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from dealerflow.core.errors import Invalid
+from dealerflow.messaging.attachments import MAX_FILES, attach
 from dealerflow.models import ConversationMessage, ConversationRead, Dealer, User
 from dealerflow.shared.notifications import notify
 
@@ -20,10 +22,14 @@ def reader_of(user: User) -> str:
     return DEALER_READER if user.role == "dealer" else user.username
 
 
-def post(session: Session, *, dealer: Dealer, user: User, text: str | None, now: datetime) -> ConversationMessage:
+def post(session: Session, *, dealer: Dealer, user: User, text: str | None, now: datetime,
+         attachments: Sequence[dict] = ()) -> ConversationMessage:
+    """A message of text, files (checked like evidence by the caller) or both."""
     body = (text or "").strip()
-    if not body:
+    if not body and not attachments:
         raise Invalid("must not be empty", field="text")
+    if len(attachments) > MAX_FILES:
+        raise Invalid(f"at most {MAX_FILES} files", field="files")
     if len(body) > MAX_TEXT:
         raise Invalid(f"at most {MAX_TEXT} characters", field="text")
     from_dealer = user.role == "dealer"
@@ -31,15 +37,17 @@ def post(session: Session, *, dealer: Dealer, user: User, text: str | None, now:
                             created_at=now)
     session.add(m)
     session.flush()
+    attach(session, attachments, message_id=m.id)
+    summary = body[:80] or ", ".join(f["filename"] for f in attachments)[:80]
     mark_read(session, dealer_id=dealer.id, user=user, upto=m.id)
     link = f"/console/conversations/{dealer.code}"
     if from_dealer:
         manager = session.scalar(select(User.id).where(User.username == dealer.account_manager)) \
             if dealer.account_manager else None
         notify(session, user_id=manager, role=None if manager else "hq", kind="message",
-               title=f"{dealer.name}: {body[:80]}", link=link)
+               title=f"{dealer.name}: {summary}", link=link)
     else:
-        notify(session, dealer_id=dealer.id, kind="message", title=f"{user.username}: {body[:80]}", link=link)
+        notify(session, dealer_id=dealer.id, kind="message", title=f"{user.username}: {summary}", link=link)
     return m
 
 

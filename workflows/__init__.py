@@ -9,7 +9,7 @@ from .inventory import ForecastWorkflow, InventoryHealthWorkflow
 from .order import OrderSweepWorkflow, OrderWorkflow
 from .policy_rollout import PolicyRolloutWorkflow
 from .shipment import ShipmentWorkflow, TrackingPollWorkflow
-from .rule_proposal import RuleProposalWorkflow
+from .rule_proposal import RuleProposalSweepWorkflow, RuleProposalWorkflow
 from .service import CareDailyWorkflow, RedemptionWorkflow, ServiceRequestWorkflow, ServiceSweepWorkflow
 from .settlement import SettlementScheduleWorkflow, SettlementWorkflow
 from .tiering import RetieringWorkflow, TieringScheduleWorkflow
@@ -19,4 +19,4 @@ ALL_WORKFLOWS = [OrderWorkflow, HumanTaskWorkflow, PolicyRolloutWorkflow, Eviden
                  DiversionSweepWorkflow, CreditLimitChangeWorkflow, OrderSweepWorkflow, ShipmentWorkflow,
                  TrackingPollWorkflow, CreditScoringWorkflow, CreditIncreaseWorkflow, CreditScheduleWorkflow,
                  RuleProposalWorkflow, ServiceRequestWorkflow, ServiceSweepWorkflow, CareDailyWorkflow,
-                 RedemptionWorkflow, InventoryHealthWorkflow, ForecastWorkflow]
+                 RedemptionWorkflow, InventoryHealthWorkflow, ForecastWorkflow, RuleProposalSweepWorkflow]

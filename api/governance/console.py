@@ -101,8 +101,8 @@ async def propose(request: Request, user: ConsoleUser, text: Text = "", filename
         return back("/console/rules", flash=message, kind="error")
     await start_proposal(client=request.app.state.temporal, task_queue=request.app.state.settings.task_queue,
                          workflow_id=workflow_id, proposal_id=str(proposal_id), review=spec, sessions=sessions)
-    return back(f"/console/rules/proposals/{proposal_id}",
-                flash=translator(request)("Proposed: a second person approves it."))
+    _ = translator(request)
+    return back(f"/console/rules/proposals/{proposal_id}", flash=_("Proposed: a second person approves it."))
 
 
 @router.post("/proposals/{proposal_id}/decide")
@@ -151,7 +151,8 @@ def comment(proposal_id: uuid.UUID, request: Request, session: SessionDep, user:
         session.rollback()
         message, _ = refusal(e, request)
         return back(here, flash=message, kind="error")
-    return back(here, flash=translator(request)("Comment added."))
+    _ = translator(request)
+    return back(here, flash=_("Comment added."))
 
 
 @router.post("/proposals/{proposal_id}/withdraw")
@@ -173,7 +174,8 @@ async def withdraw(proposal_id: uuid.UUID, request: Request, user: ConsoleUser, 
         return back(here, flash=message, kind="error")
     if task_id:
         await end_task(client=request.app.state.temporal, task_id=task_id)
-    return back(here, flash=translator(request)("Withdrawn: nobody needs to approve it now."))
+    _ = translator(request)
+    return back(here, flash=_("Withdrawn: nobody needs to approve it now."))
 
 
 # --- replay ----------------------------------------------------------------------------------------

@@ -134,6 +134,7 @@ def _list(args, settings, sessions) -> int:
 
 
 def _decide(args, settings, sessions) -> int:
+    from api.admin.rules import schedule_calls
     from api.governance.temporal import answer_task
     from dealerflow.contracts import TaskResult
     from dealerflow.core.errors import Invalid
@@ -151,16 +152,22 @@ def _decide(args, settings, sessions) -> int:
         proposals.check_decision(session, proposal, user, outcome, comment)
         task_id, username = str(proposal.task_id), user.username
 
-    async def answer() -> None:
-        await answer_task(client=await connect(settings), task_id=task_id, outcome=outcome, actor=username,
-                          comment=comment)
+    async def answer() -> str:
+        client = await connect(settings)
+        await answer_task(client=client, task_id=task_id, outcome=outcome, actor=username, comment=comment)
+        with sessions.begin() as session:
+            status = proposals.apply_answer(session, str(proposal_id), TaskResult(task_id, outcome, username, comment))
+        with sessions() as session:
+            p = proposals.get(session, proposal_id)
+            print(f"proposal {p.id}: {status}" + (f", {p.ruleset} v{p.version}" if p.version else ""))
+            kind, ruleset = p.kind, p.ruleset
+        if status == "approved":  # the schedules the new version drives, as the API brings them up to date
+            for fn, kw in schedule_calls(kind, ruleset, client=client, sessions=sessions,
+                                         task_queue=settings.task_queue):
+                await fn(**kw)
+        return status
 
-    asyncio.run(answer())
-    with sessions.begin() as session:
-        status = proposals.apply_answer(session, str(proposal_id), TaskResult(task_id, outcome, username, comment))
-    with sessions() as session:
-        p = proposals.get(session, proposal_id)
-        print(f"proposal {p.id}: {status}" + (f", {p.ruleset} v{p.version}" if p.version else ""))
+    status = asyncio.run(answer())
     return 0 if status in ("approved", "rejected") else 1
 
 

@@ -1685,3 +1685,23 @@ class MessageAttachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = _now()
     __table_args__ = (CheckConstraint("(announcement_id is null) <> (message_id is null)", name="attachment_owner"),)
+# --- rule proposals: comments and the start outbox ---------------------------------------------------
+
+class RuleProposalComment(Base):
+    """A comment on a rule proposal by an admin (or HQ, on a policy file) or its proposer, shown on the
+    proposal's page in the order written; each is on the audit trail too."""
+    __tablename__ = "rule_proposal_comments"
+    proposal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rule_proposals.id"))
+    author: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = _now()
+    __table_args__ = (Index("rule_proposal_comment_proposal", "proposal_id", "id"),)
+
+
+class PendingProposalStart(Base):
+    """The outbox of rule proposals' workflows: written with the proposal, deleted once its workflow
+    (and so its approval task) started. A row left behind — Temporal was unreachable, or the process
+    died after the commit — is started by the proposal sweep."""
+    __tablename__ = "rule_proposal_starts"
+    proposal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rule_proposals.id"), primary_key=True)
+    queued_at: Mapped[datetime] = _now()

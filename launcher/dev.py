@@ -403,7 +403,7 @@ def _governance_demo(settings: Settings) -> None:
         async def start():
             client = await connect(settings)
             await start_proposal(client=client, task_queue=settings.task_queue, workflow_id=workflow_id,
-                                 proposal_id=str(proposal_id), review=spec)
+                                 proposal_id=str(proposal_id), review=spec, sessions=sessions)
         asyncio.run(start())
         _step(f"  {stored} decisions; proposal {proposal_id} waits for an admin (/console/rules/proposals)")
     except Exception as e:  # the demo still runs; a change can be proposed from the console

@@ -112,6 +112,9 @@ def cmd_rules(args) -> int:
 
     if args.action == "replay":
         return cmd_replay(args)
+    if args.action in ("propose", "proposals", "approve", "reject", "versions"):
+        from launcher import governance_cli
+        return governance_cli.run(args, settings_from_env())
     if args.action == "schema":
         write_json_schema(Path(args.paths[0]) if args.paths else Path("schemas/rule-file.schema.json"))
         return 0
@@ -328,9 +331,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("seed", help="load the demo dataset into an empty database")
     p.add_argument("--dealers", type=int, default=600), p.add_argument("--seed", type=int, default=20261122)
     p.set_defaults(func=cmd_seed)
-    p = sub.add_parser("rules", help="validate, test, replay and deploy rule files")
-    p.add_argument("action", choices=["validate", "test", "deploy", "schema", "replay"])
-    p.add_argument("paths", nargs="*", help="rule files or directories (default: rules/)")
+    p = sub.add_parser("rules", help="validate, test, replay, deploy and propose rule files; approve proposals")
+    p.add_argument("action", choices=["validate", "test", "deploy", "schema", "replay", "propose", "proposals",
+                                      "approve", "reject", "versions"])
+    p.add_argument("paths", nargs="*", help="rule files or directories (default: rules/); approve and reject: "
+                                            "the proposal's id; versions: the ruleset")
+    p.add_argument("--effective-from", help="propose: when it takes effect, Beijing time (default: on approval)")
+    p.add_argument("--effective-until", help="propose: when it stops applying, Beijing time")
+    p.add_argument("--note", help="propose: a comment for the approver; approve: a comment")
+    p.add_argument("--reason", help="reject: why (required)")
+    p.add_argument("--status", choices=["open", "approved", "rejected", "withdrawn", "stale"],
+                   help="proposals: only these")
+    p.add_argument("--as", dest="as_user", help="the platform user acting (default: $DEALERFLOW_USER, then $USER)")
     p.add_argument("--since", help="replay: first business day, e.g. 2026-07-01")
     p.add_argument("--until", help="replay: last business day (included)")
     p.add_argument("--max-flips", type=int, help="replay: exit 3 when more decisions change than this")

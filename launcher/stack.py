@@ -51,10 +51,11 @@ class EmbeddedStack:
 def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.Deployed]:
     """Migrate the database, register search attributes, deploy the rule files if they changed and
     keep each rebate program's settlement schedule, the monthly re-tiering and credit scoring schedules, the hourly
-    diversion sweep, the order sweep, the tracking poll and the notification dispatch."""
+    diversion sweep, the order and rule proposal sweeps, the tracking poll and the notification dispatch."""
     from api.diversion.temporal import sync_diversion_schedule
     from api.logistics.temporal import sync_poll_schedule
     from api.orders.temporal import sync_order_schedule
+    from api.governance.temporal import sync_proposal_schedule
     from api.rebates.temporal import sync_rebate_schedules
     from api.credit.temporal import sync_credit_schedule
     from api.service.temporal import sync_service_schedule
@@ -79,6 +80,7 @@ def prepare(settings: Settings, *, deploy_rules: bool = True) -> list[rulebook.D
             await sync_inventory_schedules(client=client, sessions=sessions, task_queue=settings.task_queue)
         await sync_order_schedule(client=client, task_queue=settings.task_queue)
         await sync_dispatch_schedule(client=client, task_queue=settings.task_queue)
+        await sync_proposal_schedule(client=client, task_queue=settings.task_queue)
 
     try:
         deployed = []

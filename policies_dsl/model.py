@@ -44,6 +44,8 @@ class RuleFile:
     source: str
     sha256: str
     spec: object = None  # a document kind's parsed section, e.g. a PolicySpec
+    # pinned: running processes keep their version; follow_latest: they follow this one once it is live
+    running_processes: str = "pinned"
 
 
 def facts_of(specs: dict) -> dict:

@@ -74,6 +74,10 @@ def json_schema() -> dict:
             "ruleset": {"type": "string", "pattern": RULESET_NAME},
             "kind": {"enum": sorted(KINDS)},
             "description": {"type": "string"},
+            "running_processes": {"enum": ["pinned", "follow_latest"],
+                                  "description": "when this version goes live, processes already running (a"
+                                                 " tiering run, a settlement) keep the version they started with"
+                                                 " (pinned, the default) or follow this one (follow_latest)"},
             "facts": {"type": "object", "minProperties": 1, "propertyNames": {"pattern": FACT_NAME},
                       "additionalProperties": {"$ref": "#/$defs/fact"}},
             "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},

@@ -131,5 +131,6 @@ def _semantic(doc: Document, text: str) -> RuleFile:
         raise RuleFileError(errors)
     return RuleFile(file=doc.file, name=data["ruleset"], kind=data["kind"], description=data.get("description", ""),
                     facts=facts, rules=tuple(rules), default=default, tests=tuple(tests), source=text,
-                    sha256=hashlib.sha256(text.encode()).hexdigest(), spec=spec)
+                    sha256=hashlib.sha256(text.encode()).hexdigest(), spec=spec,
+                    running_processes=data.get("running_processes", "pinned"))
 

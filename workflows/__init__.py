@@ -10,7 +10,7 @@ from .notifications import NotificationDispatchWorkflow
 from .order import OrderSweepWorkflow, OrderWorkflow
 from .policy_rollout import PolicyRolloutWorkflow
 from .shipment import ShipmentWorkflow, TrackingPollWorkflow
-from .rule_proposal import RuleProposalWorkflow
+from .rule_proposal import RuleProposalSweepWorkflow, RuleProposalWorkflow
 from .service import CareDailyWorkflow, RedemptionWorkflow, ServiceRequestWorkflow, ServiceSweepWorkflow
 from .settlement import SettlementScheduleWorkflow, SettlementWorkflow
 from .tiering import RetieringWorkflow, TieringScheduleWorkflow
@@ -20,4 +20,5 @@ ALL_WORKFLOWS = [OrderWorkflow, HumanTaskWorkflow, PolicyRolloutWorkflow, Eviden
                  DiversionSweepWorkflow, CreditLimitChangeWorkflow, OrderSweepWorkflow, ShipmentWorkflow,
                  TrackingPollWorkflow, CreditScoringWorkflow, CreditIncreaseWorkflow, CreditScheduleWorkflow,
                  RuleProposalWorkflow, ServiceRequestWorkflow, ServiceSweepWorkflow, CareDailyWorkflow,
-                 RedemptionWorkflow, InventoryHealthWorkflow, ForecastWorkflow, NotificationDispatchWorkflow]
+                 RedemptionWorkflow, InventoryHealthWorkflow, ForecastWorkflow, NotificationDispatchWorkflow,
+                 RuleProposalSweepWorkflow]

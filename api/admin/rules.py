@@ -99,25 +99,21 @@ def deploy_file(session, *, filename: str, text: str, user: User, app, backgroun
 def sync_schedules(app, kind: str, ruleset: str, background: BackgroundTasks | None = None) -> None:
     """Bring the schedules a new version of a rebate program, the tiering or the credit scoring file drives up to date
     (in the background of the request when one is given, else as a task of the running loop)."""
-    calls = []
-    if kind == "rebate":
-        calls.append((sync_rebate_schedules, dict(client=app.temporal, sessions=app.sessions,
-                                                  task_queue=app.settings.task_queue, only=ruleset)))
-    if kind == "tiering":
-        calls.append((sync_tiering_schedule, dict(client=app.temporal, sessions=app.sessions,
-                                                  task_queue=app.settings.task_queue)))
-    if kind == "credit_score":
-        calls.append((sync_credit_schedule, dict(client=app.temporal, sessions=app.sessions,
-                                                 task_queue=app.settings.task_queue)))
-    if kind == "inventory":
-        calls.append((sync_inventory_schedules, dict(client=app.temporal, sessions=app.sessions,
-                                                     task_queue=app.settings.task_queue)))
+    calls = schedule_calls(kind, ruleset, client=app.temporal, sessions=app.sessions, task_queue=app.settings.task_queue)
     for fn, kw in calls:
         if background is not None:
             background.add_task(fn, **kw)
         else:
             import asyncio
             asyncio.get_running_loop().create_task(fn(**kw))
+
+
+def schedule_calls(kind: str, ruleset: str, *, client, sessions, task_queue: str) -> list[tuple]:
+    """(function, keywords) of each schedule a new version of `ruleset` drives; the CLI awaits them."""
+    common = dict(client=client, sessions=sessions, task_queue=task_queue)
+    return {"rebate": [(sync_rebate_schedules, {**common, "only": ruleset})],
+            "tiering": [(sync_tiering_schedule, common)], "credit_score": [(sync_credit_schedule, common)],
+            "inventory": [(sync_inventory_schedules, common)]}.get(kind, [])
 
 
 @dataclass

@@ -23,7 +23,7 @@ from policies_dsl import RuleFileError
 from api import highlight
 from api.admin.rules import deploy_kinds, may_deploy, sync_schedules
 from api.deps import SessionDep
-from api.governance.temporal import answer_task, start_proposal
+from api.governance.temporal import answer_task, end_task, start_proposal
 from api.pages import ConsoleUser, back, page, refusal, require, translator
 
 router = APIRouter(prefix="/console/rules", include_in_schema=False)
@@ -61,7 +61,7 @@ def _proposal_context(session, proposal) -> dict:
                                                            RuleVersion.version == proposal.base_version)) \
         if proposal.base_version else None
     return {"proposal": proposal, "report": report, "rows": highlight.diff(base or "", proposal.source),
-            "trail": audit.trail(session, proposal_id=proposal.id)}
+            "trail": audit.trail(session, proposal_id=proposal.id), "comments": proposals.comments(session, proposal.id)}
 
 
 @router.get("/proposals/{proposal_id}")
@@ -72,12 +72,13 @@ def proposal_page(proposal_id: uuid.UUID, request: Request, session: SessionDep,
         raise Forbidden("only an admin reads a proposal of this kind")
     return page(request, "rule_proposal.html", user, **_proposal_context(session, proposal),
                 may_decide=proposal.status == "open" and proposals.may_approve(user, proposal)
-                and user.username != proposal.proposed_by)
+                and user.username != proposal.proposed_by,
+                may_withdraw=proposal.status == "open" and user.username == proposal.proposed_by)
 
 
 @router.post("/propose")
 async def propose(request: Request, user: ConsoleUser, text: Text = "", filename: Text = "", comment: Text = "",
-                  effective_from: Text = "", mode: Text = "active"):
+                  effective_from: Text = "", effective_until: Text = "", mode: Text = "active"):
     """The check page's Propose: the proposal with its tests and replay, then its second person's task."""
     require(user, *READERS)
     sessions = request.app.state.sessions
@@ -87,7 +88,8 @@ async def propose(request: Request, user: ConsoleUser, text: Text = "", filename
         with sessions() as session:
             proposal = proposals.propose(session, filename=filename, text=text, actor=user.username,
                                          kinds=deploy_kinds(user), mode="shadow" if mode == "shadow" else "active",
-                                         effective_from=_when(effective_from, "effective_from"), comment=comment[:2000])
+                                         effective_from=_when(effective_from, "effective_from"),
+                                         effective_until=_when(effective_until, "effective_until"), comment=comment[:2000])
             spec = proposals.review_spec(session, proposal)
             session.commit()
             return proposal.id, proposal.workflow_id, spec
@@ -98,9 +100,9 @@ async def propose(request: Request, user: ConsoleUser, text: Text = "", filename
         message, _ = refusal(e, request)
         return back("/console/rules", flash=message, kind="error")
     await start_proposal(client=request.app.state.temporal, task_queue=request.app.state.settings.task_queue,
-                         workflow_id=workflow_id, proposal_id=str(proposal_id), review=spec)
-    return back(f"/console/rules/proposals/{proposal_id}",
-                flash=translator(request)("Proposed: a second person approves it."))
+                         workflow_id=workflow_id, proposal_id=str(proposal_id), review=spec, sessions=sessions)
+    _ = translator(request)
+    return back(f"/console/rules/proposals/{proposal_id}", flash=_("Proposed: a second person approves it."))
 
 
 @router.post("/proposals/{proposal_id}/decide")
@@ -136,6 +138,44 @@ async def decide(proposal_id: uuid.UUID, request: Request, user: ConsoleUser, ou
     _ = translator(request)
     return back(here, flash={"approved": _("Approved: the new version is deployed."), "rejected": _("Rejected."),
                              "stale": _("Stale: another version went live first.")}.get(status, status))
+
+
+@router.post("/proposals/{proposal_id}/comment")
+def comment(proposal_id: uuid.UUID, request: Request, session: SessionDep, user: ConsoleUser, body: Text = ""):
+    require(user, *READERS)
+    here = f"/console/rules/proposals/{proposal_id}"
+    try:
+        proposals.comment(session, proposals.get(session, proposal_id), user=user, body=body)
+        session.commit()
+    except DomainError as e:
+        session.rollback()
+        message, _ = refusal(e, request)
+        return back(here, flash=message, kind="error")
+    _ = translator(request)
+    return back(here, flash=_("Comment added."))
+
+
+@router.post("/proposals/{proposal_id}/withdraw")
+async def withdraw(proposal_id: uuid.UUID, request: Request, user: ConsoleUser, reason: Text = ""):
+    """The proposer withdraws an open proposal: its approval task ends, with why."""
+    require(user, *READERS)
+    sessions = request.app.state.sessions
+    here = f"/console/rules/proposals/{proposal_id}"
+
+    def save():
+        with sessions.begin() as session:
+            proposal = proposals.withdraw(session, proposal_id, user=user, reason=reason)
+            return str(proposal.task_id) if proposal.task_id else None
+
+    try:
+        task_id = await run_in_threadpool(save)
+    except DomainError as e:
+        message, _ = refusal(e, request)
+        return back(here, flash=message, kind="error")
+    if task_id:
+        await end_task(client=request.app.state.temporal, task_id=task_id)
+    _ = translator(request)
+    return back(here, flash=_("Withdrawn: nobody needs to approve it now."))
 
 
 # --- replay ----------------------------------------------------------------------------------------

@@ -22,9 +22,9 @@ from policies_dsl import load_rule_file
 from api.admin.rules import Filename, YamlBody, deploy_kinds, may_deploy, sync_schedules
 from api.deps import SessionDep, TemporalDep, require_role
 from api.errors import responses
-from api.governance.schemas import (AuditRead, Deployed, ProposalDecision, ProposalRead, ReplayReportRead,
-                                    ShadowDashboard, VersionRead)
-from api.governance.temporal import answer_task, start_proposal
+from api.governance.schemas import (AuditRead, CommentCreate, CommentRead, Deployed, ProposalDecision, ProposalRead,
+                                    ProposalWithdrawal, ReplayReportRead, ShadowDashboard, VersionRead)
+from api.governance.temporal import answer_task, end_task, start_proposal
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rule governance"])
 RuleAdmin = Annotated[User, require_role("admin", "hq")]
@@ -74,8 +74,11 @@ def get_replay(report_id: uuid.UUID, session: SessionDep, user: RuleAdmin, forma
 # --- proposals (four eyes) ---------------------------------------------------------------------------
 
 def _proposal_read(session, proposal) -> ProposalRead:
-    return ProposalRead.model_validate({**{c: getattr(proposal, c) for c in ProposalRead.model_fields if c != "diff"},
-                                        "diff": proposals.diff(session, proposal)})
+    return ProposalRead.model_validate({
+        **{c: getattr(proposal, c) for c in ProposalRead.model_fields if c not in ("diff", "comments")},
+        "diff": proposals.diff(session, proposal),
+        "comments": [CommentRead.model_validate(c, from_attributes=True)
+                     for c in proposals.comments(session, proposal.id)]})
 
 
 @router.post("/proposals", response_model=ProposalRead, status_code=201, responses=responses(403, 409, 422, 503))
@@ -85,7 +88,9 @@ async def propose(text: YamlBody, filename: Filename, request: Request, user: Ru
                   mode: Annotated[Literal["active", "shadow"], Query()] = "active",
                   comment: Annotated[str, Query(max_length=2000)] = ""):
     """Propose a rule file: validated, its tests run and a replay over the last 90 days reported; a
-    second person (an admin; HQ or an admin for policy files; never the proposer) approves it in a task."""
+    second person (an admin; HQ or an admin for policy files; never the proposer) approves it in a task.
+    Saved while the workflow service is unreachable, the proposal is kept and its task opens from the
+    proposal sweep once it is back."""
     def create():
         with request.app.state.sessions() as session:
             proposal = proposals.propose(session, filename=filename, text=text, actor=user.username,
@@ -97,7 +102,7 @@ async def propose(text: YamlBody, filename: Filename, request: Request, user: Ru
 
     read, spec, workflow_id = await run_in_threadpool(create)
     await start_proposal(client=client, task_queue=request.app.state.settings.task_queue, workflow_id=workflow_id,
-                         proposal_id=str(read.id), review=spec)
+                         proposal_id=str(read.id), review=spec, sessions=request.app.state.sessions)
     return read
 
 
@@ -115,6 +120,37 @@ def list_proposals(session: SessionDep, _: RuleAdmin,
 @router.get("/proposals/{proposal_id}", response_model=ProposalRead, responses=responses(404))
 def get_proposal(proposal_id: uuid.UUID, session: SessionDep, _: RuleAdmin):
     return _proposal_read(session, proposals.get(session, proposal_id))
+
+
+@router.post("/proposals/{proposal_id}/comments", response_model=CommentRead, status_code=201,
+             responses=responses(403, 404, 422))
+def comment_on_proposal(proposal_id: uuid.UUID, body: CommentCreate, session: SessionDep, user: RuleAdmin):
+    """Comment on a proposal (admins, the approvers of its kind, its proposer): stored, shown with the
+    proposal and on its audit trail."""
+    row = proposals.comment(session, proposals.get(session, proposal_id), user=user, body=body.body)
+    read = CommentRead.model_validate(row, from_attributes=True)
+    session.commit()
+    return read
+
+
+@router.post("/proposals/{proposal_id}/withdraw", response_model=ProposalRead, responses=responses(403, 404, 409, 422))
+async def withdraw(proposal_id: uuid.UUID, body: ProposalWithdrawal, request: Request, user: RuleAdmin,
+                   client: TemporalDep):
+    """The proposer withdraws an open proposal, saying why: its approval task ends and nothing is
+    deployed. Someone else is refused (403); an answered proposal is a 409."""
+    sessions = request.app.state.sessions
+
+    def save():
+        with sessions.begin() as session:
+            proposal = proposals.withdraw(session, proposal_id, user=user, reason=body.reason)
+            task_id = str(proposal.task_id) if proposal.task_id else None
+        with sessions() as session:
+            return _proposal_read(session, proposals.get(session, proposal_id)), task_id
+
+    read, task_id = await run_in_threadpool(save)
+    if task_id:
+        await end_task(client=client, task_id=task_id)
+    return read
 
 
 @router.post("/proposals/{proposal_id}/decide", response_model=ProposalRead, responses=responses(403, 404, 409, 422, 503))

@@ -48,6 +48,24 @@ class ProposalRead(BaseModel):
     decision_comment: str | None
     version: int | None
     diff: list[str] = []
+    comments: list["CommentRead"] = []
+
+
+class CommentRead(BaseModel):
+    id: int
+    author: str
+    body: str
+    at: datetime
+
+
+class CommentCreate(BaseModel):
+    model_config = {"extra": "forbid"}
+    body: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class ProposalWithdrawal(BaseModel):
+    model_config = {"extra": "forbid"}
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
 
 class ProposalDecision(BaseModel):
@@ -94,3 +112,6 @@ class Deployed(BaseModel):
     version: int
     changed: bool
     sha256: str
+
+
+ProposalRead.model_rebuild()

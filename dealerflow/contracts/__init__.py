@@ -123,6 +123,8 @@ from .credit import (  # noqa: F401
 from .governance import (  # noqa: F401
     RuleProposalInput,
     DecideProposalInput,
+    ProposalSweepInput,
+    ProposalSweepResult,
 )
 from .service import (  # noqa: F401
     ServiceRequestInput,

@@ -1,7 +1,8 @@
 """What crosses the rule proposal workflow's boundary."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from .tasks import TaskResult, TaskSpec
 
@@ -16,6 +17,16 @@ class RuleProposalInput:
 class DecideProposalInput:
     proposal_id: str
     result: TaskResult
+
+
+@dataclass
+class ProposalSweepInput:
+    now: datetime | None = None
+
+
+@dataclass
+class ProposalSweepResult:
+    starts: list[RuleProposalInput] = field(default_factory=list)
 
 
 def workflow_id_for(proposal_id: str) -> str:

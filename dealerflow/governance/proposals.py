@@ -5,7 +5,10 @@ why. Approval activates the stored source at its effective date unless another v
 since it was proposed (stale: 409, nothing activated). A kind whose plugin names emergency roles may
 be deployed alone by them, audited loudly. Every step is audited (dealerflow/governance/audit.py).
 
-The human task is opened by the proposal's workflow (workflows/rule_proposal.py); `decide` is the
+Admins (HQ on policy files) and the proposer comment on a proposal; the proposer may withdraw it
+while it is open, which ends its task. The human task is opened by the proposal's workflow
+(workflows/rule_proposal.py), started after the commit; an outbox row written with the proposal lets
+the proposal sweep start it when that start was lost (Temporal unreachable). `decide` is the
 API's and console's path (checked here, synchronously), `apply_answer` the workflow's (a task
 completed from the inbox): both apply an answer once."""
 from __future__ import annotations
@@ -14,7 +17,7 @@ import difflib
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from dealerflow.contracts import TaskResult, TaskSpec
@@ -23,8 +26,8 @@ from dealerflow.governance import audit, reports
 from dealerflow.governance.replay import REPLAYERS, EmptyWindow, Window, evaluate
 from dealerflow.governance.shadow import SHADOWED_KINDS
 from dealerflow.tiering.runs import RULESET as TIERING_RULESET
-from dealerflow.models import RuleProposal, RuleVersion, User
-from dealerflow.shared import accounts, rulebook
+from dealerflow.models import PendingProposalStart, RuleProposal, RuleProposalComment, RuleVersion, User
+from dealerflow.shared import accounts, human_tasks, rulebook
 from policies_dsl import load_rule_file, run_rule_tests
 from policies_dsl.kinds import kind as kind_plugin
 
@@ -72,6 +75,9 @@ def propose(session: Session, *, filename: str, text: str, actor: str, kinds=Non
         raise Conflict(f"ruleset '{rule_file.name}' is of kind {stored}; this file is of kind {rule_file.kind}")
     if effective_from is not None and effective_until is not None and effective_until <= effective_from:
         raise Invalid("effective_until comes after effective_from", field="effective_until")
+    if effective_until is not None and effective_until <= now:
+        raise Invalid("effective_until has passed: a version that has stopped applying has nothing to approve",
+                      field="effective_until")
     tests = _tests(rule_file)
     failed = [t for t in tests if not t["passed"]]
     if failed:
@@ -104,6 +110,7 @@ def propose(session: Session, *, filename: str, text: str, actor: str, kinds=Non
     proposal.workflow_id = workflow_id_for(str(proposal.id))
     session.add(proposal)
     session.flush()
+    session.add(PendingProposalStart(proposal_id=proposal.id))  # the sweep opens its task should the start fail
     audit.record(session, ruleset=rule_file.name, action="proposed", actor=actor, proposal_id=proposal.id,
                  sha256=rule_file.sha256, note=comment)
     return proposal
@@ -228,3 +235,78 @@ def emergency(session: Session, *, filename: str, text: str, user: User, reason:
     audit.record(session, ruleset=deployed.ruleset, action="emergency", actor=user.username, version=deployed.version,
                  sha256=deployed.sha256, note=reason)
     return deployed
+
+
+# --- the comment thread and withdrawal ---------------------------------------------------------------
+
+MAX_COMMENT = 2000
+
+
+def may_read(user: User, proposal: RuleProposal) -> bool:
+    """Admins read every proposal; HQ those of policy files (the kinds it approves)."""
+    return user.role == "admin" or (user.role == "hq" and proposal.approver_role == "hq")
+
+
+def comment(session: Session, proposal: RuleProposal, *, user: User, body: str) -> RuleProposalComment:
+    """A comment by an admin, an approver of this kind or the proposer, stored and audited. An answered
+    proposal keeps its thread (people explain afterwards) but an empty one is refused."""
+    text = body.strip()
+    if not text:
+        raise Invalid("write a comment", field="body")
+    if len(text) > MAX_COMMENT:
+        raise Invalid(f"a comment holds at most {MAX_COMMENT} characters", field="body")
+    if not (may_read(user, proposal) or user.username == proposal.proposed_by):
+        raise Forbidden("only an admin, the approvers of this kind of file or its proposer comment on it")
+    row = RuleProposalComment(proposal_id=proposal.id, author=user.username, body=text)
+    session.add(row)
+    session.flush()
+    audit.record(session, ruleset=proposal.ruleset, action="commented", actor=user.username,
+                 proposal_id=proposal.id, note=text)
+    return row
+
+
+def comments(session: Session, proposal_id: uuid.UUID) -> list[RuleProposalComment]:
+    return list(session.scalars(select(RuleProposalComment).where(RuleProposalComment.proposal_id == proposal_id)
+                                .order_by(RuleProposalComment.id)))
+
+
+def check_withdraw(proposal: RuleProposal, user: User, reason: str) -> None:
+    """Only the proposer withdraws (403), only an open proposal (409), saying why (422)."""
+    if user.username != proposal.proposed_by:
+        raise Forbidden("only the person who proposed a change withdraws it")
+    if proposal.status != "open":
+        raise Conflict(f"this proposal is already {proposal.status}")
+    if not reason.strip():
+        raise Invalid("say why the proposal is withdrawn", field="reason")
+
+
+def withdraw(session: Session, proposal_id: uuid.UUID, *, user: User, reason: str) -> RuleProposal:
+    """Withdraw an open proposal (locked: an answer given meanwhile wins with a 409); the caller then
+    ends its task (api/governance/temporal.py), whose workflow finds the proposal withdrawn."""
+    proposal = get(session, proposal_id, lock=True)
+    check_withdraw(proposal, user, reason)
+    proposal.status, proposal.decided_by, proposal.decided_at = "withdrawn", user.username, datetime.now(timezone.utc)
+    proposal.decision_comment = reason.strip()
+    session.execute(delete(PendingProposalStart).where(PendingProposalStart.proposal_id == proposal.id))
+    if proposal.task_id is not None:  # out of the approvers' inboxes now, with why; its workflow is ended after
+        human_tasks.cancel(session, str(proposal.task_id), user.username, f"proposal withdrawn: {reason.strip()}")
+    audit.record(session, ruleset=proposal.ruleset, action="withdrawn", actor=user.username, proposal_id=proposal.id,
+                 sha256=proposal.sha256, note=reason.strip())
+    return proposal
+
+
+# --- the start outbox ------------------------------------------------------------------------------
+
+def started(session: Session, proposal_ids: list[uuid.UUID]) -> None:
+    """Their workflows run: the outbox lets go of them."""
+    if proposal_ids:
+        session.execute(delete(PendingProposalStart).where(PendingProposalStart.proposal_id.in_(proposal_ids)))
+
+
+def unstarted(session: Session, *, queued_before: datetime, limit: int = 200) -> list[tuple[RuleProposal, TaskSpec]]:
+    """Open proposals saved before `queued_before` whose workflow start was lost, with their task."""
+    rows = session.scalars(select(RuleProposal).join(PendingProposalStart,
+                                                     PendingProposalStart.proposal_id == RuleProposal.id)
+                           .where(PendingProposalStart.queued_at < queued_before, RuleProposal.status == "open")
+                           .order_by(PendingProposalStart.queued_at).limit(limit)).all()
+    return [(p, review_spec(session, p)) for p in rows]

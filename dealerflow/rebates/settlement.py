@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from policies_dsl import CompiledRuleset, Figures, RebateSpec, accrue
 
-from dealerflow.shared import accounts
+from dealerflow.shared import accounts, rulebook
 from dealerflow.core import periods
 from dealerflow.shared.dealer_facts import select_facts
 from dealerflow.rebates.programs import SettlementError, dealer_facts, in_unit, measures, program, scoped
@@ -146,9 +146,12 @@ def freeze(session: Session, inp: SettlementInput, *, now: datetime,
     run = session.get(SettlementRun, inp.run_id)
     if run is not None and run.frozen_at is not None:
         return _freeze_result(session, run)
-    ruleset, spec = program(session, inp.program)
-    plan = plan_run(spec, period_key=inp.period, upto_key=inp.upto, today=accounts.business_date(now))
+    current, current_spec = program(session, inp.program)
+    plan = plan_run(current_spec, period_key=inp.period, upto_key=inp.upto, today=accounts.business_date(now))
     check_sequence(session, plan)
+    rules_at = rules_moment(current_spec.settle_with, plan, now)
+    ruleset, spec = (current, current_spec) if rules_at == now else program_at(session, inp.program, rules_at,
+                                                                               current_spec.settle_with)
     if run is None:
         run = SettlementRun(id=plan.run_id, program=spec.id, period=plan.period.key, upto=plan.upto.key,
                             final=plan.final, ruleset_version=ruleset.version, measure_from=plan.measure_from,
@@ -161,11 +164,35 @@ def freeze(session: Session, inp: SettlementInput, *, now: datetime,
     if rows:
         session.execute(insert(Statement), rows)
     run.ruleset_version, run.frozen_at, run.stage = ruleset.version, now, "awaiting_confirmation"
-    run.totals = _totals(rows)
+    # Which version settled it, and why that one: the moment the program file names.
+    run.totals = {**_totals(rows), "rules": {"version": ruleset.version, "settle_with": current_spec.settle_with,
+                                             "as_of": rules_at.isoformat()}}
     notify_dealers(session, [r["dealer_id"] for r in rows], kind="statement",
                    title=f"Statement {run.id}: please confirm by {confirm_by:%Y-%m-%d %H:%M} UTC",
                    link="/console/statements", dedup=f"statement-issued:{run.id}")
     return _freeze_result(session, run)
+
+
+def rules_moment(settle_with: str, plan: RunPlan, now: datetime) -> datetime:
+    """The moment whose rules a run evaluates with, as the program file declares (`settle_with`): the
+    last instant of the span it settles (an interim run's part of the period), the period's first
+    instant, or the run's own time (the default)."""
+    if settle_with == "period_end":
+        return accounts.day_start(plan.span_to + timedelta(days=1)) - timedelta(microseconds=1)
+    if settle_with == "period_start":
+        return accounts.day_start(plan.period.start)
+    return now
+
+
+def program_at(session: Session, name: str, at: datetime, settle_with: str) -> tuple[CompiledRuleset, RebateSpec]:
+    """The program's version in force at `at`; refused when none was (the program began later)."""
+    try:
+        ruleset = rulebook.compiled(session, name, at=at)
+    except rulebook.UnknownRuleset:
+        raise SettlementError(f"{name} settles with the rules in force at its {settle_with.replace('_', ' ')}"
+                              f" ({at.astimezone(accounts.CHINA):%Y-%m-%d %H:%M} Beijing time), and no version"
+                              f" of it was in force then") from None
+    return ruleset, ruleset.rule_file.spec
 
 
 def _freeze_result(session: Session, run: SettlementRun) -> FreezeResult:

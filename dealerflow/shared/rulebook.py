@@ -166,6 +166,19 @@ def compiled(session: Session, name: str, version: int | None = None, *, at: dat
     return compiled_for(name, row.version, row.sha256, load)
 
 
+def for_process(session: Session, name: str, pinned: int) -> CompiledRuleset:
+    """The version a running process (a tiering run, a settlement) uses for its next step: the one it
+    started with, unless the version live now is newer and its file says `running_processes:
+    follow_latest` — then that one."""
+    try:
+        latest = compiled(session, name)
+    except UnknownRuleset:
+        latest = None
+    if latest is not None and latest.version > pinned and latest.rule_file.running_processes == "follow_latest":
+        return latest
+    return compiled(session, name, pinned)
+
+
 def versions(session: Session) -> list[RuleVersion]:
     return list(session.scalars(select(RuleVersion).order_by(RuleVersion.ruleset, RuleVersion.version.desc())))
 

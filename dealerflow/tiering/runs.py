@@ -55,6 +55,18 @@ def ruleset(session: Session, version: int | None = None) -> tuple[CompiledRules
     return compiled, compiled.rule_file.spec
 
 
+def _for_run(session: Session, run: TieringRun) -> tuple[CompiledRuleset, TieringSpec]:
+    """A run's later steps use the version it scored with, unless a newer live version's file says
+    `running_processes: follow_latest`; then the run follows it and records which it followed
+    (its scorecards keep the version that scored them)."""
+    compiled = rulebook.for_process(session, RULESET, run.ruleset_version)
+    if compiled.rule_file.kind != "tiering":
+        raise TieringError(f"{RULESET!r} is a {compiled.rule_file.kind} rule file, not a tiering file")
+    if compiled.version != run.ruleset_version and (run.totals or {}).get("followed_version") != compiled.version:
+        run.totals = {**(run.totals or {}), "followed_version": compiled.version}
+    return compiled, compiled.rule_file.spec
+
+
 def plan(session: Session, month: str, now: datetime) -> date:
     """The first day of `month`, whose 12 months before are the run's figures; refused with a
     message a person can act on."""
@@ -284,7 +296,7 @@ def apply_changes(session: Session, inp: TieringStepInput) -> ApplyResult:
     """Apply every proposed change but the downgrades the file sends to a person (their tags change
     now, their tier on approval); tell the dealers whose tier moved. Returns the approval task."""
     run = _locked(session, inp.month)
-    _, spec = ruleset(session, run.ruleset_version)
+    _, spec = _for_run(session, run)
     if run.stage == "applying":
         tiers = [t.name for t in spec.tiers]
         session.execute(text("""
@@ -331,7 +343,7 @@ def decide_downgrades(session: Session, inp: DowngradeOutcomeInput) -> int:
     """The approver's answer for every downgrade the run held: approve applies them, reject keeps
     the dealers' tiers. Returns how many were decided (0 on a retry)."""
     run = _locked(session, inp.month)
-    _, spec = ruleset(session, run.ruleset_version)
+    _, spec = _for_run(session, run)
     waiting = (TierScore.run_month == run.month) & (TierScore.status == "awaiting_approval")
     approve = inp.task.outcome == "approve"
     if approve:
@@ -413,7 +425,7 @@ def flag_silent(session: Session, inp: TieringStepInput) -> SilentResult:
     again, and open one activation task per account manager listing its dealers with the actions
     the file suggests for their tags. A retry returns the same tasks."""
     run = _locked(session, inp.month)
-    _, spec = ruleset(session, run.ruleset_version)
+    _, spec = _for_run(session, run)
     activated = session.execute(_ACTIVATED).rowcount
     if spec.silent_after is None:
         return SilentResult(0, activated)

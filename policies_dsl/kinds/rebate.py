@@ -26,6 +26,8 @@ ZERO = Decimal(0)
 _PAID_BEFORE = FactSpec("paid_before", "money")
 
 PERIODS = ["month", "quarter", "year"]
+# The moment whose rules a settlement uses; settlement_date (the run's own time) is the default.
+SETTLE_WITH = ("period_end", "period_start", "settlement_date")
 
 REBATE_SECTION = {
     "description": "A rebate program: dealers meeting `eligible` earn on the period's measure by a ladder of"
@@ -82,6 +84,11 @@ REBATE_SECTION = {
                 "confirm_within": {**DURATION, "description": "dealers confirm or dispute a statement within this"},
                 "disputes": {**ROLE_SLA, "description": "who resolves a disputed statement"},
                 "approval": {**ROLE_SLA, "description": "who approves a run before it is posted"},
+                "settle_with": {"enum": list(SETTLE_WITH),
+                                "description": "which version of this file a run evaluates with: the one in force"
+                                               " at the end of the span it settles (period_end), at the period's"
+                                               " start (period_start), or when the run is made (settlement_date,"
+                                               " the default)"},
                 "second_approval": {
                     "type": "object", "additionalProperties": False, "required": ["over", "role", "sla"],
                     "description": "a second approver for runs whose total is above `over`",
@@ -141,6 +148,7 @@ class RebateSpec:
     second_over: Decimal | None
     second_role: str | None
     second_sla_seconds: int | None
+    settle_with: str = "settlement_date"  # see SETTLE_WITH
 
 
 @dataclass(frozen=True)
@@ -239,7 +247,8 @@ def parse_rebate(doc: Document, facts: dict, errors: list[RuleError]) -> tuple[R
         dispute_role=settlement["disputes"]["role"], dispute_sla_seconds=seconds(settlement["disputes"]["sla"]),
         approval_role=settlement["approval"]["role"], approval_sla_seconds=seconds(settlement["approval"]["sla"]),
         second_over=second_over, second_role=second.get("role"),
-        second_sla_seconds=seconds(second["sla"]) if second else None)
+        second_sla_seconds=seconds(second["sla"]) if second else None,
+        settle_with=settlement.get("settle_with", "settlement_date"))
     return spec, tuple(rules), default
 
 

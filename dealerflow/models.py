@@ -1685,6 +1685,8 @@ class MessageAttachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = _now()
     __table_args__ = (CheckConstraint("(announcement_id is null) <> (message_id is null)", name="attachment_owner"),)
+
+
 # --- rule proposals: comments and the start outbox ---------------------------------------------------
 
 class RuleProposalComment(Base):

@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0025'
-down_revision = '0017'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 

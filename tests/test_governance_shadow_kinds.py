@@ -1,0 +1,201 @@
+"""Replay and shadow mode for allocation, credit scoring, inventory advice and service targets, end to
+end on the real servers: a shadow version is evaluated on every live decision of its kind, its outcome
+stored beside the decision and shown on the dashboard, never acted on; a replay of the same candidate
+over the stored inputs counts the flip exactly (each test keeps to a region of its own)."""
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import select
+
+from dealerflow.models import Decision, InventoryAdvice, ServiceRequest, ShadowOutcome, StockAllocation
+
+from .policy_support import unique
+from .service_support import file as file_request
+from .support import wait_until
+from .test_console_admin import as_user
+from .test_credit import next_month, on_time, score_of
+from .test_inventory import DAY, _closed, _run, _stocked
+from .test_stock import order, set_stock, warehouse
+
+RULES = Path(__file__).parent.parent / "rules"
+YAML = {"Content-Type": "application/yaml"}
+
+
+def text_of(kind: str) -> str:
+    return (RULES / f"{kind}.yaml").read_text(encoding="utf-8")
+
+
+def changed(kind: str, old: str, new: str) -> str:
+    text = text_of(kind)
+    assert old in text
+    return text.replace(old, new)
+
+
+def start_shadow(client, admin, kind: str, text: str) -> int:
+    r = client.post("/api/v1/rules/shadow", content=text.encode(), params={"filename": f"rules/{kind}.yaml"},
+                    headers={**admin.headers, **YAML})
+    assert r.status_code == 201, r.text
+    return r.json()["version"]
+
+
+def end_shadow(client, admin, kind: str, version: int) -> None:
+    assert client.post(f"/api/v1/rules/shadow/{kind}/{version}/end", headers=admin.headers).status_code == 204
+
+
+def board(client, admin, kind: str) -> dict:
+    r = client.get("/api/v1/rules/shadow", params={"ruleset": kind}, headers=admin.headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def replay(client, admin, kind: str, text: str, **params) -> dict:
+    r = client.post("/api/v1/rules/replay", content=text.encode(), params={"filename": f"rules/{kind}.yaml", **params},
+                    headers={**admin.headers, **YAML})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def region_rows(report: dict, region: str) -> list[dict]:
+    return [b for b in report["breakdown"] if b["group"] == "region" and b["key"] == region]
+
+
+def shadow_kept(sessions, kind: str, subject: str) -> ShadowOutcome:
+    with sessions() as s:
+        return s.scalars(select(ShadowOutcome).where(ShadowOutcome.ruleset == kind,
+                                                     ShadowOutcome.subject == subject)).one()
+
+
+def test_allocation_shadow_is_stored_never_acted_on_and_its_replay_counts_the_flip(client, make_dealer, make_user,
+                                                                                  product, sessions):
+    admin, hq, region = make_user("admin"), make_user("hq"), unique("al")
+    w = warehouse(client, hq)
+    assert set_stock(client, hq, [{"warehouse": w, "sku": product.sku, "on_hand": 2}]).status_code == 200
+    dealer = make_dealer(region=region)
+    # The candidate queues a short order at priority 60 where the file says 50.
+    candidate = changed("allocation", "default:\n  allocate: backorder\n  priority: 50",
+                        "default:\n  allocate: backorder\n  priority: 60")
+    version = start_shadow(client, admin, "allocation", candidate)
+    try:
+        placed = order(client, dealer, product.sku, 5).json()  # 2 in stock, 3 short
+        assert placed["allocation"]["decision"]["outcome"]["priority"] == 50
+        with sessions() as s:
+            stored = s.scalars(select(Decision).where(Decision.subject_id == placed["id"],
+                                                      Decision.subject_type == "order_allocation")).one()
+            queued = {a.priority for a in s.scalars(select(StockAllocation).where(
+                StockAllocation.order_id == stored.subject_id))}
+        assert stored.shadow[str(version)]["outcome"]["priority"] == 60  # stored …
+        assert queued == {50}  # … never acted on: the order waits at the live priority
+        assert stored.explanation["inputs"]["dealer.region"] == region and stored.context["amount"] == "500.00"
+        shown = board(client, admin, "allocation")
+        mine = next(x for x in shown["shadows"] if x["version"] == version)
+        assert mine["running"] and mine["disagreed"] >= 1
+        row = next(d for d in shown["disagreements"] if d["subject_id"] == placed["id"])
+        assert (row["live"], row["shadow"], row["region"]) == ("backorder p50", "backorder p60", region)
+    finally:
+        end_shadow(client, admin, "allocation", version)
+
+    report = replay(client, admin, "allocation", candidate, since=DAY.isoformat())
+    assert region_rows(report, region) == [{"group": "region", "key": region, "from": "backorder", "to": "backorder",
+                                            "count": 1, "amount": "500.00"}]
+    sample = next(x for x in report["samples"] if x["subject"] == placed["id"])
+    assert (sample["from"], sample["to"]) == ("backorder p50", "backorder p60")
+    assert sample["before"]["rule"] == sample["after"]["rule"] == "default"
+    assert not region_rows(replay(client, admin, "allocation", text_of("allocation"), since=DAY.isoformat()), region)
+
+
+def test_credit_score_shadow_is_stored_never_applied_and_its_replay_counts_the_flip(client, make_dealer, make_user,
+                                                                                   sessions):
+    admin, manager, region = make_user("admin"), make_user("credit_manager"), unique("cs")
+    month, on = next_month(sessions)
+    good = make_dealer(region=region, credit_limit=Decimal("20000.00"), rating="B")
+    on_time(sessions, good.dealer.id, on, "30000.00")  # rating A: 3 months of 30,000
+    # The candidate gives rating A four months of purchases.
+    candidate = changed("credit_score", "min_score: 80, limit_months: 3", "min_score: 80, limit_months: 4")
+    version = start_shadow(client, admin, "credit_score", candidate)
+    try:
+        assert client.post("/api/v1/credit/runs", json={"month": month}, headers=manager.headers).status_code == 202
+        wait_until(lambda: client.get(f"/api/v1/credit/runs/{month}", headers=manager.headers).json()
+                   .get("stage") == "closed", 60)
+    finally:
+        end_shadow(client, admin, "credit_score", version)
+    card = score_of(sessions, month, good.dealer.id)
+    assert (card.new_rating, card.proposed_limit) == ("A", Decimal("90000.00"))  # the live card acts
+    kept = shadow_kept(sessions, "credit_score", f"{month}:{good.dealer.code}")
+    assert (kept.live, kept.shadow[str(version)]["value"]) == ("A 90000.00", "A 120000.00")
+    shown = board(client, admin, "credit_score")
+    assert not next(x for x in shown["shadows"] if x["version"] == version)["running"]  # ended, record kept
+    row = next(d for d in shown["disagreements"] if d["subject_id"] == f"{month}:{good.dealer.code}")
+    assert (row["shadow"], row["region"], row["link"]) == ("A 120000.00", region, f"/console/credit?month={month}")
+
+    report = replay(client, admin, "credit_score", candidate)  # default: the last run, this one
+    assert region_rows(report, region) == [{"group": "region", "key": region, "from": "A", "to": "A", "count": 1}]
+    sample = next(x for x in report["samples"] if x["subject"] == good.dealer.code)
+    assert (sample["from"], sample["to"], sample["amount"]) == ("A 90000.00", "A 120000.00", "30000.00")
+    assert "limit" in sample["before"]["reason"] and "limit" in sample["after"]["reason"]
+    assert not region_rows(replay(client, admin, "credit_score", text_of("credit_score")), region)
+
+
+def test_inventory_shadow_is_stored_never_advised_and_its_replay_counts_the_flip(client, make_dealer, make_user,
+                                                                                sessions):
+    admin, hq, region = make_user("admin"), make_user("hq"), unique("iv")
+    dealer = make_dealer(region=region)
+    product = _stocked(client, dealer, sessions, 91)  # 91 days of turnover: a clearance
+    # The candidate asks for a clearance only over 95 days: 91 days only cuts replenishment.
+    candidate = changed("inventory", "clearance: {turnover_over: 90", "clearance: {turnover_over: 95")
+    version = start_shadow(client, admin, "inventory", candidate)
+    try:
+        _run(client, hq, region)
+        wait_until(lambda: _closed(sessions, region), timeout=60)
+    finally:
+        end_shadow(client, admin, "inventory", version)
+    with sessions() as s:
+        advised = sorted(a.action for a in s.scalars(select(InventoryAdvice).where(
+            InventoryAdvice.dealer_id == dealer.dealer.id)))
+    assert advised == ["clearance"]  # the live advice, and only it
+    kept = shadow_kept(sessions, "inventory", f"{DAY}:{dealer.dealer.code}:{product.sku}")
+    assert (kept.live, kept.shadow[str(version)]["value"]) == ("clearance:high", "cut_replenishment:medium")
+    row = next(d for d in board(client, admin, "inventory")["disagreements"]
+               if d["subject_id"] == f"{DAY}:{dealer.dealer.code}:{product.sku}")
+    assert (row["live"], row["shadow"]) == ("clearance:high", "cut_replenishment:medium")
+
+    report = replay(client, admin, "inventory", candidate, since=DAY.isoformat(), until=DAY.isoformat())
+    assert region_rows(report, region) == [
+        {"group": "region", "key": region, "from": "gained", "to": "cut_replenishment", "count": 1},
+        {"group": "region", "key": region, "from": "lost", "to": "clearance", "count": 1}]
+    sample = next(x for x in report["samples"] if x["subject"] == f"{dealer.dealer.code} {product.sku}")
+    assert (sample["from"], sample["to"]) == ("clearance:high", "cut_replenishment:medium")
+    assert not region_rows(replay(client, admin, "inventory", text_of("inventory"), since=DAY.isoformat()), region)
+
+
+def test_service_shadow_targets_are_stored_never_applied_and_their_replay_counts_the_flip(client, make_dealer,
+                                                                                         make_user, sessions):
+    admin, region = make_user("admin"), unique("sv")
+    dealer = make_dealer(region=region, tier="core")
+    candidate = changed("service", "core: {response: 4h, resolution: 24h}", "core: {response: 2h, resolution: 12h}")
+    version = start_shadow(client, admin, "service", candidate)
+    try:
+        r = file_request(client, dealer)
+        assert r.status_code == 201, r.text
+    finally:
+        end_shadow(client, admin, "service", version)
+    req = r.json()
+    clocks = {c["clock"]: c["target_seconds"] for c in req["clocks"]}
+    assert clocks == {"response": 4 * 3600, "resolution": 24 * 3600}  # the live targets run
+    with sessions() as s:
+        number = s.scalar(select(ServiceRequest.number).where(ServiceRequest.id == req["id"]))
+    kept = shadow_kept(sessions, "service", f"{number}:filed")
+    assert kept.live.endswith("4h/24h") and kept.shadow[str(version)]["value"].endswith("2h/12h")
+    row = next(d for d in board(client, admin, "service")["disagreements"] if d["subject_id"] == f"{number}:filed")
+    assert row["link"] == f"/console/service/{req['id']}" and row["region"] == region
+    as_user(client, admin)
+    page = client.get("/console/rules/shadow", params={"ruleset": "service"})
+    assert page.status_code == 200 and f"{number}:filed" in page.text and f"v{version}" in page.text
+
+    report = replay(client, admin, "service", candidate, since=DAY.isoformat())
+    assert region_rows(report, region) == [{"group": "region", "key": region, "from": "4h/24h", "to": "2h/12h",
+                                            "count": 1}]
+    sample = next(x for x in report["samples"] if x["subject"] == f"#{number}")
+    assert sample["before"]["rule"] == sample["after"]["rule"] == "default-core"
+    assert not region_rows(replay(client, admin, "service", text_of("service"), since=DAY.isoformat()), region)

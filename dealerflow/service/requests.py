@@ -239,9 +239,6 @@ def reopen(session: Session, request: ServiceRequest, *, user: User, text: str |
                                attachments=[], created_at=now))
     sla.restart_resolution(session, request, spec, now)
     session.add(ServiceEvent(request_id=request.id, actor=user.username, action="reopened", at=now))
-    record_shadows(session, shadows, subject=f"{request.number}:filed", live=ruleset, t=t,
-                   context={"dealer": dealer.code, "region": dealer.region, "tier": dealer.tier,
-                            "category": category, "request": str(request_id)})
     task = _task_spec(request, spec)
     human_tasks.open_task(session, task, workflow_id=task_workflow_id(task.task_id), now=now)
     session.flush()

@@ -199,3 +199,29 @@ def test_service_shadow_targets_are_stored_never_applied_and_their_replay_counts
     sample = next(x for x in report["samples"] if x["subject"] == f"#{number}")
     assert sample["before"]["rule"] == sample["after"]["rule"] == "default-core"
     assert not region_rows(replay(client, admin, "service", text_of("service"), since=DAY.isoformat()), region)
+
+
+def test_tiering_shadow_is_stored_never_applied(client, make_dealer, make_user, product, sessions):
+    from .settlement_support import delivered
+    from .test_tiering import before, deploy, next_month as next_tiering_month, run_at, start, tier_of, tiering_yaml
+    admin, hq, region = make_user("admin"), make_user("hq"), unique("tg")
+    big, small = make_dealer(region=region), make_dealer(region=region)
+    text = tiering_yaml()
+    deploy(client, admin, text)
+    month, as_of = next_tiering_month(sessions)
+    delivered(sessions, big, product, 100, before(as_of, days=30))
+    delivered(sessions, small, product, 10, before(as_of, days=30))
+    # key from 30: the region's second (score 40) would rise to key; live it stays normal.
+    version = start_shadow(client, admin, "tiering", text.replace("min_score: 60", "min_score: 30"))
+    try:
+        start(client, hq, month)
+        run_at(client, hq, month, "closed")
+    finally:
+        end_shadow(client, admin, "tiering", version)
+    assert tier_of(client, hq, small)["tier"] == "normal"  # the live tier applies
+    kept = shadow_kept(sessions, "tiering", f"{month}:{small.dealer.code}")
+    assert kept.live.startswith("normal [") and kept.shadow[str(version)]["value"].startswith("key [")
+    assert not shadow_kept(sessions, "tiering", f"{month}:{big.dealer.code}").live.startswith("normal")
+    row = next(d for d in board(client, admin, "tiering")["disagreements"]
+               if d["subject_id"] == f"{month}:{small.dealer.code}")
+    assert (row["region"], row["link"]) == (region, f"/console/tiering?month={month}")

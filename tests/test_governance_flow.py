@@ -132,9 +132,10 @@ def test_stale_approval_rejection_and_the_emergency_path(gov, make_user, session
     r = gov.post("/api/v1/rules/emergency-deploy", content=tiering.encode(),
                  params={"filename": "rules/tiering.yaml", "reason": "now"}, headers={**second.headers, **YAML})
     assert r.status_code == 403 and "no emergency path" in r.json()["detail"]
-    diversion = (Path(__file__).parent.parent / "rules" / "diversion.yaml").read_text(encoding="utf-8")
-    r = gov.post("/api/v1/rules/proposals", content=diversion.encode(), params={"filename": "rules/diversion.yaml",
-                 "mode": "shadow"}, headers={**author.headers, **YAML})
+    rebate = (Path(__file__).parent.parent / "rules" / "rebates" / "quarterly_volume.yaml").read_text(encoding="utf-8")
+    r = gov.post("/api/v1/rules/proposals", content=rebate.encode(),
+                 params={"filename": "rules/rebates/quarterly_volume.yaml", "mode": "shadow"},
+                 headers={**author.headers, **YAML})
     assert r.status_code == 422 and "cannot run in shadow" in r.json()["detail"]
     # Bad input: an invalid file, nothing proposed.
     bad = propose(gov, author, CREDIT.replace("dealer.overdue_days > 90", "dealer.overdue_dayz > 90"))

@@ -225,3 +225,25 @@ def test_tiering_shadow_is_stored_never_applied(client, make_dealer, make_user, 
     row = next(d for d in board(client, admin, "tiering")["disagreements"]
                if d["subject_id"] == f"{month}:{small.dealer.code}")
     assert (row["region"], row["link"]) == (region, f"/console/tiering?month={month}")
+
+
+def test_diversion_shadow_is_stored_never_acted_on(client, make_dealer, make_user, product, sessions):
+    from .test_diversion import bind, investigation, load_codes, post_scans, register, scan, with_guide_price
+    region, admin, hq = unique("dv"), make_user("admin"), make_user("hq")
+    dealer = make_dealer(region=region)
+    with_guide_price(sessions, product, "100.00")
+    batch_no = register(client, admin, product.sku, 2)
+    load_codes(sessions, batch_no)
+    codes = bind(client, admin, dealer, batch_no, 1, 2)
+    # The candidate makes a gap of exactly 40% high (the file: over 40%).
+    version = start_shadow(client, admin, "diversion",
+                           changed("diversion", "alert.price_gap > 0.4", "alert.price_gap >= 0.4"))
+    try:
+        case_id = post_scans(client, hq, [scan(codes[0], region, "60.00", "consumer")])["cases_opened"][0]
+        assert investigation(client, hq, case_id)["payload"]["severity"] == "medium"  # the live severity acts
+    finally:
+        end_shadow(client, admin, "diversion", version)
+    kept = shadow_kept(sessions, "diversion", f"{case_id}:opened")
+    assert (kept.live, kept.shadow[str(version)]["value"]) == ("medium -10", "high -20")
+    row = next(d for d in board(client, admin, "diversion")["disagreements"] if d["subject_id"] == f"{case_id}:opened")
+    assert (row["region"], row["link"]) == (region, f"/console/cases/{case_id}")

@@ -247,3 +247,27 @@ def test_diversion_shadow_is_stored_never_acted_on(client, make_dealer, make_use
     assert (kept.live, kept.shadow[str(version)]["value"]) == ("medium -10", "high -20")
     row = next(d for d in board(client, admin, "diversion")["disagreements"] if d["subject_id"] == f"{case_id}:opened")
     assert (row["region"], row["link"]) == (region, f"/console/cases/{case_id}")
+
+
+def test_rebate_shadow_is_stored_never_settled(client, make_dealer, make_user, product, sessions):
+    from .settlement_support import delivered, deploy_program, program_yaml, region as new_region, start, statement_of
+    reg, admin, finance = new_region(), make_user("admin"), make_user("finance")
+    small = make_dealer(region=reg)
+    text = program_yaml(unique("gov"), reg)
+    program = deploy_program(client, admin, text)
+    delivered(sessions, small, product, 20, "2025-05-10")  # 2000.00: 1% = 20.00
+    candidate = text.replace("{from: 1000, rate: 1%}", "{from: 1000, rate: 1.5%}")
+    r = client.post("/api/v1/rules/shadow", content=candidate.encode(),
+                    params={"filename": f"rules/rebates/{program}.yaml"}, headers={**admin.headers, **YAML})
+    assert r.status_code == 201, r.text
+    version = r.json()["version"]
+    try:
+        run_id = start(client, finance, program, "2025-Q2")["run_id"]
+        assert statement_of(client, small, run_id)["rebate"] == "20.00"  # the live program settles
+    finally:
+        end_shadow(client, admin, program, version)
+    kept = shadow_kept(sessions, program, f"{run_id}:{small.dealer.code}:r1")
+    assert (kept.live, kept.shadow[str(version)]["value"]) == ("20.00", "30.00")
+    mine = next(x for x in board(client, admin, program)["shadows"] if x["version"] == version)
+    assert (mine["evaluated"], mine["disagreed"]) == (1, 1)
+    assert mine["moves"] == [{"from": "20.00", "to": "30.00", "count": 1, "amount": "20.00"}]

@@ -271,3 +271,35 @@ def test_rebate_shadow_is_stored_never_settled(client, make_dealer, make_user, p
     mine = next(x for x in board(client, admin, program)["shadows"] if x["version"] == version)
     assert (mine["evaluated"], mine["disagreed"]) == (1, 1)
     assert mine["moves"] == [{"from": "20.00", "to": "30.00", "count": 1, "amount": "20.00"}]
+
+
+def test_the_order_path_reads_allocation_shadows_in_the_same_query_as_the_active_version(client, make_user,
+                                                                                        sessions):
+    from sqlalchemy import event
+
+    from dealerflow.shared import rulebook
+
+    def statements(call) -> int:
+        with sessions() as s:
+            call(s)  # warm the per-process compile cache
+            seen = []
+            conn = s.connection()
+            listener = lambda *a: seen.append(a[2])  # noqa: E731
+            event.listen(conn, "before_cursor_execute", listener)
+            try:
+                result = call(s)
+            finally:
+                event.remove(conn, "before_cursor_execute", listener)
+            return len(seen), result
+
+    n, (active, running) = statements(lambda s: rulebook.with_shadows(s, "allocation"))
+    assert (n, running) == (1, [])  # no shadow: exactly the one lookup `active` makes
+    assert statements(lambda s: rulebook.active(s, "allocation"))[0] == 1
+    admin = make_user("admin")
+    version = start_shadow(client, admin, "allocation",
+                           changed("allocation", "order.short_units >= 500", "order.short_units >= 400"))
+    try:
+        n, (active, running) = statements(lambda s: rulebook.with_shadows(s, "allocation"))
+        assert n == 1 and [r.version for r in running] == [version] and active.version != version
+    finally:
+        end_shadow(client, admin, "allocation", version)

@@ -137,6 +137,17 @@ LABELS: dict[str, str] = {
     "severity": N_("severity"),
     "error": N_("error"),
     "region": N_("region"),
+    "priority_up": N_("supply priority raised"),
+    "priority_down": N_("supply priority lowered"),
+    "limits_before": N_("credit limits before"),
+    "limits_after": N_("credit limits after"),
+    "gained": N_("advice gained"),
+    "lost": N_("advice lost"),
+    "tighter": N_("targets tightened"),
+    "looser": N_("targets loosened"),
+    "action": N_("action"),
+    "rating": N_("rating"),
+    "category": N_("category"),
 }
 
 

@@ -1707,3 +1707,23 @@ class PendingProposalStart(Base):
     __tablename__ = "rule_proposal_starts"
     proposal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rule_proposals.id"), primary_key=True)
     queued_at: Mapped[datetime] = _now()
+
+
+# --- shadow outcomes ---
+
+class ShadowOutcome(Base):
+    """A shadow version's outcome on one live decision of a kind whose decisions are not rows of
+    `decisions` (a credit scorecard, a day's advice for a dealer × sku, a service request's targets),
+    written in the decision's own transaction and never acted on. `live` and each shadow's `value` are
+    the comparable summary of the outcome (a rating and limit, the advice actions, the targets)."""
+    __tablename__ = "shadow_outcomes"
+    ruleset: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(128))  # the decision's key within its kind
+    live_version: Mapped[int] = mapped_column(Integer)
+    live: Mapped[str] = mapped_column(String(200))
+    live_reason: Mapped[str] = mapped_column(Text, default="")
+    shadow: Mapped[dict] = mapped_column(Json)  # version → {value, outcome, rule, reason} or {error}
+    context: Mapped[dict] = mapped_column(Json)  # dealer, region, amount: what the dashboard shows
+    decided_at: Mapped[datetime] = _now()
+    __table_args__ = (UniqueConstraint("ruleset", "subject", name="shadow_outcome_once"),
+                      Index("shadow_outcome_ruleset_time", "ruleset", "decided_at"))

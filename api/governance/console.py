@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
@@ -230,9 +230,10 @@ def report_page(report_id: uuid.UUID, request: Request, session: SessionDep, use
 # --- shadow and timeline ---------------------------------------------------------------------------
 
 @router.get("/shadow")
-def shadow_page(request: Request, session: SessionDep, user: ConsoleUser):
+def shadow_page(request: Request, session: SessionDep, user: ConsoleUser,
+                ruleset: Annotated[str, Query(max_length=64)] = "credit_approval"):
     require(user, "admin")
-    return page(request, "rule_shadow.html", user, board=shadow.dashboard(session, "credit_approval"))
+    return page(request, "rule_shadow.html", user, board=shadow.dashboard(session, ruleset))
 
 
 @router.get("/timeline/{ruleset}")

@@ -92,6 +92,8 @@ class VersionRead(BaseModel):
 
 class ShadowDashboard(BaseModel):
     ruleset: str
+    kind: str | None = None
+    rulesets: list[str] = []
     shadows: list[dict]
     disagreements: list[dict]
 

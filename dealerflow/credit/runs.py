@@ -105,11 +105,22 @@ def score_dealers(session: Session, compiled: CompiledRuleset, spec: CreditScore
     figures = ledger_figures.all_dealers(session, as_of)
     dealers = session.execute(select(*COLUMNS, Dealer.rating, Dealer.credit_limit).order_by(Dealer.id)).all()
     rows, ratings, changes = [], defaultdict(int), defaultdict(int)
+    shadows, shadowed = rulebook.shadows(session, RULESET), []
     progress(0)
     for n, d in enumerate(dealers, 1):
         figs = ledger_figures.shape(figures.get(d.id), on=as_of, credit_limit=d.credit_limit)
         dealer = {**facts_of(d), "dealer.rating": d.rating, "dealer.credit_limit": d.credit_limit}
         a = assess_credit(compiled, spec, dealer, figs)
+        # The exact inputs (Decimals as written, not rounded for show): a replay gives the same card.
+        a.explanation["inputs"] = {"dealer": {k: _exact(v) for k, v in dealer.items()},
+                                   "figures": {k: _exact(v) for k, v in figs.items()}}
+        if shadows:  # evaluated beside the live card, stored, never applied
+            shadowed.append(dict(
+                ruleset=RULESET, subject=f"{month}:{d.code}", live_version=compiled.version,
+                live=card_value(a.rating, a.limit), live_reason=a.explanation["reason"],
+                shadow=rulebook.beside(shadows, lambda s: _shadow_card(s, dealer, figs)),
+                context={"dealer": d.code, "region": d.region, "tier": d.tier, "month": month,
+                         "amount": f"{a.limit - Decimal(d.credit_limit or 0):.2f}"}))
         changed = a.rating != d.rating or a.change != 0
         ratings[a.rating] += 1
         if a.change:
@@ -121,14 +132,32 @@ def score_dealers(session: Session, compiled: CompiledRuleset, spec: CreditScore
                          explanation={**a.explanation, "month": month, "as_of": as_of.isoformat()}, approvers=[]))
         if len(rows) == CHUNK:
             session.execute(insert(CreditScore), rows)
-            rows = []
+            rulebook.store_shadow_outcomes(session, shadowed)
+            rows, shadowed = [], []
         if n % 500 == 0:
             progress(n)
     if rows:
         session.execute(insert(CreditScore), rows)
+    rulebook.store_shadow_outcomes(session, shadowed)
     changed = session.scalar(select(func.count()).where(CreditScore.run_month == month,
                                                         CreditScore.status == "proposed"))
     return {"dealers": len(dealers), "changes": changed, "by_rating": dict(sorted(ratings.items())), **changes}
+
+
+def card_value(rating: str, limit: Decimal) -> str:
+    """A scorecard's outcome as the shadow dashboard compares it: rating and proposed limit."""
+    return f"{rating} {limit:.2f}"
+
+
+def _shadow_card(shadow: CompiledRuleset, dealer: dict, figures: dict) -> dict:
+    a = assess_credit(shadow, shadow.rule_file.spec, dealer, figures)
+    return {"value": card_value(a.rating, a.limit), "outcome": {"rating": a.rating, "limit": f"{a.limit:.2f}"},
+            "rule": a.explanation.get("override") and a.explanation["override"]["name"] or a.rating,
+            "reason": a.explanation["reason"]}
+
+
+def _exact(value):
+    return str(value) if isinstance(value, Decimal) else value
 
 
 def _json(value):

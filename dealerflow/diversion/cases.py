@@ -220,6 +220,37 @@ def assess_case(session: Session, case: DiversionCase, ruleset: CompiledRuleset,
     return decided, explanation
 
 
+def case_value(severity: str | None, penalty: int) -> str:
+    """A case's assessment as the shadow dashboard compares it: severity and penalty."""
+    return f"{severity or 'none'} -{penalty}"
+
+
+def record_shadows(session: Session, case: DiversionCase, ruleset: CompiledRuleset, explanation: dict,
+                   stage: str) -> None:
+    """Each running shadow version's assessment of the case, from the per-trigger facts the live one
+    read (as replay reads them), stored beside it and never acted on."""
+    shadows = rulebook.shadows(session, RULESET)
+    if not shadows:
+        return
+
+    def evaluate(shadow: CompiledRuleset) -> dict:
+        declared = shadow.rule_file.facts
+        per = [assess(shadow, shadow.rule_file.spec, {k: v for k, v in t["facts"].items() if k in declared})
+               for t in explanation["triggers"]]
+        d = most_severe(per)
+        severity, penalty = (d.severity, d.penalty) if d else (None, 0)
+        return {"value": case_value(severity, penalty), "outcome": {"severity": severity, "penalty": penalty},
+                "rule": ", ".join(m for a in per for m in a.matched), "reason": "; ".join(a.reason for a in per)}
+
+    triggers = explanation["triggers"]
+    rulebook.store_shadow_outcomes(session, [dict(
+        ruleset=RULESET, subject=f"{case.id}:{stage}", live_version=ruleset.version,
+        live=case_value(explanation["severity"], explanation["penalty"]),
+        live_reason="; ".join(t["reason"] for t in triggers), shadow=rulebook.beside(shadows, evaluate),
+        context={"dealer": (triggers[0]["facts"].get("dealer.code") if triggers else None) or None,
+                 "region": case.region, "case": case.id})])
+
+
 def _decimal(value) -> Decimal:
     """Exact as the database computed it: rounding here could put a figure on the other side of the
     threshold the database applied."""
@@ -239,6 +270,7 @@ def open_investigation(session: Session, inp: InvestigationInput) -> Investigati
     ruleset, spec = active
     decided, explanation = assess_case(session, case, ruleset, spec)
     case.assessment = explanation
+    record_shadows(session, case, ruleset, explanation, "opened")
     if decided is None:
         return _dismiss_by_rules(case, inp.now, "; ".join(t["reason"] for t in explanation["triggers"]))
     case.severity = decided.severity
@@ -289,6 +321,7 @@ def resolve(session: Session, inp: CaseOutcomeInput) -> CaseResult:
     if active is not None:
         decided, explanation = assess_case(session, case, *active)
         case.assessment = explanation
+        record_shadows(session, case, active[0], explanation, "confirmed")
     severity = decided.severity if decided else case.severity
     points = decided.penalty if decided else (active[1].penalties.get(severity, 0) if active and severity else 0)
     case.status, case.severity, case.points = "confirmed", severity, points

@@ -118,8 +118,16 @@ def advise_run(session: Session, inp: InventoryStepInput, *, progress=lambda *a:
     params = {"day": run.day, "region": region, "floor": floor if floor is not None else 999999,
               "cover_under": spec.cover_under, "rising": spec.rising_months or 99}
     written, batch = 0, []
+    shadows, shadowed = rulebook.shadows(session, RULESET), []
     for n, row in enumerate(session.execute(_CANDIDATES, params).yield_per(2000)):
-        advised = advise(compiled, spec, facts_for(row))
+        facts = facts_for(row)
+        advised = advise(compiled, spec, facts)
+        if shadows:  # evaluated beside the live advice, stored, never advised
+            shadowed.append(dict(
+                ruleset=RULESET, subject=f"{run.day}:{row.code}:{row.sku}", live_version=compiled.version,
+                live=advice_value(advised), live_reason="; ".join(a.reason for a in advised.advice),
+                shadow=rulebook.beside(shadows, lambda s: _shadow_advice(s, facts)),
+                context={"dealer": row.code, "region": row.region, "sku": row.sku, "day": run.day.isoformat()}))
         for a in advised.advice:
             batch.append(dict(
                 day=run.day, dealer_id=row.dealer_id, product_id=row.product_id, action=a.action,
@@ -131,9 +139,13 @@ def advise_run(session: Session, inp: InventoryStepInput, *, progress=lambda *a:
         if len(batch) >= 1000:
             written += _store(session, batch)
             batch = []
+        if len(shadowed) >= 1000:
+            rulebook.store_shadow_outcomes(session, shadowed)
+            shadowed = []
         if n % 1000 == 0:
             progress(n)
     written += _store(session, batch)
+    rulebook.store_shadow_outcomes(session, shadowed)
     drafts = replenishment.automatic_drafts(session, day=run.day, region=region) if spec.auto_replenish else 0
     red, specs = _tasks(session, spec, run, region, inp.now)
     _notify(session, spec, run, region)
@@ -141,6 +153,19 @@ def advise_run(session: Session, inp: InventoryStepInput, *, progress=lambda *a:
     run.totals = {**(run.totals or {}), "advice": _count(session, run.day, region), "red": red,
                   "automatic_drafts": drafts}
     return AdviceResult(written, red, drafts, specs)
+
+
+def advice_value(advised) -> str:
+    """A dealer × sku's advice as replay and the shadow dashboard compare it: its actions, each with
+    its severity and any reorder quantity ("none" for no advice)."""
+    return ", ".join(f"{a.action}:{a.severity}" + (f" {a.quantity}" if a.quantity is not None else "")
+                     for a in sorted(advised.advice, key=lambda a: a.action)) or "none"
+
+
+def _shadow_advice(shadow: CompiledRuleset, facts: dict) -> dict:
+    advised = advise(shadow, shadow.rule_file.spec, facts)
+    return {"value": advice_value(advised), "outcome": {"advice": [a.action for a in advised.advice]},
+            "rule": ", ".join(advised.matched), "reason": "; ".join(a.reason for a in advised.advice)}
 
 
 def _store(session: Session, rows: list[dict]) -> int:

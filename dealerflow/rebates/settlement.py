@@ -222,6 +222,7 @@ def statement_rows(session: Session, run: SettlementRun, ruleset: CompiledRulese
                                           .group_by(PointsEntry.dealer_id), PointsEntry.dealer_id, dealer_ids)).all())
     paid = _paid_before(session, run, dealer_ids)
     rows = []
+    shadows, shadowed = rulebook.shadows(session, ruleset.name), []
     progress(0)
     for n, dealer in enumerate(session.execute(scoped(select_facts(), Dealer.id, dealer_ids)), 1):
         if n % 1000 == 0:
@@ -229,11 +230,20 @@ def statement_rows(session: Session, run: SettlementRun, ruleset: CompiledRulese
         current, prior = measure.get(dealer.id, (in_unit(spec, 0), in_unit(spec, 0)))
         joined = dealer.cooperation_since
         as_of = (facts or {}).get(dealer.id) or dealer_facts(dealer, on=run.span_to)
-        accrual = accrue(ruleset, spec, Figures(
+        figures = Figures(
             dealer=as_of,
             measure=current, prior_measure=prior,
             anniversary=periods.anniversary_in(joined, run.measure_from, run.span_to),
-            points=int(points.get(dealer.id) or 0), paid_before=paid.get(dealer.id, ZERO)))
+            points=int(points.get(dealer.id) or 0), paid_before=paid.get(dealer.id, ZERO))
+        accrual = accrue(ruleset, spec, figures)
+        if shadows:  # evaluated beside the statement, stored, never settled
+            outcomes = rulebook.beside(shadows, lambda s: _shadow_accrual(s, figures))
+            if accrual.eligible or any(o.get("value") != NOT_ELIGIBLE for o in outcomes.values()):
+                shadowed.append(dict(
+                    ruleset=ruleset.name, subject=f"{run.id}:{dealer.code}:r{revision}", live_version=ruleset.version,
+                    live=accrual_value(accrual), live_reason=accrual.explanation.get("reason", ""), shadow=outcomes,
+                    context={"dealer": dealer.code, "region": dealer.region, "run": run.id,
+                             "amount": f"{accrual.rebate:.2f}" if accrual.eligible else "0.00"}))
         if not accrual.eligible:
             continue
         sums = ledger.get(dealer.id, {})
@@ -247,7 +257,23 @@ def statement_rows(session: Session, run: SettlementRun, ruleset: CompiledRulese
         row["closing"] = (row["opening"] + row["deliveries"] - row["returns"] - row["payments"]
                           - row["rebates_posted"] - row["rebate"] - row["points_amount"])
         rows.append(row)
+    rulebook.store_shadow_outcomes(session, shadowed)
     return rows
+
+
+NOT_ELIGIBLE = "not eligible"
+
+
+def accrual_value(accrual) -> str:
+    """A dealer's accrual as the shadow dashboard compares it: its rebate, or not eligible."""
+    return f"{accrual.rebate:.2f}" if accrual.eligible else NOT_ELIGIBLE
+
+
+def _shadow_accrual(shadow: CompiledRuleset, figures: Figures) -> dict:
+    a = accrue(shadow, shadow.rule_file.spec, figures)
+    return {"value": accrual_value(a), "outcome": {"eligible": a.eligible, "rebate": f"{a.rebate:.2f}",
+                                                   "bracket": a.bracket},
+            "rule": f"bracket {a.bracket}", "reason": a.explanation.get("reason", "")}
 
 
 def ledger_sums(session: Session, start: date, end: date, dealer_ids: list[int] | None = None) -> dict[int, dict]:

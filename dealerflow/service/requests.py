@@ -21,6 +21,7 @@ from dealerflow.shared.notifications import notify
 from policies_dsl.kinds.service import ServiceSpec, terms
 
 from . import sla
+from .rules import record_shadows, with_shadows
 from .rules import ruleset as service_rules
 
 MAX_SUBJECT = 200
@@ -67,7 +68,7 @@ def file_request(session: Session, *, dealer: Dealer, actor: str, category: str,
                  text: str | None, attachments: list[dict], now: datetime) -> tuple[ServiceRequest, TaskSpec]:
     """Checks everything before writing: an unknown category, an empty subject or text is an Invalid
     naming the field. Writes the request, its first message, its clocks and its human task."""
-    ruleset, spec = service_rules(session)
+    ruleset, spec, shadows = with_shadows(session)
     if spec.category(category or "") is None:
         raise Invalid(f"unknown category {category!r}: one of {', '.join(spec.categories)}", field="category")
     subject = _text(subject, "subject", MAX_SUBJECT)
@@ -86,9 +87,12 @@ def file_request(session: Session, *, dealer: Dealer, actor: str, category: str,
                                attachments=attachments, created_at=now))
     sla.start(session, request, spec, t.target, now)
     session.add(ServiceEvent(request_id=request_id, actor=actor, action="filed", at=now, detail={
-        "category": category, "tier": dealer.tier, "rule": t.rule, "ruleset": ruleset.name,
+        "category": category, "tier": dealer.tier, "rule": t.rule, "reason": t.reason, "ruleset": ruleset.name,
         "version": ruleset.version, "targets": {"response": t.target.response, "resolution": t.target.resolution},
         "assignee": {"role": role, "user_id": user_id}}))
+    record_shadows(session, shadows, subject=f"{request.number}:filed", live=ruleset, t=t,
+                   context={"dealer": dealer.code, "region": dealer.region, "tier": dealer.tier,
+                            "category": category, "request": str(request_id)})
     task = _task_spec(request, spec)
     human_tasks.open_task(session, task, workflow_id=task_workflow_id(task.task_id), now=now)
     sla._sync_task(session, request)

@@ -22,7 +22,7 @@ from dealerflow.models import Dealer, HumanTask, ServiceClock, ServiceEvent, Ser
 from policies_dsl import CompiledRuleset
 from policies_dsl.kinds.service import ServiceSpec, Target, terms
 
-from .rules import ruleset as service_rules
+from .rules import record_shadows, with_shadows
 
 
 def _target_of(clock: ServiceClock, target: Target) -> int:
@@ -99,11 +99,16 @@ def restart_resolution(session: Session, request: ServiceRequest, spec: ServiceS
 
 
 def retarget(session: Session, request: ServiceRequest, ruleset: CompiledRuleset, spec: ServiceSpec, tier: str,
-             now: datetime, *, actor: str = "system") -> bool:
-    """The dealer's tier changed: the new tier's targets apply from now, with the working time used."""
+             now: datetime, *, actor: str = "system", shadows: list = ()) -> bool:
+    """The dealer's tier changed: the new tier's targets apply from now, with the working time used
+    (any shadow version's targets for the new tier are stored beside them, never applied)."""
     if request.tier == tier:
         return False
-    target = terms(ruleset, spec, category=request.category, tier=tier).target
+    t = terms(ruleset, spec, category=request.category, tier=tier)
+    target = t.target
+    record_shadows(session, list(shadows), subject=f"{request.number}:retargeted:{now.isoformat()}", live=ruleset,
+                   t=t, context={"region": request.region, "tier": tier, "from_tier": request.tier,
+                                 "category": request.category, "request": str(request.id)})
     before = {}
     for c in clocks_of(session, request.id).values():
         before[c.clock] = c.target_s
@@ -133,8 +138,8 @@ def retarget_changed_tiers(session: Session, now: datetime, *, dealer_ids: list[
     rows = session.execute(q).all()
     if not rows:
         return 0
-    ruleset, spec = service_rules(session)
-    return sum(retarget(session, r, ruleset, spec, tier, now) for r, tier in rows)
+    ruleset, spec, shadows = with_shadows(session)
+    return sum(retarget(session, r, ruleset, spec, tier, now, shadows=shadows) for r, tier in rows)
 
 
 def _sync_task(session: Session, request: ServiceRequest) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from policies_dsl import CompiledRuleset, FactError, RuleFile, compiled_for, load_rule_file
 
-from dealerflow.models import RuleVersion
+from dealerflow.models import RuleVersion, ShadowOutcome
 
 
 class UnknownRuleset(NotFound):
@@ -157,7 +157,11 @@ def compiled(session: Session, name: str, version: int | None = None, *, at: dat
     if row is None:
         raise UnknownRuleset(f"ruleset {name!r}" + (f" version {version}" if version is not None else "")
                              + " has not been deployed (run `dealerflow rules deploy`)")
+    return _compiled_row(session, name, row)
 
+
+def _compiled_row(session: Session, name: str, row) -> CompiledRuleset:
+    """A row of (version, sha256, filename) compiled, once per process."""
     def load() -> RuleFile:  # only when this process has not compiled this version yet
         source = session.scalar(select(RuleVersion.source).where(
             RuleVersion.ruleset == name, RuleVersion.version == row.version))
@@ -207,6 +211,35 @@ def shadows(session: Session, name: str) -> list[CompiledRuleset]:
     return [compiled(session, name, v) for v in rows]
 
 
+def with_shadows(session: Session, name: str, at: datetime | None = None) -> tuple[CompiledRuleset, list[CompiledRuleset]]:
+    """The version in force at `at` and the running shadows, in one indexed lookup: a decision that
+    evaluates shadows pays no query more than one that does not (UnknownRuleset: none in force)."""
+    rows = session.execute(
+        select(RuleVersion.version, RuleVersion.sha256, RuleVersion.filename, RuleVersion.mode).where(
+            RuleVersion.ruleset == name,
+            or_(in_effect(at), and_(RuleVersion.mode == "shadow", RuleVersion.shadow_ended_at.is_(None))))
+        .order_by(RuleVersion.version.desc())).all()
+    live = next((r for r in rows if r.mode == "active"), None)
+    if live is None:
+        raise UnknownRuleset(f"ruleset {name!r} has not been deployed (run `dealerflow rules deploy`)")
+    return (_compiled_row(session, name, live),
+            [_compiled_row(session, name, r) for r in reversed(rows) if r.mode == "shadow"])
+
+
+def beside(running: list[CompiledRuleset], evaluate) -> dict | None:
+    """Each shadow's outcome by `evaluate(shadow)` (a dict), keyed by version; None without shadows. A
+    shadow that cannot decide records why instead of failing the live decision."""
+    if not running:
+        return None
+    out = {}
+    for shadow in running:
+        try:
+            out[str(shadow.version)] = evaluate(shadow)
+        except (FactError, KeyError, TypeError, ValueError) as e:
+            out[str(shadow.version)] = {"error": str(e) or type(e).__name__}
+    return out
+
+
 def shadow_outcomes(session: Session, name: str, facts: dict) -> dict | None:
     """Each running shadow version's decision on `facts` (version → outcome, rule, reason), to be
     stored with the live decision and never acted on; None when the ruleset has no shadow. A shadow
@@ -223,6 +256,13 @@ def shadow_outcomes(session: Session, name: str, facts: dict) -> dict | None:
         except FactError as e:
             out[str(shadow.version)] = {"error": str(e)}
     return out
+
+
+def store_shadow_outcomes(session: Session, rows: list[dict]) -> None:
+    """Shadow outcomes of decisions kept outside `decisions` (models.ShadowOutcome), written with the
+    decisions themselves; a decision taken again (a retried step) keeps its first record."""
+    if rows:
+        session.execute(insert(ShadowOutcome).on_conflict_do_nothing(constraint="shadow_outcome_once"), rows)
 
 
 def end_shadow(session: Session, name: str, version: int, *, at: datetime | None = None) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Iterable, Sequence
 
 from sqlalchemy import delete, func, select, text, update
@@ -66,6 +67,7 @@ class Allocation:
     short_units: int
     units: int
     task: dict | None = None
+    shadow: dict | None = None  # shadow versions' outcomes (rulebook.beside): stored, never acted on
 
 
 @dataclass(frozen=True)
@@ -110,18 +112,30 @@ def decide(session: Session, plan: Plan, *, dealer_id: int, amount) -> Allocatio
     if short == 0:
         return None
     units = plan.units
-    try:
-        ruleset = rulebook.active(session, ALLOCATION_RULESET)
+    try:  # the shadows come with the active version: no query more when one runs
+        ruleset, shadows = rulebook.with_shadows(session, ALLOCATION_RULESET)
     except rulebook.UnknownRuleset:
         return Allocation(NO_RULES["allocate"], NO_RULES["priority"], dict(NO_RULES), None, short, units)
     row = session.execute(select_facts().where(Dealer.id == dealer_id)).one()
     facts = {**facts_of(row), "order.amount": amount, "order.units": units, "order.short_units": short,
              "order.fill_percent": (units - short) * 100 // units}
     decision = ruleset.decide(with_defaults(ruleset, facts))
-    explanation = decision.to_dict()
+    # Every fact the platform supplies is kept, not only those this file reads: a replay of a
+    # candidate that reads others is exact too.
+    explanation = {**decision.to_dict(), "inputs": inputs_of(facts)}
     outcome = decision.outcome
     return Allocation(outcome["allocate"], int(outcome["priority"]), dict(outcome), explanation, short, units,
-                      outcome.get("task"))
+                      outcome.get("task"), rulebook.beside(shadows, lambda s: _shadow_decision(s, facts)))
+
+
+def inputs_of(facts: dict) -> dict:
+    """The facts, JSON-safe (money as its text to the cent)."""
+    return {k: f"{v:.2f}" if isinstance(v, Decimal) else v for k, v in facts.items()}
+
+
+def _shadow_decision(shadow, facts: dict) -> dict:
+    d = shadow.decide(with_defaults(shadow, facts))
+    return {"outcome": d.outcome, "rule": d.rule, "reason": d.reason}
 
 
 def record(session: Session, allotted: Allocation, *, order_id: uuid.UUID, applied: str) -> dict | None:
@@ -130,9 +144,13 @@ def record(session: Session, allotted: Allocation, *, order_id: uuid.UUID, appli
     Returns the row as stored (None without an allocation rule file)."""
     if allotted.explanation is None:
         return None
+    facts = allotted.explanation.get("inputs") or allotted.explanation.get("facts") or {}
     row = dict(subject_type=SUBJECT, subject_id=str(order_id), ruleset=allotted.explanation["ruleset"],
                version=allotted.explanation["version"], rule=allotted.explanation["rule"], outcome=allotted.outcome,
-               explanation={**allotted.explanation, "applied": applied, "short_units": allotted.short_units})
+               explanation={**allotted.explanation, "applied": applied, "short_units": allotted.short_units},
+               context={"region": facts.get("dealer.region"), "tier": facts.get("dealer.tier"),
+                        "dealer": facts.get("dealer.code"), "amount": facts.get("order.amount")},
+               shadow=allotted.shadow)
     row["decided_at"] = session.scalar(insert(Decision).values(row).returning(Decision.decided_at))
     return row
 

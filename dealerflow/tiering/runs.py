@@ -214,6 +214,17 @@ def figures(session: Session, as_of: date, dealers: list) -> dict[int, dict]:
     return out
 
 
+def card_value(tier: str, tags) -> str:
+    """A scorecard's outcome as the shadow dashboard compares it: the tier and its tags."""
+    return f"{tier} [{', '.join(sorted(tags))}]"
+
+
+def _shadow_card(shadow: CompiledRuleset, dealer: dict, figures: dict) -> dict:
+    a = assess_tier(shadow, shadow.rule_file.spec, dealer, figures)
+    return {"value": card_value(a.tier, a.tags), "outcome": {"tier": a.tier, "tags": sorted(a.tags)},
+            "rule": a.override or a.tier, "reason": a.explanation.get("reason", "")}
+
+
 def _inputs(dealer: dict, figures: dict) -> dict:
     """What a replay of this scorecard needs, exact: the dealer facts and figures it was scored on."""
     return {"dealer": dealer, "figures": {k: str(v) if isinstance(v, Decimal) else v for k, v in figures.items()}}
@@ -254,9 +265,16 @@ def score_run(session: Session, inp: TieringStepInput, *,
     dealers = session.execute(select_facts()).all()
     figs = figures(session, as_of, dealers)
     rows, moves, proposed = [], defaultdict(int), defaultdict(int)
+    shadows, shadowed = rulebook.shadows(session, RULESET), []
     progress(0)
     for n, d in enumerate(dealers, 1):
         a = assess_tier(compiled, spec, facts_of(d), figs[d.id])
+        if shadows:  # evaluated beside the live card, stored, never applied
+            shadowed.append(dict(
+                ruleset=RULESET, subject=f"{run.month}:{d.code}", live_version=compiled.version,
+                live=card_value(a.tier, a.tags), live_reason=a.explanation.get("reason", ""),
+                shadow=rulebook.beside(shadows, lambda s: _shadow_card(s, facts_of(d), figs[d.id])),
+                context={"dealer": d.code, "region": d.region, "tier": d.tier, "month": run.month}))
         changed = a.tier != d.tier or set(a.tags) != set(d.tags or ())
         if a.tier != d.tier:
             moves["upgrades" if spec.rank(a.tier) < spec.rank(d.tier) else "downgrades"] += 1
@@ -269,11 +287,13 @@ def score_run(session: Session, inp: TieringStepInput, *,
                                       "inputs": _inputs(facts_of(d), figs[d.id])}))
         if len(rows) == CHUNK:
             session.execute(insert(TierScore), rows)
-            rows = []
+            rulebook.store_shadow_outcomes(session, shadowed)
+            rows, shadowed = [], []
         if n % 500 == 0:
             progress(n)
     if rows:
         session.execute(insert(TierScore), rows)
+    rulebook.store_shadow_outcomes(session, shadowed)
     changes = session.scalar(select(func.count()).where(TierScore.run_month == run.month,
                                                         TierScore.status == "proposed"))
     run.scored_at, run.stage = inp.now, "applying"

@@ -128,7 +128,8 @@ _OFFERS = text("""
         returning -amount as amount
     ), told as (
         insert into notifications (recipient_dealer_id, kind, title, body, link, dedup_key, created_at)
-        select dealer_id, 'care', explanation->>'reason', '', '/console/care', 'care-offer:' || id, now()
+        select dealer_id, 'care', explanation->>'reason', '',
+               case kind when 'credit' then '/console/account' else '/console/statements' end, 'care-offer:' || id, now()
         from given where applies
         on conflict (dedup_key) do nothing
     )

@@ -33,7 +33,8 @@ class ServiceActivities:
         day = date.fromisoformat(inp.day) if inp.day else business_date(datetime.now(timezone.utc))
         with self.sessions.begin() as session:
             done = care.run_day(session, day)
-        return CareDayResult(day.isoformat(), done.greeted, done.points, done.told_eve, done.contact_tasks)
+        return CareDayResult(day.isoformat(), done.greeted, done.points, done.told_eve, done.contact_tasks,
+                             done.offers, f"{done.credited:.2f}")
 
     @activity.defn
     def settle_redemption(self, inp: RedemptionSettleInput) -> str:

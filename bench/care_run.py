@@ -5,7 +5,8 @@ tells their managers of tomorrow's, and the contact cadence opens tasks.
 
 Printed, all measured in this run: the first day (which opens every dealer's first contact task) and a
 month of days after it, each through CareDailyWorkflow on the worker — per day and in total; the same
-day run again (nothing given twice); the worker's peak memory.
+day run again (nothing given twice); the offers beyond points (credits booked on the account, rebate
+extras); the worker's peak memory.
 
     .venv/bin/python bench/care_run.py [--dealers 10000] [--days 30] [--scale 0.1]
 """
@@ -84,13 +85,15 @@ def main() -> None:
         again = asyncio.run(run_days(bench.settings, first + timedelta(days=1), 1))
         rss.stopped.set()
         (t0, r0), rest = days[0], days[1:]
-        print(f"first day {r0.day} over {n} dealers: {t0:.2f} s — {r0.greeted} greeted ({r0.points} points),"
+        print(f"first day {r0.day} over {n} dealers: {t0:.2f} s — {r0.greeted} greeted ({r0.points} points,"
+              f" {r0.offers} credits and rebate extras, ¥{r0.credited} credited),"
               f" {r0.told_eve} managers told of tomorrow, {r0.contact_tasks} contact tasks opened")
         if rest:
             times = [t for t, _ in rest]
             print(f"next {len(rest)} days: {sum(times):.2f} s in total, median {statistics.median(times):.2f} s,"
                   f" max {max(times):.2f} s a day; {sum(r.greeted for _, r in rest)} greeted,"
-                  f" {sum(r.contact_tasks for _, r in rest)} contact tasks")
+                  f" {sum(r.contact_tasks for _, r in rest)} contact tasks, {sum(r.offers for _, r in rest)} credits and"
+                  f" rebate extras")
         t, r = again[0]
         print(f"a day run again: {t:.2f} s, {r.greeted} greeted (nothing twice)")
         print(f"total for {args.days} days: {sum(t for t, _ in days):.2f} s")

@@ -24,6 +24,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import func, select, text
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -107,13 +109,28 @@ async def start_workflows(settings, filed: list[tuple], reopen_within: int) -> f
     client = await connect(settings)
     gate = asyncio.Semaphore(32)
 
+    retried = 0
+
     async def one(rid, wid, task):
+        nonlocal retried
         async with gate:
             handle = await client.start_workflow(ServiceRequestWorkflow.run, ServiceRequestInput(rid, task, reopen_within),
                                                  id=wid, task_queue=settings.task_queue)
-            await handle.execute_update(ServiceRequestWorkflow.asking, task.task_id)
+            for attempt in range(10):
+                try:
+                    await handle.execute_update(ServiceRequestWorkflow.asking, task.task_id)
+                    return
+                except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
+                    # A workflow task that timed out on a loaded machine is retried by the server; an
+                    # update sent meanwhile is refused (WorkflowNotReady): ask again, as the API's caller would.
+                    if attempt == 9:
+                        raise
+                    retried += 1
+                    await asyncio.sleep(1 + attempt)
     started = time.perf_counter()
     await asyncio.gather(*(one(*f) for f in filed))
+    if retried:
+        log(f"{retried} updates asked again after a workflow task was not ready")
     return time.perf_counter() - started
 
 

@@ -1693,6 +1693,7 @@ class RuleProposalComment(Base):
     """A comment on a rule proposal by an admin (or HQ, on a policy file) or its proposer, shown on the
     proposal's page in the order written; each is on the audit trail too."""
     __tablename__ = "rule_proposal_comments"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     proposal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rule_proposals.id"))
     author: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
@@ -1717,6 +1718,7 @@ class ShadowOutcome(Base):
     written in the decision's own transaction and never acted on. `live` and each shadow's `value` are
     the comparable summary of the outcome (a rating and limit, the advice actions, the targets)."""
     __tablename__ = "shadow_outcomes"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     ruleset: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(128))  # the decision's key within its kind
     live_version: Mapped[int] = mapped_column(Integer)
@@ -1727,3 +1729,37 @@ class ShadowOutcome(Base):
     decided_at: Mapped[datetime] = _now()
     __table_args__ = (UniqueConstraint("ruleset", "subject", name="shadow_outcome_once"),
                       Index("shadow_outcome_ruleset_time", "ruleset", "decided_at"))
+
+
+# --- care offers and cash redemptions ---------------------------------------------------------------
+
+class CareOfferGiven(Base):
+    """An offer of a care greeting beyond points: a coupon-like credit (booked on the dealer's account,
+    source `care_offer`, unique per row) or a rebate program's anniversary extra (granted when the
+    program pays one for these years; otherwise kept with the reason it does not apply)."""
+    __tablename__ = "care_offers"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("care_events.id"))
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # credit | rebate_extra
+    program: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    amount: Mapped[Decimal | None] = mapped_column(Money)  # credits
+    rate: Mapped[Decimal | None] = mapped_column(Numeric(7, 6))  # rebate extras: the share of the measure
+    applies: Mapped[bool] = mapped_column(Boolean, default=True)
+    explanation: Mapped[dict] = mapped_column(Json)
+    created_at: Mapped[datetime] = _now()
+    __table_args__ = (
+        UniqueConstraint("event_id", "kind", "program", name="care_offer_once"),
+        CheckConstraint("kind in ('credit', 'rebate_extra')", name="care_offer_kind"),
+    )
+
+
+class RedemptionCash(Base):
+    """A cash item's money: points converted at the rebate program's per-point value when redeemed,
+    booked on the dealer's account (source `redemption_cash`) once, when HQ fulfils it."""
+    __tablename__ = "redemption_cash"
+    redemption_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("redemptions.id"), primary_key=True)
+    program: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    per_point: Mapped[Decimal] = mapped_column(Money)
+    amount: Mapped[Decimal] = mapped_column(Money)

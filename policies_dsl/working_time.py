@@ -4,11 +4,13 @@ the eve of the National Day week runs one hour that day, then from the first wor
 a make-up Saturday included.
 
 Years the package has no data for yet fall back to Monday to Friday (no holidays): the package is
-updated each year after the State Council publishes the next year's arrangement."""
+updated each year after the State Council publishes the next year's arrangement. The fallback is
+not silent: it is logged once per year and process (`calendar_gaps` names the years for a page)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+import logging
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -18,12 +20,41 @@ CHINA = ZoneInfo("Asia/Shanghai")
 MAX_DAYS = 3 * 366  # a target never runs further than this; a bound, not a business rule
 
 
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=64)
+def year_known(year: int) -> bool:
+    """Whether chinese_calendar has the holidays and make-up working days of `year`."""
+    try:
+        chinese_calendar.is_workday(date(year, 1, 1))
+        return True
+    except NotImplementedError:
+        return False
+
+
+def gap_note(year: int) -> str:
+    return f"holidays for {year} not known: Monday to Friday assumed"
+
+
+@lru_cache(maxsize=64)
+def _warn(year: int) -> None:
+    """Once per year and process: the cache is the memory of having warned."""
+    log.warning("chinese_calendar %s has no %s: %s (update the package once the State Council publishes it)",
+                getattr(chinese_calendar, "__version__", "?"), year, gap_note(year))
+
+
+def calendar_gaps(first: date, last: date) -> list[int]:
+    """The years from `first` to `last` the package does not know (their days are Monday to Friday)."""
+    return [y for y in range(first.year, last.year + 1) if not year_known(y)]
+
+
 @lru_cache(maxsize=4096)
 def is_working_day(day: date) -> bool:
-    try:
-        return chinese_calendar.is_workday(day)
-    except NotImplementedError:  # a year the package does not know yet
+    if not year_known(day.year):  # a year the package does not know yet
+        _warn(day.year)
         return day.weekday() < 5
+    return chinese_calendar.is_workday(day)
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,7 @@ ROUTES = {
     "GET /api/v1/dealers/{code}/tier": gate(*EVERYONE, scoped="detail"),
     "GET /api/v1/service/categories": gate(*EVERYONE),
     "GET /api/v1/service/reports/sla": gate(*STAFF, scoped="list"),
+    "GET /api/v1/service/reports/sla/export": gate(*STAFF, scoped="list"),
     "POST /api/v1/care/contacts": gate("account_manager", "region_manager", "hq", "admin", send=False,
                                        json={"dealer": "NO-SUCH-CODE", "channel": "phone", "note": "called"}),
     "GET /api/v1/care/contacts/due": gate(*STAFF, scoped="list"),

@@ -59,6 +59,7 @@ class CatalogueItemRead(BaseModel):
     code: str
     title: str
     points: int
+    cash: str | None = None  # a cash rebate: the rebate program whose per-point value converts the points
 
 
 class RedemptionCreate(Strict):

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from dealerflow.core.errors import Forbidden, Invalid, NotFound, TooLarge, Unsupported
 from dealerflow.models import Dealer, HumanTask
 from dealerflow.models import ServiceRequest
 from dealerflow.service import reports as service_reports, requests as service
+from dealerflow.shared import exports
 from dealerflow.shared.accounts import day_start
 from dealerflow.service.rules import ruleset as service_rules
 from dealerflow.shared.evidence import ALLOWED, EvidenceStore, EvidenceTooLarge, EvidenceTypeNotAllowed, download_name
@@ -311,6 +312,9 @@ def attachment(request_id: str, message_id: Annotated[int, Path(ge=1, le=BIGINT)
         "X-Content-Type-Options": "nosniff"})
 
 
+CHINA_TZ = timezone(timedelta(hours=8))
+
+
 def sla_report(session, user, since: date | None, until: date | None) -> dict:
     """The SLA report over requests filed from `since` to `until` (Beijing days, both included; default
     the last 30 days), scoped to the caller's dealers."""
@@ -328,3 +332,22 @@ def get_sla_report(session: SessionDep, user: CurrentUser, since: date | None = 
     """Targets met and breached by tier, region, category and person; satisfaction; open backlog by age.
     A region manager or account manager sees its own dealers' requests."""
     return sla_report(session, user, since, until)
+
+
+@router.get("/api/v1/service/reports/sla/export", dependencies=[require_role(*STAFF)], response_class=Response,
+            responses={200: {"description": "the SLA report as one table",
+                             "content": {exports.MEDIA_TYPE: {"schema": {"type": "string"}},
+                                         exports.XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}}}}})
+def export_sla_report(session: SessionDep, user: CurrentUser, since: date | None = None, until: date | None = None,
+                      format: Annotated[Literal["csv", "xlsx"],
+                                        Query(description="csv (UTF-8 with BOM) or xlsx")] = "csv"):
+    """The SLA report as a download: a section per tier, region, category and person, the totals, the
+    backlog by age, and any year whose holidays were not known."""
+    data = sla_report(session, user, since, until)
+    rows = service_reports.export_rows(data)
+    if format == "csv":
+        body, media = exports.table_csv(service_reports.COLUMNS, rows), exports.MEDIA_TYPE
+    else:
+        body, media = exports.table_xlsx(service_reports.COLUMNS, rows, title="SLA"), exports.XLSX_TYPE
+    name = f"sla-{data['since'].astimezone(CHINA_TZ).date()}-{(data['until'] - timedelta(days=1)).astimezone(CHINA_TZ).date()}"
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}.{format}"'})

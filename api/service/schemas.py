@@ -130,3 +130,5 @@ class SlaReport(Out):
     totals: dict[str, int]
     satisfaction: float | None
     backlog: list[BacklogRow]
+    calendar_unknown_years: list[int] = []  # years chinese_calendar does not know: Monday to Friday assumed
+    calendar_notes: list[str] = []

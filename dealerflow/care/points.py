@@ -1,19 +1,25 @@
 """Points that buy something: the catalogue of the service rule file, a dealer's redemption taken from
 its points ledger at once (the dealer's row locked, so two redemptions cannot spend the same points),
 fulfilled by HQ (or finance for cash) in a human task, and given back when refused. The ledger's
-unique key per source makes each entry exactly once, whatever retries happen above it."""
+unique key per source makes each entry exactly once, whatever retries happen above it.
+
+A cash item (`cash: <rebate program>`) converts its points at that program's per-point value — the
+rate settlements use for unconverted points — fixed when redeemed (`redemption_cash`) and booked on
+the dealer's account (source `redemption_cash`, unique per redemption) when HQ fulfils it."""
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from dealerflow.contracts import TaskResult, TaskSpec
-from dealerflow.core.errors import Conflict, Invalid, NotFound
-from dealerflow.models import Dealer, PointsEntry, Redemption
+from dealerflow.core.errors import Conflict, Invalid, NotFound, Unavailable
+from dealerflow.models import Dealer, PointsEntry, Redemption, RedemptionCash
+from dealerflow.shared import accounts, rulebook
 from dealerflow.service.rules import ruleset as service_rules
 from dealerflow.shared.notifications import notify
 
@@ -29,7 +35,20 @@ def balance(session: Session, dealer_id: int) -> int:
 
 def catalogue(session: Session, lang: str = "en") -> list[dict]:
     _, spec = service_rules(session)
-    return [{"code": i.code, "title": i.title_in(lang), "points": i.points} for i in (spec.catalogue or {}).values()]
+    return [{"code": i.code, "title": i.title_in(lang), "points": i.points, "cash": i.cash}
+            for i in (spec.catalogue or {}).values()]
+
+
+def cash_rate(session: Session, program: str) -> tuple[int, Decimal]:
+    """The deployed rebate program's version and per-point value (its `extras.points.per_point`)."""
+    try:
+        compiled = rulebook.active(session, program)
+    except rulebook.UnknownRuleset:
+        raise Unavailable(f"cash items convert at rebate program '{program}', which is not deployed") from None
+    spec = compiled.rule_file.spec
+    if compiled.rule_file.kind != "rebate" or getattr(spec, "point_value", None) is None:
+        raise Unavailable(f"rebate program '{program}' has no per-point value (extras.points.per_point)")
+    return compiled.version, spec.point_value
 
 
 def redemption_id(dealer_id: int, key: str | None) -> uuid.UUID:
@@ -53,17 +72,26 @@ def redeem(session: Session, *, dealer_id: int, item: str, actor: str, now: date
     have = balance(session, dealer_id)
     if have < entry.points:
         raise Conflict(f"{entry.points} points needed, {have} available")
+    cash = None
+    if entry.cash:
+        version, per_point = cash_rate(session, entry.cash)
+        cash = RedemptionCash(redemption_id=rid, program=entry.cash, version=version, per_point=per_point,
+                              amount=(entry.points * per_point).quantize(Decimal("0.01"), ROUND_HALF_UP))
     r = Redemption(id=rid, dealer_id=dealer_id, item=entry.code, title=entry.title, points=entry.points,
                    status="requested", task_id=uuid.uuid4(), requested_by=actor, created_at=now)
     session.add(r)
     session.flush()
+    if cash is not None:
+        session.add(cash)
     session.execute(insert(PointsEntry).values(dealer_id=dealer_id, points=-entry.points,
                                                reason=f"Redeemed: {entry.title}", source_type=REDEEMED,
                                                source_id=str(rid)).on_conflict_do_nothing(constraint="points_once"))
     task = TaskSpec(task_id=str(r.task_id), kind="points_redemption", title=f"Fulfil: {entry.title}",
                     subject_type="redemption", subject_id=str(rid), assignee_role=entry.fulfilled_by,
                     outcomes=["fulfilled", "refused"], sla_seconds=TASK_SLA_SECONDS, dealer_id=dealer_id,
-                    payload={"item": entry.code, "points": entry.points})
+                    payload={"item": entry.code, "points": entry.points,
+                             **({"cash": f"{cash.amount:.2f}", "per_point": f"{cash.per_point:.2f}",
+                                 "program": cash.program} if cash is not None else {})})
     return r, task
 
 
@@ -75,6 +103,13 @@ def settle(session: Session, redemption_id: uuid.UUID, result: TaskResult, now: 
     if r.status != "requested":
         return r.status
     r.status, r.decided_by, r.decided_at, r.note = result.outcome, result.actor, now, result.comment or None
+    cash = session.get(RedemptionCash, r.id)
+    if result.outcome == "fulfilled" and cash is not None:
+        accounts.book(session, [accounts.entry(
+            dealer_id=r.dealer_id, kind="points", amount=cash.amount, value_date=accounts.business_date(now),
+            source_type="redemption_cash", source_id=str(r.id),
+            note=f"Cash rebate for {r.points} points at ¥{cash.per_point:.2f} ({cash.program} v{cash.version}):"
+                 f" {r.title}")])
     if result.outcome == "refused":
         session.execute(insert(PointsEntry).values(dealer_id=r.dealer_id, points=r.points,
                                                    reason=f"Refunded: {r.title}", source_type=REFUNDED,

@@ -57,6 +57,8 @@ class CareDayResult:
     points: int = 0
     told_eve: int = 0
     contact_tasks: int = 0
+    offers: int = 0  # credits and rebate extras given
+    credited: str = "0.00"  # ¥ of the credits booked on dealers' accounts
 
 
 CARE_SCHEDULE = "care-daily"

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from policies_dsl import CompiledRuleset, compiled_for
 from policies_dsl.kinds.policy import ACCOUNT_MANAGER, PolicySpec
 
-from dealerflow.shared import rulebook, human_tasks as tasks
+from dealerflow.shared import rulebook, human_tasks as tasks, tier_benefits
 from dealerflow.contracts import (AmendApplied, CloseInput, CloseResult, DeliverInput, PilotInput, PilotVerdict,
                                   RolloutPlan, SweepInput, SweepResult, TaskSpec)
 from dealerflow.shared.dealer_facts import facts_of, select_facts
@@ -62,8 +62,9 @@ def spec_of(session: Session, policy_id: str, version: int | None = None) -> Pol
 
 def _targeted(session: Session, ruleset: CompiledRuleset):
     """(dealer row, facts) for every dealer the targeting rule selects, streamed."""
+    benefits = tier_benefits.acts(session)
     for row in session.execute(select_facts().execution_options(yield_per=2000)):
-        facts = facts_of(row)
+        facts = {**facts_of(row), **tier_benefits.facts(row.tier, benefits)}
         if ruleset.decide(facts).outcome.get("targeted"):
             yield row, facts
 

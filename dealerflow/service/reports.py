@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from dealerflow.models import ServiceClock, ServiceRequest, User
+from policies_dsl.working_time import CHINA, calendar_gaps, gap_note
 
 DIMENSIONS = ("tier", "region", "category", "person")
 AGES = ((0, 1, "under 1 day"), (1, 3, "1 to 3 days"), (3, 7, "3 to 7 days"), (7, None, "over 7 days"))
@@ -74,9 +75,23 @@ def backlog(session: Session, *, now: datetime, scope: ColumnElement | None = No
             for _, _, label in AGES]
 
 
+def calendar_notes(session: Session, *, since: datetime, until: datetime, now: datetime,
+                   scope: ColumnElement | None = None) -> tuple[list[int], list[str]]:
+    """The years the report's clocks run in — its period, today, and the latest due time of an open
+    request — that China's calendar package does not know: their targets ran on Monday to Friday."""
+    q = (select(func.max(ServiceClock.due_at)).join(ServiceRequest, ServiceRequest.id == ServiceClock.request_id)
+         .where(ServiceClock.stopped_at.is_(None), ServiceRequest.status != "closed"))
+    if scope is not None:
+        q = q.where(scope)
+    latest = max(x for x in (session.scalar(q), until - timedelta(microseconds=1), now) if x is not None)
+    years = calendar_gaps(since.astimezone(CHINA).date(), latest.astimezone(CHINA).date())
+    return years, [gap_note(y) for y in years]
+
+
 def report(session: Session, *, since: datetime, until: datetime, now: datetime,
            scope: ColumnElement | None = None) -> dict:
     by = {d: sla_by(session, d, since=since, until=until, scope=scope) for d in DIMENSIONS}
+    unknown, notes = calendar_notes(session, since=since, until=until, now=now, scope=scope)
     rows = by["tier"]
     rated = sum(r["rated"] for r in rows)
     average = (sum((r["satisfaction"] or 0) * r["rated"] for r in rows) / rated) if rated else None
@@ -84,4 +99,20 @@ def report(session: Session, *, since: datetime, until: datetime, now: datetime,
             "totals": {k: sum(r[k] for r in rows) for k in ("requests", "closed", "response_met", "response_breached",
                                                             "resolution_met", "resolution_breached", "rated")},
             "satisfaction": round(average, 2) if average is not None else None,
-            "backlog": backlog(session, now=now, scope=scope)}
+            "backlog": backlog(session, now=now, scope=scope), "calendar_unknown_years": unknown,
+            "calendar_notes": notes}
+
+
+COLUMNS = ("section", "key", "requests", "closed", "response_met", "response_breached", "resolution_met",
+           "resolution_breached", "met_rate", "satisfaction", "rated", "open", "past_a_target")
+
+
+def export_rows(data: dict) -> list[dict]:
+    """The report as one table for CSV and XLSX: a section per dimension, the totals, the backlog by age
+    and, last, any year whose holidays were not known."""
+    rows = [{"section": d, **r} for d in DIMENSIONS for r in data[f"by_{d}"]]
+    rows.append({"section": "total", "key": "all", **data["totals"], "satisfaction": data["satisfaction"]})
+    rows += [{"section": "backlog", "key": b["age"], "open": b["open"], "past_a_target": b["breached"]}
+             for b in data["backlog"]]
+    rows += [{"section": "calendar", "key": note} for note in data["calendar_notes"]]
+    return rows

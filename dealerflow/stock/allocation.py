@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from policies_dsl.kinds.allocation import with_defaults
 
 from dealerflow.models import Dealer, Decision, Product, Stock, StockAllocation, StockMovement, Warehouse
-from dealerflow.shared import rulebook
+from dealerflow.shared import rulebook, tier_benefits
 from dealerflow.shared.dealer_facts import facts_of, select_facts
 
 ALLOCATION_RULESET = "allocation"
@@ -117,7 +117,9 @@ def decide(session: Session, plan: Plan, *, dealer_id: int, amount) -> Allocatio
     except rulebook.UnknownRuleset:
         return Allocation(NO_RULES["allocate"], NO_RULES["priority"], dict(NO_RULES), None, short, units)
     row = session.execute(select_facts().where(Dealer.id == dealer_id)).one()
-    facts = {**facts_of(row), "order.amount": amount, "order.units": units, "order.short_units": short,
+    # The tier's benefit: its supply priority (rules/tiering.yaml acts) is a fact the allocation rules read.
+    facts = {**facts_of(row), **tier_benefits.facts(row.tier, tier_benefits.acts(session)),
+             "order.amount": amount, "order.units": units, "order.short_units": short,
              "order.fill_percent": (units - short) * 100 // units}
     decision = ruleset.decide(with_defaults(ruleset, facts))
     # Every fact the platform supplies is kept, not only those this file reads: a replay of a

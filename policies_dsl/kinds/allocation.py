@@ -28,13 +28,16 @@ MAX_PRIORITY = 1000
 
 ALLOCATION_FACTS = {
     **DEALER_FACTS,
+    "dealer.supply_priority": {"type": "int", "description": "the supply priority of the dealer's tier (the"
+                                                             " tiering file's acts), 0 without one"},
     "order.amount": {"type": "money", "description": "the order's amount at catalogue prices"},
     "order.units": {"type": "int", "description": "units the order asks for of SKUs HQ keeps stock of"},
     "order.short_units": {"type": "int", "description": "of those, units HQ's warehouses cannot supply now (1 or more)"},
     "order.fill_percent": {"type": "int", "description": "share of those units in stock now, 0 to 99 (rounded down)"},
 }
 DEFAULTS = {"dealer.code": "", "dealer.region": "", "dealer.level": 1, "dealer.tier": "normal", "dealer.tags": [],
-            "dealer.channel": "", "dealer.credit_points": 100, "order.amount": "0.00", "order.units": 1,
+            "dealer.channel": "", "dealer.credit_points": 100, "dealer.supply_priority": 0,
+            "order.amount": "0.00", "order.units": 1,
             "order.short_units": 1, "order.fill_percent": 0}
 
 

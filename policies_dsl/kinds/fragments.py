@@ -41,6 +41,13 @@ DEALER_FACTS = {
                                                           " confirmed diversion cases, plus points earned back"},
 }
 
+# The tier benefits the platform supplies (the tiering file's `acts`): supply first, new products first.
+TIER_BENEFIT_FACTS = {
+    "dealer.supply_priority": {"type": "int", "description": "the supply priority of the dealer's tier, 0 without one"},
+    "dealer.early_access": {"type": "bool", "description": "the dealer's tier gets new-product policies early"},
+    "dealer.early_access_days": {"type": "int", "description": "how many days before the others (0: no early access)"},
+}
+
 
 def exact(doc: Document, path: tuple, value, errors: list[RuleError]) -> Decimal | None:
     """A number as written: quoted text, a YAML int, or a YAML float read from its source text."""

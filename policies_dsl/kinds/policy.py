@@ -16,7 +16,7 @@ from ..errors import RuleError
 from ..expectations import expected_rule
 from ..loader import Document
 from ..model import Rule, RuleFile, facts_of
-from .fragments import DATE, DEALER_FACTS, DURATION, ROLE, SHARE
+from .fragments import DATE, DEALER_FACTS, DURATION, TIER_BENEFIT_FACTS, ROLE, SHARE
 from .plugin import KindPlugin, decided
 
 ACCOUNT_MANAGER = "account_manager"  # escalation target: each silent dealer's own account manager
@@ -250,5 +250,5 @@ PLUGIN = KindPlugin(
     run=decided,
     section="policy",
     section_schema=POLICY_SECTION,
-    facts=DEALER_FACTS,
+    facts={**DEALER_FACTS, **TIER_BENEFIT_FACTS},
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from ..compiler import checked_condition
 from ..conditions import ConditionError
@@ -22,7 +23,7 @@ from ..loader import Document
 from ..model import Rule
 from ..texts import text_in, text_schema
 from ..working_time import CHINA, WorkingCalendar, parse_clock
-from .fragments import CODE, DEALER_FACTS, DURATION, ROLE
+from .fragments import CODE, DEALER_FACTS, DURATION, MONEY, ROLE, exact
 from .plugin import KindPlugin
 
 STATUSES = ("open", "in_progress", "waiting_dealer", "closed")
@@ -79,13 +80,17 @@ SERVICE_SECTION = {
             "items": {"type": "object", "additionalProperties": False, "required": ["code", "title", "points"],
                       "properties": {"code": CODE, "title": text_schema(maxLength=100),
                                      "points": {"type": "integer", "minimum": 1, "maximum": 10000000},
-                                     "fulfilled_by": {**ROLE, "description": "the role that fulfils it (default hq)"}}},
+                                     "fulfilled_by": {**ROLE, "description": "the role that fulfils it (default hq;"
+                                                                            " finance for cash)"},
+                                     "cash": {**CODE, "description": "a cash rebate: the points are converted to ¥ at"
+                                                                     " this rebate program's per-point value and"
+                                                                     " booked on the dealer's account when fulfilled"}}},
         },
         "care": {
             "type": "array",
             "description": "offers on the dealer contact's birthday and the cooperation anniversary: every offer"
                            " whose conditions hold is given, once a year",
-            "items": {"type": "object", "additionalProperties": False, "required": ["occasion", "points"],
+            "items": {"type": "object", "additionalProperties": False, "required": ["occasion"],
                       "properties": {
                           "occasion": {"enum": ["birthday", "anniversary"]},
                           "tiers": {"type": "array", "items": CODE, "minItems": 1,
@@ -93,7 +98,11 @@ SERVICE_SECTION = {
                           "min_years": {"type": "integer", "minimum": 1,
                                         "description": "an anniversary of at least this many years"},
                           "points": {"type": "integer", "minimum": 1, "maximum": 100000,
-                                     "description": "points credited to the dealer's points ledger"}}},
+                                     "description": "points credited to the dealer's points ledger"},
+                          "credit": {**MONEY, "description": "a coupon-like credit (¥, e.g. \"88.00\") booked"
+                                                             " once on the dealer's account with its reason"},
+                          "rebate_extra": {**CODE, "description": "anniversaries only: the rebate program whose"
+                                                                  " anniversary extra the greeting grants and records"}}},
         },
     },
 }
@@ -137,6 +146,7 @@ class CatalogueItem:
     title_zh: str
     points: int
     fulfilled_by: str
+    cash: str | None = None  # the rebate program whose per-point value converts the points
 
     def title_in(self, lang: str) -> str:
         return self.title_zh if lang.lower().startswith("zh") else self.title
@@ -148,6 +158,11 @@ class CareOffer:
     tiers: tuple
     min_years: int
     points: int
+    credit: Decimal | None = None  # ¥ credited to the dealer's account
+    rebate_extra: str | None = None  # a rebate program whose anniversary extra is granted
+
+    def holds(self, on: str, tier: str, years: int) -> bool:
+        return self.on == on and (not self.tiers or tier in self.tiers) and (on != "anniversary" or years >= self.min_years)
 
 
 @dataclass(frozen=True)
@@ -172,8 +187,15 @@ class ServiceSpec:
 
     def care_points(self, on: str, tier: str, years: int) -> int:
         """The points of the offers that hold for a dealer's birthday or anniversary (0: a greeting only)."""
-        return sum(o.points for o in self.offers if o.on == on and (not o.tiers or tier in o.tiers)
-                   and (on != "anniversary" or years >= o.min_years))
+        return sum(o.points for o in self.offers if o.holds(on, tier, years))
+
+    def care_credit(self, on: str, tier: str, years: int) -> Decimal:
+        """The ¥ of the coupon-like credits that hold (0: none)."""
+        return sum((o.credit for o in self.offers if o.credit and o.holds(on, tier, years)), Decimal("0.00"))
+
+    def care_rebate_extras(self, on: str, tier: str, years: int) -> tuple:
+        """The rebate programs whose anniversary extra the offers that hold grant, each once."""
+        return tuple(dict.fromkeys(o.rebate_extra for o in self.offers if o.rebate_extra and o.holds(on, tier, years)))
 
     def category(self, name: str) -> Category | None:
         return self.categories.get(name)
@@ -259,6 +281,31 @@ def parse_service(doc: Document, facts: dict, errors: list[RuleError]) -> tuple[
             rules.append(Rule(_rule_name(category, tier), when, {"category": category, "tier": tier},
                               10 if category != DEFAULT else 0, doc.line(path), condition,
                               f"{category} targets for {tier} dealers"))
+    offers = []
+    for i, o in enumerate(data.get("care", ())):
+        path = p + ("care", i)
+        if not any(k in o for k in ("points", "credit", "rebate_extra")):
+            errors.append(doc.error(path, "an offer gives points, a credit or a rebate extra: none is given"))
+        if "rebate_extra" in o and o["occasion"] != "anniversary":
+            errors.append(doc.error(path + ("rebate_extra",), f"a rebate's anniversary extra is an anniversary offer,"
+                                                              f" not a {o['occasion']} one"))
+        if "min_years" in o and o["occasion"] != "anniversary":
+            errors.append(doc.error(path + ("min_years",), f"years count anniversaries, not a {o['occasion']}"))
+        credit = None
+        if "credit" in o:
+            credit = exact(doc, path + ("credit",), o["credit"], errors)
+            if credit is not None and (credit <= 0 or credit != credit.quantize(Decimal("0.01"))):
+                errors.append(doc.error(path + ("credit",), f"a credit is a positive amount in ¥ with at most two"
+                                                            f" decimals, like 88.00, not {o['credit']!r}"))
+                credit = None
+        offers.append(CareOffer(o["occasion"], tuple(o.get("tiers", ())), o.get("min_years", 1), o.get("points", 0),
+                                credit.quantize(Decimal("0.01")) if credit is not None else None, o.get("rebate_extra")))
+    codes: dict = {}
+    for i, item in enumerate(data.get("catalogue", ())):
+        if item["code"] in codes:
+            errors.append(doc.error(p + ("catalogue", i, "code"), f"duplicate item '{item['code']}' (also on line"
+                                                                  f" {codes[item['code']]})"))
+        codes.setdefault(item["code"], doc.line(p + ("catalogue", i, "code")))
     rating = data.get("rating", {"min": 1, "max": 5})
     if rating["min"] >= rating["max"]:
         errors.append(doc.error(p + ("rating", "max"), f"the scale runs upwards: {rating['min']} to {rating['max']}"))
@@ -272,10 +319,10 @@ def parse_service(doc: Document, facts: dict, errors: list[RuleError]) -> tuple[
         reopen_within=_calendar_seconds(data.get("reopen_within", "7d")),
         cadence={tier: _calendar_seconds(v) for tier, v in data.get("cadence", {}).items()},
         catalogue={i["code"]: CatalogueItem(i["code"], text_in(i["title"], "en"), text_in(i["title"], "zh"),
-                                            i["points"], i.get("fulfilled_by", "hq"))
+                                            i["points"], i.get("fulfilled_by", "finance" if "cash" in i else "hq"),
+                                            i.get("cash"))
                    for i in data.get("catalogue", ())},
-        offers=tuple(CareOffer(o["occasion"], tuple(o.get("tiers", ())), o.get("min_years", 1), o["points"])
-                     for o in data.get("care", ())))
+        offers=tuple(offers))
     return spec, tuple(rules), default
 
 

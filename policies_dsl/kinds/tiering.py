@@ -72,7 +72,23 @@ TIERING_SECTION = {
                       "properties": {"name": CODE, "title": text_schema(maxLength=100),
                                      "min_score": SCORE,
                                      "benefits": {"type": "array", "items": text_schema(),
-                                                  "description": "what the tier brings, shown to dealers and HQ"}}},
+                                                  "description": "what the tier brings, shown to dealers and HQ"},
+                                     "acts": {
+                                         "type": "object", "additionalProperties": False, "minProperties": 1,
+                                         "description": "the benefits the platform applies (SLA targets per tier are"
+                                                        " the service file's)",
+                                         "properties": {
+                                             "supply_priority": {
+                                                 "type": "integer", "minimum": 0, "maximum": 100,
+                                                 "description": "read by the allocation rules as"
+                                                                " dealer.supply_priority: who goes first when stock"
+                                                                " is short (default 0)"},
+                                             "early_access": {
+                                                 **DURATION,
+                                                 "description": "new-product policies: dealer.early_access is true"
+                                                                " for this tier (policy targeting), and"
+                                                                " dealer.early_access_days says how many days"
+                                                                " before the others"}}}}},
         },
         "overrides": {
             "type": "array",
@@ -191,6 +207,8 @@ class Tier:
     min_score: Decimal | None  # None: the last tier, every dealer below the others
     benefits: tuple  # in English, or the file's plain texts
     texts: tuple = ()  # with bilingual texts in the file: (language, title, benefits) for zh and en
+    supply_priority: int = 0  # acts: the allocation rules' dealer.supply_priority
+    early_access_days: int = 0  # acts: new-product policies this many days before the others; 0: none
 
     def title_in(self, lang: str) -> str:
         return self._in(lang)[1] if self.texts else self.title
@@ -415,7 +433,25 @@ def _tiers(doc: Document, errors: list[RuleError], section: str = "tiering", key
         title, benefits = raw.get("title", raw["name"]), tuple(raw.get("benefits", ()))
         texts = tuple((lang, text_in(title, lang), tuple(text_in(b, lang) for b in benefits)) for lang in LANGUAGES) \
             if bilingual(title) or any(map(bilingual, benefits)) else ()
-        out.append(Tier(raw["name"], text_in(title), floor, tuple(text_in(b) for b in benefits), texts))
+        acts = raw.get("acts", {})
+        early = 0
+        if "early_access" in acts:
+            early = seconds(acts["early_access"])
+            if early % 86400:
+                errors.append(doc.error(path + ("acts", "early_access"), f"early access is counted in whole days"
+                                                                         f" (7d), not {acts['early_access']}"))
+            early //= 86400
+        priority = acts.get("supply_priority", 0)
+        if out and priority > out[-1].supply_priority:
+            errors.append(doc.error(path + ("acts", "supply_priority"),
+                                    f"a lower {what} cannot go before a higher one for supply: {priority} is above"
+                                    f" {out[-1].name}'s {out[-1].supply_priority}"))
+        if out and early > out[-1].early_access_days:
+            errors.append(doc.error(path + ("acts", "early_access"),
+                                    f"a lower {what} cannot get new products earlier than a higher one:"
+                                    f" {early} days is more than {out[-1].name}'s {out[-1].early_access_days}"))
+        out.append(Tier(raw["name"], text_in(title), floor, tuple(text_in(b) for b in benefits), texts,
+                        priority, early))
     return out
 
 

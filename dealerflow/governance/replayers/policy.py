@@ -7,7 +7,7 @@ from collections import defaultdict
 from sqlalchemy.orm import Session
 
 from dealerflow.governance.replay import Outcome, Window, replayer
-from dealerflow.shared import rulebook
+from dealerflow.shared import rulebook, tier_benefits
 from dealerflow.shared.dealer_facts import facts_of, select_facts
 from policies_dsl import CompiledRuleset
 
@@ -21,8 +21,9 @@ def replay(session: Session, candidate: CompiledRuleset, window: Window, samples
     moves: dict[tuple, int] = defaultdict(int)
     replayed = targeted_in = targeted_out = targets = 0
     shown = []
+    benefits = tier_benefits.acts(session)
     for row in session.execute(select_facts().execution_options(yield_per=2000)):
-        facts = facts_of(row)
+        facts = {**facts_of(row), **tier_benefits.facts(row.tier, benefits)}
         after = candidate.decide(facts)
         before = active.decide(facts) if active is not None else None
         was, now = bool(before and before.outcome.get("targeted")), bool(after.outcome.get("targeted"))

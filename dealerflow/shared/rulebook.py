@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Collection
+from typing import Callable, Collection
 
 from dealerflow.core.errors import Conflict, Forbidden, Invalid, NotFound
 from sqlalchemy import and_, func, or_, select, update
@@ -166,6 +166,28 @@ def compiled(session: Session, name: str, version: int | None = None, *, at: dat
     return compiled_for(name, row.version, row.sha256, load)
 
 
+def with_shadows(session: Session, name: str) -> tuple[CompiledRuleset, list[CompiledRuleset]]:
+    """The version in force now and the shadow versions still running, in one indexed lookup (a
+    decision taken on every order reads both)."""
+    rows = session.execute(select(RuleVersion.version, RuleVersion.sha256, RuleVersion.filename, RuleVersion.mode)
+                           .where(RuleVersion.ruleset == name,
+                                  or_(in_effect(), and_(RuleVersion.mode == "shadow",
+                                                        RuleVersion.shadow_ended_at.is_(None))))
+                           .order_by(RuleVersion.version.desc())).all()
+    live = next((r for r in rows if r.mode == "active"), None)
+    if live is None:
+        raise UnknownRuleset(f"ruleset {name!r} has not been deployed (run `dealerflow rules deploy`)")
+
+    def load(row) -> Callable[[], RuleFile]:
+        def source() -> RuleFile:  # only when this process has not compiled this version yet
+            return load_rule_file(row.filename, session.scalar(select(RuleVersion.source).where(
+                RuleVersion.ruleset == name, RuleVersion.version == row.version)))
+        return source
+
+    running = [compiled_for(name, r.version, r.sha256, load(r)) for r in reversed(rows) if r.mode == "shadow"]
+    return compiled_for(name, live.version, live.sha256, load(live)), running
+
+
 def versions(session: Session) -> list[RuleVersion]:
     return list(session.scalars(select(RuleVersion).order_by(RuleVersion.ruleset, RuleVersion.version.desc())))
 
@@ -194,11 +216,13 @@ def shadows(session: Session, name: str) -> list[CompiledRuleset]:
     return [compiled(session, name, v) for v in rows]
 
 
-def shadow_outcomes(session: Session, name: str, facts: dict) -> dict | None:
+def shadow_outcomes(session: Session, name: str, facts: dict,
+                    running: list[CompiledRuleset] | None = None) -> dict | None:
     """Each running shadow version's decision on `facts` (version → outcome, rule, reason), to be
     stored with the live decision and never acted on; None when the ruleset has no shadow. A shadow
-    that cannot decide these facts records why instead of failing the live decision."""
-    running = shadows(session, name)
+    that cannot decide these facts records why instead of failing the live decision. `running`: the
+    shadows already read (`with_shadows`)."""
+    running = shadows(session, name) if running is None else running
     if not running:
         return None
     out = {}

@@ -89,10 +89,15 @@ class PricedLine:
         return self.unit_price * self.quantity
 
 
+# Statements read on every order, built once: building one costs more CPU than running it.
+_PRODUCTS = select(Product).where(Product.sku.in_(bindparam("skus", expanding=True)))
+_LOCK_DEALER = select(Dealer).where(Dealer.id == bindparam("dealer_id")).with_for_update()
+
+
 def price_lines(session: Session, lines) -> list[PricedLine]:
     """Resolve SKUs to catalogue prices in one query; raises OrderInputError naming the line."""
-    skus = {line.sku for line in lines}
-    products = {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(skus)))}
+    skus = sorted({line.sku for line in lines})
+    products = {p.sku: p for p in session.scalars(_PRODUCTS, {"skus": skus})}
     priced = []
     for i, line in enumerate(lines):
         product = products.get(line.sku)
@@ -127,6 +132,9 @@ def owed_today(session: Session, dealer: Dealer) -> ledger_figures.Exposure:
     """Receivables and overdue days read live from the dealer's ledger and payment terms."""
     return ledger_figures.live(session, dealer_id=dealer.id, terms_days=dealer.payment_terms_days,
                                on=accounts.business_date(datetime.now(timezone.utc)))
+
+
+_HELD_AND_POINTS = select(_held(bindparam("dealer_id")), credit_points.balance_of(bindparam("dealer_id")))
 
 
 def credit_facts(dealer: Dealer, exposure: Decimal, amount: Decimal, points: int, overdue_days: int) -> dict:
@@ -176,7 +184,7 @@ def place(session: Session, inp: PlaceOrderInput, workflow_id: str, *, optimisti
     in a new transaction without it."""
     order_id = uuid.UUID(inp.order_id)
     # The dealer row lock serializes every credit decision of one dealer.
-    dealer = session.scalars(select(Dealer).where(Dealer.id == inp.dealer_id).with_for_update()).one()
+    dealer = session.scalars(_LOCK_DEALER, {"dealer_id": inp.dealer_id}).one()
     masterdata.check_status(dealer.code, dealer.status)  # 409: a suspended or ended dealer orders nothing
     # Without an Idempotency-Key the id is new (uuid4): only a keyed order can be there already.
     amount = session.scalar(select(Order.amount).where(Order.id == order_id)) if inp.idempotency_key else None
@@ -201,7 +209,7 @@ def place(session: Session, inp: PlaceOrderInput, workflow_id: str, *, optimisti
     owed = owed_today(session, dealer)
     # Read after the dealer's lock (a statement of its own: its snapshot sees every order committed
     # by whoever held the lock before), both in one round trip.
-    held, points = session.execute(select(_held(dealer.id), credit_points.balance_of(dealer.id))).one()
+    held, points = session.execute(_HELD_AND_POINTS, {"dealer_id": dealer.id}).one()
     facts = credit_facts(dealer, max(owed.receivables, Decimal("0.00")) + Decimal(held), amount, points,
                          owed.overdue_days)
     decision = ruleset.decide(facts)
@@ -307,10 +315,14 @@ def order_start(session: Session, order_id: uuid.UUID) -> OrderStart:
     return OrderStart(str(order_id), dealer.id, dealer.region, answer)
 
 
+_RELEASE = (delete(PendingOrderStart).where(PendingOrderStart.order_id.in_(bindparam("ids", expanding=True)))
+            .execution_options(synchronize_session=False))
+
+
 def started(session: Session, order_ids: list[uuid.UUID]) -> None:
     """Their workflows run: the outbox lets go of them."""
     if order_ids:
-        session.execute(delete(PendingOrderStart).where(PendingOrderStart.order_id.in_(order_ids)))
+        session.execute(_RELEASE, {"ids": order_ids})
 
 
 def unstarted(session: Session, *, queued_before, limit: int = 500) -> list[OrderStart]:

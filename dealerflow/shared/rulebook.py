@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, Collection
 
 from dealerflow.core.errors import Conflict, Forbidden, Invalid, NotFound
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -169,11 +169,7 @@ def compiled(session: Session, name: str, version: int | None = None, *, at: dat
 def with_shadows(session: Session, name: str) -> tuple[CompiledRuleset, list[CompiledRuleset]]:
     """The version in force now and the shadow versions still running, in one indexed lookup (a
     decision taken on every order reads both)."""
-    rows = session.execute(select(RuleVersion.version, RuleVersion.sha256, RuleVersion.filename, RuleVersion.mode)
-                           .where(RuleVersion.ruleset == name,
-                                  or_(in_effect(), and_(RuleVersion.mode == "shadow",
-                                                        RuleVersion.shadow_ended_at.is_(None))))
-                           .order_by(RuleVersion.version.desc())).all()
+    rows = session.execute(_WITH_SHADOWS, {"name": name}).all()
     live = next((r for r in rows if r.mode == "active"), None)
     if live is None:
         raise UnknownRuleset(f"ruleset {name!r} has not been deployed (run `dealerflow rules deploy`)")
@@ -186,6 +182,12 @@ def with_shadows(session: Session, name: str) -> tuple[CompiledRuleset, list[Com
 
     running = [compiled_for(name, r.version, r.sha256, load(r)) for r in reversed(rows) if r.mode == "shadow"]
     return compiled_for(name, live.version, live.sha256, load(live)), running
+
+
+_WITH_SHADOWS = (select(RuleVersion.version, RuleVersion.sha256, RuleVersion.filename, RuleVersion.mode)
+                 .where(RuleVersion.ruleset == bindparam("name"),
+                        or_(in_effect(), and_(RuleVersion.mode == "shadow", RuleVersion.shadow_ended_at.is_(None))))
+                 .order_by(RuleVersion.version.desc()))
 
 
 def versions(session: Session) -> list[RuleVersion]:

@@ -92,6 +92,24 @@ def test_regions_get_account_managers_and_a_raise_waits_for_approval(client, mak
     assert "cannot place new orders" in client.get(f"/console/dealers/{dealer.dealer.code}").text
 
 
+def test_a_region_edit_carries_the_version_it_was_made_on(client, make_user):
+    admin = make_user("admin")
+    as_user(client, admin)
+    code = f"rg-{uuid.uuid4().hex[:6]}"
+    assert client.post("/console/regions", data={"code": code, "name": "西北"},
+                       follow_redirects=False).status_code == 303
+    page = client.get("/console/regions").text
+    form = page[page.index(f'action="/console/regions/{code}"'):]
+    expected = hidden(form[:form.index("</form>")], "expected")
+    assert expected
+    saved = client.post(f"/console/regions/{code}", data={"expected": expected, "name": "西北一区"},
+                        follow_redirects=False)
+    assert saved.status_code == 303
+    stale = client.post(f"/console/regions/{code}", data={"expected": expected, "name": "西北二区"})
+    assert stale.status_code == 409 and "changed by someone else" in stale.text
+    assert "西北一区" in client.get("/console/regions").text and "西北二区" not in client.get("/console/regions").text
+
+
 def test_the_pages_speak_chinese(client, make_user):
     admin = make_user("admin")
     as_user(client, admin)

@@ -153,6 +153,28 @@ def test_regions_have_account_managers(client, make_user):
     assert any(r["code"] == code and r["name"] == "华东" for r in client.get("/api/v1/regions", headers=am.headers).json())
 
 
+def test_a_region_edit_made_on_stale_values_is_refused(client, make_user):
+    admin, am = make_user("admin"), make_user("account_manager")
+    code = f"r-{uuid.uuid4().hex[:6]}"
+    created = client.post("/api/v1/regions", headers=admin.headers, json={"code": code, "name": "华南一区"})
+    etag = created.headers["ETag"]
+    assert created.status_code == 201 and etag == '"%s"' % created.json()["version"]
+    listed = next(r for r in client.get("/api/v1/regions", headers=admin.headers).json() if r["code"] == code)
+    assert f'"{listed["version"]}"' == etag
+    moved = client.patch(f"/api/v1/regions/{code}", headers={**admin.headers, "If-Match": etag},
+                         json={"account_managers": [am.user.username]})
+    assert moved.status_code == 200 and moved.headers["ETag"] not in (etag, None)
+    assert moved.headers["ETag"] == '"%s"' % moved.json()["version"]
+    stale = client.patch(f"/api/v1/regions/{code}", headers={**admin.headers, "If-Match": etag}, json={"name": "华南"})
+    assert stale.status_code == 409 and "changed by someone else" in stale.json()["detail"]
+    kept = next(r for r in client.get("/api/v1/regions", headers=admin.headers).json() if r["code"] == code)
+    assert kept["name"] == "华南一区" and kept["account_managers"] == [am.user.username]
+    assert [r["field"] for r in _audit(client, admin.headers, "regions", code)][0] == "account_managers"
+    fresh = client.patch(f"/api/v1/regions/{code}", headers={**admin.headers, "If-Match": moved.headers["ETag"]},
+                         json={"name": "华南"})
+    assert fresh.status_code == 200 and fresh.json()["name"] == "华南"
+
+
 def test_a_credit_limit_raise_above_the_threshold_waits_for_a_second_person(client, make_user, make_dealer, sessions):
     admin, manager, other = make_user("admin"), make_user("credit_manager"), make_user("credit_manager")
     dealer = make_dealer()

@@ -394,8 +394,8 @@ async def create_region(request: Request, user: ConsoleUser):
 async def update_region(code: str, request: Request, user: ConsoleUser):
     def change(session, form):
         body = model(RegionUpdate, form, lists=("account_managers",))
-        regions.update(session, code=code, changes=body.model_dump(exclude_unset=True), actor=user.username,
-                       via="console")
+        regions.update(session, code=code, changes=body.model_dump(exclude_unset=True),
+                       expected=form.get("expected") or None, actor=user.username, via="console")
     return await _region_form(request, user, change)
 
 

@@ -301,8 +301,15 @@ def user_audit(username: str, session: SessionDep, _: Readers, response: Respons
 # --- regions ----------------------------------------------------------------------------------------
 
 def _region_reads(session: Session) -> list[RegionRead]:
-    return [RegionRead(code=r.code, name=r.name, dealers=r.dealers, account_managers=r.assigned, listed=r.listed)
+    return [RegionRead(code=r.code, name=r.name, dealers=r.dealers, account_managers=r.assigned, listed=r.listed,
+                       version=r.version)
             for r in regions.summaries(session)]
+
+
+def _region_read(session: Session, code: str, response: Response) -> RegionRead:
+    read = next(r for r in _region_reads(session) if r.code == code)
+    response.headers["ETag"] = _etag(read.version)
+    return read
 
 
 @router.get("/regions", response_model=list[RegionRead])
@@ -312,18 +319,21 @@ def list_regions(session: SessionDep, _: Annotated[User, require_role(*STAFF)]):
 
 
 @router.post("/regions", response_model=RegionRead, status_code=201, responses=responses(409))
-def create_region(body: RegionCreate, session: SessionDep, user: AdminUser):
+def create_region(body: RegionCreate, session: SessionDep, user: AdminUser, response: Response):
     regions.create(session, **body.model_dump(), actor=user.username)
     session.commit()
-    return next(r for r in _region_reads(session) if r.code == body.code)
+    return _region_read(session, body.code, response)
 
 
-@router.patch("/regions/{code}", response_model=RegionRead, responses=responses(404))
-def update_region(code: str, body: RegionUpdate, session: SessionDep, user: AdminUser):
-    """Rename a region or set its account managers (active users of that role)."""
-    regions.update(session, code=code, changes=body.model_dump(exclude_unset=True), actor=user.username)
+@router.patch("/regions/{code}", response_model=RegionRead, responses=responses(404, 409))
+def update_region(code: str, body: RegionUpdate, session: SessionDep, user: AdminUser, response: Response,
+                  if_match: IfMatch = None):
+    """Rename a region or set its account managers (active users of that role). With If-Match (the
+    region's `version`, its ETag): refused (409) when the region has changed since."""
+    regions.update(session, code=code, changes=body.model_dump(exclude_unset=True), expected=_expected(if_match),
+                   actor=user.username)
     session.commit()
-    return next(r for r in _region_reads(session) if r.code == code)
+    return _region_read(session, code, response)
 
 
 @router.get("/regions/{code}/audit", response_model=list[AuditRead], responses=responses(404))

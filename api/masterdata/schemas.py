@@ -208,6 +208,8 @@ class RegionRead(BaseModel):
     dealers: int
     account_managers: list[str]
     listed: bool
+    version: str | None = Field(None, description="the region's ETag: send it as If-Match with a change "
+                                                  "(none for a region only dealers name)")
 
 
 class AuditRead(BaseModel):

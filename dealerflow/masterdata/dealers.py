@@ -266,6 +266,11 @@ def deactivate(session: Session, *, code: str, status: str = "ended", actor: str
 def check_may_order(session: Session, dealer_id: int) -> None:
     """A suspended or ended dealer places no new order (a Conflict saying why)."""
     code, status = session.execute(select(Dealer.code, Dealer.status).where(Dealer.id == dealer_id)).one()
+    check_status(code, status)
+
+
+def check_status(code: str, status: str) -> None:
+    """`check_may_order` on a dealer row already read (placing an order reads it under its lock)."""
     if status != "active":
         raise Conflict(f"dealer {code} is {status}: it cannot place new orders; ask its account manager",
                        field="dealer")

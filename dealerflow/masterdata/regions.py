@@ -12,6 +12,7 @@ from dealerflow.core.errors import Conflict, Invalid, NotFound
 from dealerflow.models import Dealer, Region, RegionManager, User
 
 from . import audit
+from .records import fingerprint
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class RegionSummary:
     account_managers: list[str]  # account managers its dealers name
     region_managers: list[str]
     listed: bool  # in the regions table
+    version: str | None = None  # the fingerprint an edit names (If-Match); None when not listed
 
 
 def managers_of(session: Session, code: str) -> list[str]:
@@ -42,6 +44,10 @@ def find(session: Session, code: str, *, lock: bool = False) -> Region:
 
 def values(session: Session, region: Region) -> dict:
     return {"name": region.name, "account_managers": managers_of(session, region.code)}
+
+
+def etag(session: Session, region: Region) -> str:
+    return fingerprint(values(session, region))
 
 
 def _manager_ids(session: Session, names: list[str]) -> list[int]:
@@ -75,9 +81,15 @@ def create(session: Session, *, code: str, name: str, account_managers: list[str
     return region
 
 
-def update(session: Session, *, code: str, changes: dict, actor: str, via: str = "api") -> Region:
+def update(session: Session, *, code: str, changes: dict, expected: str | None = None, actor: str,
+           via: str = "api") -> Region:
+    """Rename a region or set its account managers; `expected` as for a dealer (the fingerprint the
+    edit was made on: a stale one is a Conflict, nothing changed)."""
     region = find(session, code, lock=True)
     current = values(session, region)
+    if expected is not None and expected != fingerprint(current):
+        raise Conflict(f"region {code} was changed by someone else since it was read: "
+                       "reload it and make the change again")
     unknown = set(changes) - {"name", "account_managers"}
     if unknown:
         raise Invalid(f"not a field of a region: {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
@@ -110,6 +122,8 @@ def summaries(session: Session) -> list[RegionSummary]:
     out = []
     for code in sorted(set(counts) | set(names)):
         total, level_1, ams = counts.get(code, (0, 0, []))
+        listed = code in names
+        version = fingerprint({"name": names[code], "account_managers": assigned.get(code, [])}) if listed else None
         out.append(RegionSummary(code, names.get(code, code), total, level_1, total - level_1, assigned.get(code, []),
-                                 ams, managers.get(code, []), code in names))
+                                 ams, managers.get(code, []), listed, version))
     return out

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from policies_dsl import parse_duration
 
 from dealerflow.credit import ledger_figures
+from dealerflow.masterdata import dealers as masterdata
 from dealerflow.shared import accounts, credit_points, rulebook
 from dealerflow.tiering import runs as tiering
 from dealerflow.contracts import CreditDecision, OrderStart, PlaceOrderInput, TaskResult
@@ -88,10 +89,15 @@ class PricedLine:
         return self.unit_price * self.quantity
 
 
+# Statements read on every order, built once: building one costs more CPU than running it.
+_PRODUCTS = select(Product).where(Product.sku.in_(bindparam("skus", expanding=True)))
+_LOCK_DEALER = select(Dealer).where(Dealer.id == bindparam("dealer_id")).with_for_update()
+
+
 def price_lines(session: Session, lines) -> list[PricedLine]:
     """Resolve SKUs to catalogue prices in one query; raises OrderInputError naming the line."""
-    skus = {line.sku for line in lines}
-    products = {p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(skus)))}
+    skus = sorted({line.sku for line in lines})
+    products = {p.sku: p for p in session.scalars(_PRODUCTS, {"skus": skus})}
     priced = []
     for i, line in enumerate(lines):
         product = products.get(line.sku)
@@ -111,17 +117,24 @@ def price_lines(session: Session, lines) -> list[PricedLine]:
     return priced
 
 
+def _held(dealer_id):
+    """Every order of the dealer approved and not yet delivered: a scalar SQL expression."""
+    return select(func.coalesce(func.sum(Order.amount), 0)).where(
+        Order.dealer_id == dealer_id, Order.status.in_(HOLDS_CREDIT)).scalar_subquery()
+
+
 def credit_exposure(session: Session, dealer: Dealer, owed: ledger_figures.Exposure) -> Decimal:
     """Receivables on the ledger plus every order approved and not yet delivered."""
-    held = session.scalar(select(func.coalesce(func.sum(Order.amount), 0)).where(
-        Order.dealer_id == dealer.id, Order.status.in_(HOLDS_CREDIT)))
-    return max(owed.receivables, Decimal("0.00")) + Decimal(held)
+    return max(owed.receivables, Decimal("0.00")) + Decimal(session.scalar(select(_held(dealer.id))))
 
 
 def owed_today(session: Session, dealer: Dealer) -> ledger_figures.Exposure:
     """Receivables and overdue days read live from the dealer's ledger and payment terms."""
     return ledger_figures.live(session, dealer_id=dealer.id, terms_days=dealer.payment_terms_days,
                                on=accounts.business_date(datetime.now(timezone.utc)))
+
+
+_HELD_AND_POINTS = select(_held(bindparam("dealer_id")), credit_points.balance_of(bindparam("dealer_id")))
 
 
 def credit_facts(dealer: Dealer, exposure: Decimal, amount: Decimal, points: int, overdue_days: int) -> dict:
@@ -171,7 +184,8 @@ def place(session: Session, inp: PlaceOrderInput, workflow_id: str, *, optimisti
     in a new transaction without it."""
     order_id = uuid.UUID(inp.order_id)
     # The dealer row lock serializes every credit decision of one dealer.
-    dealer = session.scalars(select(Dealer).where(Dealer.id == inp.dealer_id).with_for_update()).one()
+    dealer = session.scalars(_LOCK_DEALER, {"dealer_id": inp.dealer_id}).one()
+    masterdata.check_status(dealer.code, dealer.status)  # 409: a suspended or ended dealer orders nothing
     # Without an Idempotency-Key the id is new (uuid4): only a keyed order can be there already.
     amount = session.scalar(select(Order.amount).where(Order.id == order_id)) if inp.idempotency_key else None
     if amount is not None:  # a retry after the order was written: its decisions are stored too
@@ -191,10 +205,13 @@ def place(session: Session, inp: PlaceOrderInput, workflow_id: str, *, optimisti
     amount = sum((line.amount for line in lines), Decimal("0"))
 
     # The order is not written yet, so the exposure is the dealer's other orders, as before.
-    ruleset = rulebook.active(session, CREDIT_RULESET)
+    ruleset, shadows = rulebook.with_shadows(session, CREDIT_RULESET)
     owed = owed_today(session, dealer)
-    facts = credit_facts(dealer, credit_exposure(session, dealer, owed), amount,
-                         credit_points.balance(session, dealer.id), owed.overdue_days)
+    # Read after the dealer's lock (a statement of its own: its snapshot sees every order committed
+    # by whoever held the lock before), both in one round trip.
+    held, points = session.execute(_HELD_AND_POINTS, {"dealer_id": dealer.id}).one()
+    facts = credit_facts(dealer, max(owed.receivables, Decimal("0.00")) + Decimal(held), amount, points,
+                         owed.overdue_days)
     decision = ruleset.decide(facts)
     explanation = decision.to_dict()
     answer = _credit_decision(order_id, amount, dealer, decision.outcome, explanation,
@@ -215,7 +232,7 @@ def place(session: Session, inp: PlaceOrderInput, workflow_id: str, *, optimisti
     credit = dict(subject_type="order", subject_id=str(order_id), ruleset=decision.ruleset, version=decision.version,
                   rule=decision.rule, outcome=decision.outcome, explanation=explanation,
                   context={"region": dealer.region, "tier": dealer.tier, "dealer": dealer.code, "amount": f"{amount:.2f}"},
-                  shadow=rulebook.shadow_outcomes(session, CREDIT_RULESET, facts) or None)
+                  shadow=rulebook.shadow_outcomes(session, CREDIT_RULESET, facts, shadows) or None)
     created_at = session.scalar(_PLACE, dict(
         id=order_id, dealer_id=dealer.id, status=answer.status, amount=amount, key=inp.idempotency_key,
         fingerprint=inp.fingerprint, workflow_id=workflow_id, created_by=inp.user_id,
@@ -298,10 +315,14 @@ def order_start(session: Session, order_id: uuid.UUID) -> OrderStart:
     return OrderStart(str(order_id), dealer.id, dealer.region, answer)
 
 
+_RELEASE = (delete(PendingOrderStart).where(PendingOrderStart.order_id.in_(bindparam("ids", expanding=True)))
+            .execution_options(synchronize_session=False))
+
+
 def started(session: Session, order_ids: list[uuid.UUID]) -> None:
     """Their workflows run: the outbox lets go of them."""
     if order_ids:
-        session.execute(delete(PendingOrderStart).where(PendingOrderStart.order_id.in_(order_ids)))
+        session.execute(_RELEASE, {"ids": order_ids})
 
 
 def unstarted(session: Session, *, queued_before, limit: int = 500) -> list[OrderStart]:

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy import bindparam, delete, exists, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -82,5 +82,9 @@ def revoke(session: Session, jti: str, expires_at: datetime) -> None:
 def token_user(session: Session, username: str, jti: str) -> User | None:
     """The user a token names, unless the token was revoked or the user deactivated: one query, the
     revocation a primary-key probe."""
-    revoked = exists().where(RevokedToken.jti == jti)
-    return session.scalars(select(User).where(User.username == username, User.active.is_(True), ~revoked)).first()
+    return session.scalars(_TOKEN_USER, {"username": username, "jti": jti}).first()
+
+
+# Run on every request: built once.
+_TOKEN_USER = select(User).where(User.username == bindparam("username"), User.active.is_(True),
+                                 ~exists().where(RevokedToken.jti == bindparam("jti")))

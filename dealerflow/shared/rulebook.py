@@ -13,10 +13,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Collection
+from typing import Callable, Collection
 
 from dealerflow.core.errors import Conflict, Forbidden, Invalid, NotFound
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -183,6 +183,13 @@ def for_process(session: Session, name: str, pinned: int) -> CompiledRuleset:
     return compiled(session, name, pinned)
 
 
+# Built once: the order path reads it on every order.
+_WITH_SHADOWS = (select(RuleVersion.version, RuleVersion.sha256, RuleVersion.filename, RuleVersion.mode)
+                 .where(RuleVersion.ruleset == bindparam("name"),
+                        or_(in_effect(), and_(RuleVersion.mode == "shadow", RuleVersion.shadow_ended_at.is_(None))))
+                 .order_by(RuleVersion.version.desc()))
+
+
 def versions(session: Session) -> list[RuleVersion]:
     return list(session.scalars(select(RuleVersion).order_by(RuleVersion.ruleset, RuleVersion.version.desc())))
 
@@ -214,11 +221,12 @@ def shadows(session: Session, name: str) -> list[CompiledRuleset]:
 def with_shadows(session: Session, name: str, at: datetime | None = None) -> tuple[CompiledRuleset, list[CompiledRuleset]]:
     """The version in force at `at` and the running shadows, in one indexed lookup: a decision that
     evaluates shadows pays no query more than one that does not (UnknownRuleset: none in force)."""
-    rows = session.execute(
+    query = _WITH_SHADOWS if at is None else (
         select(RuleVersion.version, RuleVersion.sha256, RuleVersion.filename, RuleVersion.mode).where(
-            RuleVersion.ruleset == name,
+            RuleVersion.ruleset == bindparam("name"),
             or_(in_effect(at), and_(RuleVersion.mode == "shadow", RuleVersion.shadow_ended_at.is_(None))))
-        .order_by(RuleVersion.version.desc())).all()
+        .order_by(RuleVersion.version.desc()))
+    rows = session.execute(query, {"name": name}).all()
     live = next((r for r in rows if r.mode == "active"), None)
     if live is None:
         raise UnknownRuleset(f"ruleset {name!r} has not been deployed (run `dealerflow rules deploy`)")
@@ -240,11 +248,13 @@ def beside(running: list[CompiledRuleset], evaluate) -> dict | None:
     return out
 
 
-def shadow_outcomes(session: Session, name: str, facts: dict) -> dict | None:
+def shadow_outcomes(session: Session, name: str, facts: dict,
+                    running: list[CompiledRuleset] | None = None) -> dict | None:
     """Each running shadow version's decision on `facts` (version → outcome, rule, reason), to be
     stored with the live decision and never acted on; None when the ruleset has no shadow. A shadow
-    that cannot decide these facts records why instead of failing the live decision."""
-    running = shadows(session, name)
+    that cannot decide these facts records why instead of failing the live decision. `running`: the
+    shadows already read (`with_shadows`)."""
+    running = shadows(session, name) if running is None else running
     if not running:
         return None
     out = {}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -81,15 +81,20 @@ class StaleStock(Exception):
     """The stock an order was decided on changed before it was locked: place it again, locked first."""
 
 
+# Read on every order: built once.
+_READ = (select(Stock.product_id, Stock.warehouse_id, Stock.on_hand - Stock.reserved)
+         .where(Stock.product_id.in_(bindparam("products", expanding=True)))
+         .order_by(Stock.product_id, Stock.warehouse_id))
+_LOCK = _READ.with_for_update()
+
+
 def lock(session: Session, lines: Sequence, *, for_update: bool = True) -> Plan:
     """Lock the stock rows of the lines' products (product, warehouse order) and say what is free;
     without `for_update`, only read them (an optimistic placement locks them last, see `check`)."""
     wanted: dict[int, int] = {}
     for line in lines:
         wanted[line.product_id] = wanted.get(line.product_id, 0) + line.quantity
-    q = (select(Stock.product_id, Stock.warehouse_id, Stock.on_hand - Stock.reserved)
-         .where(Stock.product_id.in_(sorted(wanted))).order_by(Stock.product_id, Stock.warehouse_id))
-    rows = session.execute(q.with_for_update() if for_update else q).all()
+    rows = session.execute(_LOCK if for_update else _READ, {"products": sorted(wanted)}).all()
     stock: dict[int, list[list[int]]] = {}
     for pid, wid, available in rows:
         stock.setdefault(pid, []).append([wid, available])

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Callable
 
 from dealerflow.core.errors import Invalid
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -495,5 +495,12 @@ def _activation_tasks(session: Session, spec: TieringSpec, month: str, now: date
 
 def record_activation(session: Session, *, dealer_id: int, order_id: uuid.UUID) -> None:
     """A dealer's order clears its silent flag: the activation counts from this order."""
-    session.execute(update(SilentDealer).where(SilentDealer.dealer_id == dealer_id, SilentDealer.activated_at.is_(None))
-                    .values(activated_at=func.now(), activation_order_id=order_id))
+    session.execute(_ACTIVATE, {"silent_dealer": dealer_id, "activation_order": order_id})
+
+
+# Run on every order: built once; no silent dealer is loaded in the placing session to synchronise.
+_ACTIVATE = (update(SilentDealer).where(SilentDealer.dealer_id == bindparam("silent_dealer"),
+                                        SilentDealer.activated_at.is_(None))
+             .values(activated_at=func.now(), activation_order_id=bindparam(
+                 "activation_order", type_=SilentDealer.__table__.c.activation_order_id.type))
+             .execution_options(synchronize_session=False))

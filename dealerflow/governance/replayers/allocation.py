@@ -4,7 +4,7 @@ those were kept: the facts the file then read, the others at the kind's defaults
 whose action or supply priority changes, counted with their order amounts, by action, region and tier."""
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -34,7 +34,7 @@ def replay(session: Session, candidate: CompiledRuleset, window: Window, samples
                                "tier": defaultdict(lambda: [0, ZERO])}
     replayed = changed = failed = priority_up = priority_down = 0
     amount_changed = ZERO
-    shown = []
+    shown: deque = deque(maxlen=samples)  # the latest flips: the ones an admin remembers
     for d in session.scalars(q.order_by(Decision.id).execution_options(yield_per=2000)):
         explanation, context = d.explanation or {}, d.context or {}
         facts = explanation.get("inputs") or explanation.get("facts") or {}
@@ -59,7 +59,7 @@ def replay(session: Session, candidate: CompiledRuleset, window: Window, samples
             cell = tables[group][(key, d.outcome.get("allocate"), after.outcome.get("allocate"))]
             cell[0] += 1
             cell[1] += amount
-        if len(shown) < samples:
+        if samples:
             shown.append({"subject": d.subject_id, "from": before, "to": now, "amount": f"{amount:.2f}",
                           "region": region, "tier": tier,
                           "before": {"version": d.version, "rule": d.rule, "reason": explanation.get("reason", "")},
@@ -68,4 +68,4 @@ def replay(session: Session, candidate: CompiledRuleset, window: Window, samples
                  for group, table in tables.items() for (key, a, b), (n, amt) in sorted(table.items())]
     return Outcome({"replayed": replayed, "changed": changed, "unchanged": replayed - changed,
                     "amount_changed": f"{amount_changed:.2f}", "priority_up": priority_up,
-                    "priority_down": priority_down, "not_replayable": failed}, breakdown, shown)
+                    "priority_down": priority_down, "not_replayable": failed}, breakdown, list(shown))

@@ -28,25 +28,30 @@ FOLD_AFTER_DAYS = 35  # sell-through older than this folds into one row per pair
 HISTORY_DAYS = 400  # movements read for an estimate: a report older than this counts only what followed
 
 _HEALTH_SQL = """
-with last_report as materialized (
-    select distinct on (r.dealer_id, r.product_id) r.dealer_id, r.product_id, r.day, r.on_hand, r.in_transit
-    from stock_reports r
-    where r.current and r.day <= :day and r.day > :hist_day {region_r}
-    order by r.dealer_id, r.product_id, r.day desc),
-sold_days as (  -- the sell-through history read once, without a join: a day's feed, or its scans where
-                -- it has no feed; days up to :cut fold into one row per pair
+with last_report as materialized (  -- the latest current report of each pair, hashed (no sort)
+    select dealer_id, product_id, date '2000-01-01' + m[1] as day, m[2] as on_hand, m[3] as in_transit
+    from (select r.dealer_id, r.product_id, max(array[r.day - date '2000-01-01', r.on_hand, r.in_transit]) as m
+          from stock_reports r
+          where r.current and r.day <= :day and r.day > :hist_day {region_r}
+          group by 1, 2) latest),
+sold_rows as (  -- a day's feed counts; a day's scans (few, by their own index) only where it has no feed
+    select s.dealer_id, s.product_id, s.day, s.quantity from sell_through s
+    where s.source = 'feed' and s.day > :hist_day and s.day <= :day {region_s}
+    union all
+    select s.dealer_id, s.product_id, s.day, s.quantity from sell_through s
+    where s.source = 'scan' and s.day > :hist_day and s.day <= :day {region_s} and not exists (
+        select 1 from sell_through f where f.dealer_id = s.dealer_id and f.product_id = s.product_id
+        and f.day = s.day and f.source = 'feed')),
+sold_days as (  -- the history read once, without a join: days up to :cut fold into one row per pair
     select s.dealer_id, s.product_id, greatest(s.day, cast(:cut as date)) as day, sum(s.quantity) as q,
            sum(s.quantity) filter (where s.day > :win_day) as win
-    from sell_through s
-    where s.day > :hist_day and s.day <= :day {region_s} and (s.source = 'feed' or not exists (
-        select 1 from sell_through f where f.dealer_id = s.dealer_id and f.product_id = s.product_id
-        and f.day = s.day and f.source = 'feed'))
+    from sold_rows s
     group by 1, 2, 3),
-sold_stale as (  -- the folded days after a report older than :cut (rare: read only when there is one)
-    select s.dealer_id, s.product_id, sum(s.quantity) as q
-    from sell_through s join last_report lr on lr.dealer_id = s.dealer_id and lr.product_id = s.product_id
-         and lr.day < :cut and s.day > lr.day
-    where s.day <= :cut and s.day > :hist_day and (s.source = 'feed' or not exists (
+sold_stale as (  -- the folded days after a report older than :cut (rare: by the key's index, per pair)
+    select lr.dealer_id, lr.product_id, sum(s.quantity) as q
+    from last_report lr join sell_through s on s.dealer_id = lr.dealer_id and s.product_id = lr.product_id
+         and s.day > lr.day and s.day <= :cut
+    where lr.day < :cut and (s.source = 'feed' or not exists (
         select 1 from sell_through f where f.dealer_id = s.dealer_id and f.product_id = s.product_id
         and f.day = s.day and f.source = 'feed'))
     group by 1, 2),
@@ -159,9 +164,11 @@ _STATEMENTS = {
     for scoped in (False, True)}
 
 WORK_MEM = "256MB"  # the statement's hash tables stay in memory for millions of pairs
-# The planner cannot size the CTEs and would walk the history in index order to merge-join them with
-# the last reports; hash joins read each table once.
-SETTINGS = (f"set local work_mem = '{WORK_MEM}'", "set local enable_mergejoin = off", "set local enable_sort = off")
+# The planner cannot size the CTEs (it takes the folded days for a few thousand rows): it would sort
+# them, or walk the history in index order to group or merge-join it. Hash aggregates and hash joins
+# read each table once; indexes stay for the few probes (a scan row's feed, a stale report's days).
+SETTINGS = (f"set local work_mem = '{WORK_MEM}'", "set local enable_mergejoin = off", "set local enable_sort = off",
+            "set local enable_incremental_sort = off")
 
 
 def months_back(day: date, n: int) -> date:

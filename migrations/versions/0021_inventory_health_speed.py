@@ -1,5 +1,5 @@
 """channel inventory: scan rows of sell-through by their own index (the health run reads the feed
-rows in one pass and these few apart); promotion resources to push with rising orders
+rows in one pass and these few apart)
 
 Revision ID: 0021
 Revises: 0017

@@ -13,7 +13,12 @@ that day's sale scans when it has no feed, never both.
 - slow-moving value: the stock value of pairs turning slower than the file's first overstock
   threshold (or not selling at all);
 - stock age: days since the dealer's coded units still unsold were bound to it (batches known);
-- orders of the product in the last four full months, and how many months in a row they rose."""
+- orders of the product in the last four full months, and how many months in a row they rose.
+
+Cost: the history is aggregated before it meets the last reports. Sell-through older than
+FOLD_AFTER_DAYS folds into one row per pair in the same pass that sums it, so only the recent days
+are matched with each pair's report day; a report older than that (rare) reads its pair's days by
+the key. Orders are read once for deliveries and monthly orders. No join runs per history row."""
 from __future__ import annotations
 
 from datetime import date, timedelta

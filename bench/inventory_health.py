@@ -157,7 +157,7 @@ def main() -> None:
                                            average_over_days=spec.average_over_days, slow_over=spec.overstock_floor)
                 for setting in health.SETTINGS:
                     s.execute(text(setting))
-                for (line,) in s.execute(text("explain (analyze, buffers off) " + health._HEALTH.text), params):
+                for (line,) in s.execute(text("explain (analyze, buffers off) " + health.statement(None).text), params):
                     print(line)
                 s.rollback()
             return

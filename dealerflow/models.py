@@ -1445,6 +1445,8 @@ class SellThrough(Base):
     received_at: Mapped[datetime] = _now()
     __table_args__ = (
         Index("sell_through_day", "day"),
+        # The health run reads a year of feed rows in one pass and the few scan rows by this index.
+        Index("sell_through_scans", "dealer_id", "product_id", "day", postgresql_where="source = 'scan'"),
         CheckConstraint("quantity >= 0", name="sell_through_quantity"),
         CheckConstraint("source in ('feed', 'scan')", name="sell_through_source"),
     )

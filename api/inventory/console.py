@@ -25,6 +25,7 @@ from api.paging import paging
 router = APIRouter(prefix="/console", include_in_schema=False)
 STAFF_RED = ("account_manager", "region_manager", "hq", "admin")
 HQ = ("hq", "admin")
+ADVICE_SHOWN = 200  # the day's advice beside the figures; the API pages all of it
 
 
 def _products(session):
@@ -32,9 +33,17 @@ def _products(session):
 
 
 def _dealer_page(request, session, user, status_code: int = 200, **context):
-    _, rows, total = views.health(session, user, limit=200)
-    advice, _n = views.advice(session, user, limit=200)
-    return page(request, "inventory.html", user, status_code, rows=rows, advice=advice,
+    """The dealer's figures a page at a time, filtered by sku and to those with advice; the advice
+    below follows the sku filter."""
+    sku = (request.query_params.get("sku") or "").strip()[:64] or None
+    advised = request.query_params.get("advised") == "on"
+    day, _rows, total = views.health(session, user, sku=sku, only_advised=advised, limit=1)
+    pager = paging(request, total, sku=sku or "", advised="on" if advised else "")
+    _, rows, _n = views.health(session, user, day=day, sku=sku, only_advised=advised, limit=pager.limit,
+                               offset=pager.offset)
+    advice, _n = views.advice(session, user, sku=sku, limit=ADVICE_SHOWN)
+    return page(request, "inventory.html", user, status_code, rows=rows, advice=advice, pager=pager,
+                sku=sku or "", advised=advised,
                 drafts=views.drafts(session, user, limit=10), products=_products(session),
                 today=business_date(datetime.now(timezone.utc)).isoformat(),
                 auto=replenishment.opted_in(session, user.dealer_id), form=context.pop("form", {}), **context)

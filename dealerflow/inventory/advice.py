@@ -77,7 +77,7 @@ def measure(session: Session, inp: InventoryStepInput) -> int:
 
 _CANDIDATES = text("""
     select h.*, d.code, d.name as dealer_name, d.level, d.tier, d.tags, d.channel, d.account_manager,
-           p.sku, p.name as product_name, p.pack_size, coalesce(s.safety_stock, 0) as safety_stock,
+           p.sku, p.name as product_name, p.pack_size, p.category, coalesce(s.safety_stock, 0) as safety_stock,
            cp.points as credit_points
     from inventory_health h join dealers d on d.id = h.dealer_id join products p on p.id = h.product_id
     left join inventory_settings s on s.dealer_id = h.dealer_id and s.product_id = h.product_id
@@ -129,13 +129,20 @@ def advise_run(session: Session, inp: InventoryStepInput, *, progress=lambda *a:
                 shadow=rulebook.beside(shadows, lambda s: _shadow_advice(s, facts)),
                 context={"dealer": row.code, "region": row.region, "sku": row.sku, "day": run.day.isoformat()}))
         for a in advised.advice:
+            explanation = {"ruleset": compiled.name, "version": compiled.version, "rule": a.rule,
+                           "rules_fired": list(advised.matched), "reason": a.reason, "facts": advised.facts,
+                           "figures": health.figures_of(row, spec.report_fresh_days),
+                           "safety_stock": row.safety_stock}
+            if a.action == "push_promotion":  # what the account manager pushes, from the file's catalogue
+                resources = spec.resources_for(row.sku, row.category)
+                explanation["resources"] = resources
+                explanation["reason"] = a.reason + ("; resources: " + ", ".join(r["name"] for r in resources)
+                                                    if resources else "; no promotion resource in the file serves"
+                                                    f" {row.sku} ({row.category or 'no category'})")
             batch.append(dict(
                 day=run.day, dealer_id=row.dealer_id, product_id=row.product_id, action=a.action,
                 severity=a.severity, quantity=a.quantity, audience=spec.notify[a.severity],
-                explanation={"ruleset": compiled.name, "version": compiled.version, "rule": a.rule,
-                             "rules_fired": list(advised.matched), "reason": a.reason, "facts": advised.facts,
-                             "figures": health.figures_of(row, spec.report_fresh_days),
-                             "safety_stock": row.safety_stock}))
+                explanation=explanation))
         if len(batch) >= 1000:
             written += _store(session, batch)
             batch = []
@@ -195,6 +202,7 @@ def _tasks(session: Session, spec: InventorySpec, run: InventoryRun, region: str
     red_levels = [s for s, r in RANK.items() if r >= RANK[spec.task_from]]
     rows = session.execute(_scoped(
         select(InventoryAdvice.id, InventoryAdvice.action, InventoryAdvice.severity, InventoryAdvice.quantity,
+               InventoryAdvice.explanation["resources"].label("resources"),
                Dealer.code, Dealer.name, Dealer.account_manager, Product.sku, Product.name.label("product"))
         .join(Dealer, Dealer.id == InventoryAdvice.dealer_id).join(Product, Product.id == InventoryAdvice.product_id)
         .where(InventoryAdvice.severity.in_(red_levels)), run.day, region)
@@ -221,7 +229,8 @@ def _tasks(session: Session, spec: InventorySpec, run: InventoryRun, region: str
             payload={"day": run.day.isoformat(), "account_manager": manager, "items": len(items), "dealers": dealers,
                      "link": "/console/inventory/red", "advice": [
                          {"id": i.id, "dealer": i.code, "dealer_name": i.name, "sku": i.sku, "product": i.product,
-                          "action": i.action, "severity": i.severity, "quantity": i.quantity}
+                          "action": i.action, "severity": i.severity, "quantity": i.quantity,
+                          **({"resources": i.resources} if i.resources else {})}
                          for i in items[:LIST_LIMIT]]})
         tasks.open_task(session, spec_, workflow_id=f"task-{task_id}", now=now)
         session.execute(update(InventoryAdvice).where(InventoryAdvice.id.in_([i.id for i in items]))
@@ -246,15 +255,37 @@ def _notify(session: Session, spec: InventorySpec, run: InventoryRun, region: st
         .group_by(Dealer.account_manager), run.day, region)).all()
     ids = dict(session.execute(select(User.username, User.id).where(
         User.username.in_([m for m, _ in managers]))).all())
+    pushes = _promotions(session, run.day, region, [m for m, _ in managers if m in ids])
     for manager, n in managers:
         if manager in ids:
             notify(session, user_id=ids[manager], kind="inventory", title=f"Stock advice for your dealers ({day}):"
-                   f" {n} item(s)", link="/console/inventory/red", dedup_key=f"inventory:{day}:am:{manager}")
+                   f" {n} item(s)", body=pushes.get(manager, ""), link="/console/inventory/red",
+                   dedup_key=f"inventory:{day}:am:{manager}")
     hq = session.scalar(_scoped(select(func.count()).select_from(InventoryAdvice)
                                 .where(InventoryAdvice.audience.any("hq")), run.day, region))
     if hq:
         notify(session, role="hq", kind="inventory", title=f"Channel stock ({day}, {run.scope}): {hq} item(s) for HQ",
                link="/console/inventory/hq", dedup_key=f"inventory:{day}:hq:{run.scope}")
+
+
+def _promotions(session: Session, day: date, region: str | None, managers: list[str]) -> dict[str, str]:
+    """Each account manager's rising-orders advice with the promotion resources to push, as the
+    notification's text (read from the stored advice, so a retry writes the same)."""
+    if not managers:
+        return {}
+    rows = session.execute(_scoped(
+        select(Dealer.account_manager, Dealer.code, Product.sku, InventoryAdvice.explanation["resources"])
+        .join(Dealer, Dealer.id == InventoryAdvice.dealer_id).join(Product, Product.id == InventoryAdvice.product_id)
+        .where(InventoryAdvice.action == "push_promotion", Dealer.account_manager.in_(managers)), day, region)
+        .order_by(Dealer.account_manager, Dealer.code, Product.sku)).all()
+    lines: dict[str, list[str]] = defaultdict(list)
+    for manager, code, sku, resources in rows:
+        if len(lines[manager]) < LIST_LIMIT:
+            shown = "; ".join(r["name"] + (f" {r['link']}" if r.get("link") else "")
+                              + (f" ({r['description']})" if r.get("description") else "") for r in resources or [])
+            lines[manager].append(f"Rising orders of {sku} at {code}: push " + (shown or "a promotion (no resource"
+                                                                               " in the rule file serves it)"))
+    return {m: "\n".join(ls) for m, ls in lines.items()}
 
 
 def close(session: Session, inp: InventoryStepInput) -> dict:

@@ -13,7 +13,12 @@ that day's sale scans when it has no feed, never both.
 - slow-moving value: the stock value of pairs turning slower than the file's first overstock
   threshold (or not selling at all);
 - stock age: days since the dealer's coded units still unsold were bound to it (batches known);
-- orders of the product in the last four full months, and how many months in a row they rose."""
+- orders of the product in the last four full months, and how many months in a row they rose.
+
+Cost: the history is aggregated before it meets the last reports. Sell-through older than
+FOLD_AFTER_DAYS folds into one row per pair in the same pass that sums it, so only the recent days
+are matched with each pair's report day; a report older than that (rare) reads its pair's days by
+the key. Orders are read once for deliveries and monthly orders. No join runs per history row."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -24,86 +29,104 @@ from sqlalchemy.orm import Session
 
 from dealerflow.shared.accounts import day_start
 
+FOLD_AFTER_DAYS = 35  # sell-through older than this folds into one row per pair (reports are newer)
 HISTORY_DAYS = 400  # movements read for an estimate: a report older than this counts only what followed
 
-_HEALTH = text("""
-with dealers_in as materialized (
-    select id, region from dealers where status = 'active' and (cast(:region as text) is null or region = :region)),
-last_report as materialized (
-    select distinct on (r.dealer_id, r.product_id) r.dealer_id, r.product_id, r.day, r.on_hand, r.in_transit
-    from stock_reports r join dealers_in d on d.id = r.dealer_id
-    where r.current and r.day <= :day and r.day > :hist_day
-    order by r.dealer_id, r.product_id, r.day desc),
-sold_rows as (  -- a day's feed counts; a day's scans only where that day has no feed
-    select dealer_id, product_id, day, quantity from sell_through
-    where source = 'feed' and day > :hist_day and day <= :day
+_HEALTH_SQL = """
+with last_report as materialized (  -- the latest current report of each pair, hashed (no sort)
+    select dealer_id, product_id, date '2000-01-01' + m[1] as day, m[2] as on_hand, m[3] as in_transit
+    from (select r.dealer_id, r.product_id, max(array[r.day - date '2000-01-01', r.on_hand, r.in_transit]) as m
+          from stock_reports r
+          where r.current and r.day <= :day and r.day > :hist_day {region_r}
+          group by 1, 2) latest),
+sold_rows as (  -- a day's feed counts; a day's scans (few, by their own index) only where it has no feed
+    select s.dealer_id, s.product_id, s.day, s.quantity from sell_through s
+    where s.source = 'feed' and s.day > :hist_day and s.day <= :day {region_s}
     union all
     select s.dealer_id, s.product_id, s.day, s.quantity from sell_through s
-    where s.source = 'scan' and s.day > :hist_day and s.day <= :day and not exists (
+    where s.source = 'scan' and s.day > :hist_day and s.day <= :day {region_s} and not exists (
         select 1 from sell_through f where f.dealer_id = s.dealer_id and f.product_id = s.product_id
         and f.day = s.day and f.source = 'feed')),
-sold as (
-    select s.dealer_id, s.product_id,
-           sum(s.quantity) filter (where lr.day is null or s.day > lr.day) as since,
+sold_days as (  -- the history read once, without a join: days up to :cut fold into one row per pair
+    select s.dealer_id, s.product_id, greatest(s.day, cast(:cut as date)) as day, sum(s.quantity) as q,
            sum(s.quantity) filter (where s.day > :win_day) as win
-    from sold_rows s join dealers_in di on di.id = s.dealer_id
-    left join last_report lr on lr.dealer_id = s.dealer_id and lr.product_id = s.product_id
+    from sold_rows s
+    group by 1, 2, 3),
+sold_stale as (  -- the folded days after a report older than :cut (rare: by the key's index, per pair)
+    select lr.dealer_id, lr.product_id, sum(s.quantity) as q
+    from last_report lr join sell_through s on s.dealer_id = lr.dealer_id and s.product_id = lr.product_id
+         and s.day > lr.day and s.day <= :cut
+    where lr.day < :cut and (s.source = 'feed' or not exists (
+        select 1 from sell_through f where f.dealer_id = s.dealer_id and f.product_id = s.product_id
+        and f.day = s.day and f.source = 'feed'))
     group by 1, 2),
-delivered as (
-    select o.dealer_id, l.product_id,
-           sum(l.quantity) filter (where lr.day is null
-                                   or (o.delivered_at at time zone 'Asia/Shanghai')::date > lr.day) as since,
-           sum(l.quantity) filter (where o.delivered_at >= :win_from) as win
-    from orders o join order_lines l on l.order_id = o.id join dealers_in di on di.id = o.dealer_id
-    left join last_report lr on lr.dealer_id = o.dealer_id and lr.product_id = l.product_id
-    where o.delivered_at >= :hist_from and o.delivered_at < :end
+sold as (
+    select sd.dealer_id, sd.product_id,
+           coalesce(sum(sd.q) filter (where lr.day is null or (sd.day > lr.day and sd.day > :cut)), 0)
+               + coalesce(min(st.q), 0) as since,
+           coalesce(sum(sd.win), 0) as win
+    from sold_days sd
+    left join last_report lr on lr.dealer_id = sd.dealer_id and lr.product_id = sd.product_id
+    left join sold_stale st on st.dealer_id = sd.dealer_id and st.product_id = sd.product_id
+    group by 1, 2),
+lines as (  -- deliveries and the months' orders: one read of orders × lines
+    select o.dealer_id, l.product_id, l.quantity,
+           case when o.delivered_at >= :hist_from and o.delivered_at < :end
+                then (o.delivered_at at time zone 'Asia/Shanghai')::date end as delivered_day,
+           case when o.created_at >= :m4 and o.created_at < :this_month and o.status not in ('rejected', 'cancelled')
+                then case when o.created_at < :m3 then 4 when o.created_at < :m2 then 3
+                          when o.created_at < :m1 then 2 else 1 end end as month
+    from orders o join order_lines l on l.order_id = o.id
+    where ((o.delivered_at >= :hist_from and o.delivered_at < :end)
+           or (o.created_at >= :m4 and o.created_at < :this_month)) {region_o}),
+moved as (
+    select m.dealer_id, m.product_id,
+           coalesce(sum(m.quantity) filter (where m.delivered_day > lr.day
+                                            or (lr.day is null and m.delivered_day is not null)), 0) as since,
+           coalesce(sum(m.quantity) filter (where m.delivered_day > :win_day), 0) as win,
+           coalesce(sum(m.quantity) filter (where m.month = 4), 0) as o4,
+           coalesce(sum(m.quantity) filter (where m.month = 3), 0) as o3,
+           coalesce(sum(m.quantity) filter (where m.month = 2), 0) as o2,
+           coalesce(sum(m.quantity) filter (where m.month = 1), 0) as o1
+    from lines m left join last_report lr on lr.dealer_id = m.dealer_id and lr.product_id = m.product_id
     group by 1, 2),
 returned as (
     select r.dealer_id, r.product_id,
            sum(r.quantity) filter (where lr.day is null
                                    or (r.returned_at at time zone 'Asia/Shanghai')::date > lr.day) as since,
            sum(r.quantity) filter (where r.returned_at >= :win_from) as win
-    from order_returns r join dealers_in di on di.id = r.dealer_id
+    from order_returns r
     left join last_report lr on lr.dealer_id = r.dealer_id and lr.product_id = r.product_id
-    where r.returned_at >= :hist_from and r.returned_at < :end
+    where r.returned_at >= :hist_from and r.returned_at < :end {region_rt}
     group by 1, 2),
-ordered as (
-    select o.dealer_id, l.product_id,
-           sum(l.quantity) filter (where o.created_at < :m3) as o4,
-           sum(l.quantity) filter (where o.created_at >= :m3 and o.created_at < :m2) as o3,
-           sum(l.quantity) filter (where o.created_at >= :m2 and o.created_at < :m1) as o2,
-           sum(l.quantity) filter (where o.created_at >= :m1) as o1
-    from orders o join order_lines l on l.order_id = o.id join dealers_in di on di.id = o.dealer_id
-    where o.created_at >= :m4 and o.created_at < :this_month and o.status not in ('rejected', 'cancelled')
-    group by 1, 2),
-keys as (
-    select dealer_id, product_id from last_report union select dealer_id, product_id from sold
-    union select dealer_id, product_id from delivered union select dealer_id, product_id from returned),
 forecast as (
     select distinct on (dealer_id, product_id) dealer_id, product_id, daily
     from demand_forecasts where scope = 'dealer' and fitted_on <= :day and fitted_on > :forecast_from
     order by dealer_id, product_id, fitted_on desc),
 aged as (
     select pc.dealer_id, pc.product_id, (avg(extract(epoch from (:end - pc.bound_at))) / 86400)::int as age
-    from product_codes pc join dealers_in di on di.id = pc.dealer_id
-    where pc.bound_at is not null and not exists (select 1 from scans s where s.code = pc.code and s.kind = 'sale')
+    from product_codes pc
+    where pc.bound_at is not null {region_pc}
+      and not exists (select 1 from scans s where s.code = pc.code and s.kind = 'sale')
     group by 1, 2),
 figures as (
-    select k.dealer_id, k.product_id, di.region,
-           greatest(coalesce(lr.on_hand, 0) + coalesce(dv.since, 0) - coalesce(rt.since, 0) - coalesce(sd.since, 0),
-                    0)::int as on_hand,
-           coalesce(lr.in_transit, 0) as in_transit, lr.day as report_day,
-           coalesce(dv.since, 0) + coalesce(rt.since, 0) + coalesce(sd.since, 0) as moved_since,
-           coalesce(sd.win, 0) as sold, coalesce(dv.win, 0) as delivered, coalesce(rt.win, 0) as returned,
-           round(coalesce(sd.win, 0)::numeric / :avg_days, 4) as daily_sales, f.daily as forecast,
-           coalesce(od.o4, 0) as o4, coalesce(od.o3, 0) as o3, coalesce(od.o2, 0) as o2, coalesce(od.o1, 0) as o1,
+    select k.dealer_id, k.product_id, d.region,
+           greatest(coalesce(k.on_hand, 0) + coalesce(k.delivered_since, 0) - coalesce(rt.since, 0)
+                    - coalesce(k.sold_since, 0), 0)::int as on_hand,
+           coalesce(k.in_transit, 0) as in_transit, k.report_day,
+           coalesce(k.delivered_since, 0) + coalesce(rt.since, 0) + coalesce(k.sold_since, 0) as moved_since,
+           coalesce(k.sold, 0) as sold, coalesce(k.delivered, 0) as delivered, coalesce(rt.win, 0) as returned,
+           round(coalesce(k.sold, 0)::numeric / :avg_days, 4) as daily_sales, f.daily as forecast,
+           coalesce(k.o4, 0) as o4, coalesce(k.o3, 0) as o3, coalesce(k.o2, 0) as o2, coalesce(k.o1, 0) as o1,
            pr.unit_price, a.age
-    from keys k join dealers_in di on di.id = k.dealer_id join products pr on pr.id = k.product_id
-    left join last_report lr on lr.dealer_id = k.dealer_id and lr.product_id = k.product_id
-    left join sold sd on sd.dealer_id = k.dealer_id and sd.product_id = k.product_id
-    left join delivered dv on dv.dealer_id = k.dealer_id and dv.product_id = k.product_id
+    from (select dealer_id, product_id, lr.day as report_day, lr.on_hand, lr.in_transit,
+                 sd.since as sold_since, sd.win as sold, mv.since as delivered_since, mv.win as delivered,
+                 mv.o4, mv.o3, mv.o2, mv.o1
+          from last_report lr full join sold sd using (dealer_id, product_id)
+          full join moved mv using (dealer_id, product_id)) k
+    join dealers d on d.id = k.dealer_id and d.status = 'active' {region_d}
+    join products pr on pr.id = k.product_id
     left join returned rt on rt.dealer_id = k.dealer_id and rt.product_id = k.product_id
-    left join ordered od on od.dealer_id = k.dealer_id and od.product_id = k.product_id
     left join forecast f on f.dealer_id = k.dealer_id and f.product_id = k.product_id
     left join aged a on a.dealer_id = k.dealer_id and a.product_id = k.product_id)
 insert into inventory_health (day, dealer_id, product_id, region, on_hand, in_transit, source, report_day,
@@ -124,12 +147,33 @@ select :day, dealer_id, product_id, region, on_hand, in_transit,
        case when o1 > o2 and o2 > o3 and o3 > o4 then 3 when o1 > o2 and o2 > o3 then 2 when o1 > o2 then 1 else 0 end
 from figures
 where on_hand > 0 or in_transit > 0 or sold > 0 or delivered > 0 or report_day is not null
-on conflict (day, dealer_id, product_id) do nothing""")
+on conflict (day, dealer_id, product_id) do nothing"""
+
+
+_IN_REGION = "and {col} in (select id from dealers where region = :region)"
+
+
+def statement(region: str | None):
+    """The statement for every dealer, or with each read narrowed to a region's dealers."""
+    return _STATEMENTS[region is not None]
+
+
+_STATEMENTS = {
+    scoped: text(_HEALTH_SQL.format(
+        region_r=_IN_REGION.format(col="r.dealer_id") if scoped else "",
+        region_s=_IN_REGION.format(col="s.dealer_id") if scoped else "",
+        region_o=_IN_REGION.format(col="o.dealer_id") if scoped else "",
+        region_rt=_IN_REGION.format(col="r.dealer_id") if scoped else "",
+        region_pc=_IN_REGION.format(col="pc.dealer_id") if scoped else "",
+        region_d="and d.region = :region" if scoped else ""))
+    for scoped in (False, True)}
 
 WORK_MEM = "256MB"  # the statement's hash tables stay in memory for millions of pairs
-# The planner cannot size the CTEs and would walk the history in index order to merge-join them with
-# the last reports; hash joins read each table once.
-SETTINGS = (f"set local work_mem = '{WORK_MEM}'", "set local enable_mergejoin = off")
+# The planner cannot size the CTEs (it takes the folded days for a few thousand rows): it would sort
+# them, or walk the history in index order to group or merge-join it. Hash aggregates and hash joins
+# read each table once; indexes stay for the few probes (a scan row's feed, a stale report's days).
+SETTINGS = (f"set local work_mem = '{WORK_MEM}'", "set local enable_mergejoin = off", "set local enable_sort = off",
+            "set local enable_incremental_sort = off")
 
 
 def months_back(day: date, n: int) -> date:
@@ -144,6 +188,7 @@ def parameters(*, day: date, region: str | None, average_over_days: int, slow_ov
         "hist_day": day - timedelta(days=HISTORY_DAYS), "hist_from": day_start(day - timedelta(days=HISTORY_DAYS - 1)),
         "win_day": day - timedelta(days=average_over_days), "avg_days": average_over_days,
         "win_from": day_start(day - timedelta(days=average_over_days - 1)),
+        "cut": day - timedelta(days=FOLD_AFTER_DAYS),
         "forecast_from": day - timedelta(days=14), "slow_over": slow_over if slow_over is not None else 999999,
         "this_month": day_start(this_month), "m4": day_start(months_back(day, 4)),
         "m3": day_start(months_back(day, 3)), "m2": day_start(months_back(day, 2)), "m1": day_start(months_back(day, 1)),
@@ -157,7 +202,7 @@ def compute(session: Session, *, day: date, region: str | None, average_over_day
     params = parameters(day=day, region=region, average_over_days=average_over_days, slow_over=slow_over)
     for setting in SETTINGS:
         session.execute(text(setting))
-    return session.execute(_HEALTH, params).rowcount
+    return session.execute(statement(region), params).rowcount
 
 
 def stale(report_age_days: int | None, fresh_days: int) -> bool:

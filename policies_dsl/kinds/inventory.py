@@ -1,8 +1,8 @@
 """Channel inventory files (`kind: inventory`): the thresholds behind the advice a dealer × sku gets
 from its health figures — cut replenishment over one turnover, a clearance promotion over a higher
 one, a reorder under a days-of-cover floor (up to a target cover, rounded to the pack size), a
-dealer's own safety stock within the file's limits, promotion resources for rising orders — and
-who is told at which severity, with the SLA of the account managers' tasks.
+dealer's own safety stock within the file's limits, promotion resources for rising orders (a small
+catalogue in the file, matched by the product's sku or category) — and who is told at which severity, with the SLA of the account managers' tasks.
 
 The validator derives one rule per piece of advice at its threshold, so the engine decides them like
 any other rules; `advise` asks the engine once per dealer × sku that needs it and does the exact
@@ -42,6 +42,42 @@ def _advice(description: str, required: list, **properties) -> dict:
             "required": [*required, "severity"], "properties": {**properties, "severity": SEVERITY}}
 
 
+TEXT = {"type": "string", "minLength": 1, "maxLength": 500}
+RESOURCES = {
+    "description": "the promotion resources (促销资源) pushed with rising-orders advice: each matched by the"
+                   " product's sku or category, with a link (https://… or a console path /…) or a description",
+    "type": "array",
+    "items": {
+        "type": "object", "additionalProperties": False, "required": ["name", "for"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "link": {"type": "string", "maxLength": 500, "pattern": "^(https?://|/)"},
+            "description": TEXT,
+            "for": {"description": "the products it serves: skus, categories or both", "type": "object",
+                    "additionalProperties": False, "minProperties": 1,
+                    "properties": {"skus": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+                                   "categories": {"type": "array", "minItems": 1,
+                                                  "items": {"type": "string", "minLength": 1}}}},
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class PromotionResource:
+    name: str
+    link: str | None
+    description: str | None
+    skus: tuple[str, ...]
+    categories: tuple[str, ...]
+
+    def serves(self, sku: str, category: str | None) -> bool:
+        return sku in self.skus or (category is not None and category in self.categories)
+
+    def shown(self) -> dict:
+        return {"name": self.name, "link": self.link, "description": self.description}
+
+
 INVENTORY_SECTION = {
     "description": "Channel inventory (渠道库存): when a dealer × sku's health figures call for advice, how"
                    " severe it is, who is told, and the account managers' tasks for red items.",
@@ -74,7 +110,8 @@ INVENTORY_SECTION = {
                                                              " drafts of their reorder advice"},
         "rising_orders": _advice("orders of one product rising month on month for `months` months: push"
                                  " matching promotion resources to the dealer's account manager", ["months"],
-                                 months={"type": "integer", "minimum": 1, "maximum": 11}),
+                                 months={"type": "integer", "minimum": 1, "maximum": 11},
+                                 resources=RESOURCES),
         "notify": {"description": "who is told of advice, by severity", "type": "object",
                    "additionalProperties": False, "required": SEVERITIES,
                    "properties": {s: {"type": "array", "uniqueItems": True, "items": {"enum": AUDIENCES}}
@@ -130,6 +167,11 @@ class InventorySpec:
     task_from: str
     task_sla_seconds: int
     task_escalate_to: str | None
+    resources: tuple = ()  # PromotionResource, in the file's order
+
+    def resources_for(self, sku: str, category: str | None) -> list[dict]:
+        """The promotion resources that serve a product, as the advice and the messages show them."""
+        return [r.shown() for r in self.resources if r.serves(sku, category)]
 
     @property
     def overstock_floor(self) -> Decimal | None:
@@ -222,6 +264,8 @@ def parse_inventory(doc: Document, facts: dict, errors: list[RuleError]) -> tupl
         rule("rising-orders", f"orders.rising_months >= {rising['months']}", {"advice": "push_promotion"},
              p + ("rising_orders",), 0, "promotion resources for rising orders")
 
+    resources = _resources(doc, p + ("rising_orders", "resources"), (rising or {}).get("resources", []), errors)
+
     average = days(p + ("average_over",), data["average_over"])
     fresh = days(p + ("report_fresh_for",), data.get("report_fresh_for", "7d"))
     tasks = data["tasks"]
@@ -238,8 +282,30 @@ def parse_inventory(doc: Document, facts: dict, errors: list[RuleError]) -> tupl
         auto_replenish=bool(data.get("auto_replenish", False)),
         rising_months=rising["months"] if rising else None, rising_severity=rising["severity"] if rising else None,
         notify={s: list(data["notify"][s]) for s in SEVERITIES}, task_from=tasks["from"],
-        task_sla_seconds=int(parse_duration(tasks["sla"]).total_seconds()), task_escalate_to=tasks.get("escalate_to"))
+        task_sla_seconds=int(parse_duration(tasks["sla"]).total_seconds()), task_escalate_to=tasks.get("escalate_to"),
+        resources=resources)
     return spec, tuple(rules), {"advice": None}
+
+
+def _resources(doc: Document, path: tuple, items: list, errors: list[RuleError]) -> tuple:
+    """The catalogue as written; a name given twice, or a resource with neither a link nor a
+    description (nothing to push), is refused at its line."""
+    seen: dict[str, int] = {}
+    out = []
+    for i, item in enumerate(items):
+        at = path + (i,)
+        name = item["name"].strip()
+        if name in seen:
+            errors.append(doc.error(at + ("name",), f"{name!r} is already resource {seen[name] + 1}; give each"
+                                                     " resource its own name"))
+        seen.setdefault(name, i)
+        if not item.get("link") and not item.get("description"):
+            errors.append(doc.error(at, f"resource {name!r} needs a link or a description: the account manager"
+                                        " has nothing to push otherwise"))
+        served = item["for"]
+        out.append(PromotionResource(name, item.get("link"), item.get("description"),
+                                     tuple(served.get("skus", ())), tuple(served.get("categories", ()))))
+    return tuple(out)
 
 
 def _plain(number: Decimal) -> str:

@@ -127,6 +127,9 @@ def _semantic(doc: Document, text: str) -> RuleFile:
         ok = ok and expect is not None
         if ok:
             tests.append(RuleTest(raw["name"], given, expect, doc.line(("tests", i))))
+    if data.get("running_processes") == "follow_latest" and not kind.follows_latest:
+        errors.append(doc.error(("running_processes",), f"a {data['kind']} file cannot say follow_latest: only a "
+                                                        "tiering run reads its file again in later steps"))
     if errors:
         raise RuleFileError(errors)
     return RuleFile(file=doc.file, name=data["ruleset"], kind=data["kind"], description=data.get("description", ""),

@@ -247,6 +247,17 @@ def test_a_settlement_refuses_a_moment_no_version_covered(make_dealer, sessions)
 
 # --- running processes follow a new version when its file says so ------------------------------------
 
+def test_only_a_kind_whose_processes_read_their_file_again_may_follow_the_latest_version():
+    """A settlement keeps the version its program names and a rollout the text dealers acknowledged:
+    a rebate file saying follow_latest would promise what no process does, so it is refused at its line."""
+    text = "running_processes: follow_latest\n" + program_yaml("p_y", "r")
+    with pytest.raises(RuleFileError) as e:
+        load_rule_file("rules/rebates/p_y.yaml", text)
+    assert str(e.value).startswith("rules/rebates/p_y.yaml:1 running_processes: a rebate file cannot say follow_latest")
+    pinned = load_rule_file("rules/rebates/p_y.yaml", "running_processes: pinned\n" + program_yaml("p_y", "r"))
+    assert pinned.running_processes == "pinned"
+
+
 def test_a_running_tiering_run_follows_a_version_that_says_follow_latest(client, make_dealer, make_user, sessions):
     from dealerflow.models import TieringRun, TierScore
 

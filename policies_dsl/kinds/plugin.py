@@ -36,6 +36,10 @@ class KindPlugin:
     # roles that may deploy a file of this kind alone, without a second person's approval, in an
     # emergency (audited loudly); empty: every change waits for a second person
     emergency_roles: tuple = ()
+    # whether a file of this kind may say `running_processes: follow_latest`: only where a running
+    # process reads the rules again in later steps (a tiering run awaiting approval). A settlement keeps
+    # the version its program names (`settle_with`) and a rollout the text dealers acknowledged.
+    follows_latest: bool = False
 
     def facts_for(self, data: dict) -> dict:
         return self.facts(data) if callable(self.facts) else self.facts

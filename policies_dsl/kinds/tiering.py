@@ -685,4 +685,5 @@ PLUGIN = KindPlugin(
     # A figure a test leaves out has no value (the dimension scores it `missing`); no score: computed.
     defaults={name: None for name in TIERING_FIGURES if name != "growth"},
     patterns={SIGNED["pattern"]: "a number like 0.5 or -0.2", SILENCE["pattern"]: "a period like 6 months, 180d or 30s"},
+    follows_latest=True,  # a run awaiting its downgrade approvals applies them with the version in force
 )

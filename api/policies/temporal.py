@@ -1,10 +1,11 @@
 """A policy's rollout in Temporal: publish (start or amend), withdraw, and the evidence review of a policy task."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import (Client)
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import SearchAttributePair as Pair, TypedSearchAttributes, WorkflowIDConflictPolicy, \
     WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -23,6 +24,10 @@ from api.temporal_calls import run_update, unavailable
 
 class _NotNewer(Conflict):
     """The running rollout already has this version (or a newer one): nothing to amend."""
+
+
+class _Closing(Conflict):
+    """The rollout has closed (its policy reads closed) and its workflow is taking its last steps."""
 
 
 @dataclass
@@ -49,22 +54,41 @@ async def publish_policy(*, client: Client, task_queue: str, sessions: sessionma
     wid = workflow_id_for(policy_id)
     if existing is not None and existing.version >= version:
         return Published(policy_id, existing.version, wid, "unchanged")
+    for attempt in (1, 2):
+        try:
+            await client.start_workflow(
+                PolicyRolloutWorkflow.run, RolloutInput(policy_id, version, actor), id=wid, task_queue=task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                search_attributes=TypedSearchAttributes([Pair(POLICY_ID, policy_id), Pair(STAGE, "starting")]))
+            return Published(policy_id, version, wid, "started")
+        except WorkflowAlreadyStartedError:
+            pass
+        except RPCError as e:
+            raise unavailable(e) from None
+        handle = client.get_workflow_handle(wid)
+        try:
+            await run_update(handle, PolicyRolloutWorkflow.amend, AmendInput(version, actor),
+                             refusals={"NotNewer": _NotNewer, "RolloutClosed": _Closing})
+        except _NotNewer:
+            return Published(policy_id, version, wid, "unchanged")
+        except _Closing:
+            # Closed a moment ago, its workflow still ending: the new version starts a new rollout
+            # once it has ended (seconds), rather than refusing a publish the policy page allows.
+            if attempt == 2 or not await _ended(handle, timeout=30):
+                raise Conflict("the previous rollout is still closing: publish again in a minute") from None
+            continue
+        return Published(policy_id, version, wid, "amended")
+
+
+async def _ended(handle, *, timeout: float) -> bool:
     try:
-        await client.start_workflow(
-            PolicyRolloutWorkflow.run, RolloutInput(policy_id, version, actor), id=wid, task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL, id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-            search_attributes=TypedSearchAttributes([Pair(POLICY_ID, policy_id), Pair(STAGE, "starting")]))
-        return Published(policy_id, version, wid, "started")
-    except WorkflowAlreadyStartedError:
+        await asyncio.wait_for(handle.result(), timeout)
+    except asyncio.TimeoutError:
+        return False
+    except (WorkflowFailureError, RPCError):  # failed or terminated; or unreachable, which the start says
         pass
-    except RPCError as e:
-        raise unavailable(e) from None
-    try:
-        await run_update(client.get_workflow_handle(wid), PolicyRolloutWorkflow.amend, AmendInput(version, actor),
-                         refusals={"NotNewer": _NotNewer, "RolloutClosed": Conflict})
-    except _NotNewer:
-        return Published(policy_id, version, wid, "unchanged")
-    return Published(policy_id, version, wid, "amended")
+    return True
 
 
 async def withdraw_policy(*, client: Client, sessions: sessionmaker[Session], policy_id: str, actor: str,

@@ -1765,3 +1765,18 @@ class RedemptionCash(Base):
     version: Mapped[int] = mapped_column(Integer)
     per_point: Mapped[Decimal] = mapped_column(Money)
     amount: Mapped[Decimal] = mapped_column(Money)
+
+
+# --- settlement figures -----------------------------------------------------------------------------
+
+class SettlementFigures(Base):
+    """What a settlement run read for each dealer it evaluated, eligible or not: the dealer facts and
+    the figures (measure, prior measure, anniversary, points, paid before) its program decided on,
+    written with the statements. A replay of a candidate program reads them, so who would enter
+    eligibility is decided on the period's figures, not today's."""
+    __tablename__ = "settlement_figures"
+    run_id: Mapped[str] = mapped_column(ForeignKey("settlement_runs.id"), primary_key=True)
+    dealer_id: Mapped[int] = mapped_column(ForeignKey("dealers.id"), primary_key=True)
+    eligible: Mapped[bool] = mapped_column(Boolean)
+    facts: Mapped[dict] = mapped_column(Json)
+    figures: Mapped[dict] = mapped_column(Json)

@@ -132,11 +132,6 @@ def test_stale_approval_rejection_and_the_emergency_path(gov, make_user, session
     r = gov.post("/api/v1/rules/emergency-deploy", content=tiering.encode(),
                  params={"filename": "rules/tiering.yaml", "reason": "now"}, headers={**second.headers, **YAML})
     assert r.status_code == 403 and "no emergency path" in r.json()["detail"]
-    policy = (Path(__file__).parent.parent / "rules" / "policies" / "new_door_training.yaml").read_text(encoding="utf-8")
-    r = gov.post("/api/v1/rules/proposals", content=policy.encode(),
-                 params={"filename": "rules/policies/new_door_training.yaml", "mode": "shadow"},
-                 headers={**author.headers, **YAML})
-    assert r.status_code == 422 and "cannot run in shadow" in r.json()["detail"]
     # Bad input: an invalid file, nothing proposed.
     bad = propose(gov, author, CREDIT.replace("dealer.overdue_days > 90", "dealer.overdue_dayz > 90"))
     assert bad.status_code == 422 and bad.json()["errors"][0]["text"].startswith("rules/credit_approval.yaml:")

@@ -44,6 +44,45 @@ def test_rebate_replay_gives_the_difference_by_period_and_who_enters_or_leaves(c
         (newcomer.dealer.code, "45.00"), (small.dealer.code, "10.00")]
 
 
+def test_rebate_replay_decides_who_enters_on_the_figures_the_run_read(client, make_dealer, make_user, product,
+                                                                      sessions):
+    from datetime import date
+
+    from sqlalchemy import delete, update
+
+    from dealerflow.models import Dealer, SettlementFigures
+    reg, admin, finance = region(), make_user("admin"), make_user("finance")
+    member = make_dealer(region=reg, cooperation_since=date(2020, 1, 1))  # 5 full years at 2025-06-30
+    near = make_dealer(region=reg, cooperation_since=date(2023, 1, 1))  # 2
+    far = make_dealer(region=reg, cooperation_since=date(2024, 1, 1))  # 1
+    live = f"eligible: 'dealer.region == \"{reg}\"'"
+    text = program_yaml(unique("gov"), reg).replace(live, f"eligible: 'dealer.region == \"{reg}\" and dealer.years >= 3'")
+    program = deploy_program(client, admin, text)
+    delivered(sessions, member, product, 20, "2025-05-10")  # 2000.00: 1% = 20.00
+    delivered(sessions, near, product, 30, "2025-05-10")  # 3000.00: 1% = 30.00, 2 years when settled
+    delivered(sessions, far, product, 40, "2025-05-10")  # 4000.00: 1% = 40.00, 1 year when settled
+    run_id = start(client, finance, program, "2025-Q2")["run_id"]
+    assert statement_of(client, member, run_id)["rebate"] == "20.00"
+    with sessions.begin() as s:  # their start dates are corrected after the settlement
+        s.execute(update(Dealer).where(Dealer.id == near.dealer.id).values(cooperation_since=date(2024, 1, 1)))
+        s.execute(update(Dealer).where(Dealer.id == far.dealer.id).values(cooperation_since=date(2023, 1, 1)))
+    # The candidate lowers the bar to 2 years: on the period's facts exactly `near` enters.
+    lower = text.replace("dealer.years >= 3", "dealer.years >= 2")
+    filename = f"rules/rebates/{program}.yaml"
+    report = replay(client, admin, lower, filename).json()
+    t = report["totals"]
+    assert (t["entering"], t["leaving"], t["changed"], t["difference"]) == (1, 0, 1, "30.00")
+    assert (t["runs_recomputed"], t["entering_recomputed"]) == (0, 0)
+    assert [(x["subject"], x["amount"]) for x in report["samples"]] == [(near.dealer.code, "30.00")]
+    # A run settled before the figures were kept falls back to today's facts, and the report says so.
+    with sessions.begin() as s:
+        s.execute(delete(SettlementFigures).where(SettlementFigures.run_id == run_id))
+    legacy = replay(client, admin, lower, filename).json()
+    assert (legacy["totals"]["runs_recomputed"], legacy["totals"]["entering_recomputed"]) == (1, 1)
+    assert [(x["subject"], x["amount"]) for x in legacy["samples"]] == [(far.dealer.code, "40.00")]
+    assert "recomputed from today's facts" in legacy["samples"][0]["before"]["reason"]
+
+
 def test_policy_replay_names_who_is_targeted_in_and_out(client, make_dealer, make_user):
     reg = unique("pr")
     hq = make_user("hq")

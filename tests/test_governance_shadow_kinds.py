@@ -303,3 +303,44 @@ def test_the_order_path_reads_allocation_shadows_in_the_same_query_as_the_active
         assert n == 1 and [r.version for r in running] == [version] and active.version != version
     finally:
         end_shadow(client, admin, "allocation", version)
+
+
+def test_policy_shadow_targets_are_stored_per_rollout_never_delivered(client, make_dealer, make_user, sessions):
+    from dealerflow.models import PolicyTarget
+
+    from .policy_support import deploy, delivered, policy_yaml
+    admin, hq, here, there = make_user("admin"), make_user("hq"), unique("pl"), unique("pl")
+    live_dealer = make_dealer(region=here)
+    others = sorted([make_dealer(region=there), make_dealer(region=there)], key=lambda d: d.dealer.code)
+    policy_id, quick = unique("p"), "{required: true, deadline: 1s}"
+    assert deploy(client, hq, policy_yaml(policy_id, f'dealer.region == "{here}"', ack=quick)).status_code == 201
+    # The candidate targets the other region: it would add its two dealers and drop the live one.
+    r = client.post("/api/v1/rules/shadow", content=policy_yaml(policy_id, f'dealer.region == "{there}"', ack=quick).encode(),
+                    params={"filename": f"rules/policies/{policy_id}.yaml"}, headers={**admin.headers, **YAML})
+    assert r.status_code == 201, r.text
+    version = r.json()["version"]
+    try:
+        published = client.post(f"/api/v1/policies/{policy_id}/publish", headers=hq.headers).json()
+        assert (published["action"], published["version"]) == ("started", 1)  # the live version rolls out
+        assert delivered(client, live_dealer, policy_id)["version"] == 1
+    finally:
+        end_shadow(client, admin, policy_id, version)
+    with sessions() as s:  # the rollout reaches exactly the live targets
+        assert set(s.scalars(select(PolicyTarget.dealer_id).where(PolicyTarget.policy_id == policy_id))) \
+            == {live_dealer.dealer.id}
+        kept = s.scalars(select(ShadowOutcome).where(ShadowOutcome.ruleset == policy_id)).one()
+    for other in others:
+        assert client.get("/api/v1/policies", headers=other.headers).json() == []
+    outcome = kept.shadow[str(version)]
+    assert (kept.live, kept.live_version, outcome["value"]) == ("1", 1, "2 (+2 -1)")
+    assert outcome["outcome"]["added_sample"] == [d.dealer.code for d in others]
+    assert outcome["outcome"]["dropped_sample"] == [live_dealer.dealer.code]
+    shown = board(client, admin, policy_id)
+    mine = next(x for x in shown["shadows"] if x["version"] == version)
+    assert (mine["evaluated"], mine["agreed"], mine["disagreed"], mine["running"]) == (1, 0, 1, False)
+    assert [(m["from"], m["to"], m["count"]) for m in mine["moves"]] == [("1", "2 (+2 -1)", 1)]
+    row = next(d for d in shown["disagreements"] if d["subject_id"] == kept.subject)
+    assert row["link"] == f"/console/policies/{policy_id}" and "drops 1" in row["shadow_reason"]
+    as_user(client, admin)
+    page = client.get("/console/rules/shadow", params={"ruleset": policy_id})
+    assert page.status_code == 200 and "2 (+2 -1)" in page.text

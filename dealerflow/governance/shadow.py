@@ -2,7 +2,7 @@
 live decision of its kind (rulebook.shadow_outcomes / with_shadows + beside, called where the decision
 is taken), its outcome stored with the decision and never acted on: in `decisions.shadow` for the
 kinds whose decisions are rows there (credit approval, allocation), in `shadow_outcomes` for the
-others (credit and tiering scorecards, inventory advice, service targets, diversion cases, rebate statements). Here: starting and ending a shadow
+others (credit and tiering scorecards, inventory advice, service targets, diversion cases, rebate statements, a policy's targets at each rollout). Here: starting and ending a shadow
 (audited; ending keeps its record) and the dashboard of its disagreements and running totals, the
 same for every kind: each kind says where its outcomes are and how two outcomes compare."""
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dealerflow.shared import rulebook
 from policies_dsl import load_rule_file
 
 # The kinds whose live decisions evaluate shadows.
-SHADOWED_KINDS = ("credit_approval", "allocation", "credit_score", "inventory", "service", "tiering", "diversion", "rebate")
+SHADOWED_KINDS = ("credit_approval", "allocation", "credit_score", "inventory", "service", "tiering", "diversion", "rebate", "policy")
 
 
 def start(session: Session, *, filename: str, text: str, actor: str, kinds=None) -> rulebook.Deployed:
@@ -65,6 +65,7 @@ SOURCES = {
     "allocation": _decisions("(d.outcome->>'allocate') || ' p' || (d.outcome->>'priority')",
                              "(s.value->'outcome'->>'allocate') || ' p' || (s.value->'outcome'->>'priority')"),
     "credit_score": _KEPT, "inventory": _KEPT, "service": _KEPT, "tiering": _KEPT, "diversion": _KEPT, "rebate": _KEPT,
+    "policy": _KEPT,
 }
 
 
@@ -98,6 +99,8 @@ def link(kind: str, row: dict) -> str | None:
         return f"/console/credit?month={context['month']}"
     if kind == "diversion" and context.get("case"):
         return f"/console/cases/{context['case']}"
+    if kind == "policy" and context.get("policy"):
+        return f"/console/policies/{context['policy']}"
     if kind == "tiering" and context.get("month"):
         return f"/console/tiering?month={context['month']}"
     return None

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from policies_dsl import CompiledRuleset, compiled_for
+from policies_dsl import CompiledRuleset, FactError, compiled_for
 from policies_dsl.kinds.policy import ACCOUNT_MANAGER, PolicySpec
 
 from dealerflow.shared import rulebook, human_tasks as tasks, tier_benefits
@@ -102,13 +102,89 @@ _UPSERT_TARGETS = text("""
     set targeted_version = excluded.targeted_version, facts = excluded.facts, removed_at = null""")
 
 
+SHADOW_SAMPLE = 20  # dealer codes kept per side of a shadow's disagreement; the counts are exact
+
+
+class _ShadowTargets:
+    """A shadow version's targeting, evaluated beside the live one on the same dealer facts during a
+    rollout's single pass over the dealers: who it would add and drop, never acted on."""
+
+    def __init__(self, running: list[CompiledRuleset]):
+        self.running = running
+        self.added = {str(s.version): [] for s in running}
+        self.dropped = {str(s.version): [] for s in running}
+        self.errors: dict[str, str] = {}
+
+    def see(self, row, facts: dict, live: bool) -> None:
+        for shadow in self.running:
+            v = str(shadow.version)
+            if v in self.errors:
+                continue
+            try:
+                targeted = bool(shadow.decide(facts).outcome.get("targeted"))
+            except (FactError, KeyError, TypeError, ValueError) as e:  # a shadow never fails the rollout
+                self.errors[v] = f"{row.code}: {e or type(e).__name__}"
+                continue
+            if targeted != live:
+                (self.added if targeted else self.dropped)[v].append(row.code)
+
+    def outcome(self, ruleset: CompiledRuleset, targets: int, now: datetime) -> dict:
+        """The shadow_outcomes row of this rollout: the live target count against each shadow's."""
+        shadow = {}
+        for v in self.added:
+            if v in self.errors:
+                shadow[v] = {"error": self.errors[v]}
+                continue
+            added, dropped = sorted(self.added[v]), sorted(self.dropped[v])
+            shadow[v] = {"value": _targets_value(targets + len(added) - len(dropped), len(added), len(dropped)),
+                         "outcome": {"targets": targets + len(added) - len(dropped), "added": len(added),
+                                     "dropped": len(dropped), "added_sample": added[:SHADOW_SAMPLE],
+                                     "dropped_sample": dropped[:SHADOW_SAMPLE]},
+                         "rule": "target", "reason": _shadow_reason(added, dropped)}
+        return dict(ruleset=ruleset.name, subject=f"v{ruleset.version}@{now.isoformat()}",
+                    live_version=ruleset.version, live=_targets_value(targets, 0, 0),
+                    live_reason=f"target: {ruleset.rule_file.spec.target}", shadow=shadow,
+                    context={"policy": ruleset.name, "version": ruleset.version, "targets": targets})
+
+
+def _targets_value(targets: int, added: int, dropped: int) -> str:
+    """What the dashboard compares: the target count, and the dealers a shadow adds or drops (equal
+    to the live value only when the shadow targets exactly the same dealers)."""
+    return f"{targets}" if not (added or dropped) else f"{targets} (+{added} -{dropped})"
+
+
+def _shadow_reason(added: list[str], dropped: list[str]) -> str:
+    def some(codes: list[str]) -> str:
+        return ", ".join(codes[:5]) + (" …" if len(codes) > 5 else "")
+    parts = ([f"adds {len(added)}: {some(added)}"] if added else []) + \
+            ([f"drops {len(dropped)}: {some(dropped)}"] if dropped else [])
+    return "; ".join(parts) or "same targets"
+
+
+def _evaluated(session: Session, ruleset: CompiledRuleset, shadows: _ShadowTargets | None):
+    """As `_targeted`; with running shadows, every dealer's facts also go to them in the same pass."""
+    if shadows is None:
+        yield from _targeted(session, ruleset)
+        return
+    benefits = tier_benefits.acts(session)
+    for row in session.execute(select_facts().execution_options(yield_per=2000)):
+        facts = {**facts_of(row), **tier_benefits.facts(row.tier, benefits)}
+        live = bool(ruleset.decide(facts).outcome.get("targeted"))
+        shadows.see(row, facts, live)
+        if live:
+            yield row, facts
+
+
 def resolve_targets(session: Session, ruleset: CompiledRuleset, *, now: datetime, choose_pilot: bool) -> tuple[int, int]:
     """Write the targets of this version (and drop dealers it no longer targets). Returns
-    (targets, pilot targets)."""
+    (targets, pilot targets). Running shadow versions of the policy are evaluated on the same dealer
+    facts and their disagreement stored with the rollout (shadow_outcomes), never acted on."""
     policy_id, version, spec = ruleset.name, ruleset.version, ruleset.rule_file.spec
+    running = rulebook.shadows(session, policy_id)
+    shadows = _ShadowTargets(running) if running else None
     by_region: dict[str, list] = defaultdict(list)
     chunk: list[dict] = []
-    for row, facts in _targeted(session, ruleset):
+    for row, facts in _evaluated(session, ruleset, shadows):
         by_region[row.region].append((row.id, row.code))
         chunk.append({"dealer_id": row.id, "facts": facts})
         if len(chunk) == 2000:
@@ -119,12 +195,15 @@ def resolve_targets(session: Session, ruleset: CompiledRuleset, *, now: datetime
     session.execute(update(PolicyTarget).where(
         PolicyTarget.policy_id == policy_id, PolicyTarget.targeted_version < version,
         PolicyTarget.removed_at.is_(None)).values(removed_at=now))
+    targets = sum(len(v) for v in by_region.values())
+    if shadows is not None:
+        rulebook.store_shadow_outcomes(session, [shadows.outcome(ruleset, targets, now)])
     pilot: set[int] = set()
     if choose_pilot and spec.pilot:
         pilot = _pilot_sample(policy_id, by_region, spec.pilot.share)
         session.execute(update(PolicyTarget).where(PolicyTarget.policy_id == policy_id,
                                                    PolicyTarget.dealer_id.in_(pilot)).values(pilot=True))
-    return sum(len(v) for v in by_region.values()), len(pilot)
+    return targets, len(pilot)
 
 
 # --- publishing --------------------------------------------------------------------------------

@@ -28,13 +28,14 @@ from dealerflow.contracts import (ApprovalInput, ApprovalOutcomeInput, DisputeOu
                                   PostResult, ReviewState, SettlementFailedInput, SettlementInput, StepFailedInput,
                                   TaskSpec)
 from dealerflow.contracts.rebates import workflow_id_for
-from dealerflow.models import AccountEntry, Dealer, HumanTask, PointsEntry, SettlementRun, Statement
+from dealerflow.models import AccountEntry, Dealer, HumanTask, PointsEntry, SettlementFigures, SettlementRun, Statement
 from dealerflow.shared import failures
 from dealerflow.shared.notifications import notify, notify_dealers
 
 POSTING_NAMESPACE = uuid.UUID("0d6f3c1e-4a52-4f57-9b1e-6c2f8f0a7d13")
 ZERO = Decimal("0.00")
 OPEN_STAGES = ("freezing", "awaiting_confirmation", "awaiting_approval", "posting")
+FIGURES_CHUNK = 5000  # settlement_figures rows per insert
 
 
 class NotFound(errors.NotFound):
@@ -160,9 +161,12 @@ def freeze(session: Session, inp: SettlementInput, *, now: datetime,
         session.add(run)
         session.flush()
     confirm_by = now + timedelta(seconds=spec.confirm_seconds)
-    rows = statement_rows(session, run, ruleset, spec, confirm_by=confirm_by, progress=progress)
+    evaluated: list[dict] = []
+    rows = statement_rows(session, run, ruleset, spec, confirm_by=confirm_by, evaluated=evaluated, progress=progress)
     if rows:
         session.execute(insert(Statement), rows)
+    for n in range(0, len(evaluated), FIGURES_CHUNK):  # what a replay needs for the dealers left out too
+        session.execute(insert(SettlementFigures).on_conflict_do_nothing(), evaluated[n:n + FIGURES_CHUNK])
     run.ruleset_version, run.frozen_at, run.stage = ruleset.version, now, "awaiting_confirmation"
     # Which version settled it, and why that one: the moment the program file names.
     run.totals = {**_totals(rows), "rules": {"version": ruleset.version, "settle_with": current_spec.settle_with,
@@ -210,12 +214,13 @@ def _totals(rows: list[dict]) -> dict:
 
 def statement_rows(session: Session, run: SettlementRun, ruleset: CompiledRuleset, spec: RebateSpec, *,
                    confirm_by: datetime, dealer_ids: list[int] | None = None, revision: int = 1,
-                   facts: dict[int, dict] | None = None,
+                   facts: dict[int, dict] | None = None, evaluated: list[dict] | None = None,
                    progress: Callable[[int], None] = lambda done: None) -> list[dict]:
     """One statement row per eligible dealer (or per dealer of `dealer_ids`), from figures aggregated
     in the database and one rule-engine evaluation per dealer; `progress` hears how many are done.
     The dealer facts eligibility read are kept in the explanation; `facts` (dealer id → those facts)
-    makes a revision read the facts the statement was issued on, not the dealer's facts today."""
+    makes a revision read the facts the statement was issued on, not the dealer's facts today.
+    `evaluated` receives what every dealer was decided on, eligible or not (settlement_figures)."""
     measure = measures(session, spec, run.measure_from, run.span_to, dealer_ids)
     ledger = ledger_sums(session, run.span_from, run.span_to, dealer_ids)
     points = dict(session.execute(scoped(select(PointsEntry.dealer_id, func.sum(PointsEntry.points))
@@ -236,6 +241,9 @@ def statement_rows(session: Session, run: SettlementRun, ruleset: CompiledRulese
             anniversary=periods.anniversary_in(joined, run.measure_from, run.span_to),
             points=int(points.get(dealer.id) or 0), paid_before=paid.get(dealer.id, ZERO))
         accrual = accrue(ruleset, spec, figures)
+        if evaluated is not None:
+            evaluated.append(dict(run_id=run.id, dealer_id=dealer.id, eligible=accrual.eligible, facts=as_of,
+                                  figures=accrual.explanation["figures"]))
         if shadows:  # evaluated beside the statement, stored, never settled
             outcomes = rulebook.beside(shadows, lambda s: _shadow_accrual(s, figures))
             if accrual.eligible or any(o.get("value") != NOT_ELIGIBLE for o in outcomes.values()):

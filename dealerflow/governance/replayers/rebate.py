@@ -1,22 +1,31 @@
 """Rebate program replay: each settled run of the program (frozen in the window; default: every
 one) replayed dealer by dealer. A dealer with a statement is replayed from the figures and dealer
 facts the statement keeps (exact); a dealer without one — to see who would enter eligibility — from
-the run's figures recomputed from the ledger and its facts today. The report gives the rebate total
-difference by program and period and by dealer, and the dealers entering or leaving eligibility."""
+the facts and figures the run read for it (settlement_figures, exact). Runs settled before those
+were kept fall back to the run's figures recomputed from the ledger and the dealers' facts today,
+and the report counts them apart (`runs_recomputed`, `entering_recomputed`). The report gives the
+rebate total difference by program and period and by dealer, and the dealers entering or leaving
+eligibility."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from dealerflow.governance.replay import Outcome, Window, replayer
-from dealerflow.models import Dealer, SettlementRun, Statement
+from dealerflow.models import Dealer, SettlementFigures, SettlementRun, Statement
 from dealerflow.rebates.settlement import statement_rows
 from policies_dsl import CompiledRuleset, FactError, Figures, accrue
 
 ZERO = Decimal("0.00")
+RECOMPUTED = "no statement; recomputed from today's facts (settled before its figures were kept)"
+
+
+def _figures(facts: dict, f: dict) -> Figures:
+    return Figures(dealer=facts, measure=f["measure"], prior_measure=f["prior_measure"], anniversary=f["anniversary"],
+                   points=f["points"], paid_before=f.get("paid_before") or "0.00")
 
 
 def settled_runs(session: Session, program: str, window: Window) -> list[SettlementRun]:
@@ -33,7 +42,7 @@ def replay(session: Session, candidate: CompiledRuleset, window: Window, samples
     spec = candidate.rule_file.spec
     codes = dict(session.execute(select(Dealer.id, Dealer.code)).all())
     by_period: dict[str, list] = {}
-    replayed = changed = entering = leaving = failed = 0
+    replayed = changed = entering = leaving = failed = recomputed_runs = entering_recomputed = 0
     before_total = after_total = ZERO
     changes = []
     for run in settled_runs(session, candidate.name, window):
@@ -44,9 +53,7 @@ def replay(session: Session, candidate: CompiledRuleset, window: Window, samples
             seen.add(st.dealer_id)
             e, f = st.explanation, st.explanation.get("figures", {})
             try:
-                a = accrue(candidate, spec, Figures(dealer=e["facts"], measure=f["measure"],
-                                                   prior_measure=f["prior_measure"], anniversary=f["anniversary"],
-                                                   points=f["points"], paid_before=f.get("paid_before") or "0.00"))
+                a = accrue(candidate, spec, _figures(e["facts"], f))
             except (FactError, KeyError):
                 failed += 1
                 continue
@@ -58,16 +65,38 @@ def replay(session: Session, candidate: CompiledRuleset, window: Window, samples
                 changed += 1
                 changes.append((abs(new - st.rebate), run, st.dealer_id, st.rebate, new, e.get("reason", ""),
                                 a.explanation.get("reason", "") if a.eligible else "not eligible"))
-        # Dealers the run gave no statement: would the candidate make them eligible?
-        others = [d for d in codes if d not in seen]
-        if others:
+        # Dealers the run gave no statement: would the candidate make them eligible? On what the run
+        # read for them; a run settled before that was kept recomputes them from today's facts.
+        if session.scalar(select(exists().where(SettlementFigures.run_id == run.id))):
+            for dealer_id, facts, f in session.execute(
+                    select(SettlementFigures.dealer_id, SettlementFigures.facts, SettlementFigures.figures)
+                    .where(SettlementFigures.run_id == run.id, SettlementFigures.eligible.is_(False))
+                    .order_by(SettlementFigures.dealer_id).execution_options(yield_per=2000)):
+                if dealer_id in seen:
+                    continue
+                try:
+                    a = accrue(candidate, spec, _figures(facts, f))
+                except (FactError, KeyError):
+                    failed += 1
+                    continue
+                replayed += 1
+                if a.eligible:
+                    entering += 1
+                    changed += 1
+                    new_sum += a.rebate
+                    changes.append((abs(a.rebate), run, dealer_id, ZERO, a.rebate, "no statement: not eligible",
+                                    a.explanation.get("reason", "")))
+        else:
+            recomputed_runs += 1
+            others = [d for d in codes if d not in seen]
             for row in statement_rows(session, run, candidate, spec, confirm_by=datetime.now(timezone.utc),
-                                      dealer_ids=others):
+                                      dealer_ids=others) if others else ():
                 replayed += 1
                 entering += 1
+                entering_recomputed += 1
                 changed += 1
                 new_sum += row["rebate"]
-                changes.append((abs(row["rebate"]), run, row["dealer_id"], ZERO, row["rebate"], "no statement",
+                changes.append((abs(row["rebate"]), run, row["dealer_id"], ZERO, row["rebate"], RECOMPUTED,
                                 row["explanation"].get("reason", "")))
         by_period[run.id] = [run.program, run.period, old_sum, new_sum]
         before_total, after_total = before_total + old_sum, after_total + new_sum
@@ -82,4 +111,5 @@ def replay(session: Session, candidate: CompiledRuleset, window: Window, samples
     return Outcome({"replayed": replayed, "changed": changed, "unchanged": replayed - changed,
                     "runs": len(by_period), "rebate_before": f"{before_total:.2f}",
                     "rebate_after": f"{after_total:.2f}", "difference": f"{after_total - before_total:.2f}",
-                    "entering": entering, "leaving": leaving, "not_replayable": failed}, breakdown, shown)
+                    "entering": entering, "leaving": leaving, "not_replayable": failed,
+                    "runs_recomputed": recomputed_runs, "entering_recomputed": entering_recomputed}, breakdown, shown)

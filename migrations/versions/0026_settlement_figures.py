@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0026'
-down_revision = '0023'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 

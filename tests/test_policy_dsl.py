@@ -59,8 +59,8 @@ def test_targeting_reads_dealer_facts_and_tag_sets():
 def test_policy_errors_name_file_line_and_path():
     assert errors_of(policy(target='dealer.levl == 1')) == [
         "rules/policies/trial.yaml:8 policy.target: unknown fact 'dealer.levl' — did you mean 'dealer.level'? "
-        "(declared: dealer.channel, dealer.code, dealer.credit_points, dealer.level, dealer.region, dealer.tags, "
-        "dealer.tier)"]
+        "(declared: dealer.channel, dealer.code, dealer.credit_points, dealer.early_access, dealer.early_access_days, "
+        "dealer.level, dealer.region, dealer.supply_priority, dealer.tags, dealer.tier)"]
     assert errors_of(policy(target='dealer.tags == "x"')) == [
         "rules/policies/trial.yaml:8 policy.target: cannot compare a set with a string in dealer.tags == \"x\""]
     assert errors_of(policy(target="'\"Rural Market\" in dealer.tags'")) == [

@@ -199,3 +199,24 @@ def test_bad_requests_name_what_is_wrong(client, make_user, make_dealer):
     r = client.post("/api/v1/rules/deploy", params={"filename": "rules/rebates/broken.yaml"}, content=broken.encode(),
                     headers={**admin.headers, "Content-Type": "application/yaml"})
     assert r.status_code == 422 and r.json()["errors"][0]["text"].startswith("rules/rebates/broken.yaml:")
+
+
+def test_a_program_only_scheduled_is_not_listed_and_breaks_no_page(client, make_dealer, make_user, sessions):
+    """A program approved for a future date is not in force yet: the dealer's progress, the settlement
+    page and every list of programs go on without it, and its schedule is kept for when it starts."""
+    from dealerflow.rebates import programs
+    from dealerflow.shared import rulebook
+    from .test_console_admin import as_user
+
+    name = unique("later")
+    with sessions.begin() as s:
+        rulebook.deploy(s, filename=f"rules/rebates/{name}.yaml", text=program_yaml(name, region()), actor="tests",
+                        effective_from=datetime.now(timezone.utc) + timedelta(days=365))
+    with sessions() as s:
+        assert name not in [spec.id for _, spec in programs.programs(s)]
+        assert name in programs.deployed_names(s)
+    dealer, finance = make_dealer(), make_user("finance")
+    r = client.get("/api/v1/rebates/progress", headers=dealer.headers)
+    assert r.status_code == 200 and name not in [p["program"] for p in r.json()]
+    as_user(client, finance)
+    assert client.get("/console/settlements").status_code == 200

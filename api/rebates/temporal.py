@@ -82,7 +82,7 @@ async def sync_rebate_schedules(*, client: Client, sessions: sessionmaker[Sessio
     month: its workflow starts the final or interim run that has just become due."""
     def names():
         with sessions() as session:
-            return [only] if only else [spec.id for _, spec in rebates.programs(session)]
+            return [only] if only else rebates.deployed_names(session)
 
     synced = []
     for program in await run_in_threadpool(names):

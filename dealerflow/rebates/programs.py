@@ -36,10 +36,17 @@ def program(session: Session, name: str, version: int | None = None) -> tuple[Co
     return ruleset, ruleset.rule_file.spec
 
 
+def deployed_names(session: Session) -> list[str]:
+    """Every rebate program with a live version, in force or scheduled (each keeps a settlement schedule)."""
+    return session.scalars(select(RuleVersion.ruleset).where(RuleVersion.kind == "rebate", RuleVersion.mode == "active")
+                           .distinct().order_by(RuleVersion.ruleset)).all()
+
+
 def programs(session: Session) -> list[tuple[CompiledRuleset, RebateSpec]]:
-    """Every deployed rebate program at its active version."""
-    names = session.scalars(select(RuleVersion.ruleset).where(RuleVersion.kind == "rebate").distinct()
-                            .order_by(RuleVersion.ruleset)).all()
+    """Every rebate program in force, at its active version (one only scheduled, or whose last version
+    has expired, is not a program yet or any more)."""
+    names = session.scalars(select(RuleVersion.ruleset).where(RuleVersion.kind == "rebate", rulebook.in_effect())
+                            .distinct().order_by(RuleVersion.ruleset)).all()
     return [program(session, name) for name in names]
 
 

@@ -65,6 +65,7 @@ async def read_upload(request: Request, *, limit: int, accept: tuple[str, ...], 
 class FileSink(Protocol):
     """Where one file of a form goes as it arrives (an evidence staging file)."""
     def write(self, chunk: bytes) -> None: ...
+    def finish(self): ...  # checked and kept: what was staged
     def abort(self) -> None: ...
 
 
@@ -72,6 +73,18 @@ class FileSink(Protocol):
 class StreamedForm:
     fields: dict[str, str]
     files: list[tuple[str, FileSink]]  # (field name, its sink), in the order sent
+
+    async def finish(self) -> list:
+        """Every file finished (checked by content, kept) in a worker thread, in the order sent; when
+        one is refused, all of them are aborted, so nothing half-kept stays behind."""
+        def finish_all() -> list:
+            try:
+                return [sink.finish() for _, sink in self.files]
+            except BaseException:
+                for _, sink in self.files:
+                    sink.abort()
+                raise
+        return await run_in_threadpool(finish_all)
 
 
 def check_declared_size(request: Request, limit: int, what: str) -> None:

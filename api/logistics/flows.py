@@ -130,19 +130,8 @@ async def receive_report(request: Request, user: User, parcel_id: str) -> Report
     form = await stream_form(request, limit=MAX_REPORT, open_file=lambda _field, name: store.begin("photo", name),
                              file_fields=("photo",), max_files=shipments.MAX_PHOTOS)
 
-    def finish():
-        staged = []
-        try:
-            for _, staging in form.files:
-                staged.append(staging.finish())
-        except BaseException:
-            for _, staging in form.files:
-                staging.abort()
-            raise
-        return staged
-
     try:
-        staged = await run_in_threadpool(finish)
+        staged = await form.finish()
     except EvidenceTooLarge as e:
         raise TooLarge(str(e), field="photo") from None
     except EvidenceTypeNotAllowed as e:

@@ -58,18 +58,8 @@ async def receive(request: Request, check=None) -> ReceivedForm:
     streamed = await stream_form(request, limit=MAX_FORM, open_file=lambda kind, name: store.begin(kind, name),
                                  file_fields=FILE_FIELDS, max_files=MAX_FILES)
 
-    def finish():
-        staged = []
-        try:
-            for _, staging in streamed.files:
-                staged.append(staging.finish())
-        except BaseException:
-            for _, staging in streamed.files:
-                staging.abort()
-            raise
-        return staged
     try:
-        staged = await run_in_threadpool(finish)
+        staged = await streamed.finish()
     except (EvidenceTooLarge, EvidenceTypeNotAllowed) as e:
         refused = TooLarge(str(e)) if isinstance(e, EvidenceTooLarge) else Unsupported(str(e))
         refused.fields = streamed.fields  # the console shows the form again with what was typed

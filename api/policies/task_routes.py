@@ -124,19 +124,8 @@ async def receive_evidence(*, request: Request, user, assignment_id: str) -> Evi
     streamed = await stream_form(request, limit=MAX_REQUEST, open_file=lambda kind, name: store.begin(kind, name),
                                  file_fields=tuple(ALLOWED))
 
-    def finish():
-        staged = []
-        try:
-            for _, staging in streamed.files:
-                staged.append(staging.finish())
-        except BaseException:
-            for _, staging in streamed.files:
-                staging.abort()
-            raise
-        return staged
-
     try:
-        staged = await run_in_threadpool(finish)
+        staged = await streamed.finish()
     except EvidenceTooLarge as e:
         raise TooLarge(str(e)) from None
     except EvidenceTypeNotAllowed as e:

@@ -74,18 +74,8 @@ async def receive_form(request: Request, check=None) -> ServiceForm:
     streamed = await stream_form(request, limit=MAX_FORM, open_file=lambda kind, name: store.begin(kind, name),
                                  file_fields=FILE_FIELDS, max_files=10)
 
-    def finish():
-        staged = []
-        try:
-            for _, staging in streamed.files:
-                staged.append(staging.finish())
-        except BaseException:
-            for _, staging in streamed.files:
-                staging.abort()
-            raise
-        return staged
     try:
-        staged = await run_in_threadpool(finish)
+        staged = await streamed.finish()
     except EvidenceTooLarge as e:
         raise TooLarge(str(e)) from None
     except EvidenceTypeNotAllowed as e:

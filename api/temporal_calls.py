@@ -2,11 +2,16 @@
 workflow update and map its refusal, and schedules created or brought up to date."""
 from __future__ import annotations
 
-from temporalio.client import (Client, Schedule, ScheduleAlreadyRunningError, ScheduleCalendarSpec, ScheduleRange,
-                               ScheduleUpdate, WorkflowHandle, WorkflowUpdateFailedError)
+from datetime import timedelta
+
+from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleAlreadyRunningError,
+                               ScheduleCalendarSpec, ScheduleIntervalSpec, ScheduleOverlapPolicy, SchedulePolicy,
+                               ScheduleRange, ScheduleSpec, ScheduleUpdate, WorkflowHandle, WorkflowUpdateFailedError)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
 from temporalio.exceptions import ApplicationError
 
+from dealerflow.contracts import STAGE
 from dealerflow.core.errors import DomainError, Unavailable
 
 SCHEDULE_AT = ScheduleCalendarSpec(day_of_month=(ScheduleRange(1),), hour=(ScheduleRange(0),))  # 08:00 China time
@@ -40,3 +45,14 @@ async def ensure_schedule(client: Client, schedule_id: str, schedule: Schedule) 
         await client.create_schedule(schedule_id, schedule)
     except ScheduleAlreadyRunningError:
         await client.get_schedule_handle(schedule_id).update(lambda _: ScheduleUpdate(schedule=schedule))
+
+
+async def ensure_every(client: Client, schedule_id: str, run, arg, *, workflow_id: str, every: timedelta,
+                       task_queue: str) -> None:
+    """A sweep every `every` (a run still going when the next is due is skipped), staged "scheduled"."""
+    await ensure_schedule(client, schedule_id, Schedule(
+        action=ScheduleActionStartWorkflow(run, arg, id=workflow_id, task_queue=task_queue,
+                                           typed_search_attributes=TypedSearchAttributes(
+                                               [SearchAttributePair(STAGE, "scheduled")])),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)))

@@ -9,8 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleIntervalSpec,
-                               ScheduleOverlapPolicy, SchedulePolicy, ScheduleSpec)
+from temporalio.client import Client
 from temporalio.common import SearchAttributePair as Pair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
@@ -20,7 +19,7 @@ from dealerflow.core.errors import Conflict, Forbidden, Unavailable
 from dealerflow.governance import proposals
 from workflows import HumanTaskWorkflow, RuleProposalSweepWorkflow, RuleProposalWorkflow
 
-from api.temporal_calls import ensure_schedule, run_update, unavailable
+from api.temporal_calls import ensure_every, run_update, unavailable
 
 log = logging.getLogger("dealerflow.rules")
 PROPOSAL_SCHEDULE = "rule-proposal-sweep"
@@ -89,10 +88,5 @@ async def run_proposal_sweep(*, client: Client, task_queue: str, now=None) -> Pr
 
 async def sync_proposal_schedule(*, client: Client, task_queue: str) -> None:
     """Every minute: open the approval tasks of proposals saved while Temporal was unreachable."""
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            RuleProposalSweepWorkflow.run, ProposalSweepInput(), id=PROPOSAL_SCHEDULE, task_queue=task_queue,
-            typed_search_attributes=TypedSearchAttributes([Pair(STAGE, "scheduled")])),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=PROPOSAL_SWEEP_EVERY)]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP))
-    await ensure_schedule(client, PROPOSAL_SCHEDULE, schedule)
+    await ensure_every(client, PROPOSAL_SCHEDULE, RuleProposalSweepWorkflow.run, ProposalSweepInput(),
+                       workflow_id=PROPOSAL_SCHEDULE, every=PROPOSAL_SWEEP_EVERY, task_queue=task_queue)

@@ -7,8 +7,7 @@ import logging
 import uuid
 from datetime import timedelta
 
-from temporalio.client import (Client, Schedule, ScheduleActionStartWorkflow, ScheduleIntervalSpec,
-                               ScheduleOverlapPolicy, SchedulePolicy, ScheduleSpec)
+from temporalio.client import Client
 from temporalio.common import SearchAttributePair as Pair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
@@ -18,7 +17,7 @@ from dealerflow.contracts.logistics import POLL_WORKFLOW_ID
 from dealerflow.core.errors import Conflict
 from dealerflow.models import Dealer, Parcel
 from workflows import ShipmentWorkflow, TrackingPollWorkflow
-from api.temporal_calls import ensure_schedule, run_update, unavailable
+from api.temporal_calls import ensure_every, run_update, unavailable
 
 log = logging.getLogger("dealerflow.api")
 TELLS = 16  # signals sent at once after a push
@@ -80,13 +79,8 @@ async def report(*, client: Client, parcel: Parcel, inp: ReportInput) -> str:
 
 async def sync_poll_schedule(*, client: Client, task_queue: str) -> None:
     """Every 15 minutes: poll the providers without pushes, tell workflows the API could not tell."""
-    schedule = Schedule(
-        action=ScheduleActionStartWorkflow(
-            TrackingPollWorkflow.run, PollInput(), id=POLL_WORKFLOW_ID, task_queue=task_queue,
-            typed_search_attributes=TypedSearchAttributes([Pair(STAGE, "scheduled")])),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=POLL_EVERY)]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP))
-    await ensure_schedule(client, POLL_SCHEDULE, schedule)
+    await ensure_every(client, POLL_SCHEDULE, TrackingPollWorkflow.run, PollInput(), workflow_id=POLL_WORKFLOW_ID,
+                       every=POLL_EVERY, task_queue=task_queue)
 
 
 async def poll_now(*, client: Client, task_queue: str):

@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from dealerflow.core.config import Settings
 from dealerflow.core.db import make_engine, make_sessionmaker
+from dealerflow.core.process import settle_heap
 from dealerflow.core.temporal import connect
 
 from api import docs, errors, guards, health, pages
@@ -45,7 +46,8 @@ ROUTERS = (auth, orders, order_history, fulfilment, tasks, policies, policy_task
            stock_console, logistics_console, service_console, care_console, messaging_console, notify_routes,
            notify_console)
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, server: bool = False) -> FastAPI:
+    """`server`: the app is the long-lived process `dealerflow api` runs (see `serve`)."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
@@ -54,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
         app.state.temporal = await connect(settings)
+        if server:
+            settle_heap()
         try:
             yield
         finally:
@@ -80,3 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return RedirectResponse("/console")
 
     return app
+
+
+def serve() -> FastAPI:
+    """The factory `dealerflow api` hands to uvicorn."""
+    return create_app(server=True)

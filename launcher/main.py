@@ -42,13 +42,14 @@ def cmd_api(args) -> int:
 
     settings = settings_from_env()
     os.environ["DATABASE_URL"], os.environ["TEMPORAL_ADDRESS"] = settings.database_url, settings.temporal_address
-    uvicorn.run("api.app:create_app", factory=True, host=args.host or settings.api_host,
+    uvicorn.run("api.app:serve", factory=True, host=args.host or settings.api_host,
                 port=args.port or settings.api_port, workers=args.workers, log_level="warning")
     return 0
 
 
 def cmd_worker(args) -> int:
     from dealerflow.core.db import make_engine, make_sessionmaker
+    from dealerflow.core.process import settle_heap
     from dealerflow.core.temporal import connect, ensure_search_attributes
 
     from .worker import run_worker
@@ -64,6 +65,7 @@ def cmd_worker(args) -> int:
             loop.add_signal_handler(sig, stop.set)
         engine = make_engine(settings.database_url)
         print(f"worker polling task queue {settings.task_queue!r} on {settings.temporal_address}", flush=True)
+        settle_heap()
         try:
             await run_worker(client, make_sessionmaker(engine), settings, stop)
         finally:

@@ -109,8 +109,12 @@ class TemporalDevServer:
                      "--sqlite-pragma", "synchronous=normal"]
         args += self.extra_args
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
+        # One core for Go's scheduler unless told otherwise: the dev server shares the machine with
+        # PostgreSQL, the API and the worker, and on two it spent a third more CPU per workflow start
+        # (idle threads spinning for work) while the API waited for a core (bench/order_placement.py).
+        env = dict(os.environ, GOMAXPROCS=os.environ.get("GOMAXPROCS", "1"))
         # Own process group: Ctrl-C reaches the supervisor, which stops this server in order.
-        self.proc = subprocess.Popen(args, stdout=out, stderr=out, start_new_session=True)
+        self.proc = subprocess.Popen(args, stdout=out, stderr=out, start_new_session=True, env=env)
         deadline = time.monotonic() + timeout
         while not _port_open(self.port):
             if self.proc.poll() is not None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from dealerflow.shared.accounts import day_start
@@ -145,9 +145,11 @@ select :day, dealer_id, product_id, region, on_hand, in_transit,
             then on_hand * unit_price else 0 end,
        age, array[o4, o3, o2, o1]::int[],
        case when o1 > o2 and o2 > o3 and o3 > o4 then 3 when o1 > o2 and o2 > o3 then 2 when o1 > o2 then 1 else 0 end
-from figures
-where on_hand > 0 or in_transit > 0 or sold > 0 or delivered > 0 or report_day is not null
-on conflict (day, dealer_id, product_id) do nothing"""
+from figures f
+where (on_hand > 0 or in_transit > 0 or sold > 0 or delivered > 0 or report_day is not null)
+  and not exists (select 1 from inventory_health h
+                  where h.day = :day and h.dealer_id = f.dealer_id and h.product_id = f.product_id)
+order by dealer_id, product_id"""
 
 
 _IN_REGION = "and {col} in (select id from dealers where region = :region)"
@@ -198,10 +200,14 @@ def parameters(*, day: date, region: str | None, average_over_days: int, slow_ov
 def compute(session: Session, *, day: date, region: str | None, average_over_days: int,
             slow_over: Decimal | None) -> int:
     """Write the day's figures for every dealer × sku (of a region): one statement. A day computed
-    before keeps its rows (the key holds them): the same day twice writes nothing new."""
+    before keeps its rows (the statement skips the pairs it has): the same day twice writes nothing new."""
     params = parameters(day=day, region=region, average_over_days=average_over_days, slow_over=slow_over)
     for setting in SETTINGS:
         session.execute(text(setting))
+    # One writer of a day at a time (a region's run and the whole run may overlap): a run waits for
+    # the other to commit, then its statement sees those rows and skips them. That lets the insert be
+    # a plain one, in key order, instead of a speculative ON CONFLICT insert per row.
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"inventory_health:{day.isoformat()}"))))
     return session.execute(statement(region), params).rowcount
 
 

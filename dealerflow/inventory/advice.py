@@ -32,6 +32,7 @@ from dealerflow.shared.notifications import notify
 
 RULESET = "inventory"
 TASK_NAMESPACE = uuid.UUID("8a1d3c52-54e3-4f0e-a1a7-0c4c9b7de2f1")
+MEMO_LIMIT = 20_000  # distinct rule inputs kept per run: pairs share a few thresholds' worth of figures
 LIST_LIMIT = 30  # items listed in a task (the tasks travel through the workflow); the console has them all
 
 
@@ -119,9 +120,12 @@ def advise_run(session: Session, inp: InventoryStepInput, *, progress=lambda *a:
               "cover_under": spec.cover_under, "rising": spec.rising_months or 99}
     written, batch = 0, []
     shadows, shadowed = rulebook.shadows(session, RULESET), []
+    decided: dict = {}  # the engine's decisions by the figures its rules read, within this run
     for n, row in enumerate(session.execute(_CANDIDATES, params).yield_per(2000)):
         facts = facts_for(row)
-        advised = advise(compiled, spec, facts)
+        if len(decided) >= MEMO_LIMIT:
+            decided.clear()
+        advised = advise(compiled, spec, facts, decided)
         if shadows:  # evaluated beside the live advice, stored, never advised
             shadowed.append(dict(
                 ruleset=RULESET, subject=f"{run.day}:{row.code}:{row.sku}", live_version=compiled.version,

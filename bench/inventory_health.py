@@ -158,8 +158,7 @@ def main() -> None:
                 s.execute(text("set local max_parallel_workers_per_gather = 0")) if False else None
                 params = health.parameters(day=date.fromisoformat(day), region=None,
                                            average_over_days=spec.average_over_days, slow_over=spec.overstock_floor)
-                for setting in health.SETTINGS:
-                    s.execute(text(setting))
+                health.prepare(s, params)
                 for (line,) in s.execute(text("explain (analyze, buffers off) " + health.statement(None).text), params):
                     print(line)
                 s.rollback()

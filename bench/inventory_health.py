@@ -9,7 +9,8 @@ overstocked, some near stock-out, most healthy.
 
 Printed, all measured in this run:
 - a plain GROUP BY of the same history (sell-through and delivered lines per dealer × sku), for scale;
-- the health statement (every pair's figures in one INSERT … SELECT) and its ratio to the GROUP BY;
+- the health statement (the sell-through sum on parallel workers, then every pair's figures in one
+  INSERT … SELECT) and its ratio to the GROUP BY;
 - the advice step (rules once per pair that crosses a threshold) through the worker;
 - the whole run over HTTP: start → figures and advice written (the advice step commits them with
   its tasks), start → closed, and the worker's peak RSS.
@@ -181,7 +182,7 @@ def main() -> None:
         print(f"\ninventory health of {dealers:,} dealers × {SKUS} skus = {pairs:,} pairs on {day}; history: "
               f"{rows[0]:,} sell-through rows, {rows[1]:,} delivered lines, {rows[2]:,} stock reports")
         print(f"  plain GROUP BY of the same history            {baseline:8.3f} s   ({groups:,} groups)")
-        print(f"  health of every pair, one INSERT … SELECT      {figures_s:8.3f} s   "
+        print(f"  health of every pair (sum, INSERT … SELECT)    {figures_s:8.3f} s   "
               f"= {figures_s / baseline:.2f}× the GROUP BY")
         print(f"  run over HTTP: start → figures and advice      {out['advised s']:8.3f} s   "
               f"(of which the health statement in the worker: {out['totals'].get('measure_seconds', 0):.3f} s)")

@@ -13,7 +13,7 @@ import itertools
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import durable_rules_engine as _engine
@@ -89,12 +89,28 @@ class CompiledRuleset:
                 _engine.retract_fact(self._handle, fact)
         return matched
 
-    def decide(self, facts: dict) -> Decision:
+    def decide(self, facts: dict, memo: dict | None = None) -> Decision:
+        """The engine's decision on these facts. With `memo` (a dict the caller keeps for one batch of
+        decisions of this ruleset), facts whose rule-read values (`required`, as shown) were decided
+        before take that decision with their own facts: the rules read nothing else, and the reason
+        quotes only facts the winning rule reads, so it is the decision the engine would give."""
         specs = self.rule_file.facts
         exact = check_facts(specs, facts, self.required)
+        shown = to_json(specs, exact)
+        if memo is not None:
+            key = (self.engine_name, *(_frozen(shown[f]) for f in self.required))
+            known = memo.get(key)
+            if known is not None:
+                return replace(known, facts=shown)
+            decision = self._decided(exact, shown)
+            memo[key] = replace(decision, facts={})  # each caller's facts are put back on a hit
+            return decision
+        return self._decided(exact, shown)
+
+    def _decided(self, exact: dict, shown: dict) -> Decision:
+        specs = self.rule_file.facts
         names = self.matching(to_engine(specs, exact))
         matched = sorted((self._rules[n] for n in set(names)), key=lambda r: (-r.priority, self._order[r.name]))
-        shown = to_json(specs, exact)
         if matched:
             winner = matched[0]
             used = ", ".join(f"{f}={shown[f]}" for f in facts_in(winner.condition))
@@ -121,6 +137,10 @@ class CompiledRuleset:
             if self._handle is not None:
                 _engine.delete_ruleset(self._handle)
                 self._handle = None
+
+
+def _frozen(value):
+    return tuple(value) if isinstance(value, list) else value
 
 
 def decide(ruleset: CompiledRuleset, facts: dict) -> Decision:

@@ -264,3 +264,25 @@ def test_the_shipped_credit_file_gives_its_reasons_in_both_languages():
     assert d.rule == "approve-within-headroom"
     assert d.reason.startswith("fits in the credit headroom with rating A or B — ")
     assert d.reason_zh.startswith("在可用信用额度内")
+
+
+def test_a_memo_of_decisions_gives_what_the_engine_gives_with_each_callers_own_facts():
+    """Facts whose rule-read values were decided before take that decision from the memo: the same
+    outcome, rules and reason as a fresh engine call, with the caller's own facts (the ones no rule
+    reads differ here, and "6" and "6.0" are kept apart since the reason quotes them)."""
+    from policies_dsl.kinds.inventory import full_facts
+
+    ruleset = compile_rule_file(load_rule_file(str(ROOT / "rules" / "inventory.yaml")), 3)
+    memo: dict = {}
+    cases = [full_facts({"dealer.code": f"D{n}", "product.pack_size": 1 + n % 4, "stock.daily_demand": str(n % 7),
+                         "stock.on_hand": on_hand, "stock.turnover_days": turnover, "stock.cover_days": cover,
+                         "stock.safety_stock": safety, "orders.rising_months": rising})
+             for n, (on_hand, turnover, cover, safety, rising) in enumerate(
+                 [(600, "60", "60", 0, 0), (610, "61", "61", 0, 3), (5, "36500", "36500", 0, 0),
+                  (60, "6", "6", 0, 0), (60, "6.0", "6.0", 0, 0), (40, "20", "20", 50, 0), (0, "0", "6", 0, 2)] * 3)]
+    for facts in cases:
+        remembered, fresh = ruleset.decide(facts, memo), ruleset.decide(facts)
+        assert remembered == fresh
+        assert remembered.facts["dealer.code"] == facts["dealer.code"]
+    assert len(memo) == 7  # one engine call per distinct set of rule-read values
+    assert memo[next(iter(memo))].facts == {}  # the memo keeps no caller's facts

@@ -178,6 +178,29 @@ def test_daily_run_advises_at_the_rule_edges_once_with_one_task_per_account_mana
             HumanTask.subject_id == f"{DAY}:{region}")) == 1
 
 
+def test_a_measured_day_keeps_its_figures_and_only_adds_pairs_it_lacks(client, make_dealer, sessions):
+    """Measuring a day again writes nothing over the figures it has: a later count of a measured pair
+    leaves its row as it was, and a pair that was not measured yet is added."""
+    region = unique("r")
+    dealer = make_dealer(region=region)
+    counted, late = make_product(sessions), make_product(sessions)
+    assert report(client, dealer, [{"sku": counted.sku, "day": DAY.isoformat(), "on_hand": 40}]).status_code == 201
+
+    def measure() -> int:
+        with sessions.begin() as s:
+            return health.compute(s, day=DAY, region=region, average_over_days=90, slow_over=None)
+
+    assert measure() == 1
+    assert report(client, dealer, [{"sku": counted.sku, "day": DAY.isoformat(), "on_hand": 25},
+                                   {"sku": late.sku, "day": DAY.isoformat(), "on_hand": 7}]).status_code == 201
+    assert measure() == 1  # only the pair it lacked
+    assert measure() == 0
+    with sessions() as s:
+        rows = dict(s.execute(select(InventoryHealth.product_id, InventoryHealth.on_hand).where(
+            InventoryHealth.dealer_id == dealer.dealer.id, InventoryHealth.day == DAY)).all())
+    assert rows == {counted.id: 40, late.id: 7}
+
+
 def test_stock_is_estimated_from_the_last_report_and_movements_since(client, make_dealer, make_user, sessions):
     region = unique("r")
     dealer, hq = make_dealer(region=region), make_user("hq")

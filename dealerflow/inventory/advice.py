@@ -32,6 +32,7 @@ from dealerflow.shared.notifications import notify
 
 RULESET = "inventory"
 TASK_NAMESPACE = uuid.UUID("8a1d3c52-54e3-4f0e-a1a7-0c4c9b7de2f1")
+MEMO_LIMIT = 20_000  # distinct rule inputs kept per run: pairs share a few thresholds' worth of figures
 LIST_LIMIT = 30  # items listed in a task (the tasks travel through the workflow); the console has them all
 
 
@@ -119,20 +120,32 @@ def advise_run(session: Session, inp: InventoryStepInput, *, progress=lambda *a:
               "cover_under": spec.cover_under, "rising": spec.rising_months or 99}
     written, batch = 0, []
     shadows, shadowed = rulebook.shadows(session, RULESET), []
+    decided: dict = {}  # the engine's decisions by the figures its rules read, within this run
+    # A red item carries its task from the start (the task is opened below): no second write of the day's advice.
+    red_levels = _red_levels(spec)
+    logins = set(session.scalars(select(User.username).where(User.role == "account_manager", User.active)))
+    tasks_of: dict = {}
+
+    def task_of(manager: str | None) -> uuid.UUID:
+        if manager not in tasks_of:
+            tasks_of[manager] = uuid.UUID(_task_id(run, manager if manager in logins else "hq"))
+        return tasks_of[manager]
     for n, row in enumerate(session.execute(_CANDIDATES, params).yield_per(2000)):
         facts = facts_for(row)
-        advised = advise(compiled, spec, facts)
+        if len(decided) >= MEMO_LIMIT:
+            decided.clear()
+        advised = advise(compiled, spec, facts, decided)
         if shadows:  # evaluated beside the live advice, stored, never advised
             shadowed.append(dict(
                 ruleset=RULESET, subject=f"{run.day}:{row.code}:{row.sku}", live_version=compiled.version,
                 live=advice_value(advised), live_reason="; ".join(a.reason for a in advised.advice),
                 shadow=rulebook.beside(shadows, lambda s: _shadow_advice(s, facts)),
                 context={"dealer": row.code, "region": row.region, "sku": row.sku, "day": run.day.isoformat()}))
+        figures = health.figures_of(row, spec.report_fresh_days) if advised.advice else None
         for a in advised.advice:
             explanation = {"ruleset": compiled.name, "version": compiled.version, "rule": a.rule,
                            "rules_fired": list(advised.matched), "reason": a.reason, "facts": advised.facts,
-                           "figures": health.figures_of(row, spec.report_fresh_days),
-                           "safety_stock": row.safety_stock}
+                           "figures": figures, "safety_stock": row.safety_stock}
             if a.action == "push_promotion":  # what the account manager pushes, from the file's catalogue
                 resources = spec.resources_for(row.sku, row.category)
                 explanation["resources"] = resources
@@ -142,7 +155,8 @@ def advise_run(session: Session, inp: InventoryStepInput, *, progress=lambda *a:
             batch.append(dict(
                 day=run.day, dealer_id=row.dealer_id, product_id=row.product_id, action=a.action,
                 severity=a.severity, quantity=a.quantity, audience=spec.notify[a.severity],
-                explanation=explanation))
+                explanation=explanation,
+                task_id=task_of(row.account_manager) if a.severity in red_levels else None))
         if len(batch) >= 1000:
             written += _store(session, batch)
             batch = []
@@ -175,13 +189,16 @@ def _shadow_advice(shadow: CompiledRuleset, facts: dict) -> dict:
             "rule": ", ".join(advised.matched), "reason": "; ".join(a.reason for a in advised.advice)}
 
 
+# A batch in a few multi-row statements; the ids returned are the advice written (a piece stored
+# before returns none), so nothing counts the day's advice again per batch.
+_STORE = (insert(InventoryAdvice.__table__).on_conflict_do_nothing(constraint="inventory_advice_once")
+          .returning(InventoryAdvice.__table__.c.id))
+
+
 def _store(session: Session, rows: list[dict]) -> int:
     if not rows:
         return 0
-    before = session.scalar(select(func.count()).select_from(InventoryAdvice).where(InventoryAdvice.day == rows[0]["day"]))
-    session.execute(insert(InventoryAdvice).on_conflict_do_nothing(constraint="inventory_advice_once"), rows)
-    return session.scalar(select(func.count()).select_from(InventoryAdvice).where(
-        InventoryAdvice.day == rows[0]["day"])) - before
+    return len(session.execute(_STORE, rows).all())
 
 
 def _scoped(query, day: date, region: str | None):
@@ -195,11 +212,20 @@ def _count(session: Session, day: date, region: str | None) -> int:
     return session.scalar(_scoped(select(func.count()).select_from(InventoryAdvice), day, region))
 
 
+def _red_levels(spec: InventorySpec) -> list[str]:
+    return [s for s, r in RANK.items() if r >= RANK[spec.task_from]]
+
+
+def _task_id(run: InventoryRun, owner: str) -> str:
+    """The day's task of an account manager (or HQ's, `hq`)."""
+    return str(uuid.uuid5(TASK_NAMESPACE, f"{run.day}:{run.scope}:{owner}"))
+
+
 def _tasks(session: Session, spec: InventorySpec, run: InventoryRun, region: str | None,
            now: datetime) -> tuple[int, list[TaskSpec]]:
     """One task per account manager listing its dealers' red items (a dealer without one, or whose
     account manager has no login, goes to HQ's task)."""
-    red_levels = [s for s, r in RANK.items() if r >= RANK[spec.task_from]]
+    red_levels = _red_levels(spec)
     rows = session.execute(_scoped(
         select(InventoryAdvice.id, InventoryAdvice.action, InventoryAdvice.severity, InventoryAdvice.quantity,
                InventoryAdvice.explanation["resources"].label("resources"),
@@ -217,7 +243,7 @@ def _tasks(session: Session, spec: InventorySpec, run: InventoryRun, region: str
         user_id = managers.get(manager) if manager else None
         role = "account_manager" if user_id else "hq"
         owner = manager if user_id else "hq"
-        task_id = str(uuid.uuid5(TASK_NAMESPACE, f"{run.day}:{run.scope}:{owner}"))
+        task_id = _task_id(run, owner)
         dealers = len({i.code for i in items})
         spec_ = TaskSpec(
             task_id=task_id, kind="inventory_red_items",
@@ -233,7 +259,8 @@ def _tasks(session: Session, spec: InventorySpec, run: InventoryRun, region: str
                           **({"resources": i.resources} if i.resources else {})}
                          for i in items[:LIST_LIMIT]]})
         tasks.open_task(session, spec_, workflow_id=f"task-{task_id}", now=now)
-        session.execute(update(InventoryAdvice).where(InventoryAdvice.id.in_([i.id for i in items]))
+        session.execute(update(InventoryAdvice).where(InventoryAdvice.id.in_([i.id for i in items]),
+                                                      InventoryAdvice.task_id.is_distinct_from(uuid.UUID(task_id)))
                         .values(task_id=uuid.UUID(task_id)))
         specs.append(spec_)
     return len(rows), specs

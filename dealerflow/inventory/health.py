@@ -18,13 +18,16 @@ that day's sale scans when it has no feed, never both.
 Cost: the history is aggregated before it meets the last reports. Sell-through older than
 FOLD_AFTER_DAYS folds into one row per pair in the same pass that sums it, so only the recent days
 are matched with each pair's report day; a report older than that (rare) reads its pair's days by
-the key. Orders are read once for deliveries and monthly orders. No join runs per history row."""
+the key. Orders are read once for deliveries and monthly orders. No join runs per history row.
+The sell-through sum runs first, on parallel workers, into a temporary table the insert reads (an
+INSERT … SELECT runs on one process); the insert writes in key order, one measurement of a day at a
+time."""
 from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from dealerflow.shared.accounts import day_start
@@ -39,19 +42,7 @@ with last_report as materialized (  -- the latest current report of each pair, h
           from stock_reports r
           where r.current and r.day <= :day and r.day > :hist_day {region_r}
           group by 1, 2) latest),
-sold_rows as (  -- a day's feed counts; a day's scans (few, by their own index) only where it has no feed
-    select s.dealer_id, s.product_id, s.day, s.quantity from sell_through s
-    where s.source = 'feed' and s.day > :hist_day and s.day <= :day {region_s}
-    union all
-    select s.dealer_id, s.product_id, s.day, s.quantity from sell_through s
-    where s.source = 'scan' and s.day > :hist_day and s.day <= :day {region_s} and not exists (
-        select 1 from sell_through f where f.dealer_id = s.dealer_id and f.product_id = s.product_id
-        and f.day = s.day and f.source = 'feed')),
-sold_days as (  -- the history read once, without a join: days up to :cut fold into one row per pair
-    select s.dealer_id, s.product_id, greatest(s.day, cast(:cut as date)) as day, sum(s.quantity) as q,
-           sum(s.quantity) filter (where s.day > :win_day) as win
-    from sold_rows s
-    group by 1, 2, 3),
+sold_days as (select dealer_id, product_id, day, q, win from pg_temp.inventory_sold_days),
 sold_stale as (  -- the folded days after a report older than :cut (rare: by the key's index, per pair)
     select lr.dealer_id, lr.product_id, sum(s.quantity) as q
     from last_report lr join sell_through s on s.dealer_id = lr.dealer_id and s.product_id = lr.product_id
@@ -145,17 +136,49 @@ select :day, dealer_id, product_id, region, on_hand, in_transit,
             then on_hand * unit_price else 0 end,
        age, array[o4, o3, o2, o1]::int[],
        case when o1 > o2 and o2 > o3 and o3 > o4 then 3 when o1 > o2 and o2 > o3 then 2 when o1 > o2 then 1 else 0 end
-from figures
-where on_hand > 0 or in_transit > 0 or sold > 0 or delivered > 0 or report_day is not null
-on conflict (day, dealer_id, product_id) do nothing"""
+from figures f
+where (on_hand > 0 or in_transit > 0 or sold > 0 or delivered > 0 or report_day is not null)
+  and not exists (select 1 from inventory_health h
+                  where h.day = :day and h.dealer_id = f.dealer_id and h.product_id = f.product_id)
+order by dealer_id, product_id"""
 
+
+# The heaviest read, the sell-through history, in its own statement: a CREATE TABLE AS may use
+# parallel workers where an INSERT … SELECT may not. A day's feed counts; a day's scans (few, by their
+# own index) only where it has no feed. Days up to :cut fold into one row per pair.
+_SOLD_DAYS_SQL = """
+create temporary table inventory_sold_days on commit drop as
+select s.dealer_id, s.product_id, greatest(s.day, cast(:cut as date)) as day, sum(s.quantity) as q,
+       sum(s.quantity) filter (where s.day > :win_day) as win
+from (select s.dealer_id, s.product_id, s.day, s.quantity from sell_through s
+      where s.source = 'feed' and s.day > :hist_day and s.day <= :day {region_s}
+      union all
+      select s.dealer_id, s.product_id, s.day, s.quantity from sell_through s
+      where s.source = 'scan' and s.day > :hist_day and s.day <= :day {region_s} and not exists (
+          select 1 from sell_through f where f.dealer_id = s.dealer_id and f.product_id = s.product_id
+          and f.day = s.day and f.source = 'feed')) s
+group by 1, 2, 3"""
 
 _IN_REGION = "and {col} in (select id from dealers where region = :region)"
 
 
 def statement(region: str | None):
-    """The statement for every dealer, or with each read narrowed to a region's dealers."""
+    """The statement for every dealer, or with each read narrowed to a region's dealers (it reads
+    the sell-through `prepare` leaves)."""
     return _STATEMENTS[region is not None]
+
+
+def prepare(session: Session, params: dict) -> None:
+    """The statement's settings and the day's sell-through, summed per pair and day (parallel)."""
+    for setting in SETTINGS:
+        session.execute(text(setting))
+    session.execute(text("drop table if exists pg_temp.inventory_sold_days"))
+    for setting in PARALLEL:
+        session.execute(text(setting))
+    session.execute(_SOLD_DAYS[params["region"] is not None], params)
+    for setting in PARALLEL:
+        session.execute(text(setting.split(" = ")[0] + " to default"))
+    session.execute(text("analyze pg_temp.inventory_sold_days"))
 
 
 _STATEMENTS = {
@@ -167,6 +190,8 @@ _STATEMENTS = {
         region_pc=_IN_REGION.format(col="pc.dealer_id") if scoped else "",
         region_d="and d.region = :region" if scoped else ""))
     for scoped in (False, True)}
+_SOLD_DAYS = {scoped: text(_SOLD_DAYS_SQL.format(region_s=_IN_REGION.format(col="s.dealer_id") if scoped else ""))
+              for scoped in (False, True)}
 
 WORK_MEM = "256MB"  # the statement's hash tables stay in memory for millions of pairs
 # The planner cannot size the CTEs (it takes the folded days for a few thousand rows): it would sort
@@ -174,6 +199,9 @@ WORK_MEM = "256MB"  # the statement's hash tables stay in memory for millions of
 # read each table once; indexes stay for the few probes (a scan row's feed, a stale report's days).
 SETTINGS = (f"set local work_mem = '{WORK_MEM}'", "set local enable_mergejoin = off", "set local enable_sort = off",
             "set local enable_incremental_sort = off")
+# Grouping millions of rows into one group per pair and day gains from workers, though the planner,
+# charging each group's row passed back from a worker, would not use them: those rows are cheap.
+PARALLEL = ("set local parallel_tuple_cost = 0", "set local parallel_setup_cost = 0")
 
 
 def months_back(day: date, n: int) -> date:
@@ -198,10 +226,13 @@ def parameters(*, day: date, region: str | None, average_over_days: int, slow_ov
 def compute(session: Session, *, day: date, region: str | None, average_over_days: int,
             slow_over: Decimal | None) -> int:
     """Write the day's figures for every dealer × sku (of a region): one statement. A day computed
-    before keeps its rows (the key holds them): the same day twice writes nothing new."""
+    before keeps its rows (the statement skips the pairs it has): the same day twice writes nothing new."""
     params = parameters(day=day, region=region, average_over_days=average_over_days, slow_over=slow_over)
-    for setting in SETTINGS:
-        session.execute(text(setting))
+    prepare(session, params)
+    # One writer of a day at a time (a region's run and the whole run may overlap): a run waits for
+    # the other to commit, then its statement sees those rows and skips them. That lets the insert be
+    # a plain one, in key order, instead of a speculative ON CONFLICT insert per row.
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"inventory_health:{day.isoformat()}"))))
     return session.execute(statement(region), params).rowcount
 
 

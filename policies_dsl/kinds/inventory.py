@@ -330,9 +330,10 @@ def reorder_quantity(spec: InventorySpec, *, on_hand: int, in_transit: int, dail
     return int(packs) * pack_size
 
 
-def advise(ruleset: CompiledRuleset, spec: InventorySpec, facts: dict) -> Advised:
-    """The advice for one dealer × sku: one engine call, then the reorder arithmetic."""
-    decision = ruleset.decide(full_facts(facts))
+def advise(ruleset: CompiledRuleset, spec: InventorySpec, facts: dict, memo: dict | None = None) -> Advised:
+    """The advice for one dealer × sku: one engine decision (`memo`: see CompiledRuleset.decide), then
+    the reorder arithmetic on this pair's own figures."""
+    decision = ruleset.decide(full_facts(facts), memo)
     matched = tuple(m["name"] for m in decision.matched)
     shown = decision.facts
     by_action: dict[str, Advice] = {}

@@ -64,11 +64,14 @@ def test_the_payment_terms_of_the_dealer_count(make_dealer, sessions):
 def test_the_credit_decision_reads_overdue_days_live_from_the_ledger(client, make_dealer, product, sessions):
     actor = make_dealer(rating="A", credit_limit=Decimal("100000.00"))
     assert actor.dealer.overdue_days == 0  # the stored column says nothing is overdue
-    book(sessions, actor.dealer.id, ("delivery", "1000.00", TODAY - timedelta(days=30 + 91), "old"))
+    invoiced = accounts.business_date(datetime.now(timezone.utc)) - timedelta(days=30 + 91)
+    book(sessions, actor.dealer.id, ("delivery", "1000.00", invoiced, "old"))
     body = order(client, actor, product, 1).json()
+    # The order reads the business day it is placed on (Beijing time): a day later past midnight.
+    decided_on = accounts.business_date(datetime.fromisoformat(body["created_at"]))
     assert body["status"] == "rejected", body
     assert body["decision"]["rule"] == "reject-long-overdue"
-    assert body["decision"]["facts"]["dealer.overdue_days"] == 91
+    assert body["decision"]["facts"]["dealer.overdue_days"] == (decided_on - invoiced).days - 30
     assert body["decision"]["facts"]["dealer.outstanding"] == "1000.00"
     book(sessions, actor.dealer.id, ("payment", "1000.00", TODAY, "paid"))
     body = order(client, actor, product, 1).json()

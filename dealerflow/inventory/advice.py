@@ -123,12 +123,12 @@ def advise_run(session: Session, inp: InventoryStepInput, *, progress=lambda *a:
     decided: dict = {}  # the engine's decisions by the figures its rules read, within this run
     # A red item carries its task from the start (the task is opened below): no second write of the day's advice.
     red_levels = _red_levels(spec)
-    logins = set(session.scalars(select(User.username).where(User.role == "account_manager", User.active)))
+    owners = _owners(session)
     tasks_of: dict = {}
 
     def task_of(manager: str | None) -> uuid.UUID:
         if manager not in tasks_of:
-            tasks_of[manager] = uuid.UUID(_task_id(run, manager if manager in logins else "hq"))
+            tasks_of[manager] = uuid.UUID(_task_id(run, _owner(owners, manager)[0]))
         return tasks_of[manager]
     for n, row in enumerate(session.execute(_CANDIDATES, params).yield_per(2000)):
         facts = facts_for(row)
@@ -168,7 +168,7 @@ def advise_run(session: Session, inp: InventoryStepInput, *, progress=lambda *a:
     written += _store(session, batch)
     rulebook.store_shadow_outcomes(session, shadowed)
     drafts = replenishment.automatic_drafts(session, day=run.day, region=region) if spec.auto_replenish else 0
-    red, specs = _tasks(session, spec, run, region, inp.now)
+    red, specs = _tasks(session, spec, run, region, inp.now, owners)
     _notify(session, spec, run, region)
     run.stage = "advised"
     run.totals = {**(run.totals or {}), "advice": _count(session, run.day, region), "red": red,
@@ -221,8 +221,21 @@ def _task_id(run: InventoryRun, owner: str) -> str:
     return str(uuid.uuid5(TASK_NAMESPACE, f"{run.day}:{run.scope}:{owner}"))
 
 
+def _owners(session: Session) -> dict[str, uuid.UUID]:
+    """Account managers who can log in, by username: the only ones a day's task goes to."""
+    return dict(session.execute(select(User.username, User.id).where(
+        User.role == "account_manager", User.active)).all())
+
+
+def _owner(owners: dict[str, uuid.UUID], manager: str | None) -> tuple[str, uuid.UUID | None]:
+    """Whose task a dealer's red item goes to: its account manager's, or HQ's (`hq`) when it has
+    none or its manager has no login."""
+    user_id = owners.get(manager) if manager else None
+    return (manager, user_id) if user_id else ("hq", None)
+
+
 def _tasks(session: Session, spec: InventorySpec, run: InventoryRun, region: str | None,
-           now: datetime) -> tuple[int, list[TaskSpec]]:
+           now: datetime, owners: dict[str, uuid.UUID]) -> tuple[int, list[TaskSpec]]:
     """One task per account manager listing its dealers' red items (a dealer without one, or whose
     account manager has no login, goes to HQ's task)."""
     red_levels = _red_levels(spec)
@@ -236,13 +249,10 @@ def _tasks(session: Session, spec: InventorySpec, run: InventoryRun, region: str
     groups: dict[str | None, list] = defaultdict(list)
     for row in rows:
         groups[row.account_manager].append(row)
-    managers = dict(session.execute(select(User.username, User.id).where(
-        User.role == "account_manager", User.active, User.username.in_([g for g in groups if g]))).all())
     specs = []
     for manager, items in sorted(groups.items(), key=lambda g: g[0] or ""):
-        user_id = managers.get(manager) if manager else None
+        owner, user_id = _owner(owners, manager)
         role = "account_manager" if user_id else "hq"
-        owner = manager if user_id else "hq"
         task_id = _task_id(run, owner)
         dealers = len({i.code for i in items})
         spec_ = TaskSpec(
@@ -259,6 +269,8 @@ def _tasks(session: Session, spec: InventorySpec, run: InventoryRun, region: str
                           **({"resources": i.resources} if i.resources else {})}
                          for i in items[:LIST_LIMIT]]})
         tasks.open_task(session, spec_, workflow_id=f"task-{task_id}", now=now)
+        # This run's advice already names this task; advice another scope's run stored earlier the
+        # same day names that run's task, and is handed over to this one.
         session.execute(update(InventoryAdvice).where(InventoryAdvice.id.in_([i.id for i in items]),
                                                       InventoryAdvice.task_id.is_distinct_from(uuid.UUID(task_id)))
                         .values(task_id=uuid.UUID(task_id)))

@@ -173,11 +173,11 @@ def prepare(session: Session, params: dict) -> None:
     for setting in SETTINGS:
         session.execute(text(setting))
     session.execute(text("drop table if exists pg_temp.inventory_sold_days"))
-    for setting in PARALLEL:
-        session.execute(text(setting))
+    for name, value in PARALLEL.items():
+        session.execute(text(f"set local {name} = {value}"))
     session.execute(_SOLD_DAYS[params["region"] is not None], params)
-    for setting in PARALLEL:
-        session.execute(text(setting.split(" = ")[0] + " to default"))
+    for name in PARALLEL:
+        session.execute(text(f"set local {name} to default"))
     session.execute(text("analyze pg_temp.inventory_sold_days"))
 
 
@@ -201,7 +201,7 @@ SETTINGS = (f"set local work_mem = '{WORK_MEM}'", "set local enable_mergejoin = 
             "set local enable_incremental_sort = off")
 # Grouping millions of rows into one group per pair and day gains from workers, though the planner,
 # charging each group's row passed back from a worker, would not use them: those rows are cheap.
-PARALLEL = ("set local parallel_tuple_cost = 0", "set local parallel_setup_cost = 0")
+PARALLEL = {"parallel_tuple_cost": 0, "parallel_setup_cost": 0}
 
 
 def months_back(day: date, n: int) -> date:

@@ -58,7 +58,7 @@ def test_stock_reports_replace_the_day_and_keep_history(client, make_dealer, ses
 def test_bad_stock_reports_are_refused_by_row_and_field_with_nothing_stored(client, make_dealer, sessions):
     dealer, other = make_dealer(region=unique("r")), make_dealer(region=unique("r"))
     product = make_product(sessions)
-    future = (TODAY + timedelta(days=1)).isoformat()
+    future = (datetime.now(CHINA).date() + timedelta(days=1)).isoformat()
     rows = [{"sku": product.sku, "day": DAY.isoformat(), "on_hand": 10},
             {"sku": "NO-SUCH-SKU", "day": DAY.isoformat(), "on_hand": 10},
             {"sku": product.sku, "day": DAY.isoformat(), "on_hand": -3, "dealer": dealer.dealer.code},

@@ -178,6 +178,39 @@ def test_daily_run_advises_at_the_rule_edges_once_with_one_task_per_account_mana
             HumanTask.subject_id == f"{DAY}:{region}")) == 1
 
 
+def test_red_items_of_managers_without_a_login_share_hqs_task_and_earlier_advice_is_handed_over(
+        client, make_dealer, make_user, sessions):
+    """Two account managers with no login: their dealers' red items make one HQ task that counts
+    and lists them all. Advice another run stored earlier that day (here: with another task) is
+    handed to this run's task for its dealer's manager."""
+    region = unique("r")
+    manager = make_user("account_manager")
+    ghosts = [make_dealer(region=region, account_manager=unique("nologin")) for _ in range(2)]
+    managed = make_dealer(region=region, account_manager=manager.user.username)
+    near_out = {d.dealer.id: _stocked(client, d, sessions, 6) for d in (*ghosts, managed)}  # cover 6: reorder
+    earlier = uuid.uuid4()
+    with sessions.begin() as s:
+        s.add(InventoryAdvice(day=DAY, dealer_id=managed.dealer.id, product_id=near_out[managed.dealer.id].id,
+                              action="reorder", severity="high", quantity=24, audience=["dealer"], explanation={},
+                              task_id=earlier))
+    step = InventoryStepInput(DAY.isoformat(), region, datetime.now(timezone.utc))
+    with sessions.begin() as s:
+        inventory.begin(s, step)
+        inventory.measure(s, step)
+        result = inventory.advise_run(s, step)
+    assert result.red == 3
+    by_role = {t.assignee_role: t for t in result.tasks}
+    assert set(by_role) == {"hq", "account_manager"}
+    hq_task = by_role["hq"]
+    assert (hq_task.payload["items"], hq_task.payload["dealers"]) == (2, 2)
+    assert sorted(i["dealer"] for i in hq_task.payload["advice"]) == sorted(d.dealer.code for d in ghosts)
+    with sessions() as s:
+        task_of = dict(s.execute(select(InventoryAdvice.dealer_id, InventoryAdvice.task_id).where(
+            InventoryAdvice.day == DAY, InventoryAdvice.dealer_id.in_(list(near_out)))).all())
+    assert {task_of[d.dealer.id] for d in ghosts} == {uuid.UUID(hq_task.task_id)}
+    assert task_of[managed.dealer.id] == uuid.UUID(by_role["account_manager"].task_id) != earlier
+
+
 def test_a_measured_day_keeps_its_figures_and_only_adds_pairs_it_lacks(client, make_dealer, sessions):
     """Measuring a day again writes nothing over the figures it has: a later count of a measured pair
     leaves its row as it was, and a pair that was not measured yet is added."""

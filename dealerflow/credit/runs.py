@@ -25,10 +25,10 @@ from dealerflow.contracts.tiering import month_of
 from dealerflow.core import periods
 from dealerflow.core.errors import Invalid
 from dealerflow.credit import ledger_figures
-from dealerflow.models import CreditRun, CreditScore, Dealer, Notification, User
+from dealerflow.models import CreditRun, CreditScore, Dealer, User
 from dealerflow.shared import rulebook
 from dealerflow.shared.dealer_facts import COLUMNS, facts_of
-from dealerflow.shared.notifications import notify
+from dealerflow.shared.notifications import notify, notify_each
 from policies_dsl import CompiledRuleset, CreditScoreSpec, assess_credit
 from policies_dsl.kinds.credit_score import shown
 
@@ -209,7 +209,7 @@ def _tell_decreases(session: Session, month: str, dealer_ids: list[int]) -> None
                                   CreditScore.explanation["reason"].as_string().label("reason"))
                            .join(CreditScore, CreditScore.dealer_id == Dealer.id)
                            .where(CreditScore.run_month == month, Dealer.id.in_(dealer_ids))).all()
-    told = [dict(recipient_dealer_id=r.id, recipient_role=None, recipient_user_id=None, kind="credit",
+    told = [dict(dealer_id=r.id, kind="credit",
                  link="/console/account", title=f"Your credit limit from {month}: {r.proposed_limit:,.2f} (was "
                                                 f"{r.old_limit:,.2f}), rating {r.new_rating}",
                  body=r.reason or "", dedup_key=f"credit:{month}:{r.id}") for r in rows]
@@ -222,11 +222,11 @@ def _tell_decreases(session: Session, month: str, dealer_ids: list[int]) -> None
         user_id = users.get(manager) if manager else None
         listed = "; ".join(f"{m.code} {m.name}: {m.old_limit:,.2f} → {m.proposed_limit:,.2f}"
                            for m in sorted(members, key=lambda m: m.code)[:LIST_LIMIT])
-        told.append(dict(recipient_dealer_id=None, recipient_user_id=user_id,
-                         recipient_role=None if user_id else "credit_manager", kind="credit", link="/console/credit",
+        told.append(dict(user_id=user_id, role=None if user_id else "credit_manager", kind="credit",
+                         link="/console/credit",
                          title=f"Credit {month}: {len(members)} of your dealers' limits lowered", body=listed,
                          dedup_key=f"credit-decreases:{month}:{manager or '-'}"))
-    session.execute(insert(Notification).on_conflict_do_nothing(index_elements=["dedup_key"]), told)
+    notify_each(session, told)
 
 
 # --- approving an increase ----------------------------------------------------------------------

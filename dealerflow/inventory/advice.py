@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -28,7 +28,7 @@ from dealerflow.core.errors import Invalid
 from dealerflow.inventory import health
 from dealerflow.models import Dealer, InventoryAdvice, InventoryHealth, InventoryRun, Product, User
 from dealerflow.shared import human_tasks as tasks, rulebook
-from dealerflow.shared.notifications import notify
+from dealerflow.shared.notifications import notify, notify_each
 
 RULESET = "inventory"
 TASK_NAMESPACE = uuid.UUID("8a1d3c52-54e3-4f0e-a1a7-0c4c9b7de2f1")
@@ -237,45 +237,65 @@ def _owner(owners: dict[str, uuid.UUID], manager: str | None) -> tuple[str, uuid
 def _tasks(session: Session, spec: InventorySpec, run: InventoryRun, region: str | None,
            now: datetime, owners: dict[str, uuid.UUID]) -> tuple[int, list[TaskSpec]]:
     """One task per account manager listing its dealers' red items (a dealer without one, or whose
-    account manager has no login, goes to HQ's task)."""
-    red_levels = _red_levels(spec)
-    rows = session.execute(_scoped(
-        select(InventoryAdvice.id, InventoryAdvice.action, InventoryAdvice.severity, InventoryAdvice.quantity,
-               InventoryAdvice.explanation["resources"].label("resources"),
-               Dealer.code, Dealer.name, Dealer.account_manager, Product.sku, Product.name.label("product"))
-        .join(Dealer, Dealer.id == InventoryAdvice.dealer_id).join(Product, Product.id == InventoryAdvice.product_id)
-        .where(InventoryAdvice.severity.in_(red_levels)), run.day, region)
-        .order_by(Dealer.code, Product.sku, InventoryAdvice.action)).all()
-    groups: dict[str | None, list] = defaultdict(list)
-    for row in rows:
-        groups[row.account_manager].append(row)
-    specs = []
-    for manager, items in sorted(groups.items(), key=lambda g: g[0] or ""):
+    account manager has no login, goes to HQ's task). Counted and listed in the database: a task
+    lists its first LIST_LIMIT items, so no more are read."""
+    params = {"day": run.day, "region": region, "red": _red_levels(spec), "limit": LIST_LIMIT}
+    groups: dict[str, dict] = {}
+    managers = []
+    for manager, items, dealers in session.execute(_RED_COUNTS, params):
+        managers.append(manager)
         owner, user_id = _owner(owners, manager)
+        group = groups.setdefault(owner, {"user_id": user_id, "items": 0, "dealers": 0, "listed": []})
+        group["items"] += items
+        group["dealers"] += dealers  # a dealer has one account manager: no dealer counted twice
+    for row in session.execute(_RED_LISTED, params):
+        groups[_owner(owners, row.account_manager)[0]]["listed"].append(row)
+    specs = []
+    for owner, group in sorted(groups.items()):
+        user_id, items, dealers = group["user_id"], group["items"], group["dealers"]
+        manager = owner if user_id else None
         role = "account_manager" if user_id else "hq"
         task_id = _task_id(run, owner)
-        dealers = len({i.code for i in items})
+        listed = sorted(group["listed"], key=lambda i: (i.code, i.sku, i.action))[:LIST_LIMIT]
         spec_ = TaskSpec(
             task_id=task_id, kind="inventory_red_items",
-            title=f"Stock: {len(items)} red item(s) at {dealers} dealer(s)" + (f" of {manager}" if manager else "")
+            title=f"Stock: {items} red item(s) at {dealers} dealer(s)" + (f" of {manager}" if manager else "")
                   + f" ({run.day})",
             subject_type="inventory", subject_id=f"{run.day}:{run.scope}", assignee_role=role,
             assignee_user_id=user_id, outcomes=["handled", "escalate"], sla_seconds=spec.task_sla_seconds,
             escalate_to=spec.task_escalate_to if role != "hq" else None,
-            payload={"day": run.day.isoformat(), "account_manager": manager, "items": len(items), "dealers": dealers,
+            payload={"day": run.day.isoformat(), "account_manager": manager, "items": items, "dealers": dealers,
                      "link": "/console/inventory/red", "advice": [
                          {"id": i.id, "dealer": i.code, "dealer_name": i.name, "sku": i.sku, "product": i.product,
                           "action": i.action, "severity": i.severity, "quantity": i.quantity,
                           **({"resources": i.resources} if i.resources else {})}
-                         for i in items[:LIST_LIMIT]]})
+                         for i in listed]})
         tasks.open_task(session, spec_, workflow_id=f"task-{task_id}", now=now)
-        # This run's advice already names this task; advice another scope's run stored earlier the
-        # same day names that run's task, and is handed over to this one.
-        session.execute(update(InventoryAdvice).where(InventoryAdvice.id.in_([i.id for i in items]),
-                                                      InventoryAdvice.task_id.is_distinct_from(uuid.UUID(task_id)))
-                        .values(task_id=uuid.UUID(task_id)))
         specs.append(spec_)
-    return len(rows), specs
+    # This run's advice already names its task; advice another scope's run stored earlier the same
+    # day names that run's task, and is handed over to this one (one statement for every manager).
+    session.execute(_HAND_OVER, {**params, "managers": [m or "" for m in managers],
+                                 "tasks": [uuid.UUID(_task_id(run, _owner(owners, m)[0])) for m in managers]})
+    return sum(g["items"] for g in groups.values()), specs
+
+
+_RED = """from inventory_advice a join dealers d on d.id = a.dealer_id
+          where a.day = :day and a.severity = any(:red) and (cast(:region as text) is null or d.region = :region)"""
+_RED_COUNTS = text(f"select d.account_manager, count(*), count(distinct a.dealer_id) {_RED} group by 1")
+_RED_LISTED = text(f"""  -- the explanation's resources read for the listed items only
+    select listed.*, x.explanation -> 'resources' as resources from (
+        select a.id, a.action, a.severity, a.quantity, d.code, d.name, d.account_manager, p.sku,
+               p.name as product,
+               row_number() over (partition by d.account_manager order by d.code, p.sku, a.action) as n
+        {_RED.replace("where", "join products p on p.id = a.product_id where", 1)}) listed
+    join inventory_advice x on x.id = listed.id
+    where listed.n <= :limit""")
+_HAND_OVER = text(f"""
+    update inventory_advice a set task_id = m.task
+    from dealers d, unnest(cast(:managers as text[]), cast(:tasks as uuid[])) as m(manager, task)
+    where d.id = a.dealer_id and coalesce(d.account_manager, '') = m.manager and a.day = :day
+      and a.severity = any(:red) and (cast(:region as text) is null or d.region = :region)
+      and a.task_id is distinct from m.task""")
 
 
 def _notify(session: Session, spec: InventorySpec, run: InventoryRun, region: str | None) -> None:
@@ -284,9 +304,9 @@ def _notify(session: Session, spec: InventorySpec, run: InventoryRun, region: st
     dealers = session.execute(_scoped(
         select(InventoryAdvice.dealer_id, func.count()).where(InventoryAdvice.audience.any("dealer"))
         .group_by(InventoryAdvice.dealer_id), run.day, region)).all()
-    for dealer_id, n in dealers:
-        notify(session, dealer_id=dealer_id, kind="inventory", title=f"Stock advice for {day}: {n} item(s)",
-               link="/console/inventory", dedup_key=f"inventory:{day}:dealer:{dealer_id}")
+    notify_each(session, [dict(dealer_id=dealer_id, kind="inventory", title=f"Stock advice for {day}: {n} item(s)",
+                               link="/console/inventory", dedup_key=f"inventory:{day}:dealer:{dealer_id}")
+                          for dealer_id, n in dealers])
     managers = session.execute(_scoped(
         select(Dealer.account_manager, func.count()).select_from(InventoryAdvice)
         .join(Dealer, Dealer.id == InventoryAdvice.dealer_id)
@@ -295,11 +315,10 @@ def _notify(session: Session, spec: InventorySpec, run: InventoryRun, region: st
     ids = dict(session.execute(select(User.username, User.id).where(
         User.username.in_([m for m, _ in managers]))).all())
     pushes = _promotions(session, run.day, region, [m for m, _ in managers if m in ids])
-    for manager, n in managers:
-        if manager in ids:
-            notify(session, user_id=ids[manager], kind="inventory", title=f"Stock advice for your dealers ({day}):"
-                   f" {n} item(s)", body=pushes.get(manager, ""), link="/console/inventory/red",
-                   dedup_key=f"inventory:{day}:am:{manager}")
+    notify_each(session, [dict(user_id=ids[manager], kind="inventory", title=f"Stock advice for your dealers"
+                               f" ({day}): {n} item(s)", body=pushes.get(manager, ""), link="/console/inventory/red",
+                               dedup_key=f"inventory:{day}:am:{manager}")
+                          for manager, n in managers if manager in ids])
     hq = session.scalar(_scoped(select(func.count()).select_from(InventoryAdvice)
                                 .where(InventoryAdvice.audience.any("hq")), run.day, region))
     if hq:

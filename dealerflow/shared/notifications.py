@@ -26,9 +26,22 @@ from dealerflow.models import DeliveryAttempt, Notification, NotificationDeliver
 def notify(session: Session, *, role: str | None = None, user_id: int | None = None, dealer_id: int | None = None,
            kind: str, title: str, body: str = "", link: str | None = None, dedup_key: str | None = None) -> None:
     """One notification for a role, a user or a dealer; a repeated dedup_key adds nothing."""
-    session.execute(insert(Notification).values(
-        recipient_role=role, recipient_user_id=user_id, recipient_dealer_id=dealer_id, kind=kind, title=title,
-        body=body, link=link, dedup_key=dedup_key).on_conflict_do_nothing(index_elements=["dedup_key"]))
+    notify_each(session, [dict(role=role, user_id=user_id, dealer_id=dealer_id, kind=kind, title=title, body=body,
+                               link=link, dedup_key=dedup_key)])
+
+
+def notify_each(session: Session, notes: Sequence[dict]) -> None:
+    """Notifications that differ by recipient (each a dict of `notify`'s arguments), in one statement."""
+    if notes:
+        session.execute(_NOTIFY_EACH, [dict(
+            recipient_role=n.get("role"), recipient_user_id=n.get("user_id"), recipient_dealer_id=n.get("dealer_id"),
+            kind=n["kind"], title=n["title"], body=n.get("body", ""), link=n.get("link"),
+            dedup_key=n.get("dedup_key")) for n in notes])
+
+
+# Parameters apart from the statement: compiled once, however many rows (a VALUES list would be
+# compiled again for every call).
+_NOTIFY_EACH = insert(Notification).on_conflict_do_nothing(index_elements=["dedup_key"])
 
 
 _NOTIFY_DEALERS = text("""

@@ -1,6 +1,9 @@
 """Engine and session factory. One engine per process; sessions are short and explicit."""
 from __future__ import annotations
 
+import io
+from typing import Callable, Iterable, Sequence
+
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker, Session
@@ -20,3 +23,17 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     # expire_on_commit=False: objects are read after commit to build API responses.
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterable[dict],
+              encode: Callable[[object], str] = str) -> None:
+    """Rows into `table` by COPY, in the session's transaction: many rows at a fraction of an
+    INSERT's cost. CSV with every value quoted, so only an unquoted \\N is NULL (a text "\\N" stays
+    text); `encode` turns a value into its text (arrays, JSON)."""
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write(",".join(r"\N" if row.get(c) is None else '"' + encode(row[c]).replace('"', '""') + '"'
+                              for c in columns) + "\n")
+    buffer.seek(0)
+    with session.connection().connection.cursor() as cursor:
+        cursor.copy_expert(f"copy {table} ({', '.join(columns)}) from stdin with (format csv, null '\\N')", buffer)

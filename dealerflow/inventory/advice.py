@@ -9,6 +9,7 @@ stored advice, so a retried step returns the same ones: one task per account man
 dealers' red items, one notification per dealer and per account manager, one for HQ."""
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections import defaultdict
@@ -24,6 +25,7 @@ from policies_dsl.kinds.inventory import NO_SALES_DAYS, RANK, InventorySpec, adv
 
 from dealerflow.contracts import AdviceResult, InventoryRunPlan, InventoryStepInput, TaskSpec
 from dealerflow.contracts.inventory import ALL_REGIONS, workflow_id_for
+from dealerflow.core.db import copy_rows
 from dealerflow.core.errors import Invalid
 from dealerflow.inventory import health
 from dealerflow.models import Dealer, InventoryAdvice, InventoryHealth, InventoryRun, Product, User
@@ -157,7 +159,7 @@ def advise_run(session: Session, inp: InventoryStepInput, *, progress=lambda *a:
                 severity=a.severity, quantity=a.quantity, audience=spec.notify[a.severity],
                 explanation=explanation,
                 task_id=task_of(row.account_manager) if a.severity in red_levels else None))
-        if len(batch) >= 1000:
+        if len(batch) >= BATCH:
             written += _store(session, batch)
             batch = []
         if len(shadowed) >= 1000:
@@ -189,16 +191,37 @@ def _shadow_advice(shadow: CompiledRuleset, facts: dict) -> dict:
             "rule": ", ".join(advised.matched), "reason": "; ".join(a.reason for a in advised.advice)}
 
 
-# A batch in a few multi-row statements; the ids returned are the advice written (a piece stored
-# before returns none), so nothing counts the day's advice again per batch.
-_STORE = (insert(InventoryAdvice.__table__).on_conflict_do_nothing(constraint="inventory_advice_once")
-          .returning(InventoryAdvice.__table__.c.id))
+# A batch goes in by COPY to a staging table, then into the advice once (a piece stored before is
+# skipped); the ids returned are the advice written, so nothing counts the day's advice per batch.
+_STAGED = ("day", "dealer_id", "product_id", "action", "severity", "quantity", "audience", "explanation", "task_id")
+_STAGE = text("""create temporary table if not exists inventory_advice_stage (
+    day date, dealer_id int, product_id int, action text, severity text, quantity int, audience text[],
+    explanation jsonb, task_id uuid) on commit drop""")
+_STORE = text(f"""
+    with stored as (
+        insert into inventory_advice ({", ".join(_STAGED)}) select {", ".join(_STAGED)} from inventory_advice_stage
+        on conflict on constraint inventory_advice_once do nothing returning 1)
+    select count(*) from stored""")
+BATCH = 5000
 
 
 def _store(session: Session, rows: list[dict]) -> int:
     if not rows:
         return 0
-    return len(session.execute(_STORE, rows).all())
+    session.execute(_STAGE)
+    session.execute(text("truncate inventory_advice_stage"))
+    copy_rows(session, "inventory_advice_stage", _STAGED, rows, _copied)
+    return session.scalar(_STORE)
+
+
+def _copied(value) -> str:
+    """A staged value as COPY reads it: the explanation as JSON, the audience as an array literal
+    (its names are the file's audience keywords: no commas, quotes or braces)."""
+    if isinstance(value, dict):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "{" + ",".join(value) + "}"
+    return str(value)
 
 
 def _scoped(query, day: date, region: str | None):

@@ -3,11 +3,10 @@ api, console, import or approval), written in the transaction of the change, so 
 audit commit or fail together."""
 from __future__ import annotations
 
-import io
-
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from dealerflow.core.db import copy_rows
 from dealerflow.models import MasterAudit
 
 from .records import changed
@@ -42,14 +41,7 @@ def write(session: Session, rows: list[dict]) -> None:
     if len(rows) <= COPY_FROM:
         session.execute(insert(MasterAudit.__table__), rows)
         return
-    buffer = io.StringIO()
-    for row in rows:  # CSV: \N unquoted is NULL, every value quoted (so a text "\N" stays text)
-        buffer.write(",".join(r"\N" if row.get(c) is None else '"' + str(row[c]).replace('"', '""') + '"'
-                              for c in COLUMNS) + "\n")
-    buffer.seek(0)
-    with session.connection().connection.cursor() as cursor:
-        cursor.copy_expert(f"copy master_audit ({', '.join(COLUMNS)}) from stdin with (format csv, null '\\N')",
-                           buffer)
+    copy_rows(session, "master_audit", COLUMNS, rows)
 
 
 def history(session: Session, *, record_type: str, key: str, limit: int = 100, offset: int = 0) -> tuple[list, int]:

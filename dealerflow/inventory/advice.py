@@ -192,7 +192,7 @@ def _shadow_advice(shadow: CompiledRuleset, facts: dict) -> dict:
 
 
 # A batch goes in by COPY to a staging table, then into the advice once (a piece stored before is
-# skipped); the ids returned are the advice written, so nothing counts the day's advice per batch.
+# skipped); the statement counts what it wrote, so nothing counts the day's advice per batch.
 _STAGED = ("day", "dealer_id", "product_id", "action", "severity", "quantity", "audience", "explanation", "task_id")
 _STAGE = text("""create temporary table if not exists inventory_advice_stage (
     day date, dealer_id int, product_id int, action text, severity text, quantity int, audience text[],
@@ -244,13 +244,13 @@ def _task_id(run: InventoryRun, owner: str) -> str:
     return str(uuid.uuid5(TASK_NAMESPACE, f"{run.day}:{run.scope}:{owner}"))
 
 
-def _owners(session: Session) -> dict[str, uuid.UUID]:
+def _owners(session: Session) -> dict[str, int]:
     """Account managers who can log in, by username: the only ones a day's task goes to."""
     return dict(session.execute(select(User.username, User.id).where(
         User.role == "account_manager", User.active)).all())
 
 
-def _owner(owners: dict[str, uuid.UUID], manager: str | None) -> tuple[str, uuid.UUID | None]:
+def _owner(owners: dict[str, int], manager: str | None) -> tuple[str, int | None]:
     """Whose task a dealer's red item goes to: its account manager's, or HQ's (`hq`) when it has
     none or its manager has no login."""
     user_id = owners.get(manager) if manager else None
@@ -258,7 +258,7 @@ def _owner(owners: dict[str, uuid.UUID], manager: str | None) -> tuple[str, uuid
 
 
 def _tasks(session: Session, spec: InventorySpec, run: InventoryRun, region: str | None,
-           now: datetime, owners: dict[str, uuid.UUID]) -> tuple[int, list[TaskSpec]]:
+           now: datetime, owners: dict[str, int]) -> tuple[int, list[TaskSpec]]:
     """One task per account manager listing its dealers' red items (a dealer without one, or whose
     account manager has no login, goes to HQ's task). Counted and listed in the database: a task
     lists its first LIST_LIMIT items, so no more are read."""

@@ -171,7 +171,7 @@ def advise_run(session: Session, inp: InventoryStepInput, *, progress=lambda *a:
     rulebook.store_shadow_outcomes(session, shadowed)
     drafts = replenishment.automatic_drafts(session, day=run.day, region=region) if spec.auto_replenish else 0
     red, specs = _tasks(session, spec, run, region, inp.now, owners)
-    _notify(session, spec, run, region)
+    _notify(session, spec, run, region, owners)
     run.stage = "advised"
     run.totals = {**(run.totals or {}), "advice": _count(session, run.day, region), "red": red,
                   "automatic_drafts": drafts}
@@ -302,26 +302,27 @@ def _tasks(session: Session, spec: InventorySpec, run: InventoryRun, region: str
     return sum(g["items"] for g in groups.values()), specs
 
 
-_RED = """from inventory_advice a join dealers d on d.id = a.dealer_id
-          where a.day = :day and a.severity = any(:red) and (cast(:region as text) is null or d.region = :region)"""
-_RED_COUNTS = text(f"select d.account_manager, count(*), count(distinct a.dealer_id) {_RED} group by 1")
+_RED = """inventory_advice a join dealers d on d.id = a.dealer_id"""
+_RED_WHERE = """a.day = :day and a.severity = any(:red) and (cast(:region as text) is null or d.region = :region)"""
+_RED_COUNTS = text(f"select d.account_manager, count(*), count(distinct a.dealer_id) from {_RED} where {_RED_WHERE}"
+                   " group by 1")
 _RED_LISTED = text(f"""  -- the explanation's resources read for the listed items only
     select listed.*, x.explanation -> 'resources' as resources from (
         select a.id, a.action, a.severity, a.quantity, d.code, d.name, d.account_manager, p.sku,
                p.name as product,
                row_number() over (partition by d.account_manager order by d.code, p.sku, a.action) as n
-        {_RED.replace("where", "join products p on p.id = a.product_id where", 1)}) listed
+        from {_RED} join products p on p.id = a.product_id where {_RED_WHERE}) listed
     join inventory_advice x on x.id = listed.id
     where listed.n <= :limit""")
 _HAND_OVER = text(f"""
     update inventory_advice a set task_id = m.task
     from dealers d, unnest(cast(:managers as text[]), cast(:tasks as uuid[])) as m(manager, task)
-    where d.id = a.dealer_id and coalesce(d.account_manager, '') = m.manager and a.day = :day
-      and a.severity = any(:red) and (cast(:region as text) is null or d.region = :region)
+    where d.id = a.dealer_id and coalesce(d.account_manager, '') = m.manager and {_RED_WHERE}
       and a.task_id is distinct from m.task""")
 
 
-def _notify(session: Session, spec: InventorySpec, run: InventoryRun, region: str | None) -> None:
+def _notify(session: Session, spec: InventorySpec, run: InventoryRun, region: str | None,
+            owners: dict[str, int]) -> None:
     """Batched: one notification per dealer told, per account manager told, and one for HQ."""
     day = run.day.isoformat()
     dealers = session.execute(_scoped(
@@ -335,13 +336,11 @@ def _notify(session: Session, spec: InventorySpec, run: InventoryRun, region: st
         .join(Dealer, Dealer.id == InventoryAdvice.dealer_id)
         .where(InventoryAdvice.audience.any("account_manager"), Dealer.account_manager.is_not(None))
         .group_by(Dealer.account_manager), run.day, region)).all()
-    ids = dict(session.execute(select(User.username, User.id).where(
-        User.username.in_([m for m, _ in managers]))).all())
-    pushes = _promotions(session, run.day, region, [m for m, _ in managers if m in ids])
-    notify_each(session, [dict(user_id=ids[manager], kind="inventory", title=f"Stock advice for your dealers"
+    pushes = _promotions(session, run.day, region, [m for m, _ in managers if m in owners])
+    notify_each(session, [dict(user_id=owners[manager], kind="inventory", title=f"Stock advice for your dealers"
                                f" ({day}): {n} item(s)", body=pushes.get(manager, ""), link="/console/inventory/red",
                                dedup_key=f"inventory:{day}:am:{manager}")
-                          for manager, n in managers if manager in ids])
+                          for manager, n in managers if manager in owners])  # who can log in
     hq = session.scalar(_scoped(select(func.count()).select_from(InventoryAdvice)
                                 .where(InventoryAdvice.audience.any("hq")), run.day, region))
     if hq:

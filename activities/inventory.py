@@ -1,5 +1,5 @@
-"""Channel inventory side effects: begin a day's run, count sale scans and measure health, advise,
-close; fit the forecasts."""
+"""Channel inventory side effects: begin a day's run, count sale scans, measure health and advise
+(a slice of the dealers each), conclude with tasks and notifications, close; fit the forecasts."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -29,17 +29,25 @@ class InventoryActivities:
             raise ApplicationError(str(e), type="InventoryError", non_retryable=True) from None
 
     @activity.defn
-    def measure_inventory(self, inp: InventoryStepInput) -> HealthResult:
+    def count_inventory_scan_sales(self, inp: InventoryStepInput) -> int:
         with self.sessions.begin() as session:
             since = day_start(date.fromisoformat(inp.day) - timedelta(days=SCAN_DAYS))
-            scans = reports.collect_scan_sales(session, since=since)
-            activity.heartbeat("scans")
-            return HealthResult(inventory.measure(session, inp), scans)
+            return reports.collect_scan_sales(session, since=since)
 
     @activity.defn
-    def advise_inventory(self, inp: InventoryStepInput) -> AdviceResult:
+    def measure_inventory(self, inp: InventoryStepInput) -> HealthResult:
         with self.sessions.begin() as session:
-            return inventory.advise_run(session, inp, progress=activity.heartbeat)
+            return HealthResult(inventory.measure(session, inp))
+
+    @activity.defn
+    def advise_inventory(self, inp: InventoryStepInput) -> int:
+        with self.sessions.begin() as session:
+            return inventory.advise_slice(session, inp, progress=activity.heartbeat)
+
+    @activity.defn
+    def conclude_inventory_advice(self, inp: InventoryStepInput) -> AdviceResult:
+        with self.sessions.begin() as session:
+            return inventory.conclude(session, inp)
 
     @activity.defn
     def close_inventory_run(self, inp: InventoryStepInput) -> dict:
@@ -54,5 +62,5 @@ class InventoryActivities:
             return forecast.fit_all(session, day=date.fromisoformat(inp.day), progress=activity.heartbeat)
 
     def all(self) -> list:
-        return [self.begin_inventory_run, self.measure_inventory, self.advise_inventory, self.close_inventory_run,
-                self.fit_forecasts]
+        return [self.begin_inventory_run, self.count_inventory_scan_sales, self.measure_inventory,
+                self.advise_inventory, self.conclude_inventory_advice, self.close_inventory_run, self.fit_forecasts]

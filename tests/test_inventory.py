@@ -356,3 +356,27 @@ def test_a_report_older_than_the_folded_days_counts_only_what_followed_it(client
     assert got[product.sku]["source"] == "estimated" and got[product.sku]["report_age_days"] == 50
     assert got[product.sku]["sold"] == 22  # the 90 days' sales, folded or not
     assert got[never.sku]["on_hand"] == 18 and got[never.sku]["report_day"] is None  # 40 delivered, 22 sold
+
+
+def test_a_day_measured_in_slices_has_the_figures_of_one_statement(client, make_dealer, sessions):
+    """The run measures its dealers in slices (by dealer id) on their own connections: the slices
+    together write every pair once, with the same figures as the day measured whole."""
+    region = unique("r")
+    dealers = [make_dealer(region=region) for _ in range(4)]
+    assert {d.dealer.id % 2 for d in dealers} == {0, 1}  # ids are consecutive: both slices hold dealers
+    for n, d in enumerate(dealers):
+        _stocked(client, d, sessions, 10 * (n + 1), sold=9 * (n + 2))
+    columns = [c for c in InventoryHealth.__table__.columns]
+
+    def figures(slices: int) -> list:
+        with sessions() as s:
+            for n in range(slices):
+                health.compute(s, day=DAY, region=region, average_over_days=90, slow_over=Decimal(60),
+                               slice=n, slices=slices)
+            rows = s.execute(select(*columns).where(InventoryHealth.day == DAY, InventoryHealth.region == region)
+                             .order_by(InventoryHealth.dealer_id, InventoryHealth.product_id)).all()
+            s.rollback()
+        return [tuple(row) for row in rows]
+
+    whole, sliced = figures(1), figures(2)
+    assert len(whole) == len(dealers) and sliced == whole

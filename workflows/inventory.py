@@ -1,12 +1,14 @@
 """The daily inventory health run: begin (keyed by day and scope) → count sale scans into
-sell-through → figures for every dealer × sku in one statement → advice by the inventory rule file
-(written once), automatic replenishment drafts, one task per account manager with red items,
-notifications in batches → close. The same day twice does nothing the second time. The history
-grows with the steps, not with the dealers.
+sell-through → for each slice of the dealers at once: figures for every dealer × sku in one
+statement, then advice by the inventory rule file (written once) → automatic replenishment drafts,
+one task per account manager with red items, notifications in batches → close. The same day twice
+does nothing the second time. The history grows with the steps and slices, not with the dealers.
 
 `ForecastWorkflow` re-fits the demand forecasts weekly (one heartbeating activity)."""
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from temporalio import workflow
@@ -49,10 +51,12 @@ class InventoryHealthWorkflow:
             await self._set_stage("closed")
             return InventoryRunResult(day, scope, {"already_run": True})
         await self._set_stage("measuring")
-        measured = await workflow.execute_activity("measure_inventory", step(), result_type=HealthResult, **LONG)
-        self._figures.update(pairs=measured.pairs, scan_sales=measured.scan_sales)
-        await self._set_stage("advising")
-        advised = await workflow.execute_activity("advise_inventory", step(), result_type=AdviceResult, **LONG)
+        self._figures["scan_sales"] = await workflow.execute_activity("count_inventory_scan_sales", step(),
+                                                                      result_type=int, **LONG)
+        self._figures.update(pairs=0, advice=0)
+        await asyncio.gather(*(self._slice(replace(step(), slice=n, slices=plan.slices)) for n in range(plan.slices)))
+        advised = await workflow.execute_activity("conclude_inventory_advice", step(), result_type=AdviceResult,
+                                                  **LONG)
         self._figures.update(advice=advised.advice, red=advised.red, drafts=advised.drafts)
         for spec in advised.tasks:
             await self._start_task(spec)
@@ -62,6 +66,14 @@ class InventoryHealthWorkflow:
             heartbeat_timeout=timedelta(minutes=1), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))
         await self._set_stage("closed")
         return InventoryRunResult(day, scope, totals)
+
+    async def _slice(self, inp: InventoryStepInput) -> None:
+        """A slice's figures, then its advice: a slice measured advises while others still measure."""
+        measured = await workflow.execute_activity("measure_inventory", inp, result_type=HealthResult, **LONG)
+        self._figures["pairs"] += measured.pairs
+        if self._stage == "measuring":
+            await self._set_stage("advising")
+        self._figures["advice"] += await workflow.execute_activity("advise_inventory", inp, result_type=int, **LONG)
 
     async def _start_task(self, spec: TaskSpec) -> None:
         try:  # account managers answer in their own time; the run does not wait

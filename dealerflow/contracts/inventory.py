@@ -25,6 +25,8 @@ class InventoryStepInput:
     scope: str  # a region, or * for all
     now: datetime
     actor: str = ""
+    slice: int = 0  # measure or advise the dealers whose id leaves `slice` over `slices`
+    slices: int = 1
 
 
 @dataclass
@@ -33,17 +35,17 @@ class InventoryRunPlan:
     scope: str
     ruleset_version: int
     done: bool = False  # the day's run closed before: nothing to do
+    slices: int = 1  # the dealers measured and advised in this many slices at once
 
 
 @dataclass
 class HealthResult:
-    pairs: int  # dealer × sku figures written
-    scan_sales: int = 0  # dealer × sku × day sell-through figures counted from sale scans
+    pairs: int  # dealer × sku figures written (by one slice)
 
 
 @dataclass
 class AdviceResult:
-    advice: int  # pieces of advice written by this step (0 when the day ran before)
+    advice: int  # pieces of the day's advice in the run's scope
     red: int  # items of at least the task severity
     drafts: int  # automatic replenishment drafts
     tasks: list[TaskSpec] = field(default_factory=list)  # one per account manager with red items

@@ -1,5 +1,6 @@
 """The daily run's steps: begin (keyed by day and scope), figures (health.py), advice by the inventory
-rule file, tasks and notifications, close.
+rule file, tasks and notifications, close. Figures and advice are made in SLICES of the dealers at
+once (each on its own connection, and on any worker); the tasks and notifications follow them.
 
 The engine runs once per dealer × sku whose figures cross a threshold of the file (a query picks
 them; the others need no rule). Each piece of advice is stored with its explanation — rule file,
@@ -13,6 +14,7 @@ import json
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -36,6 +38,7 @@ RULESET = "inventory"
 TASK_NAMESPACE = uuid.UUID("8a1d3c52-54e3-4f0e-a1a7-0c4c9b7de2f1")
 MEMO_LIMIT = 20_000  # distinct rule inputs kept per run: pairs share a few thresholds' worth of figures
 LIST_LIMIT = 30  # items listed in a task (the tasks travel through the workflow); the console has them all
+SLICES = 2  # dealers measured and advised at once: each slice is one database process's work
 
 
 class InventoryError(Invalid):
@@ -64,29 +67,49 @@ def begin(session: Session, inp: InventoryStepInput) -> InventoryRunPlan:
         day=day, scope=inp.scope, ruleset_version=compiled.version, workflow_id=workflow_id_for(inp.day, inp.scope),
         stage="measuring", totals={}).on_conflict_do_nothing(index_elements=["day", "scope"]))
     run = session.get(InventoryRun, (day, inp.scope))
-    return InventoryRunPlan(inp.day, inp.scope, run.ruleset_version, done=run.finished_at is not None)
+    return InventoryRunPlan(inp.day, inp.scope, run.ruleset_version, done=run.finished_at is not None, slices=SLICES)
 
 
 def measure(session: Session, inp: InventoryStepInput) -> int:
-    """The day's figures; the run keeps how long the statement took (its totals: measure_seconds)."""
-    run = session.get(InventoryRun, (date.fromisoformat(inp.day), inp.scope), with_for_update=True)
+    """The day's figures of the step's slice of dealers; the run keeps how long the slowest slice's
+    statement took (its totals: measure_seconds). The run's row is read, not locked, so the slices
+    measure at once; only the closing update of the totals waits for another slice's."""
+    run = session.get(InventoryRun, (date.fromisoformat(inp.day), inp.scope))
     _, spec = ruleset(session, run.ruleset_version)
     started = time.monotonic()
     pairs = health.compute(session, day=run.day, region=None if inp.scope == ALL_REGIONS else inp.scope,
-                           average_over_days=spec.average_over_days, slow_over=spec.overstock_floor)
-    run.totals = {**(run.totals or {}), "measure_seconds": round(time.monotonic() - started, 3)}
+                           average_over_days=spec.average_over_days, slow_over=spec.overstock_floor,
+                           slice=inp.slice, slices=inp.slices)
+    session.execute(_MEASURED, {"day": run.day, "scope": inp.scope,
+                                "seconds": round(time.monotonic() - started, 3)})
     return pairs
 
 
+_MEASURED = text("""
+    update inventory_runs set totals = totals || jsonb_build_object('measure_seconds',
+        greatest(coalesce((totals ->> 'measure_seconds')::numeric, 0), :seconds))
+    where day = :day and scope = :scope""")
+
+
 _CANDIDATES = text("""
-    select h.*, d.code, d.name as dealer_name, d.level, d.tier, d.tags, d.channel, d.account_manager,
-           p.sku, p.name as product_name, p.pack_size, p.category, coalesce(s.safety_stock, 0) as safety_stock,
-           cp.points as credit_points
+    select h.dealer_id, h.product_id, h.region, h.on_hand, h.in_transit, h.turnover_days, h.cover_days,
+           h.report_age_days, h.daily_demand, h.rising_months,  -- what the facts read; the figures come whole
+           d.code, d.level, d.tier, d.tags, d.channel, d.account_manager, p.sku, p.pack_size, p.category,
+           coalesce(s.safety_stock, 0) as safety_stock, cp.points as credit_points, json_build_object(
+               'on_hand', h.on_hand, 'in_transit', h.in_transit, 'stock_source', h.source,
+               'report_day', to_char(h.report_day, 'YYYY-MM-DD'), 'report_age_days', h.report_age_days,
+               'report_stale', h.report_age_days is null or h.report_age_days > :fresh_days,
+               'sold', h.sold, 'received', h.received, 'daily_sales', h.daily_sales::text,
+               'daily_demand', h.daily_demand::text, 'demand_source', h.demand_source,
+               'turnover_days', h.turnover_days::text, 'cover_days', h.cover_days::text,
+               'sell_through_rate', h.sell_through_rate::text, 'stock_value', h.stock_value::text,
+               'orders_by_month', h.orders_by_month, 'rising_months', h.rising_months)::text as figures
     from inventory_health h join dealers d on d.id = h.dealer_id join products p on p.id = h.product_id
     left join inventory_settings s on s.dealer_id = h.dealer_id and s.product_id = h.product_id
     left join lateral (select 100 + coalesce(sum(points), 0) as points from credit_points c
                        where c.dealer_id = h.dealer_id) cp on true
-    where h.day = :day and (cast(:region as text) is null or h.region = :region) and (
+    where h.day = :day and (cast(:region as text) is null or h.region = :region)
+      and h.dealer_id % :slices = :slice and (
         (h.on_hand > 0 and (h.turnover_days is null or h.turnover_days > :floor))
         or h.cover_days < :cover_under
         or (s.safety_stock > 0 and h.on_hand < s.safety_stock)
@@ -109,21 +132,27 @@ def facts_for(row) -> dict:
     }
 
 
-def advise_run(session: Session, inp: InventoryStepInput, *, progress=lambda *a: None) -> AdviceResult:
-    """Rules once per dealer × sku that needs them; advice written once; then the day's automatic
-    drafts, tasks and notifications from what is stored."""
-    from dealerflow.inventory import replenishment
+def advise_run(session: Session, inp: InventoryStepInput) -> AdviceResult:
+    """The whole advice step in one transaction: every slice, then the conclusion."""
+    for n in range(inp.slices):
+        advise_slice(session, replace(inp, slice=n))
+    return conclude(session, inp)
 
-    run = session.get(InventoryRun, (date.fromisoformat(inp.day), inp.scope), with_for_update=True)
+
+def advise_slice(session: Session, inp: InventoryStepInput, *, progress=lambda *a: None) -> int:
+    """Rules once per dealer × sku of the step's slice that needs them; advice written once (what
+    it wrote is returned). The run's row is read, not locked: the slices advise at once."""
+    run = session.get(InventoryRun, (date.fromisoformat(inp.day), inp.scope))
     compiled, spec = ruleset(session, run.ruleset_version)
-    region = None if inp.scope == ALL_REGIONS else inp.scope
     floor = spec.overstock_floor
-    params = {"day": run.day, "region": region, "floor": floor if floor is not None else 999999,
-              "cover_under": spec.cover_under, "rising": spec.rising_months or 99}
+    params = {"day": run.day, "region": None if inp.scope == ALL_REGIONS else inp.scope,
+              "floor": floor if floor is not None else 999999, "cover_under": spec.cover_under,
+              "rising": spec.rising_months or 99, "fresh_days": spec.report_fresh_days,
+              "slice": inp.slice, "slices": inp.slices}
     written, batch = 0, []
     shadows, shadowed = rulebook.shadows(session, RULESET), []
-    decided: dict = {}  # the engine's decisions by the figures its rules read, within this run
-    # A red item carries its task from the start (the task is opened below): no second write of the day's advice.
+    decided: dict = {}  # the engine's decisions by the figures its rules read, within this step
+    # A red item carries its task from the start (the task is opened by `conclude`): no second write of the day's advice.
     red_levels = _red_levels(spec)
     owners = _owners(session)
     tasks_of: dict = {}
@@ -143,11 +172,10 @@ def advise_run(session: Session, inp: InventoryStepInput, *, progress=lambda *a:
                 live=advice_value(advised), live_reason="; ".join(a.reason for a in advised.advice),
                 shadow=rulebook.beside(shadows, lambda s: _shadow_advice(s, facts)),
                 context={"dealer": row.code, "region": row.region, "sku": row.sku, "day": run.day.isoformat()}))
-        figures = health.figures_of(row, spec.report_fresh_days) if advised.advice else None
-        for a in advised.advice:
+        for a in advised.advice:  # the figures (built by the database) join the explanation as it is stored
             explanation = {"ruleset": compiled.name, "version": compiled.version, "rule": a.rule,
                            "rules_fired": list(advised.matched), "reason": a.reason, "facts": advised.facts,
-                           "figures": figures, "safety_stock": row.safety_stock}
+                           "safety_stock": row.safety_stock}
             if a.action == "push_promotion":  # what the account manager pushes, from the file's catalogue
                 resources = spec.resources_for(row.sku, row.category)
                 explanation["resources"] = resources
@@ -157,7 +185,7 @@ def advise_run(session: Session, inp: InventoryStepInput, *, progress=lambda *a:
             batch.append(dict(
                 day=run.day, dealer_id=row.dealer_id, product_id=row.product_id, action=a.action,
                 severity=a.severity, quantity=a.quantity, audience=spec.notify[a.severity],
-                explanation=explanation,
+                explanation=explanation, figures=row.figures,
                 task_id=task_of(row.account_manager) if a.severity in red_levels else None))
         if len(batch) >= BATCH:
             written += _store(session, batch)
@@ -169,13 +197,24 @@ def advise_run(session: Session, inp: InventoryStepInput, *, progress=lambda *a:
             progress(n)
     written += _store(session, batch)
     rulebook.store_shadow_outcomes(session, shadowed)
+    return written
+
+
+def conclude(session: Session, inp: InventoryStepInput) -> AdviceResult:
+    """After every slice: the day's automatic drafts, tasks and notifications, from what is stored."""
+    from dealerflow.inventory import replenishment
+
+    run = session.get(InventoryRun, (date.fromisoformat(inp.day), inp.scope), with_for_update=True)
+    _, spec = ruleset(session, run.ruleset_version)
+    region = None if inp.scope == ALL_REGIONS else inp.scope
+    owners = _owners(session)
     drafts = replenishment.automatic_drafts(session, day=run.day, region=region) if spec.auto_replenish else 0
     red, specs = _tasks(session, spec, run, region, inp.now, owners)
     _notify(session, spec, run, region, owners)
+    advice = _count(session, run.day, region)
     run.stage = "advised"
-    run.totals = {**(run.totals or {}), "advice": _count(session, run.day, region), "red": red,
-                  "automatic_drafts": drafts}
-    return AdviceResult(written, red, drafts, specs)
+    run.totals = {**(run.totals or {}), "advice": advice, "red": red, "automatic_drafts": drafts}
+    return AdviceResult(advice, red, drafts, specs)
 
 
 def advice_value(advised) -> str:
@@ -193,13 +232,18 @@ def _shadow_advice(shadow: CompiledRuleset, facts: dict) -> dict:
 
 # A batch goes in by COPY to a staging table, then into the advice once (a piece stored before is
 # skipped); the statement counts what it wrote, so nothing counts the day's advice per batch.
-_STAGED = ("day", "dealer_id", "product_id", "action", "severity", "quantity", "audience", "explanation", "task_id")
+_STAGED = ("day", "dealer_id", "product_id", "action", "severity", "quantity", "audience", "explanation", "figures",
+           "task_id")
 _STAGE = text("""create temporary table if not exists inventory_advice_stage (
     day date, dealer_id int, product_id int, action text, severity text, quantity int, audience text[],
-    explanation jsonb, task_id uuid) on commit drop""")
-_STORE = text(f"""
+    explanation jsonb, figures jsonb, task_id uuid) on commit drop""")
+_STORE = text("""
     with stored as (
-        insert into inventory_advice ({", ".join(_STAGED)}) select {", ".join(_STAGED)} from inventory_advice_stage
+        insert into inventory_advice (day, dealer_id, product_id, action, severity, quantity, audience, explanation,
+                                      task_id)
+        select day, dealer_id, product_id, action, severity, quantity, audience,
+               explanation || jsonb_build_object('figures', figures), task_id
+        from inventory_advice_stage
         on conflict on constraint inventory_advice_once do nothing returning 1)
     select count(*) from stored""")
 BATCH = 5000

@@ -20,14 +20,14 @@ FOLD_AFTER_DAYS folds into one row per pair in the same pass that sums it, so on
 are matched with each pair's report day; a report older than that (rare) reads its pair's days by
 the key. Orders are read once for deliveries and monthly orders. No join runs per history row.
 The sell-through sum runs first, on parallel workers, into a temporary table the insert reads (an
-INSERT … SELECT runs on one process); the insert writes in key order, one measurement of a day at a
-time."""
+INSERT … SELECT runs on one process); the insert writes in key order. A run measures its dealers in slices at once (`slice` of `slices`, by dealer id), so
+a run that one database process would carry alone uses as many as it has slices."""
 from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from dealerflow.shared.accounts import day_start
@@ -40,7 +40,7 @@ with last_report as materialized (  -- the latest current report of each pair, h
     select dealer_id, product_id, date '2000-01-01' + m[1] as day, m[2] as on_hand, m[3] as in_transit
     from (select r.dealer_id, r.product_id, max(array[r.day - date '2000-01-01', r.on_hand, r.in_transit]) as m
           from stock_reports r
-          where r.current and r.day <= :day and r.day > :hist_day {region_r}
+          where r.current and r.day <= :day and r.day > :hist_day {of_r}
           group by 1, 2) latest),
 sold_days as (select dealer_id, product_id, day, q, win from pg_temp.inventory_sold_days),
 sold_stale as (  -- the folded days after a report older than :cut (rare: by the key's index, per pair)
@@ -69,7 +69,7 @@ lines as (  -- deliveries and the months' orders: one read of orders × lines
                           when o.created_at < :m1 then 2 else 1 end end as month
     from orders o join order_lines l on l.order_id = o.id
     where ((o.delivered_at >= :hist_from and o.delivered_at < :end)
-           or (o.created_at >= :m4 and o.created_at < :this_month)) {region_o}),
+           or (o.created_at >= :m4 and o.created_at < :this_month)) {of_o}),
 moved as (
     select m.dealer_id, m.product_id,
            coalesce(sum(m.quantity) filter (where m.delivered_day > lr.day
@@ -88,7 +88,7 @@ returned as (
            sum(r.quantity) filter (where r.returned_at >= :win_from) as win
     from order_returns r
     left join last_report lr on lr.dealer_id = r.dealer_id and lr.product_id = r.product_id
-    where r.returned_at >= :hist_from and r.returned_at < :end {region_rt}
+    where r.returned_at >= :hist_from and r.returned_at < :end {of_rt}
     group by 1, 2),
 forecast as (
     select distinct on (dealer_id, product_id) dealer_id, product_id, daily
@@ -97,7 +97,7 @@ forecast as (
 aged as (
     select pc.dealer_id, pc.product_id, (avg(extract(epoch from (:end - pc.bound_at))) / 86400)::int as age
     from product_codes pc
-    where pc.bound_at is not null {region_pc}
+    where pc.bound_at is not null {of_pc}
       and not exists (select 1 from scans s where s.code = pc.code and s.kind = 'sale')
     group by 1, 2),
 figures as (
@@ -115,7 +115,7 @@ figures as (
                  mv.o4, mv.o3, mv.o2, mv.o1
           from last_report lr full join sold sd using (dealer_id, product_id)
           full join moved mv using (dealer_id, product_id)) k
-    join dealers d on d.id = k.dealer_id and d.status = 'active' {region_d}
+    join dealers d on d.id = k.dealer_id and d.status = 'active' {of_d}
     join products pr on pr.id = k.product_id
     left join returned rt on rt.dealer_id = k.dealer_id and rt.product_id = k.product_id
     left join forecast f on f.dealer_id = k.dealer_id and f.product_id = k.product_id
@@ -137,10 +137,9 @@ select :day, dealer_id, product_id, region, on_hand, in_transit,
        age, array[o4, o3, o2, o1]::int[],
        case when o1 > o2 and o2 > o3 and o3 > o4 then 3 when o1 > o2 and o2 > o3 then 2 when o1 > o2 then 1 else 0 end
 from figures f
-where (on_hand > 0 or in_transit > 0 or sold > 0 or delivered > 0 or report_day is not null)
-  and not exists (select 1 from inventory_health h
-                  where h.day = :day and h.dealer_id = f.dealer_id and h.product_id = f.product_id)
-order by dealer_id, product_id"""
+where on_hand > 0 or in_transit > 0 or sold > 0 or delivered > 0 or report_day is not null
+order by dealer_id, product_id
+on conflict (day, dealer_id, product_id) do nothing"""
 
 
 # The heaviest read, the sell-through history, in its own statement: a CREATE TABLE AS may use
@@ -151,47 +150,54 @@ create temporary table inventory_sold_days on commit drop as
 select s.dealer_id, s.product_id, greatest(s.day, cast(:cut as date)) as day, sum(s.quantity) as q,
        sum(s.quantity) filter (where s.day > :win_day) as win
 from (select s.dealer_id, s.product_id, s.day, s.quantity from sell_through s
-      where s.source = 'feed' and s.day > :hist_day and s.day <= :day {region_s}
+      where s.source = 'feed' and s.day > :hist_day and s.day <= :day {of_s}
       union all
       select s.dealer_id, s.product_id, s.day, s.quantity from sell_through s
-      where s.source = 'scan' and s.day > :hist_day and s.day <= :day {region_s} and not exists (
+      where s.source = 'scan' and s.day > :hist_day and s.day <= :day {of_s} and not exists (
           select 1 from sell_through f where f.dealer_id = s.dealer_id and f.product_id = s.product_id
           and f.day = s.day and f.source = 'feed')) s
 group by 1, 2, 3"""
 
+# A run reads the dealers of its scope (every region, or one) and of its slice: dealers whose id
+# leaves `slice` over `slices`, so a run's slices can be measured at once on as many connections.
 _IN_REGION = "and {col} in (select id from dealers where region = :region)"
+_IN_SLICE = "and {col} % :slices = :slice"
 
 
-def statement(region: str | None):
-    """The statement for every dealer, or with each read narrowed to a region's dealers (it reads
-    the sell-through `prepare` leaves)."""
-    return _STATEMENTS[region is not None]
+def _narrowed(col: str, scoped: bool, sliced: bool) -> str:
+    return (_IN_REGION.format(col=col) if scoped else "") + (" " + _IN_SLICE.format(col=col) if sliced else "")
+
+
+def statement(region: str | None, slices: int = 1):
+    """The statement for every dealer, or with each read narrowed to a region's dealers and to a slice
+    of them (it reads the sell-through `prepare` leaves)."""
+    return _STATEMENTS[region is not None, slices > 1]
 
 
 def prepare(session: Session, params: dict) -> None:
-    """The statement's settings and the day's sell-through, summed per pair and day (parallel)."""
+    """The statement's settings and the day's sell-through, summed per pair and day (on parallel
+    workers when the run is not sliced)."""
     for setting in SETTINGS:
         session.execute(text(setting))
     session.execute(text("drop table if exists pg_temp.inventory_sold_days"))
-    for name, value in PARALLEL.items():
+    parallel = PARALLEL if params["slices"] == 1 else ALONE
+    for name, value in parallel.items():
         session.execute(text(f"set local {name} = {value}"))
-    session.execute(_SOLD_DAYS[params["region"] is not None], params)
-    for name in PARALLEL:
+    session.execute(_SOLD_DAYS[params["region"] is not None, params["slices"] > 1], params)
+    for name in parallel:
         session.execute(text(f"set local {name} to default"))
     session.execute(text("analyze pg_temp.inventory_sold_days"))
 
 
+_VARIANTS = [(scoped, sliced) for scoped in (False, True) for sliced in (False, True)]
 _STATEMENTS = {
-    scoped: text(_HEALTH_SQL.format(
-        region_r=_IN_REGION.format(col="r.dealer_id") if scoped else "",
-        region_s=_IN_REGION.format(col="s.dealer_id") if scoped else "",
-        region_o=_IN_REGION.format(col="o.dealer_id") if scoped else "",
-        region_rt=_IN_REGION.format(col="r.dealer_id") if scoped else "",
-        region_pc=_IN_REGION.format(col="pc.dealer_id") if scoped else "",
-        region_d="and d.region = :region" if scoped else ""))
-    for scoped in (False, True)}
-_SOLD_DAYS = {scoped: text(_SOLD_DAYS_SQL.format(region_s=_IN_REGION.format(col="s.dealer_id") if scoped else ""))
-              for scoped in (False, True)}
+    (scoped, sliced): text(_HEALTH_SQL.format(
+        of_r=_narrowed("r.dealer_id", scoped, sliced), of_o=_narrowed("o.dealer_id", scoped, sliced),
+        of_rt=_narrowed("r.dealer_id", scoped, sliced), of_pc=_narrowed("pc.dealer_id", scoped, sliced),
+        of_d=("and d.region = :region" if scoped else "") + (" and d.id % :slices = :slice" if sliced else "")))
+    for scoped, sliced in _VARIANTS}
+_SOLD_DAYS = {(scoped, sliced): text(_SOLD_DAYS_SQL.format(of_s=_narrowed("s.dealer_id", scoped, sliced)))
+              for scoped, sliced in _VARIANTS}
 
 WORK_MEM = "256MB"  # the statement's hash tables stay in memory for millions of pairs
 # The planner cannot size the CTEs (it takes the folded days for a few thousand rows): it would sort
@@ -202,6 +208,10 @@ SETTINGS = (f"set local work_mem = '{WORK_MEM}'", "set local enable_mergejoin = 
 # Grouping millions of rows into one group per pair and day gains from workers, though the planner,
 # charging each group's row passed back from a worker, would not use them: those rows are cheap.
 PARALLEL = {"parallel_tuple_cost": 0, "parallel_setup_cost": 0}
+# A sliced run has its slices on the cores already; workers would only add a pass: each slice's
+# workers hold parts of every pair, so their groups are summed again (measured: 2 slices 33–41 s
+# at full scale without workers, 48 s with them).
+ALONE = {"max_parallel_workers_per_gather": 0}
 
 
 def months_back(day: date, n: int) -> date:
@@ -209,10 +219,11 @@ def months_back(day: date, n: int) -> date:
     return date(m // 12, m % 12 + 1, 1)
 
 
-def parameters(*, day: date, region: str | None, average_over_days: int, slow_over: Decimal | None) -> dict:
+def parameters(*, day: date, region: str | None, average_over_days: int, slow_over: Decimal | None,
+               slice: int = 0, slices: int = 1) -> dict:
     this_month = months_back(day, 0)
     return {
-        "day": day, "region": region, "end": day_start(day + timedelta(days=1)),
+        "day": day, "region": region, "slice": slice, "slices": slices, "end": day_start(day + timedelta(days=1)),
         "hist_day": day - timedelta(days=HISTORY_DAYS), "hist_from": day_start(day - timedelta(days=HISTORY_DAYS - 1)),
         "win_day": day - timedelta(days=average_over_days), "avg_days": average_over_days,
         "win_from": day_start(day - timedelta(days=average_over_days - 1)),
@@ -224,33 +235,12 @@ def parameters(*, day: date, region: str | None, average_over_days: int, slow_ov
 
 
 def compute(session: Session, *, day: date, region: str | None, average_over_days: int,
-            slow_over: Decimal | None) -> int:
-    """Write the day's figures for every dealer × sku (of a region): one statement. A day computed
-    before keeps its rows (the statement skips the pairs it has): the same day twice writes nothing new."""
-    params = parameters(day=day, region=region, average_over_days=average_over_days, slow_over=slow_over)
+            slow_over: Decimal | None, slice: int = 0, slices: int = 1) -> int:
+    """Write the day's figures for every dealer × sku (of a region, of a slice of its dealers): one
+    statement. A day computed before keeps its rows: the insert skips a pair the day has (by its key,
+    one probe a row, whatever the planner believes of the table), so the same day twice writes
+    nothing new, and runs of the same day (a region's, the whole) may overlap."""
+    params = parameters(day=day, region=region, average_over_days=average_over_days, slow_over=slow_over,
+                        slice=slice, slices=slices)
     prepare(session, params)
-    # One writer of a day at a time (a region's run and the whole run may overlap): a run waits for
-    # the other to commit, then its statement sees those rows and skips them. That lets the insert be
-    # a plain one, in key order, instead of a speculative ON CONFLICT insert per row.
-    session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"inventory_health:{day.isoformat()}"))))
-    return session.execute(statement(region), params).rowcount
-
-
-def stale(report_age_days: int | None, fresh_days: int) -> bool:
-    return report_age_days is None or report_age_days > fresh_days
-
-
-def figures_of(row, fresh_days: int) -> dict:
-    """A health row as the explanation keeps it: every figure with its source."""
-    return {
-        "on_hand": row.on_hand, "in_transit": row.in_transit, "stock_source": row.source,
-        "report_day": row.report_day.isoformat() if row.report_day else None,
-        "report_age_days": row.report_age_days, "report_stale": stale(row.report_age_days, fresh_days),
-        "sold": row.sold, "received": row.received, "daily_sales": str(row.daily_sales),
-        "daily_demand": str(row.daily_demand), "demand_source": row.demand_source,
-        "turnover_days": None if row.turnover_days is None else str(row.turnover_days),
-        "cover_days": None if row.cover_days is None else str(row.cover_days),
-        "sell_through_rate": None if row.sell_through_rate is None else str(row.sell_through_rate),
-        "stock_value": str(row.stock_value), "orders_by_month": list(row.orders_by_month),
-        "rising_months": row.rising_months,
-    }
+    return session.execute(statement(region, slices), params).rowcount

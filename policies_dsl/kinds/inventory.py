@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+from functools import lru_cache
 
 from ..durations import parse_duration
 from ..engine import CompiledRuleset
@@ -360,8 +361,9 @@ def advise(ruleset: CompiledRuleset, spec: InventorySpec, facts: dict, memo: dic
     return Advised(advice, matched, shown)
 
 
-def _facts_of(when: str) -> list[str]:
-    return [w for w in when.replace("(", " ").replace(")", " ").split() if "." in w and w[0].isalpha()]
+@lru_cache(maxsize=256)  # a file has a few conditions; a run asks for them once per advised pair
+def _facts_of(when: str) -> tuple[str, ...]:
+    return tuple(w for w in when.replace("(", " ").replace(")", " ").split() if "." in w and w[0].isalpha())
 
 
 # --- test expectations -------------------------------------------------------------------------

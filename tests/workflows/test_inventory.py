@@ -1,6 +1,6 @@
 """The daily inventory run on the time-skipping server with activity doubles: its steps in order,
-one task per account manager started without waiting for it, and a day that ran before doing
-nothing more."""
+each slice of the dealers measured then advised, one task per account manager started without
+waiting for it, and a day that ran before doing nothing more."""
 from __future__ import annotations
 
 import uuid
@@ -18,16 +18,26 @@ def doubles(rec: Recorder, *, done: bool, tasks: list) -> list:
     @activity.defn(name="begin_inventory_run")
     async def begin(inp: InventoryStepInput) -> InventoryRunPlan:
         rec.add("begin_inventory_run", inp)
-        return InventoryRunPlan(inp.day, inp.scope, 3, done=done)
+        return InventoryRunPlan(inp.day, inp.scope, 3, done=done, slices=2)
+
+    @activity.defn(name="count_inventory_scan_sales")
+    async def scans(inp: InventoryStepInput) -> int:
+        rec.add("count_inventory_scan_sales", inp)
+        return 12
 
     @activity.defn(name="measure_inventory")
     async def measure(inp: InventoryStepInput) -> HealthResult:
         rec.add("measure_inventory", inp)
-        return HealthResult(2_000, 12)
+        return HealthResult(1_000 + inp.slice)
 
     @activity.defn(name="advise_inventory")
-    async def advise(inp: InventoryStepInput) -> AdviceResult:
+    async def advise(inp: InventoryStepInput) -> int:
         rec.add("advise_inventory", inp)
+        return 20
+
+    @activity.defn(name="conclude_inventory_advice")
+    async def conclude(inp: InventoryStepInput) -> AdviceResult:
+        rec.add("conclude_inventory_advice", inp)
         return AdviceResult(40, 7, 2, tasks)
 
     @activity.defn(name="close_inventory_run")
@@ -40,7 +50,7 @@ def doubles(rec: Recorder, *, done: bool, tasks: list) -> list:
         rec.add("send_notifications")
         return 0
 
-    return [*task_activities(rec), begin, measure, advise, close, send]
+    return [*task_activities(rec), begin, scans, measure, advise, conclude, close, send]
 
 
 def test_the_daily_run_measures_advises_and_hands_red_items_to_account_managers(wf):
@@ -59,9 +69,18 @@ def test_the_daily_run_measures_advises_and_hands_red_items_to_account_managers(
 
     result, progress = wf.run(scenario())
     assert result == InventoryRunResult("2026-11-30", "east", {"pairs": 2_000, "advice": 40})
-    assert progress == {"stage": "closed", "pairs": 2_000, "scan_sales": 12, "advice": 40, "red": 7, "drafts": 2}
+    assert progress == {"stage": "closed", "pairs": 2_001, "scan_sales": 12, "advice": 40, "red": 7, "drafts": 2}
     names = rec.names()
-    assert names.index("measure_inventory") < names.index("advise_inventory") < names.index("close_inventory_run")
+    assert names.index("count_inventory_scan_sales") < names.index("measure_inventory")
+    # Both slices measured and advised, each slice's figures before its advice; the conclusion after all.
+    for step in ("measure_inventory", "advise_inventory"):
+        assert sorted((s.slice, s.slices) for s in rec.args(step)) == [(0, 2), (1, 2)]
+    for n in (0, 1):
+        measured, advised = (next(i for i, c in enumerate(rec.calls) if c.name == step and c.arg.slice == n)
+                             for step in ("measure_inventory", "advise_inventory"))
+        assert measured < advised
+    last_advice = max(i for i, n in enumerate(names) if n == "advise_inventory")
+    assert last_advice < names.index("conclude_inventory_advice") < names.index("close_inventory_run")
     assert {t.task_id for t in rec.args("open_task")} == {t.task_id for t in tasks}
     assert rec.args("record_task_completion") == []  # the run does not wait for the account managers
     assert all(s.day == "2026-11-30" and s.scope == "east" for s in rec.args("advise_inventory"))

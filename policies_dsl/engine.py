@@ -20,7 +20,7 @@ import durable_rules_engine as _engine
 
 from .compiler import compile_condition
 from .conditions import facts_in
-from .facts import check_facts, to_engine, to_json
+from .facts import RepeatChecked, check_facts, to_engine, to_json
 from .model import RuleFile
 from .texts import bilingual, text_in
 
@@ -95,17 +95,21 @@ class CompiledRuleset:
         before take that decision with their own facts: the rules read nothing else, and the reason
         quotes only facts the winning rule reads, so it is the decision the engine would give."""
         specs = self.rule_file.facts
-        exact = check_facts(specs, facts, self.required)
-        shown = to_json(specs, exact)
-        if memo is not None:
-            key = (self.engine_name, *(_frozen(shown[f]) for f in self.required))
-            known = memo.get(key)
-            if known is not None:
-                return replace(known, facts=shown)
-            decision = self._decided(exact, shown)
-            memo[key] = replace(decision, facts={})  # each caller's facts are put back on a hit
-            return decision
-        return self._decided(exact, shown)
+        if memo is None:
+            exact = check_facts(specs, facts, self.required)
+            return self._decided(exact, to_json(specs, exact))
+        # Within a batch, facts equal to the last call's are checked once (a dealer's, over its skus).
+        checked = memo.get((_CHECKED, self.engine_name)) or memo.setdefault((_CHECKED, self.engine_name),
+                                                                             RepeatChecked(specs))
+        exact, shown = checked(facts, self.required)
+        key = (self.engine_name, *(_frozen(shown[f]) for f in self.required))
+        known = memo.get(key)
+        if known is not None:  # each caller's facts are put back on a hit
+            return Decision(known.ruleset, known.version, known.outcome, known.rule, known.matched, known.reason,
+                            shown, known.reason_zh)
+        decision = self._decided(exact, shown)
+        memo[key] = replace(decision, facts={})
+        return decision
 
     def _decided(self, exact: dict, shown: dict) -> Decision:
         specs = self.rule_file.facts
@@ -137,6 +141,9 @@ class CompiledRuleset:
             if self._handle is not None:
                 _engine.delete_ruleset(self._handle)
                 self._handle = None
+
+
+_CHECKED = object()  # the memo's entry holding a ruleset's RepeatChecked
 
 
 def _frozen(value):

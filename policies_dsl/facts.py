@@ -56,13 +56,17 @@ def coerce(spec, value):
 def check_facts(specs: dict, facts: dict, required=None) -> dict:
     """Every required fact (default: all declared) present, none undeclared, each of its type.
     Returns exact values."""
+    _declared(specs, facts, required)
+    return {name: coerce(specs[name], facts[name]) for name in specs if name in facts}
+
+
+def _declared(specs: dict, facts: dict, required) -> None:
     unknown = [k for k in facts if k not in specs]
     if unknown:
         raise FactError(f"undeclared fact '{unknown[0]}'{did_you_mean(unknown[0], specs)}")
     missing = [k for k in (specs if required is None else required) if k not in facts]
     if missing:
         raise FactError(f"missing fact '{missing[0]}' ({spec_desc(specs[missing[0]])})")
-    return {name: coerce(specs[name], facts[name]) for name in specs if name in facts}
 
 
 def spec_desc(spec) -> str:
@@ -87,6 +91,36 @@ def to_engine(specs: dict, exact: dict) -> dict:
 
 def to_json(specs: dict, exact: dict) -> dict:
     """Exact values for an explanation: money and decimals as strings."""
-    return {name: (f"{v:.2f}" if specs[name].type == "money" else str(v) if isinstance(v, Decimal) else
-                   sorted(v) if isinstance(v, frozenset) else v)
-            for name, v in exact.items()}
+    return {name: _shown(specs[name], v) for name, v in exact.items()}
+
+
+def _shown(spec, v):
+    return f"{v:.2f}" if spec.type == "money" else str(v) if isinstance(v, Decimal) else \
+        sorted(v) if isinstance(v, frozenset) else v
+
+
+class RepeatChecked:
+    """check_facts and to_json over a stream of facts that repeat from one call to the next (a
+    dealer's facts over its skus): a fact equal to the last one given, and of the same type, keeps
+    its checked and shown values. Decimals are checked every time (equal decimals may be written
+    differently, and the explanation shows each as given)."""
+
+    def __init__(self, specs: dict):
+        self.specs, self.last = specs, {}
+
+    def __call__(self, facts: dict, required) -> tuple[dict, dict]:
+        """(exact, shown) as check_facts and to_json give them."""
+        specs, last = self.specs, self.last
+        _declared(specs, facts, required)
+        exact, shown = {}, {}
+        for name, spec in specs.items():
+            if name not in facts:
+                continue
+            value = facts[name]
+            seen = last.get(name)
+            if seen is None or type(seen[0]) is not type(value) or seen[0] != value or isinstance(value, Decimal):
+                checked = coerce(spec, value)
+                seen = last[name] = (value, checked, _shown(spec, checked))
+            exact[name], shown[name] = seen[1], seen[2]
+        return exact, shown
+

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from dealerflow.core.config import ROOT
-from policies_dsl import (FactError, RuleFileError, compile_rule_file, json_schema, load_rule_file,
+from policies_dsl import (Decision, FactError, RuleFileError, compile_rule_file, json_schema, load_rule_file,
                           parse_duration, run_rule_tests)
 
 CREDIT_FILE = ROOT / "rules" / "credit_approval.yaml"
@@ -284,5 +284,24 @@ def test_a_memo_of_decisions_gives_what_the_engine_gives_with_each_callers_own_f
         remembered, fresh = ruleset.decide(facts, memo), ruleset.decide(facts)
         assert remembered == fresh
         assert remembered.facts["dealer.code"] == facts["dealer.code"]
-    assert len(memo) == 7  # one engine call per distinct set of rule-read values
-    assert memo[next(iter(memo))].facts == {}  # the memo keeps no caller's facts
+    decisions = [v for v in memo.values() if isinstance(v, Decision)]
+    assert len(decisions) == 7  # one engine call per distinct set of rule-read values
+    assert all(d.facts == {} for d in decisions)  # the memo keeps no caller's facts
+
+
+def test_facts_repeated_from_the_last_call_are_checked_once_and_still_by_type():
+    """Within a memo's batch a fact equal to the last call's keeps its checked value, but a value of
+    another type is checked afresh (True is not the integer 1) and decimals keep how they are written."""
+    from policies_dsl.facts import RepeatChecked, check_facts, to_json
+    from policies_dsl.kinds.inventory import full_facts
+
+    specs = load_rule_file(str(ROOT / "rules" / "inventory.yaml")).facts
+    checked = RepeatChecked(specs)
+    for given in ({"stock.on_hand": 1, "stock.cover_days": "6"}, {"stock.on_hand": 1, "stock.cover_days": "6.0"},
+                  {"stock.on_hand": 1, "stock.cover_days": Decimal("6.0")},
+                  {"stock.on_hand": 1, "stock.cover_days": Decimal("6")}):
+        facts = full_facts(given)
+        exact = check_facts(specs, facts)
+        assert checked(facts, None) == (exact, to_json(specs, exact))
+    with pytest.raises(FactError, match="stock.on_hand"):
+        checked(full_facts({"stock.on_hand": True}), None)

@@ -58,8 +58,7 @@ class InventoryHealthWorkflow:
         advised = await workflow.execute_activity("conclude_inventory_advice", step(), result_type=AdviceResult,
                                                   **LONG)
         self._figures.update(advice=advised.advice, red=advised.red, drafts=advised.drafts)
-        for spec in advised.tasks:
-            await self._start_task(spec)
+        await asyncio.gather(*(self._start_task(spec) for spec in advised.tasks))  # started together
         totals = await workflow.execute_activity("close_inventory_run", step(), result_type=dict, **ACTIVITY)
         await workflow.execute_activity(
             "send_notifications", result_type=int, start_to_close_timeout=timedelta(minutes=10),

@@ -154,6 +154,8 @@ def advise_slice(session: Session, inp: InventoryStepInput, *, progress=lambda *
     decided: dict = {}  # the engine's decisions by the figures its rules read, within this step
     # A red item carries its task from the start (the task is opened by `conclude`): no second write of the day's advice.
     red_levels = _red_levels(spec)
+    # The audience as COPY reads an array: the file's audience keywords (no commas, quotes or braces).
+    audiences = {severity: "{" + ",".join(told) + "}" for severity, told in spec.notify.items()}
     owners = _owners(session)
     tasks_of: dict = {}
 
@@ -184,8 +186,8 @@ def advise_slice(session: Session, inp: InventoryStepInput, *, progress=lambda *
                                                     f" {row.sku} ({row.category or 'no category'})")
             batch.append(dict(
                 day=run.day, dealer_id=row.dealer_id, product_id=row.product_id, action=a.action,
-                severity=a.severity, quantity=a.quantity, audience=spec.notify[a.severity],
-                explanation=explanation, figures=row.figures,
+                severity=a.severity, quantity=a.quantity, audience=audiences[a.severity],
+                explanation=json.dumps(explanation), figures=row.figures,
                 task_id=task_of(row.account_manager) if a.severity in red_levels else None))
         if len(batch) >= BATCH:
             written += _store(session, batch)
@@ -254,18 +256,8 @@ def _store(session: Session, rows: list[dict]) -> int:
         return 0
     session.execute(_STAGE)
     session.execute(text("truncate inventory_advice_stage"))
-    copy_rows(session, "inventory_advice_stage", _STAGED, rows, _copied)
+    copy_rows(session, "inventory_advice_stage", _STAGED, rows)
     return session.scalar(_STORE)
-
-
-def _copied(value) -> str:
-    """A staged value as COPY reads it: the explanation as JSON, the audience as an array literal
-    (its names are the file's audience keywords: no commas, quotes or braces)."""
-    if isinstance(value, dict):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "{" + ",".join(value) + "}"
-    return str(value)
 
 
 def _scoped(query, day: date, region: str | None):

@@ -32,8 +32,8 @@ def copy_rows(session: Session, table: str, columns: Sequence[str], rows: Iterab
     text); `encode` turns a value into its text (arrays, JSON)."""
     buffer = io.StringIO()
     for row in rows:
-        buffer.write(",".join(r"\N" if row.get(c) is None else '"' + encode(row[c]).replace('"', '""') + '"'
-                              for c in columns) + "\n")
+        buffer.write(",".join([r"\N" if (value := row.get(c)) is None else '"' + encode(value).replace('"', '""') + '"'
+                               for c in columns]) + "\n")
     buffer.seek(0)
     with session.connection().connection.cursor() as cursor:
         cursor.copy_expert(f"copy {table} ({', '.join(columns)}) from stdin with (format csv, null '\\N')", buffer)

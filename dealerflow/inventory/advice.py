@@ -152,7 +152,7 @@ def advise_slice(session: Session, inp: InventoryStepInput, *, progress=lambda *
     written, batch = 0, []
     shadows, shadowed = rulebook.shadows(session, RULESET), []
     decided: dict = {}  # the engine's decisions by the figures its rules read, within this step
-    # A red item carries its task from the start (the task is opened by `conclude`): no second write of the day's advice.
+    # A red item carries its task from the start (`conclude` opens it): no second write of the day's advice.
     red_levels = _red_levels(spec)
     # The audience as COPY reads an array: the file's audience keywords (no commas, quotes or braces).
     audiences = {severity: "{" + ",".join(told) + "}" for severity, told in spec.notify.items()}

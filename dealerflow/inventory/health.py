@@ -19,9 +19,10 @@ Cost: the history is aggregated before it meets the last reports. Sell-through o
 FOLD_AFTER_DAYS folds into one row per pair in the same pass that sums it, so only the recent days
 are matched with each pair's report day; a report older than that (rare) reads its pair's days by
 the key. Orders are read once for deliveries and monthly orders. No join runs per history row.
-The sell-through sum runs first, on parallel workers, into a temporary table the insert reads (an
-INSERT … SELECT runs on one process); the insert writes in key order. A run measures its dealers in slices at once (`slice` of `slices`, by dealer id), so
-a run that one database process would carry alone uses as many as it has slices."""
+The sell-through sum runs first into a temporary table the insert reads (on parallel workers for a
+run of one slice: an INSERT … SELECT runs on one process); the insert writes in key order. A run
+measures its dealers in slices at once (`slice` of `slices`, by dealer id), so a run that one database
+process would carry alone uses as many as it has slices."""
 from __future__ import annotations
 
 from datetime import date, timedelta

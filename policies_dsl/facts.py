@@ -123,4 +123,3 @@ class RepeatChecked:
                 seen = last[name] = (value, checked, _shown(spec, checked))
             exact[name], shown[name] = seen[1], seen[2]
         return exact, shown
-

@@ -211,7 +211,7 @@ SETTINGS = (f"set local work_mem = '{WORK_MEM}'", "set local enable_mergejoin = 
 PARALLEL = {"parallel_tuple_cost": 0, "parallel_setup_cost": 0}
 # A sliced run has its slices on the cores already; workers would only add a pass: each slice's
 # workers hold parts of every pair, so their groups are summed again (measured: 2 slices 33–41 s
-# at full scale without workers, 48 s with them).
+# at full scale without workers, 44–48 s with them).
 ALONE = {"max_parallel_workers_per_gather": 0}
 
 

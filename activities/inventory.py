@@ -2,6 +2,10 @@
 (a slice of the dealers each), conclude with tasks and notifications, close; fit the forecasts."""
 from __future__ import annotations
 
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor, TimeoutError as StillRunning
+from concurrent.futures.process import BrokenProcessPool
 from datetime import date, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -10,10 +14,33 @@ from temporalio.exceptions import ApplicationError
 
 from dealerflow.contracts import (AdviceResult, ForecastInput, ForecastResult, HealthResult, InventoryRunPlan,
                                   InventoryStepInput)
+from dealerflow.core.db import make_engine, make_sessionmaker
 from dealerflow.inventory import advice as inventory, reports
 from dealerflow.shared.accounts import day_start
 
 SCAN_DAYS = 7  # sale scans recounted each day: late uploads of the last week are caught
+HEARTBEAT_SECONDS = 10
+_advisers: list[ProcessPoolExecutor] = []
+_advisers_lock = threading.Lock()
+_sessions: dict[str, sessionmaker[Session]] = {}  # an adviser process's, by database
+
+
+def advisers() -> ProcessPoolExecutor:
+    """The processes a slice's advice runs in, one pool per worker process (started on first use,
+    stopped when the process exits): advice is Python work (facts, checks, explanations), so the
+    slices advise on as many cores as there are slices rather than on one interpreter's."""
+    with _advisers_lock:
+        if not _advisers:
+            _advisers.append(ProcessPoolExecutor(inventory.SLICES, mp_context=multiprocessing.get_context("spawn")))
+        return _advisers[0]
+
+
+def _advise_slice(url: str, inp: InventoryStepInput) -> int:
+    """In an adviser process: a slice's advice in its own transaction (what it wrote)."""
+    if url not in _sessions:
+        _sessions[url] = make_sessionmaker(make_engine(url, pool_size=2))
+    with _sessions[url].begin() as session:
+        return inventory.advise_slice(session, inp)
 
 
 class InventoryActivities:
@@ -41,8 +68,20 @@ class InventoryActivities:
 
     @activity.defn
     def advise_inventory(self, inp: InventoryStepInput) -> int:
-        with self.sessions.begin() as session:
-            return inventory.advise_slice(session, inp, progress=activity.heartbeat)
+        url = self.sessions.kw["bind"].url.render_as_string(hide_password=False)
+        pool = advisers()
+        try:
+            advised = pool.submit(_advise_slice, url, inp)
+            while True:
+                try:
+                    return advised.result(timeout=HEARTBEAT_SECONDS)
+                except StillRunning:
+                    activity.heartbeat("advising")
+        except BrokenProcessPool:  # an adviser died (killed, out of memory): the retry gets new ones
+            with _advisers_lock:
+                if _advisers and _advisers[0] is pool:
+                    _advisers.clear()
+            raise
 
     @activity.defn
     def conclude_inventory_advice(self, inp: InventoryStepInput) -> AdviceResult:

@@ -14,7 +14,7 @@ Printed, all measured in this run:
   INSERT … SELECT on its own connection; each with its ratio to the GROUP BY;
 - the advice step (rules once per pair that crosses a threshold, the slices at once) through the worker;
 - the whole run over HTTP: start → figures and advice written (the advice step commits them with
-  its tasks), start → closed, and the worker's peak RSS.
+  its tasks), start → closed, and the worker's peak RSS (with the processes the slices advise in).
 
     .venv/bin/python bench/inventory_health.py [--scale 1.0]   # 0.1: 1,000 dealers × 200 skus
 """
@@ -208,7 +208,7 @@ def main() -> None:
         print(f"  run over HTTP: start → advised, tasks, closed {out['total s']:8.3f} s")
         print(f"  advice {out['totals'].get('advice', 0):,} {out['by action']}; red items "
               f"{out['totals'].get('red', 0):,}; tasks {out['tasks']} (one per account manager)")
-        print(f"  worker peak RSS                               {peak.peak / 2**20:8.0f} MB")
+        print(f"  worker peak RSS, with its adviser processes   {peak.peak / 2**20:8.0f} MB")
         engine.dispose()
 
 

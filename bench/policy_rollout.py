@@ -99,7 +99,8 @@ def log(message: str) -> None:
 
 
 class PeakRss(threading.Thread):
-    """Samples a process's resident memory in the background; `peak` is the highest seen."""
+    """Samples a process's resident memory in the background, with its children's (a worker's
+    adviser processes); `peak` is the highest seen."""
 
     def __init__(self, pid: int, interval: float = 0.1):
         super().__init__(daemon=True)
@@ -109,9 +110,16 @@ class PeakRss(threading.Thread):
     def run(self) -> None:
         while not self.stopped.wait(self.interval):
             try:
-                self.peak = max(self.peak, self.proc.memory_info().rss)
+                rss = self.proc.memory_info().rss
+                children = self.proc.children(recursive=True)
             except psutil.NoSuchProcess:
                 return
+            for child in children:
+                try:
+                    rss += child.memory_info().rss
+                except psutil.NoSuchProcess:  # a child that ended meanwhile
+                    pass
+            self.peak = max(self.peak, rss)
 
 
 # --- the rollout -----------------------------------------------------------------------------------

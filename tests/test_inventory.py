@@ -8,13 +8,17 @@ Each test keeps to a region of its own: a run measures a region's dealers only."
 from __future__ import annotations
 
 import io
+import os
 import uuid
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
+from activities import inventory as inventory_activities
 from dealerflow.contracts import InventoryStepInput
 from dealerflow.inventory import advice as inventory, health
 from dealerflow.models import (HumanTask, InventoryAdvice, InventoryHealth, InventoryRun, Product,
@@ -380,3 +384,29 @@ def test_a_day_measured_in_slices_has_the_figures_of_one_statement(client, make_
 
     whole, sliced = figures(1), figures(2)
     assert len(whole) == len(dealers) and sliced == whole
+
+
+def test_a_slice_is_advised_in_an_adviser_process_and_a_dead_adviser_is_replaced(client, make_dealer, sessions,
+                                                                                  monkeypatch):
+    """The advice activity runs its slice in the worker's adviser processes. When an adviser dies,
+    the attempt fails (Temporal retries it) and the next attempt gets new advisers and writes the
+    advice."""
+    monkeypatch.setattr(inventory_activities, "HEARTBEAT_SECONDS", 120)  # called here outside an activity
+    region = unique("r")
+    dealer = make_dealer(region=region)
+    product = _stocked(client, dealer, sessions, 6)  # 6 days of cover: reorder
+    step = InventoryStepInput(DAY.isoformat(), region, datetime.now(timezone.utc))
+    with sessions.begin() as s:
+        inventory.begin(s, step)
+        inventory.measure(s, step)
+    steps = inventory_activities.InventoryActivities(sessions)
+    pool = inventory_activities.advisers()
+    pool.submit(os._exit, 1).exception(timeout=60)  # an adviser dies
+    with pytest.raises(BrokenProcessPool):
+        steps.advise_inventory(step)
+    assert inventory_activities.advisers() is not pool
+    assert steps.advise_inventory(step) == 1
+    with sessions() as s:
+        assert s.scalars(select(InventoryAdvice.action).where(
+            InventoryAdvice.day == DAY, InventoryAdvice.dealer_id == dealer.dealer.id,
+            InventoryAdvice.product_id == product.id)).all() == ["reorder"]

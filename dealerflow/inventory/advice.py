@@ -139,7 +139,7 @@ def advise_run(session: Session, inp: InventoryStepInput) -> AdviceResult:
     return conclude(session, inp)
 
 
-def advise_slice(session: Session, inp: InventoryStepInput, *, progress=lambda *a: None) -> int:
+def advise_slice(session: Session, inp: InventoryStepInput) -> int:
     """Rules once per dealer × sku of the step's slice that needs them; advice written once (what
     it wrote is returned). The run's row is read, not locked: the slices advise at once."""
     run = session.get(InventoryRun, (date.fromisoformat(inp.day), inp.scope))
@@ -163,7 +163,7 @@ def advise_slice(session: Session, inp: InventoryStepInput, *, progress=lambda *
         if manager not in tasks_of:
             tasks_of[manager] = uuid.UUID(_task_id(run, _owner(owners, manager)[0]))
         return tasks_of[manager]
-    for n, row in enumerate(session.execute(_CANDIDATES, params).yield_per(2000)):
+    for row in session.execute(_CANDIDATES, params).yield_per(2000):
         facts = facts_for(row)
         if len(decided) >= MEMO_LIMIT:
             decided.clear()
@@ -195,8 +195,6 @@ def advise_slice(session: Session, inp: InventoryStepInput, *, progress=lambda *
         if len(shadowed) >= 1000:
             rulebook.store_shadow_outcomes(session, shadowed)
             shadowed = []
-        if n % 1000 == 0:
-            progress(n)
     written += _store(session, batch)
     rulebook.store_shadow_outcomes(session, shadowed)
     return written

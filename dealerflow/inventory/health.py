@@ -195,7 +195,7 @@ _STATEMENTS = {
     (scoped, sliced): text(_HEALTH_SQL.format(
         of_r=_narrowed("r.dealer_id", scoped, sliced), of_o=_narrowed("o.dealer_id", scoped, sliced),
         of_rt=_narrowed("r.dealer_id", scoped, sliced), of_pc=_narrowed("pc.dealer_id", scoped, sliced),
-        of_d=("and d.region = :region" if scoped else "") + (" and d.id % :slices = :slice" if sliced else "")))
+        of_d=("and d.region = :region" if scoped else "") + (" " + _IN_SLICE.format(col="d.id") if sliced else "")))
     for scoped, sliced in _VARIANTS}
 _SOLD_DAYS = {(scoped, sliced): text(_SOLD_DAYS_SQL.format(of_s=_narrowed("s.dealer_id", scoped, sliced)))
               for scoped, sliced in _VARIANTS}

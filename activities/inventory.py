@@ -35,11 +35,31 @@ def advisers() -> ProcessPoolExecutor:
         return _advisers[0]
 
 
-def _advise_slice(url: str, inp: InventoryStepInput) -> int:
-    """In an adviser process: a slice's advice in its own transaction (what it wrote)."""
+def start_advisers(url: str) -> None:
+    """Start the adviser processes now (a worker process does, as it starts): their interpreters,
+    imports and the live inventory rule file's compilation are ready before the day's run."""
+    pool = advisers()
+    for _ in range(inventory.SLICES):  # a process each: none is idle while another call waits
+        pool.submit(_warm, url)
+
+
+def _warm(url: str) -> None:
+    try:
+        with _sessions_for(url)() as session:
+            inventory.ruleset(session)
+    except Exception:  # no rule file yet, no database: the run says so when it comes
+        pass
+
+
+def _sessions_for(url: str) -> sessionmaker[Session]:
     if url not in _sessions:
         _sessions[url] = make_sessionmaker(make_engine(url, pool_size=2))
-    with _sessions[url].begin() as session:
+    return _sessions[url]
+
+
+def _advise_slice(url: str, inp: InventoryStepInput) -> int:
+    """In an adviser process: a slice's advice in its own transaction (what it wrote)."""
+    with _sessions_for(url).begin() as session:
         return inventory.advise_slice(session, inp)
 
 

@@ -52,6 +52,8 @@ def cmd_worker(args) -> int:
     from dealerflow.core.process import settle_heap
     from dealerflow.core.temporal import connect, ensure_search_attributes
 
+    from activities.inventory import start_advisers
+
     from .worker import run_worker
 
     settings = settings_from_env()
@@ -64,6 +66,7 @@ def cmd_worker(args) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         engine = make_engine(settings.database_url)
+        start_advisers(engine.url.render_as_string(hide_password=False))  # as the activities name it
         print(f"worker polling task queue {settings.task_queue!r} on {settings.temporal_address}", flush=True)
         settle_heap()
         try:

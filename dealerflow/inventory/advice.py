@@ -30,7 +30,7 @@ from dealerflow.contracts.inventory import ALL_REGIONS, workflow_id_for
 from dealerflow.core.db import copy_rows
 from dealerflow.core.errors import Invalid
 from dealerflow.inventory import health
-from dealerflow.models import Dealer, InventoryAdvice, InventoryHealth, InventoryRun, Product, User
+from dealerflow.models import InventoryHealth, InventoryRun, User
 from dealerflow.shared import human_tasks as tasks, rulebook
 from dealerflow.shared.notifications import notify, notify_each
 
@@ -150,6 +150,9 @@ def advise_slice(session: Session, inp: InventoryStepInput) -> int:
               "rising": spec.rising_months or 99, "fresh_days": spec.report_fresh_days,
               "slice": inp.slice, "slices": inp.slices}
     written, batch = 0, []
+    # A slice's first advice of the day goes straight into the table by COPY; after any (a retry, a
+    # region's run of the day) it goes through a staging table that skips what is stored.
+    store = _copy if session.scalar(_SLICE_STORED, params) is None else _store
     shadows, shadowed = rulebook.shadows(session, RULESET), []
     decided: dict = {}  # the engine's decisions by the figures its rules read, within this step
     # A red item carries its task from the start (`conclude` opens it): no second write of the day's advice.
@@ -187,21 +190,22 @@ def advise_slice(session: Session, inp: InventoryStepInput) -> int:
             batch.append(dict(
                 day=run.day, dealer_id=row.dealer_id, product_id=row.product_id, action=a.action,
                 severity=a.severity, quantity=a.quantity, audience=audiences[a.severity],
-                explanation=json.dumps(explanation), figures=row.figures,
+                explanation=json.dumps(explanation)[:-1] + ', "figures": ' + row.figures + "}",
                 task_id=task_of(row.account_manager) if a.severity in red_levels else None))
         if len(batch) >= BATCH:
-            written += _store(session, batch)
+            written += store(session, batch)
             batch = []
         if len(shadowed) >= 1000:
             rulebook.store_shadow_outcomes(session, shadowed)
             shadowed = []
-    written += _store(session, batch)
+    written += store(session, batch)
     rulebook.store_shadow_outcomes(session, shadowed)
     return written
 
 
 def conclude(session: Session, inp: InventoryStepInput) -> AdviceResult:
-    """After every slice: the day's automatic drafts, tasks and notifications, from what is stored."""
+    """After every slice: the day's automatic drafts, tasks and notifications, from what is stored
+    (one pass over the day's advice sums it per dealer; only the items a task lists are read again)."""
     from dealerflow.inventory import replenishment
 
     run = session.get(InventoryRun, (date.fromisoformat(inp.day), inp.scope), with_for_update=True)
@@ -209,9 +213,11 @@ def conclude(session: Session, inp: InventoryStepInput) -> AdviceResult:
     region = None if inp.scope == ALL_REGIONS else inp.scope
     owners = _owners(session)
     drafts = replenishment.automatic_drafts(session, day=run.day, region=region) if spec.auto_replenish else 0
-    red, specs = _tasks(session, spec, run, region, inp.now, owners)
-    _notify(session, spec, run, region, owners)
-    advice = _count(session, run.day, region)
+    params = {"day": run.day, "region": region, "red": _red_levels(spec), "limit": LIST_LIMIT}
+    summary = session.execute(_SUMMARY, params).all()
+    red, specs = _tasks(session, spec, run, params, summary, inp.now, owners)
+    _notify(session, run, params, summary, owners)
+    advice = sum(s.advice for s in summary)
     run.stage = "advised"
     run.totals = {**(run.totals or {}), "advice": advice, "red": red, "automatic_drafts": drafts}
     return AdviceResult(advice, red, drafts, specs)
@@ -230,43 +236,39 @@ def _shadow_advice(shadow: CompiledRuleset, facts: dict) -> dict:
             "rule": ", ".join(advised.matched), "reason": "; ".join(a.reason for a in advised.advice)}
 
 
-# A batch goes in by COPY to a staging table, then into the advice once (a piece stored before is
-# skipped); the statement counts what it wrote, so nothing counts the day's advice per batch.
-_STAGED = ("day", "dealer_id", "product_id", "action", "severity", "quantity", "audience", "explanation", "figures",
-           "task_id")
+# The advice's columns as a slice writes them; the explanation arrives whole (the figures the
+# database built are joined to it as text).
+_STAGED = ("day", "dealer_id", "product_id", "action", "severity", "quantity", "audience", "explanation", "task_id")
+_SLICE_STORED = text("""select 1 from inventory_advice where day = :day and dealer_id % :slices = :slice
+                        and (cast(:region as text) is null or dealer_id in (select id from dealers where region = :region))
+                        limit 1""")
 _STAGE = text("""create temporary table if not exists inventory_advice_stage (
     day date, dealer_id int, product_id int, action text, severity text, quantity int, audience text[],
-    explanation jsonb, figures jsonb, task_id uuid) on commit drop""")
-_STORE = text("""
+    explanation jsonb, task_id uuid) on commit drop""")
+_STORE = text(f"""
     with stored as (
-        insert into inventory_advice (day, dealer_id, product_id, action, severity, quantity, audience, explanation,
-                                      task_id)
-        select day, dealer_id, product_id, action, severity, quantity, audience,
-               explanation || jsonb_build_object('figures', figures), task_id
-        from inventory_advice_stage
+        insert into inventory_advice ({", ".join(_STAGED)}) select * from inventory_advice_stage
         on conflict on constraint inventory_advice_once do nothing returning 1)
     select count(*) from stored""")
 BATCH = 5000
 
 
+def _copy(session: Session, rows: list[dict]) -> int:
+    """A batch straight into the advice (a slice with none stored yet: two attempts at once
+    collide on the key, and the retry skips what is stored)."""
+    copy_rows(session, "inventory_advice", _STAGED, rows)
+    return len(rows)
+
+
 def _store(session: Session, rows: list[dict]) -> int:
+    """A batch by COPY to a staging table, then into the advice once; the statement counts what it
+    wrote (a piece stored before is skipped)."""
     if not rows:
         return 0
     session.execute(_STAGE)
     session.execute(text("truncate inventory_advice_stage"))
     copy_rows(session, "inventory_advice_stage", _STAGED, rows)
     return session.scalar(_STORE)
-
-
-def _scoped(query, day: date, region: str | None):
-    query = query.where(InventoryAdvice.day == day)
-    if region is not None:
-        query = query.where(InventoryAdvice.dealer_id.in_(select(Dealer.id).where(Dealer.region == region)))
-    return query
-
-
-def _count(session: Session, day: date, region: str | None) -> int:
-    return session.scalar(_scoped(select(func.count()).select_from(InventoryAdvice), day, region))
 
 
 def _red_levels(spec: InventorySpec) -> list[str]:
@@ -291,25 +293,53 @@ def _owner(owners: dict[str, int], manager: str | None) -> tuple[str, int | None
     return (manager, user_id) if user_id else ("hq", None)
 
 
-def _tasks(session: Session, spec: InventorySpec, run: InventoryRun, region: str | None,
+# The day's advice per dealer (and the task its red items name): what the tasks and notifications
+# count, in one read of the advice, whose rows are large (each holds its explanation).
+_SUMMARY = text("""
+    select a.dealer_id, d.code, d.account_manager, a.task_id, count(*) as advice,
+           count(*) filter (where a.severity = any(:red)) as red,
+           count(*) filter (where 'dealer' = any(a.audience)) as to_dealer,
+           count(*) filter (where 'account_manager' = any(a.audience)) as to_manager,
+           count(*) filter (where 'hq' = any(a.audience)) as to_hq,
+           count(*) filter (where a.action = 'push_promotion') as pushes
+    from inventory_advice a join dealers d on d.id = a.dealer_id
+    where a.day = :day and (cast(:region as text) is null or d.region = :region)
+    group by 1, 2, 3, 4""")
+
+
+def _first_dealers(summary, count: str, group_of) -> list[int]:
+    """The dealers holding each group's first LIST_LIMIT items (dealers in code order): all a list
+    of those items needs to read."""
+    held: dict = defaultdict(int)
+    dealers = []
+    for row in sorted((r for r in summary if getattr(r, count)), key=lambda r: r.code):
+        group = group_of(row)
+        if held[group] < LIST_LIMIT:
+            held[group] += getattr(row, count)
+            dealers.append(row.dealer_id)
+    return dealers
+
+
+def _tasks(session: Session, spec: InventorySpec, run: InventoryRun, params: dict, summary,
            now: datetime, owners: dict[str, int]) -> tuple[int, list[TaskSpec]]:
     """One task per account manager listing its dealers' red items (a dealer without one, or whose
-    account manager has no login, goes to HQ's task). Counted and listed in the database: a task
-    lists its first LIST_LIMIT items, so no more are read."""
-    params = {"day": run.day, "region": region, "red": _red_levels(spec), "limit": LIST_LIMIT}
+    account manager has no login, goes to HQ's task). A task lists its first LIST_LIMIT items."""
     groups: dict[str, dict] = {}
-    managers = []
-    for manager, items, dealers in session.execute(_RED_COUNTS, params):
-        managers.append(manager)
-        owner, user_id = _owner(owners, manager)
-        group = groups.setdefault(owner, {"user_id": user_id, "items": 0, "dealers": 0, "listed": []})
-        group["items"] += items
-        group["dealers"] += dealers  # a dealer has one account manager: no dealer counted twice
-    for row in session.execute(_RED_LISTED, params):
+    task_of = {}  # account manager → the task its dealers' red items belong to
+    for row in summary:
+        if not row.red:
+            continue
+        owner, user_id = _owner(owners, row.account_manager)
+        task_of[row.account_manager] = uuid.UUID(_task_id(run, owner))
+        group = groups.setdefault(owner, {"user_id": user_id, "items": 0, "dealers": set(), "listed": []})
+        group["items"] += row.red
+        group["dealers"].add(row.dealer_id)
+    listed = _first_dealers(summary, "red", lambda r: _owner(owners, r.account_manager)[0])
+    for row in session.execute(_RED_LISTED, {**params, "dealers": listed}):
         groups[_owner(owners, row.account_manager)[0]]["listed"].append(row)
     specs = []
     for owner, group in sorted(groups.items()):
-        user_id, items, dealers = group["user_id"], group["items"], group["dealers"]
+        user_id, items, dealers = group["user_id"], group["items"], len(group["dealers"])
         manager = owner if user_id else None
         role = "account_manager" if user_id else "hq"
         task_id = _task_id(run, owner)
@@ -331,23 +361,18 @@ def _tasks(session: Session, spec: InventorySpec, run: InventoryRun, region: str
         specs.append(spec_)
     # This run's advice already names its task; advice another scope's run stored earlier the same
     # day names that run's task, and is handed over to this one (one statement for every manager).
-    session.execute(_HAND_OVER, {**params, "managers": [m or "" for m in managers],
-                                 "tasks": [uuid.UUID(_task_id(run, _owner(owners, m)[0])) for m in managers]})
+    if any(row.red and str(row.task_id) != str(task_of[row.account_manager]) for row in summary):
+        session.execute(_HAND_OVER, {**params, "managers": [m or "" for m in task_of],
+                                     "tasks": list(task_of.values())})
     return sum(g["items"] for g in groups.values()), specs
 
 
-_RED = """inventory_advice a join dealers d on d.id = a.dealer_id"""
 _RED_WHERE = """a.day = :day and a.severity = any(:red) and (cast(:region as text) is null or d.region = :region)"""
-_RED_COUNTS = text(f"select d.account_manager, count(*), count(distinct a.dealer_id) from {_RED} where {_RED_WHERE}"
-                   " group by 1")
-_RED_LISTED = text(f"""  -- the explanation's resources read for the listed items only
-    select listed.*, x.explanation -> 'resources' as resources from (
-        select a.id, a.action, a.severity, a.quantity, d.code, d.name, d.account_manager, p.sku,
-               p.name as product,
-               row_number() over (partition by d.account_manager order by d.code, p.sku, a.action) as n
-        from {_RED} join products p on p.id = a.product_id where {_RED_WHERE}) listed
-    join inventory_advice x on x.id = listed.id
-    where listed.n <= :limit""")
+_RED_LISTED = text(f"""  -- the red items of the dealers a task lists, by the advice's dealer index
+    select a.id, a.action, a.severity, a.quantity, a.explanation -> 'resources' as resources, d.code, d.name,
+           d.account_manager, p.sku, p.name as product
+    from inventory_advice a join dealers d on d.id = a.dealer_id join products p on p.id = a.product_id
+    where a.dealer_id = any(cast(:dealers as int[])) and {_RED_WHERE}""")
 _HAND_OVER = text(f"""
     update inventory_advice a set task_id = m.task
     from dealers d, unnest(cast(:managers as text[]), cast(:tasks as uuid[])) as m(manager, task)
@@ -355,45 +380,43 @@ _HAND_OVER = text(f"""
       and a.task_id is distinct from m.task""")
 
 
-def _notify(session: Session, spec: InventorySpec, run: InventoryRun, region: str | None,
-            owners: dict[str, int]) -> None:
+def _notify(session: Session, run: InventoryRun, params: dict, summary, owners: dict[str, int]) -> None:
     """Batched: one notification per dealer told, per account manager told, and one for HQ."""
     day = run.day.isoformat()
-    dealers = session.execute(_scoped(
-        select(InventoryAdvice.dealer_id, func.count()).where(InventoryAdvice.audience.any("dealer"))
-        .group_by(InventoryAdvice.dealer_id), run.day, region)).all()
+    dealers, managers = defaultdict(int), defaultdict(int)
+    for row in summary:
+        if row.to_dealer:
+            dealers[row.dealer_id] += row.to_dealer
+        if row.to_manager and row.account_manager in owners:  # who can log in
+            managers[row.account_manager] += row.to_manager
     notify_each(session, [dict(dealer_id=dealer_id, kind="inventory", title=f"Stock advice for {day}: {n} item(s)",
                                link="/console/inventory", dedup_key=f"inventory:{day}:dealer:{dealer_id}")
-                          for dealer_id, n in dealers])
-    managers = session.execute(_scoped(
-        select(Dealer.account_manager, func.count()).select_from(InventoryAdvice)
-        .join(Dealer, Dealer.id == InventoryAdvice.dealer_id)
-        .where(InventoryAdvice.audience.any("account_manager"), Dealer.account_manager.is_not(None))
-        .group_by(Dealer.account_manager), run.day, region)).all()
-    pushes = _promotions(session, run.day, region, [m for m, _ in managers if m in owners])
+                          for dealer_id, n in sorted(dealers.items())])
+    pushes = _promotions(session, params, [r for r in summary if r.account_manager in managers])
     notify_each(session, [dict(user_id=owners[manager], kind="inventory", title=f"Stock advice for your dealers"
                                f" ({day}): {n} item(s)", body=pushes.get(manager, ""), link="/console/inventory/red",
                                dedup_key=f"inventory:{day}:am:{manager}")
-                          for manager, n in managers if manager in owners])  # who can log in
-    hq = session.scalar(_scoped(select(func.count()).select_from(InventoryAdvice)
-                                .where(InventoryAdvice.audience.any("hq")), run.day, region))
-    if hq:
+                          for manager, n in sorted(managers.items())])
+    if hq := sum(row.to_hq for row in summary):
         notify(session, role="hq", kind="inventory", title=f"Channel stock ({day}, {run.scope}): {hq} item(s) for HQ",
                link="/console/inventory/hq", dedup_key=f"inventory:{day}:hq:{run.scope}")
 
 
-def _promotions(session: Session, day: date, region: str | None, managers: list[str]) -> dict[str, str]:
+_PUSHES = text("""
+    select d.account_manager, d.code, p.sku, a.explanation -> 'resources' as resources
+    from inventory_advice a join dealers d on d.id = a.dealer_id join products p on p.id = a.product_id
+    where a.dealer_id = any(cast(:dealers as int[])) and a.day = :day and a.action = 'push_promotion'
+    order by 1, 2, 3""")
+
+
+def _promotions(session: Session, params: dict, summary) -> dict[str, str]:
     """Each account manager's rising-orders advice with the promotion resources to push, as the
     notification's text (read from the stored advice, so a retry writes the same)."""
-    if not managers:
+    dealers = _first_dealers(summary, "pushes", lambda r: r.account_manager)
+    if not dealers:
         return {}
-    rows = session.execute(_scoped(
-        select(Dealer.account_manager, Dealer.code, Product.sku, InventoryAdvice.explanation["resources"])
-        .join(Dealer, Dealer.id == InventoryAdvice.dealer_id).join(Product, Product.id == InventoryAdvice.product_id)
-        .where(InventoryAdvice.action == "push_promotion", Dealer.account_manager.in_(managers)), day, region)
-        .order_by(Dealer.account_manager, Dealer.code, Product.sku)).all()
     lines: dict[str, list[str]] = defaultdict(list)
-    for manager, code, sku, resources in rows:
+    for manager, code, sku, resources in session.execute(_PUSHES, {**params, "dealers": dealers}):
         if len(lines[manager]) < LIST_LIMIT:
             shown = "; ".join(r["name"] + (f" {r['link']}" if r.get("link") else "")
                               + (f" ({r['description']})" if r.get("description") else "") for r in resources or [])

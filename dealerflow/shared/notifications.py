@@ -33,15 +33,21 @@ def notify(session: Session, *, role: str | None = None, user_id: int | None = N
 def notify_each(session: Session, notes: Sequence[dict]) -> None:
     """Notifications that differ by recipient (each a dict of `notify`'s arguments), in one statement."""
     if notes:
-        session.execute(_NOTIFY_EACH, [dict(
-            recipient_role=n.get("role"), recipient_user_id=n.get("user_id"), recipient_dealer_id=n.get("dealer_id"),
-            kind=n["kind"], title=n["title"], body=n.get("body", ""), link=n.get("link"),
-            dedup_key=n.get("dedup_key")) for n in notes])
+        session.execute(_NOTIFY_EACH, {column: [n.get(key, default) for n in notes]
+                                       for column, key, default in _EACH_COLUMNS})
 
 
-# Parameters apart from the statement: compiled once, however many rows (a VALUES list would be
-# compiled again for every call).
-_NOTIFY_EACH = insert(Notification).on_conflict_do_nothing(index_elements=["dedup_key"])
+# One statement whatever the number of notes: each column travels as an array.
+_EACH_COLUMNS = (("roles", "role", None), ("users", "user_id", None), ("dealers", "dealer_id", None),
+                 ("kinds", "kind", None), ("titles", "title", None), ("bodies", "body", ""), ("links", "link", None),
+                 ("keys", "dedup_key", None))
+_NOTIFY_EACH = text("""
+    insert into notifications (recipient_role, recipient_user_id, recipient_dealer_id, kind, title, body, link,
+                               dedup_key, created_at)
+    select n.*, now() from unnest(cast(:roles as text[]), cast(:users as int[]), cast(:dealers as int[]),
+                                  cast(:kinds as text[]), cast(:titles as text[]), cast(:bodies as text[]),
+                                  cast(:links as text[]), cast(:keys as text[])) as n
+    on conflict (dedup_key) do nothing""")
 
 
 _NOTIFY_DEALERS = text("""

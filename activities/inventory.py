@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor, TimeoutError as StillRunning
 from concurrent.futures.process import BrokenProcessPool
@@ -31,7 +32,8 @@ def advisers() -> ProcessPoolExecutor:
     slices advise on as many cores as there are slices rather than on one interpreter's."""
     with _advisers_lock:
         if not _advisers:
-            _advisers.append(ProcessPoolExecutor(inventory.SLICES, mp_context=multiprocessing.get_context("spawn")))
+            _advisers.append(ProcessPoolExecutor(inventory.SLICES, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_exit_with_worker))
         return _advisers[0]
 
 
@@ -41,6 +43,18 @@ def start_advisers(url: str) -> None:
     pool = advisers()
     for _ in range(inventory.SLICES):  # a process each: none is idle while another call waits
         pool.submit(_warm, url)
+
+
+def _exit_with_worker() -> None:
+    """An adviser process ends when its worker does, however the worker ended (killed, out of
+    memory): a pool's processes hold both ends of its queue, so they would otherwise wait for ever."""
+    parent = multiprocessing.parent_process()
+
+    def watch() -> None:
+        parent.join()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="worker-watch", daemon=True).start()
 
 
 def _warm(url: str) -> None:

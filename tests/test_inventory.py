@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import io
 import os
+import signal
+import subprocess
+import sys
+import threading
 import uuid
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
+import psutil
 import pytest
 from openpyxl import Workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from psycopg2.errors import UniqueViolation
 
 from activities import inventory as inventory_activities
 from dealerflow.contracts import InventoryStepInput
@@ -410,3 +417,63 @@ def test_a_slice_is_advised_in_an_adviser_process_and_a_dead_adviser_is_replaced
         assert s.scalars(select(InventoryAdvice.action).where(
             InventoryAdvice.day == DAY, InventoryAdvice.dealer_id == dealer.dealer.id,
             InventoryAdvice.product_id == product.id)).all() == ["reorder"]
+
+
+def test_two_attempts_at_a_slice_at_once_store_its_advice_once(client, make_dealer, sessions):
+    """A slice's first advice goes straight into the table. A second attempt at the same slice that
+    starts before the first commits waits on the advice's key and fails when the first commits; its
+    retry finds the advice stored and writes nothing."""
+    region = unique("r")
+    dealer = make_dealer(region=region)
+    _stocked(client, dealer, sessions, 6)  # 6 days of cover: reorder
+    step = InventoryStepInput(DAY.isoformat(), region, datetime.now(timezone.utc))
+    with sessions.begin() as s:
+        inventory.begin(s, step)
+        inventory.measure(s, step)
+    failed = []
+
+    def second_attempt() -> None:
+        try:
+            with sessions.begin() as s:
+                inventory.advise_slice(s, step)
+        except UniqueViolation as e:  # raised by the COPY itself
+            failed.append(e)
+    with sessions() as first:
+        assert inventory.advise_slice(first, step) == 1
+        attempt = threading.Thread(target=second_attempt)
+        attempt.start()
+        assert wait_until(lambda: _waiting_copies(sessions), timeout=30)  # on the first's uncommitted key
+        first.commit()
+    attempt.join(timeout=30)
+    assert len(failed) == 1 and "inventory_advice_once" in str(failed[0])
+    with sessions.begin() as s:
+        assert inventory.advise_slice(s, step) == 0  # the retry
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(InventoryAdvice).where(
+            InventoryAdvice.day == DAY, InventoryAdvice.dealer_id == dealer.dealer.id)) == 1
+
+
+def _waiting_copies(sessions) -> int:
+    with sessions() as s:  # a transaction of its own: pg_stat_activity is read once per transaction
+        return s.scalar(text("select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+                             " and query like 'copy inventory_advice %'"))
+
+
+def test_adviser_processes_end_when_their_worker_is_killed():
+    """A worker killed outright (out of memory, kill -9) leaves no adviser process behind."""
+    worker = subprocess.run(
+        [sys.executable, "-c", "import os, signal\n"
+         "from activities.inventory import advisers\n"
+         "pool = advisers()\n"
+         "[f.result(60) for f in [pool.submit(os.getpid) for _ in range(8)]]\n"
+         "print(*pool._processes, flush=True)\n"
+         "os.kill(os.getpid(), signal.SIGKILL)\n"],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
+    assert worker.returncode == -signal.SIGKILL, worker.stderr
+    pids = [int(pid) for pid in worker.stdout.split()]
+    assert len(pids) == inventory.SLICES
+
+    def ended() -> bool:
+        return not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+                       for pid in pids)
+    assert wait_until(ended, timeout=30), pids

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -119,18 +118,10 @@ def _supervise(settings: Settings, children: dict[str, subprocess.Popen]) -> int
                       f"giving up, see {log} — stopping", file=sys.stderr, flush=True)
                 return 1
             recent.append(now)
-            _clear_group(proc)
+            stop(proc)  # what the crashed child left in its process group goes with it
             print(f"{name} exited (code {code}); restarting ({len(recent)}/{MAX_RESTARTS})…", flush=True)
             time.sleep(min(0.5 * 2 ** (len(recent) - 1), 5))  # a crash loop must not spin
             children[name] = spawn([name], settings, f"{name}.log")
-
-
-def _clear_group(proc: subprocess.Popen) -> None:
-    """What a crashed child left in its process group (the worker's adviser processes) goes with it."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _publish_demo_policies(settings: Settings, timeout: float = 60) -> None:

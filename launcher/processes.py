@@ -22,10 +22,16 @@ def spawn(args: list[str], settings: Settings, log_name: str) -> subprocess.Pope
 
 
 def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """Stop a child and what it started (a worker's adviser processes), also when the child itself
+    has already exited: what it left in its group goes with it."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:  # nothing left in the group
+        pass
+    proc.wait()

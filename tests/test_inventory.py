@@ -21,9 +21,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+from psycopg2.errors import UniqueViolation
 from openpyxl import Workbook
 from sqlalchemy import func, select, text
-from psycopg2.errors import UniqueViolation
 
 from activities import inventory as inventory_activities
 from dealerflow.contracts import InventoryStepInput

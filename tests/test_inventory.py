@@ -24,6 +24,7 @@ import pytest
 from psycopg2.errors import UniqueViolation
 from openpyxl import Workbook
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from activities import inventory as inventory_activities
 from dealerflow.contracts import InventoryStepInput
@@ -442,7 +443,7 @@ def test_two_attempts_at_a_slice_at_once_store_its_advice_once(client, make_deal
         assert inventory.advise_slice(first, step) == 1
         attempt = threading.Thread(target=second_attempt)
         attempt.start()
-        assert wait_until(lambda: _waiting_copies(sessions), timeout=30)  # on the first's uncommitted key
+        assert wait_until(lambda: _blocked(sessions, "copy inventory_advice %"), timeout=30)  # on the first's key
         first.commit()
     attempt.join(timeout=30)
     assert len(failed) == 1 and "inventory_advice_once" in str(failed[0])
@@ -453,10 +454,45 @@ def test_two_attempts_at_a_slice_at_once_store_its_advice_once(client, make_deal
             InventoryAdvice.day == DAY, InventoryAdvice.dealer_id == dealer.dealer.id)) == 1
 
 
-def _waiting_copies(sessions) -> int:
+def test_two_attempts_at_a_slice_at_once_store_its_figures_once(client, make_dealer, sessions):
+    """A slice's first figures of a day are inserted plainly. A second attempt at the same slice that
+    starts before the first commits waits on the figures' key and fails when the first commits; its
+    retry finds the figures stored and writes nothing."""
+    region = unique("r")
+    dealer = make_dealer(region=region)
+    _stocked(client, dealer, sessions, 6)
+    step = InventoryStepInput(DAY.isoformat(), region, datetime.now(timezone.utc))
+    with sessions.begin() as s:
+        inventory.begin(s, step)
+    failed = []
+
+    def second_attempt() -> None:
+        try:
+            with sessions.begin() as s:
+                inventory.measure(s, step)
+        except IntegrityError as e:
+            failed.append(e)
+    with sessions() as first:
+        assert inventory.measure(first, step) == 1
+        attempt = threading.Thread(target=second_attempt)
+        attempt.start()
+        assert wait_until(lambda: _blocked(sessions, "%with last_report as materialized%"), timeout=30)
+        first.commit()
+    attempt.join(timeout=30)
+    assert len(failed) == 1 and isinstance(failed[0].orig, UniqueViolation)
+    assert "inventory_health_pkey" in str(failed[0])
+    with sessions.begin() as s:
+        assert inventory.measure(s, step) == 0  # the retry
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(InventoryHealth).where(
+            InventoryHealth.day == DAY, InventoryHealth.dealer_id == dealer.dealer.id)) == 1
+
+
+def _blocked(sessions, query: str) -> int:
+    """Statements like `query` waiting on a lock (another transaction's uncommitted key)."""
     with sessions() as s:  # a transaction of its own: pg_stat_activity is read once per transaction
         return s.scalar(text("select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
-                             " and query like 'copy inventory_advice %'"))
+                             " and query like :query"), {"query": query})
 
 
 def test_adviser_processes_end_when_their_worker_is_killed():

@@ -20,7 +20,8 @@ FOLD_AFTER_DAYS folds into one row per pair in the same pass that sums it, so on
 are matched with each pair's report day; a report older than that (rare) reads its pair's days by
 the key. Orders are read once for deliveries and monthly orders. No join runs per history row.
 The sell-through sum runs first into a temporary table the insert reads (on parallel workers for a
-run of one slice: an INSERT … SELECT runs on one process); the insert writes in key order. A run
+run of one slice: an INSERT … SELECT runs on one process); each line's day and month and each pair's
+figures are worked out once, and the insert writes in key order (plainly the first time: `compute`). A run
 measures its dealers in slices at once (`slice` of `slices`, by dealer id), so a run that one database
 process would carry alone uses as many as it has slices."""
 from __future__ import annotations
@@ -61,7 +62,8 @@ sold as (
     left join last_report lr on lr.dealer_id = sd.dealer_id and lr.product_id = sd.product_id
     left join sold_stale st on st.dealer_id = sd.dealer_id and st.product_id = sd.product_id
     group by 1, 2),
-lines as (  -- deliveries and the months' orders: one read of orders × lines
+lines as (  -- deliveries and the months' orders: one read of orders × lines (offset 0: each day and
+            -- month worked out once a line, not once for each sum that reads it)
     select o.dealer_id, l.product_id, l.quantity,
            case when o.delivered_at >= :hist_from and o.delivered_at < :end
                 then (o.delivered_at at time zone 'Asia/Shanghai')::date end as delivered_day,
@@ -70,7 +72,8 @@ lines as (  -- deliveries and the months' orders: one read of orders × lines
                           when o.created_at < :m1 then 2 else 1 end end as month
     from orders o join order_lines l on l.order_id = o.id
     where ((o.delivered_at >= :hist_from and o.delivered_at < :end)
-           or (o.created_at >= :m4 and o.created_at < :this_month)) {of_o}),
+           or (o.created_at >= :m4 and o.created_at < :this_month)) {of_o}
+    offset 0),
 moved as (
     select m.dealer_id, m.product_id,
            coalesce(sum(m.quantity) filter (where m.delivered_day > lr.day
@@ -101,7 +104,7 @@ aged as (
     where pc.bound_at is not null {of_pc}
       and not exists (select 1 from scans s where s.code = pc.code and s.kind = 'sale')
     group by 1, 2),
-figures as (
+figures as (  -- offset 0: each figure worked out once a pair, not once for each use below
     select k.dealer_id, k.product_id, d.region,
            greatest(coalesce(k.on_hand, 0) + coalesce(k.delivered_since, 0) - coalesce(rt.since, 0)
                     - coalesce(k.sold_since, 0), 0)::int as on_hand,
@@ -120,7 +123,8 @@ figures as (
     join products pr on pr.id = k.product_id
     left join returned rt on rt.dealer_id = k.dealer_id and rt.product_id = k.product_id
     left join forecast f on f.dealer_id = k.dealer_id and f.product_id = k.product_id
-    left join aged a on a.dealer_id = k.dealer_id and a.product_id = k.product_id)
+    left join aged a on a.dealer_id = k.dealer_id and a.product_id = k.product_id
+    offset 0)
 insert into inventory_health (day, dealer_id, product_id, region, on_hand, in_transit, source, report_day,
     report_age_days, sold, received, daily_sales, daily_demand, demand_source, turnover_days, cover_days,
     sell_through_rate, stock_value, slow_value, stock_age_days, orders_by_month, rising_months)
@@ -140,7 +144,7 @@ select :day, dealer_id, product_id, region, on_hand, in_transit,
 from figures f
 where on_hand > 0 or in_transit > 0 or sold > 0 or delivered > 0 or report_day is not null
 order by dealer_id, product_id
-on conflict (day, dealer_id, product_id) do nothing"""
+{skip_stored}"""
 
 
 # The heaviest read, the sell-through history, in its own statement: a CREATE TABLE AS may use
@@ -169,10 +173,11 @@ def _narrowed(col: str, scoped: bool, sliced: bool) -> str:
     return (_IN_REGION.format(col=col) if scoped else "") + (" " + _IN_SLICE.format(col=col) if sliced else "")
 
 
-def statement(region: str | None, slices: int = 1):
+def statement(region: str | None, slices: int = 1, first: bool = False):
     """The statement for every dealer, or with each read narrowed to a region's dealers and to a slice
-    of them (it reads the sell-through `prepare` leaves)."""
-    return _STATEMENTS[region is not None, slices > 1]
+    of them (it reads the sell-through `prepare` leaves). The `first` figures of a slice on a day
+    are inserted plainly; after any, the insert skips the pairs stored."""
+    return _STATEMENTS[region is not None, slices > 1, first]
 
 
 def prepare(session: Session, params: dict) -> None:
@@ -192,11 +197,15 @@ def prepare(session: Session, params: dict) -> None:
 
 _VARIANTS = [(scoped, sliced) for scoped in (False, True) for sliced in (False, True)]
 _STATEMENTS = {
-    (scoped, sliced): text(_HEALTH_SQL.format(
+    (scoped, sliced, first): text(_HEALTH_SQL.format(
         of_r=_narrowed("r.dealer_id", scoped, sliced), of_o=_narrowed("o.dealer_id", scoped, sliced),
         of_rt=_narrowed("r.dealer_id", scoped, sliced), of_pc=_narrowed("pc.dealer_id", scoped, sliced),
-        of_d=("and d.region = :region" if scoped else "") + (" " + _IN_SLICE.format(col="d.id") if sliced else "")))
-    for scoped, sliced in _VARIANTS}
+        of_d=("and d.region = :region" if scoped else "") + (" " + _IN_SLICE.format(col="d.id") if sliced else ""),
+        skip_stored="" if first else "on conflict (day, dealer_id, product_id) do nothing"))
+    for scoped, sliced in _VARIANTS for first in (False, True)}
+# Whether a slice has figures for the day (a retry, a region's run of the same day): see `compute`.
+_SLICE_MEASURED = text("""select 1 from inventory_health where day = :day and dealer_id % :slices = :slice
+                          and (cast(:region as text) is null or region = :region) limit 1""")
 _SOLD_DAYS = {(scoped, sliced): text(_SOLD_DAYS_SQL.format(of_s=_narrowed("s.dealer_id", scoped, sliced)))
               for scoped, sliced in _VARIANTS}
 
@@ -238,10 +247,13 @@ def parameters(*, day: date, region: str | None, average_over_days: int, slow_ov
 def compute(session: Session, *, day: date, region: str | None, average_over_days: int,
             slow_over: Decimal | None, slice: int = 0, slices: int = 1) -> int:
     """Write the day's figures for every dealer × sku (of a region, of a slice of its dealers): one
-    statement. A day computed before keeps its rows: the insert skips a pair the day has (by its key,
-    one probe a row, whatever the planner believes of the table), so the same day twice writes
-    nothing new, and runs of the same day (a region's, the whole) may overlap."""
+    statement. A day computed before keeps its rows: once a slice has figures for the day, the insert
+    skips a pair the day has (by its key, one probe a row, whatever the planner believes of the
+    table), so the same day twice writes nothing new, and runs of the same day (a region's, the
+    whole) may overlap. A slice's first figures go in plainly, without that probe's cost: two
+    attempts at once collide on the key, and the retry skips what is stored."""
     params = parameters(day=day, region=region, average_over_days=average_over_days, slow_over=slow_over,
                         slice=slice, slices=slices)
+    first = session.scalar(_SLICE_MEASURED, params) is None
     prepare(session, params)
-    return session.execute(statement(region, slices), params).rowcount
+    return session.execute(statement(region, slices, first), params).rowcount

@@ -16,9 +16,13 @@ Printed, all measured in this run:
 - the whole run over HTTP: start → figures and advice written (the advice step commits them with
   its tasks), start → closed, and the worker's peak RSS (with the processes the slices advise in).
 
-The history is vacuumed and analysed once loaded, and the figures the in-process measurements rolled
-back are vacuumed away before the run over HTTP: a daily run meets tables autovacuum keeps, not a
-bulk load's first vacuum or a bench's own dead rows.
+The history is vacuumed, analysed and checkpointed once loaded, and the figures the in-process
+measurements rolled back are vacuumed away (and checkpointed) before the run over HTTP: a daily run
+meets tables autovacuum keeps, long since written out, not a bulk load's first vacuum, a bench's own
+dead rows, or the writing out of either. The WAL the run writes and the checkpoints it meets are
+printed with it, and what the machine spent: its CPU split (system time includes the kernel
+handing out memory; a virtual machine that takes freed memory back backs it anew on each use) and
+the memory pages handed out.
 
     .venv/bin/python bench/inventory_health.py [--scale 1.0]   # 0.1: 1,000 dealers × 200 skus
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import threading
 import time
@@ -33,6 +38,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import httpx
+import psutil
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -104,11 +110,31 @@ def make_data(engine, dealers: int, day: date) -> None:
 
 
 def vacuum(engine, table: str = "") -> None:
-    """VACUUM ANALYZE (a table, or the database), as autovacuum leaves tables in daily use: a bulk
-    load's first vacuum, or the dead rows of the measurements rolled back here, would otherwise be
-    cleared by autovacuum during the run measured."""
+    """VACUUM ANALYZE (a table, or the database) and a CHECKPOINT, as a daily run finds its tables:
+    vacuumed by autovacuum and long since written out. Otherwise a bulk load's first vacuum, the dead
+    rows of the measurements rolled back here, and the writing out of the pages both dirtied (each
+    with a full-page image in the WAL, as the data has checksums) would fall into the run measured."""
     with engine.connect() as c:
-        c.execution_options(isolation_level="AUTOCOMMIT").execute(text(f"vacuum analyze {table}"))
+        c = c.execution_options(isolation_level="AUTOCOMMIT")
+        c.execute(text(f"vacuum analyze {table}"))
+        c.execute(text("checkpoint"))
+
+
+def machine() -> tuple:
+    """The machine's CPU times so far, and the memory pages the kernel has handed out (Linux)."""
+    try:
+        with open("/proc/vmstat") as f:
+            pages = sum(int(v) for k, v in (line.split() for line in f) if k.startswith("pgalloc_"))
+    except OSError:
+        pages = 0
+    return psutil.cpu_times(), pages
+
+
+def wal_and_checkpoints(engine) -> tuple[int, int]:
+    """WAL bytes written and checkpoints begun so far, to show what a span wrote."""
+    with engine.connect() as c:
+        return tuple(c.execute(text("select (select wal_bytes from pg_stat_wal),"
+                                    " (select num_timed + num_requested from pg_stat_checkpointer)")).one())
 
 
 def measure_slices(sessions, day: date, spec, slices: int) -> int:
@@ -206,7 +232,9 @@ def main() -> None:
         bench.api()
         peak = PeakRss(worker.pid)
         peak.start()
+        wal_before, machine_before = wal_and_checkpoints(engine), machine()
         out = asyncio.run(run_over_http(settings, engine, day))
+        wal_after, machine_after = wal_and_checkpoints(engine), machine()
         peak.stopped.set()
 
         print(f"\ninventory health of {dealers:,} dealers × {SKUS} skus = {pairs:,} pairs on {day}; history: "
@@ -222,6 +250,13 @@ def main() -> None:
         print(f"  advice {out['totals'].get('advice', 0):,} {out['by action']}; red items "
               f"{out['totals'].get('red', 0):,}; tasks {out['tasks']} (one per account manager)")
         print(f"  worker peak RSS, with its adviser processes   {peak.peak / 2**20:8.0f} MB")
+        print(f"  during the run: WAL written {(wal_after[0] - wal_before[0]) / 2**20:8.0f} MB, "
+              f"checkpoints begun {wal_after[1] - wal_before[1]}")
+        cpu = {k: getattr(machine_after[0], k, 0) - getattr(machine_before[0], k, 0)
+               for k in ("user", "system", "steal", "idle", "iowait")}
+        print(f"  the machine during the run: CPU s user {cpu['user']:.1f}, system {cpu['system']:.1f}, "
+              f"stolen {cpu['steal']:.1f}, idle {cpu['idle']:.1f}, waiting on I/O {cpu['iowait']:.1f}; "
+              f"memory handed out {(machine_after[1] - machine_before[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20:,.0f} MB")
         engine.dispose()
 
 

@@ -20,9 +20,9 @@ The history is vacuumed, analysed and checkpointed once loaded, and the figures 
 measurements rolled back are vacuumed away (and checkpointed) before the run over HTTP: a daily run
 meets tables autovacuum keeps, long since written out, not a bulk load's first vacuum, a bench's own
 dead rows, or the writing out of either. The WAL the run writes and the checkpoints it meets are
-printed with it, and what the machine spent: its CPU split (system time includes the kernel
-handing out memory; a virtual machine that takes freed memory back backs it anew on each use) and
-the memory pages handed out.
+printed with it, and what the machine spent: its CPU split and the memory pages the kernel handed
+out (system time includes handing them out: on a virtual machine whose balloon takes freed memory
+back, memory used again is backed anew).
 
     .venv/bin/python bench/inventory_health.py [--scale 1.0]   # 0.1: 1,000 dealers × 200 skus
 """
@@ -112,8 +112,8 @@ def make_data(engine, dealers: int, day: date) -> None:
 def vacuum(engine, table: str = "") -> None:
     """VACUUM ANALYZE (a table, or the database) and a CHECKPOINT, as a daily run finds its tables:
     vacuumed by autovacuum and long since written out. Otherwise a bulk load's first vacuum, the dead
-    rows of the measurements rolled back here, and the writing out of the pages both dirtied (each
-    with a full-page image in the WAL, as the data has checksums) would fall into the run measured."""
+    rows of the measurements rolled back here, or writing out the pages either dirtied would fall
+    into the run measured."""
     with engine.connect() as c:
         c = c.execution_options(isolation_level="AUTOCOMMIT")
         c.execute(text(f"vacuum analyze {table}"))

@@ -14,7 +14,8 @@ Printed, all measured in this run:
   INSERT … SELECT on its own connection; each with its ratio to the GROUP BY;
 - the advice step (rules once per pair that crosses a threshold, the slices at once) through the worker;
 - the whole run over HTTP: start → figures and advice written (the advice step commits them with
-  its tasks), start → closed, and the worker's peak RSS (with the processes the slices advise in).
+  its tasks), start → closed, when each of the workflow's steps was done (from its history), and the
+  worker's peak RSS (with the processes the slices advise in).
 
 The history is vacuumed, analysed and checkpointed once loaded, and the figures the in-process
 measurements rolled back are vacuumed away (and checkpointed) before the run over HTTP: a daily run
@@ -40,6 +41,7 @@ from pathlib import Path
 import httpx
 import psutil
 from sqlalchemy import text
+from temporalio.client import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -180,12 +182,27 @@ async def run_over_http(settings, engine, day: str) -> dict:
         while (row := stage()).finished_at is None:
             await asyncio.sleep(0.1)
         out["total s"] = time.perf_counter() - started
+    out["steps"] = await step_ends(settings, r.json()["workflow_id"])
     with engine.connect() as c:
         out["totals"] = c.execute(text("select totals from inventory_runs where day = :d"),
                                   {"d": date.fromisoformat(day)}).scalar_one()
         out["tasks"] = c.execute(text("select count(*) from human_tasks where kind = 'inventory_red_items'")).scalar_one()
         out["by action"] = dict(c.execute(text("select action, count(*) from inventory_advice group by 1")).all())
     return out
+
+
+async def step_ends(settings, workflow_id: str) -> dict[str, float]:
+    """Seconds from the workflow's start to each step's last completion, read from its history."""
+    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    events = (await client.get_workflow_handle(workflow_id).fetch_history()).events
+    start, names, ends = events[0].event_time.ToDatetime(), {}, {}
+    for e in events:
+        if e.HasField("activity_task_scheduled_event_attributes"):
+            names[e.event_id] = e.activity_task_scheduled_event_attributes.activity_type.name
+        elif e.HasField("activity_task_completed_event_attributes"):
+            name = names[e.activity_task_completed_event_attributes.scheduled_event_id]
+            ends[name] = max(ends.get(name, 0), (e.event_time.ToDatetime() - start).total_seconds())
+    return ends
 
 
 def main() -> None:
@@ -247,6 +264,12 @@ def main() -> None:
         print(f"  run over HTTP: start → figures and advice      {out['advised s']:8.3f} s   "
               f"(of which the slowest slice's statement in the worker: {out['totals'].get('measure_seconds', 0):.3f} s)")
         print(f"  run over HTTP: start → advised, tasks, closed {out['total s']:8.3f} s")
+        ends = out["steps"]
+        print("  the workflow's steps, done at (s from its start): " + ", ".join(
+            f"{label} {ends[step]:.1f}" for step, label in (
+                ("measure_inventory", "figures"), ("advise_inventory", "advice"),
+                ("conclude_inventory_advice", "tasks and notifications"), ("close_inventory_run", "close"))
+            if step in ends))
         print(f"  advice {out['totals'].get('advice', 0):,} {out['by action']}; red items "
               f"{out['totals'].get('red', 0):,}; tasks {out['tasks']} (one per account manager)")
         print(f"  worker peak RSS, with its adviser processes   {peak.peak / 2**20:8.0f} MB")

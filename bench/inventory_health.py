@@ -194,7 +194,9 @@ async def run_over_http(settings, engine, day: str) -> dict:
 async def step_ends(settings, workflow_id: str) -> dict[str, float]:
     """Seconds from the workflow's start to each step's last completion, read from its history."""
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-    events = (await client.get_workflow_handle(workflow_id).fetch_history()).events
+    handle = client.get_workflow_handle(workflow_id)
+    await handle.result()  # its last steps are recorded once it ends
+    events = (await handle.fetch_history()).events
     start, names, ends = events[0].event_time.ToDatetime(), {}, {}
     for e in events:
         if e.HasField("activity_task_scheduled_event_attributes"):

@@ -347,15 +347,16 @@ def test_sale_scans_count_into_sell_through_once_and_a_days_feed_wins(client, ma
 
 
 def test_a_report_older_than_the_folded_days_counts_only_what_followed_it(client, make_dealer, make_user, sessions):
-    """Sell-through older than health.FOLD_AFTER_DAYS folds into one row per pair; a report older
-    than that still counts exactly the days after it, and a pair never reported counts them all."""
+    """Sell-through older than health.FOLD_AFTER_DAYS folds into one row per pair and older than the
+    averaging window is not summed with the rest; a report older than FOLD_AFTER_DAYS still counts
+    exactly the days after it, and a pair never reported counts them all (by the key)."""
     region = unique("r")
     dealer, hq = make_dealer(region=region), make_user("hq")
     product, never = make_product(sessions), make_product(sessions)
     old = DAY - timedelta(days=health.FOLD_AFTER_DAYS + 15)
     assert report(client, dealer, [{"sku": product.sku, "day": old.isoformat(), "on_hand": 100}]).status_code == 201
     rows = [{"sku": sku, "day": (DAY - timedelta(days=back)).isoformat(), "quantity": q}
-            for sku in (product.sku, never.sku) for back, q in ((health.FOLD_AFTER_DAYS + 25, 7),
+            for sku in (product.sku, never.sku) for back, q in ((120, 4), (health.FOLD_AFTER_DAYS + 25, 7),
                                                                 (health.FOLD_AFTER_DAYS + 10, 10), (3, 5))]
     r = client.post("/api/v1/inventory/sell-through", headers=dealer.headers, json={"rows": rows})
     assert r.status_code == 201, r.text
@@ -366,8 +367,10 @@ def test_a_report_older_than_the_folded_days_counts_only_what_followed_it(client
                                            headers=hq.headers).json()}
     assert got[product.sku]["on_hand"] == 85  # 100 less the 10 and the 5 sold after the count, not the 7 before
     assert got[product.sku]["source"] == "estimated" and got[product.sku]["report_age_days"] == 50
-    assert got[product.sku]["sold"] == 22  # the 90 days' sales, folded or not
-    assert got[never.sku]["on_hand"] == 18 and got[never.sku]["report_day"] is None  # 40 delivered, 22 sold
+    assert got[product.sku]["sold"] == 22  # the 90 days' sales, folded or not (not the 4 of 120 days ago)
+    # Never reported: 40 delivered less every sale of the history, the 4 before the 90 days too.
+    assert got[never.sku]["on_hand"] == 14 and got[never.sku]["report_day"] is None
+    assert got[never.sku]["sold"] == 22
 
 
 def test_a_day_measured_in_slices_has_the_figures_of_one_statement(client, make_dealer, sessions):

@@ -15,9 +15,10 @@ that day's sale scans when it has no feed, never both.
 - stock age: days since the dealer's coded units still unsold were bound to it (batches known);
 - orders of the product in the last four full months, and how many months in a row they rose.
 
-Cost: the history is aggregated before it meets the last reports. Sell-through older than
-FOLD_AFTER_DAYS folds into one row per pair in the same pass that sums it, so only the recent days
-are matched with each pair's report day; a report older than that (rare) reads its pair's days by
+Cost: the history is aggregated before it meets the last reports. Only the recent sell-through is
+summed (the averaging window, and the days after FOLD_AFTER_DAYS); what is older than FOLD_AFTER_DAYS
+folds into one row per pair in the same pass, so only the recent days are matched with each pair's
+report day. A report older than that, or a pair never reported (both rare), reads its older days by
 the key. Orders are read once for deliveries and monthly orders. No join runs per history row.
 The sell-through sum runs first into a temporary table the insert reads (on parallel workers for a
 run of one slice: an INSERT … SELECT runs on one process); each line's day and month and each pair's
@@ -115,10 +116,18 @@ figures as (  -- offset 0: each figure worked out once a pair, not once for each
            coalesce(k.o4, 0) as o4, coalesce(k.o3, 0) as o3, coalesce(k.o2, 0) as o2, coalesce(k.o1, 0) as o1,
            pr.unit_price, a.age
     from (select dealer_id, product_id, lr.day as report_day, lr.on_hand, lr.in_transit,
-                 sd.since as sold_since, sd.win as sold, mv.since as delivered_since, mv.win as delivered,
-                 mv.o4, mv.o3, mv.o2, mv.o1
+                 coalesce(sd.since, 0) + case when lr.day is null then coalesce((  -- a pair never reported:
+                     select sum(s.quantity) from sell_through s  -- its days before the recent ones (rare)
+                     where s.dealer_id = coalesce(sd.dealer_id, mv.dealer_id)
+                       and s.product_id = coalesce(sd.product_id, mv.product_id)
+                       and s.day > :hist_day and s.day <= :recent_day and (s.source = 'feed' or not exists (
+                           select 1 from sell_through f where f.dealer_id = s.dealer_id
+                           and f.product_id = s.product_id and f.day = s.day and f.source = 'feed'))), 0)
+                 else 0 end as sold_since,
+                 sd.win as sold, mv.since as delivered_since, mv.win as delivered, mv.o4, mv.o3, mv.o2, mv.o1
           from last_report lr full join sold sd using (dealer_id, product_id)
-          full join moved mv using (dealer_id, product_id)) k
+          full join moved mv using (dealer_id, product_id)
+          offset 0) k  -- each pair's sold_since worked out once
     join dealers d on d.id = k.dealer_id and d.status = 'active' {of_d}
     join products pr on pr.id = k.product_id
     left join returned rt on rt.dealer_id = k.dealer_id and rt.product_id = k.product_id
@@ -149,16 +158,18 @@ order by dealer_id, product_id
 
 # The heaviest read, the sell-through history, in its own statement: a CREATE TABLE AS may use
 # parallel workers where an INSERT … SELECT may not. A day's feed counts; a day's scans (few, by their
-# own index) only where it has no feed. Days up to :cut fold into one row per pair.
+# own index) only where it has no feed. Only the recent days are read (the averaging window, and the
+# days after :cut, which fold into one row per pair up to :cut): older days count only for a pair
+# whose report is older than :cut or that has none, and the statement reads those by the key.
 _SOLD_DAYS_SQL = """
 create temporary table inventory_sold_days on commit drop as
 select s.dealer_id, s.product_id, greatest(s.day, cast(:cut as date)) as day, sum(s.quantity) as q,
        sum(s.quantity) filter (where s.day > :win_day) as win
 from (select s.dealer_id, s.product_id, s.day, s.quantity from sell_through s
-      where s.source = 'feed' and s.day > :hist_day and s.day <= :day {of_s}
+      where s.source = 'feed' and s.day > :recent_day and s.day <= :day {of_s}
       union all
       select s.dealer_id, s.product_id, s.day, s.quantity from sell_through s
-      where s.source = 'scan' and s.day > :hist_day and s.day <= :day {of_s} and not exists (
+      where s.source = 'scan' and s.day > :recent_day and s.day <= :day {of_s} and not exists (
           select 1 from sell_through f where f.dealer_id = s.dealer_id and f.product_id = s.product_id
           and f.day = s.day and f.source = 'feed')) s
 group by 1, 2, 3"""
@@ -238,6 +249,8 @@ def parameters(*, day: date, region: str | None, average_over_days: int, slow_ov
         "win_day": day - timedelta(days=average_over_days), "avg_days": average_over_days,
         "win_from": day_start(day - timedelta(days=average_over_days - 1)),
         "cut": day - timedelta(days=FOLD_AFTER_DAYS),
+        "recent_day": max(day - timedelta(days=HISTORY_DAYS), min(day - timedelta(days=average_over_days),
+                                                                  day - timedelta(days=FOLD_AFTER_DAYS))),
         "forecast_from": day - timedelta(days=14), "slow_over": slow_over if slow_over is not None else 999999,
         "this_month": day_start(this_month), "m4": day_start(months_back(day, 4)),
         "m3": day_start(months_back(day, 3)), "m2": day_start(months_back(day, 2)), "m1": day_start(months_back(day, 1)),

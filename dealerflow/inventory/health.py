@@ -50,9 +50,7 @@ sold_stale as (  -- the folded days after a report older than :cut (rare: by the
     select lr.dealer_id, lr.product_id, sum(s.quantity) as q
     from last_report lr join sell_through s on s.dealer_id = lr.dealer_id and s.product_id = lr.product_id
          and s.day > lr.day and s.day <= :cut
-    where lr.day < :cut and (s.source = 'feed' or not exists (
-        select 1 from sell_through f where f.dealer_id = s.dealer_id and f.product_id = s.product_id
-        and f.day = s.day and f.source = 'feed'))
+    where lr.day < :cut and {counted}
     group by 1, 2),
 sold as (
     select sd.dealer_id, sd.product_id,
@@ -120,9 +118,7 @@ figures as (  -- offset 0: each figure worked out once a pair, not once for each
                      select sum(s.quantity) from sell_through s  -- its days before the recent ones (rare)
                      where s.dealer_id = coalesce(sd.dealer_id, mv.dealer_id)
                        and s.product_id = coalesce(sd.product_id, mv.product_id)
-                       and s.day > :hist_day and s.day <= :recent_day and (s.source = 'feed' or not exists (
-                           select 1 from sell_through f where f.dealer_id = s.dealer_id
-                           and f.product_id = s.product_id and f.day = s.day and f.source = 'feed'))), 0)
+                       and s.day > :hist_day and s.day <= :recent_day and {counted}), 0)
                  else 0 end as sold_since,
                  sd.win as sold, mv.since as delivered_since, mv.win as delivered, mv.o4, mv.o3, mv.o2, mv.o1
           from last_report lr full join sold sd using (dealer_id, product_id)
@@ -174,6 +170,11 @@ from (select s.dealer_id, s.product_id, s.day, s.quantity from sell_through s
           and f.day = s.day and f.source = 'feed')) s
 group by 1, 2, 3"""
 
+# A sell-through row read by the key counts when it is the day's feed, or the day's scans with no feed.
+_COUNTED = """(s.source = 'feed' or not exists (
+    select 1 from sell_through f where f.dealer_id = s.dealer_id and f.product_id = s.product_id
+    and f.day = s.day and f.source = 'feed'))"""
+
 # A run reads the dealers of its scope (every region, or one) and of its slice: dealers whose id
 # leaves `slice` over `slices`, so a run's slices can be measured at once on as many connections.
 _IN_REGION = "and {col} in (select id from dealers where region = :region)"
@@ -211,6 +212,7 @@ _STATEMENTS = {
     (scoped, sliced, first): text(_HEALTH_SQL.format(
         of_r=_narrowed("r.dealer_id", scoped, sliced), of_o=_narrowed("o.dealer_id", scoped, sliced),
         of_rt=_narrowed("r.dealer_id", scoped, sliced), of_pc=_narrowed("pc.dealer_id", scoped, sliced),
+        counted=_COUNTED,
         of_d=("and d.region = :region" if scoped else "") + (" " + _IN_SLICE.format(col="d.id") if sliced else ""),
         skip_stored="" if first else "on conflict (day, dealer_id, product_id) do nothing"))
     for scoped, sliced in _VARIANTS for first in (False, True)}

@@ -41,16 +41,16 @@ from pathlib import Path
 import httpx
 import psutil
 from sqlalchemy import text
-from temporalio.client import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dealerflow.contracts.inventory import day_of  # noqa: E402
 from dealerflow.core.db import make_engine, make_sessionmaker  # noqa: E402
 from dealerflow.core.security import hash_password, issue_token  # noqa: E402
+from dealerflow.core.temporal import connect  # noqa: E402
 from dealerflow.inventory import advice as inventory, health  # noqa: E402
 from harness import BenchStack  # noqa: E402
-from policy_rollout import PeakRss, log  # noqa: E402
+from policy_rollout import PeakRss, log, timeline  # noqa: E402
 
 REGIONS = ("east", "south", "north", "central", "southwest", "northeast")
 SKUS = 200
@@ -192,19 +192,10 @@ async def run_over_http(settings, engine, day: str) -> dict:
 
 
 async def step_ends(settings, workflow_id: str) -> dict[str, float]:
-    """Seconds from the workflow's start to each step's last completion, read from its history."""
-    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-    handle = client.get_workflow_handle(workflow_id)
+    """Seconds from the workflow's start to each step's last completion (its timeline)."""
+    handle = (await connect(settings)).get_workflow_handle(workflow_id)
     await handle.result()  # its last steps are recorded once it ends
-    events = (await handle.fetch_history()).events
-    start, names, ends = events[0].event_time.ToDatetime(), {}, {}
-    for e in events:
-        if e.HasField("activity_task_scheduled_event_attributes"):
-            names[e.event_id] = e.activity_task_scheduled_event_attributes.activity_type.name
-        elif e.HasField("activity_task_completed_event_attributes"):
-            name = names[e.activity_task_completed_event_attributes.scheduled_event_id]
-            ends[name] = max(ends.get(name, 0), (e.event_time.ToDatetime() - start).total_seconds())
-    return ends
+    return {name: last for name, (_, _, last) in (await timeline(handle)).items()}
 
 
 def main() -> None:

@@ -58,15 +58,13 @@ class InventoryHealthWorkflow:
         advised = await workflow.execute_activity("conclude_inventory_advice", step(), result_type=AdviceResult,
                                                   **LONG)
         self._figures.update(advice=advised.advice, red=advised.red, drafts=advised.drafts)
-        started = asyncio.gather(*(self._start_task(spec) for spec in advised.tasks))  # started together
-        if workflow.patched("close-beside-task-starts"):
-            # The conclusion stored the tasks with the advice; their workflows (the SLA clocks) start
-            # beside the close, which reads nothing they write. The run waits for both.
-            totals, _ = await asyncio.gather(
-                workflow.execute_activity("close_inventory_run", step(), result_type=dict, **ACTIVITY), started)
-        else:
-            await started
-            totals = await workflow.execute_activity("close_inventory_run", step(), result_type=dict, **ACTIVITY)
+        # The conclusion stored the tasks with the advice; their workflows (the SLA clocks) start
+        # together, beside the close, which reads nothing they write. The run waits for both.
+        started = asyncio.gather(*(self._start_task(spec) for spec in advised.tasks))
+        if not workflow.patched("close-beside-task-starts"):
+            await started  # a run begun before: its tasks started first, then the close
+        totals, _ = await asyncio.gather(
+            workflow.execute_activity("close_inventory_run", step(), result_type=dict, **ACTIVITY), started)
         await workflow.execute_activity(
             "send_notifications", result_type=int, start_to_close_timeout=timedelta(minutes=10),
             heartbeat_timeout=timedelta(minutes=1), retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)))

@@ -346,31 +346,37 @@ def test_sale_scans_count_into_sell_through_once_and_a_days_feed_wins(client, ma
     assert h.sold == 5  # the day's feed, not feed + scans
 
 
-def test_a_report_older_than_the_folded_days_counts_only_what_followed_it(client, make_dealer, make_user, sessions):
-    """Sell-through older than health.FOLD_AFTER_DAYS folds into one row per pair and older than the
-    averaging window is not summed with the rest; a report older than FOLD_AFTER_DAYS still counts
-    exactly the days after it, and a pair never reported counts them all (by the key)."""
+def test_a_report_older_than_the_days_read_counts_only_what_followed_it(client, make_dealer, make_user, sessions):
+    """Only the averaging window's sell-through (and at least health.RECENT_DAYS) is read whole and
+    summed with each pair's report; a report older than the days read still counts exactly the days
+    after it (also when none of them is recent), and a pair never reported counts them all (by the key)."""
+    assert health.RECENT_DAYS < 50  # the shipped file averages over 90 days: 50 days back is read whole
     region = unique("r")
     dealer, hq = make_dealer(region=region), make_user("hq")
-    product, never = make_product(sessions), make_product(sessions)
-    old = DAY - timedelta(days=health.FOLD_AFTER_DAYS + 15)
-    assert report(client, dealer, [{"sku": product.sku, "day": old.isoformat(), "on_hand": 100}]).status_code == 201
+    product, never, quiet = make_product(sessions), make_product(sessions), make_product(sessions)
+    assert report(client, dealer, [{"sku": product.sku, "day": (DAY - timedelta(days=50)).isoformat(), "on_hand": 100},
+                                   {"sku": quiet.sku, "day": (DAY - timedelta(days=100)).isoformat(),
+                                    "on_hand": 50}]).status_code == 201
     rows = [{"sku": sku, "day": (DAY - timedelta(days=back)).isoformat(), "quantity": q}
-            for sku in (product.sku, never.sku) for back, q in ((120, 4), (health.FOLD_AFTER_DAYS + 25, 7),
-                                                                (health.FOLD_AFTER_DAYS + 10, 10), (3, 5))]
+            for sku in (product.sku, never.sku) for back, q in ((120, 4), (60, 7), (45, 10), (3, 5))]
+    rows += [{"sku": quiet.sku, "day": (DAY - timedelta(days=back)).isoformat(), "quantity": q} for back, q in ((95, 8),
+                                                                                                          (10, 3))]
     r = client.post("/api/v1/inventory/sell-through", headers=dealer.headers, json={"rows": rows})
     assert r.status_code == 201, r.text
-    delivered(sessions, dealer, never, 40, (DAY - timedelta(days=health.FOLD_AFTER_DAYS + 30)).isoformat())
+    delivered(sessions, dealer, never, 40, (DAY - timedelta(days=65)).isoformat())
     _run(client, hq, region)
     wait_until(lambda: _closed(sessions, region), timeout=60)
     got = {h["sku"]: h for h in client.get("/api/v1/inventory/health", params={"region": region},
                                            headers=hq.headers).json()}
     assert got[product.sku]["on_hand"] == 85  # 100 less the 10 and the 5 sold after the count, not the 7 before
     assert got[product.sku]["source"] == "estimated" and got[product.sku]["report_age_days"] == 50
-    assert got[product.sku]["sold"] == 22  # the 90 days' sales, folded or not (not the 4 of 120 days ago)
+    assert got[product.sku]["sold"] == 22  # the 90 days' sales (not the 4 of 120 days ago)
     # Never reported: 40 delivered less every sale of the history, the 4 before the 90 days too.
     assert got[never.sku]["on_hand"] == 14 and got[never.sku]["report_day"] is None
     assert got[never.sku]["sold"] == 22
+    # Reported before the 90 days: the sales after the report count, before the 90 days (by the key) or in them.
+    assert got[quiet.sku]["on_hand"] == 39 and got[quiet.sku]["sold"] == 3
+    assert got[quiet.sku]["report_age_days"] == 100
 
 
 def test_a_day_measured_in_slices_has_the_figures_of_one_statement(client, make_dealer, sessions):
@@ -479,7 +485,7 @@ def test_two_attempts_at_a_slice_at_once_store_its_figures_once(client, make_dea
         assert inventory.measure(first, step) == 1
         attempt = threading.Thread(target=second_attempt)
         attempt.start()
-        assert wait_until(lambda: _blocked(sessions, "%with last_report as materialized%"), timeout=30)
+        assert wait_until(lambda: _blocked(sessions, "%with last_report as (select%"), timeout=30)
         first.commit()
     attempt.join(timeout=30)
     assert len(failed) == 1 and isinstance(failed[0].orig, UniqueViolation)

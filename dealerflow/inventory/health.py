@@ -15,15 +15,16 @@ that day's sale scans when it has no feed, never both.
 - stock age: days since the dealer's coded units still unsold were bound to it (batches known);
 - orders of the product in the last four full months, and how many months in a row they rose.
 
-Cost: the history is aggregated before it meets the last reports. Only the recent sell-through is
-summed (the averaging window, and the days after FOLD_AFTER_DAYS); what is older than FOLD_AFTER_DAYS
-folds into one row per pair in the same pass, so only the recent days are matched with each pair's
-report day. A report older than that, or a pair never reported (both rare), reads its older days by
-the key. Orders are read once for deliveries and monthly orders. No join runs per history row.
-The sell-through sum runs first into a temporary table the insert reads (on parallel workers for a
-run of one slice: an INSERT … SELECT runs on one process); each line's day and month and each pair's
-figures are worked out once, and the insert writes in key order (plainly the first time: `compute`). A run
-measures its dealers in slices at once (`slice` of `slices`, by dealer id), so a run that one database
+Cost: each pair's last report is found first, into a temporary table; the sell-through is then
+read once, each row meeting its pair's report as it is read, and summed straight into the pair's
+two figures (sold since the report, sold in the window), into a second temporary table the insert
+reads. Only the recent sell-through is read (the averaging window, and at least RECENT_DAYS): a
+report older than the days read, or a pair never reported (both rare), reads its older days by the
+key. Both temporary tables run on parallel workers for a run of one slice (an
+INSERT … SELECT runs on one process). Orders are read once for deliveries and monthly orders; each
+line's day and month and each pair's figures are worked out once, and the insert writes in key
+order (plainly the first time: `compute`). A run measures its dealers in slices at once (`slice` of
+`slices`, by dealer id), so a run that one database
 process would carry alone uses as many as it has slices."""
 from __future__ import annotations
 
@@ -35,31 +36,17 @@ from sqlalchemy.orm import Session
 
 from dealerflow.shared.accounts import day_start
 
-FOLD_AFTER_DAYS = 35  # sell-through older than this folds into one row per pair (reports are newer)
+RECENT_DAYS = 35  # sell-through read whole at least this far back: a dealer's reports are newer
 HISTORY_DAYS = 400  # movements read for an estimate: a report older than this counts only what followed
 
 _HEALTH_SQL = """
-with last_report as materialized (  -- the latest current report of each pair, hashed (no sort)
-    select dealer_id, product_id, date '2000-01-01' + m[1] as day, m[2] as on_hand, m[3] as in_transit
-    from (select r.dealer_id, r.product_id, max(array[r.day - date '2000-01-01', r.on_hand, r.in_transit]) as m
-          from stock_reports r
-          where r.current and r.day <= :day and r.day > :hist_day {of_r}
-          group by 1, 2) latest),
-sold_days as (select dealer_id, product_id, day, q, win from pg_temp.inventory_sold_days),
-sold_stale as (  -- the folded days after a report older than :cut (rare: by the key's index, per pair)
+with last_report as (select dealer_id, product_id, day, on_hand, in_transit from pg_temp.inventory_last_report),
+sold as (select dealer_id, product_id, since, win from pg_temp.inventory_sold),
+sold_stale as (  -- the days after a report older than the days read (rare: by the key's index, per pair)
     select lr.dealer_id, lr.product_id, sum(s.quantity) as q
     from last_report lr join sell_through s on s.dealer_id = lr.dealer_id and s.product_id = lr.product_id
-         and s.day > lr.day and s.day <= :cut
-    where lr.day < :cut and {counted}
-    group by 1, 2),
-sold as (
-    select sd.dealer_id, sd.product_id,
-           coalesce(sum(sd.q) filter (where lr.day is null or (sd.day > lr.day and sd.day > :cut)), 0)
-               + coalesce(min(st.q), 0) as since,
-           coalesce(sum(sd.win), 0) as win
-    from sold_days sd
-    left join last_report lr on lr.dealer_id = sd.dealer_id and lr.product_id = sd.product_id
-    left join sold_stale st on st.dealer_id = sd.dealer_id and st.product_id = sd.product_id
+         and s.day > lr.day and s.day <= :recent_day
+    where lr.day < :recent_day and {counted}
     group by 1, 2),
 lines as (  -- deliveries and the months' orders: one read of orders × lines (offset 0: each day and
             -- month worked out once a line, not once for each sum that reads it)
@@ -114,15 +101,16 @@ figures as (  -- offset 0: each figure worked out once a pair, not once for each
            coalesce(k.o4, 0) as o4, coalesce(k.o3, 0) as o3, coalesce(k.o2, 0) as o2, coalesce(k.o1, 0) as o1,
            pr.unit_price, a.age
     from (select dealer_id, product_id, lr.day as report_day, lr.on_hand, lr.in_transit,
-                 coalesce(sd.since, 0) + case when lr.day is null then coalesce((  -- a pair never reported:
-                     select sum(s.quantity) from sell_through s  -- its days before the recent ones (rare)
-                     where s.dealer_id = coalesce(sd.dealer_id, mv.dealer_id)
+                 coalesce(sd.since, 0) + coalesce(st.q, 0) + case when lr.day is null then coalesce((
+                     select sum(s.quantity) from sell_through s  -- a pair never reported: its days
+                     where s.dealer_id = coalesce(sd.dealer_id, mv.dealer_id)  -- before the recent ones (rare)
                        and s.product_id = coalesce(sd.product_id, mv.product_id)
                        and s.day > :hist_day and s.day <= :recent_day and {counted}), 0)
                  else 0 end as sold_since,
                  sd.win as sold, mv.since as delivered_since, mv.win as delivered, mv.o4, mv.o3, mv.o2, mv.o1
           from last_report lr full join sold sd using (dealer_id, product_id)
           full join moved mv using (dealer_id, product_id)
+          left join sold_stale st using (dealer_id, product_id)  -- a report's pair: lr's key
           offset 0) k  -- each pair's sold_since worked out once
     join dealers d on d.id = k.dealer_id and d.status = 'active' {of_d}
     join products pr on pr.id = k.product_id
@@ -152,15 +140,26 @@ order by dealer_id, product_id
 {skip_stored}"""
 
 
+# Each pair's latest current report, hashed (no sort): every statement after it reads it.
+_LAST_REPORT_SQL = """
+create temporary table inventory_last_report on commit drop as
+select dealer_id, product_id, date '2000-01-01' + m[1] as day, m[2] as on_hand, m[3] as in_transit
+from (select r.dealer_id, r.product_id, max(array[r.day - date '2000-01-01', r.on_hand, r.in_transit]) as m
+      from stock_reports r
+      where r.current and r.day <= :day and r.day > :hist_day {of_r}
+      group by 1, 2) latest"""
+
 # The heaviest read, the sell-through history, in its own statement: a CREATE TABLE AS may use
-# parallel workers where an INSERT … SELECT may not. A day's feed counts; a day's scans (few, by their
-# own index) only where it has no feed. Only the recent days are read (the averaging window, and the
-# days after :cut, which fold into one row per pair up to :cut): older days count only for a pair
-# whose report is older than :cut or that has none, and the statement reads those by the key.
-_SOLD_DAYS_SQL = """
-create temporary table inventory_sold_days on commit drop as
-select s.dealer_id, s.product_id, greatest(s.day, cast(:cut as date)) as day, sum(s.quantity) as q,
-       sum(s.quantity) filter (where s.day > :win_day) as win
+# parallel workers where an INSERT … SELECT may not. Each row meets its pair's report as it is read
+# and is summed straight into the pair's two figures: sold since the report, and sold in the window.
+# A day's feed counts; a day's scans (few, by their own index) only where it has no feed. Only the
+# recent days are read (after :recent_day): older days count only for a pair whose report is older
+# than that or that has none, and the statement reads those by the key.
+_SOLD_SQL = """
+create temporary table inventory_sold on commit drop as
+select s.dealer_id, s.product_id,
+       coalesce(sum(s.quantity) filter (where lr.day is null or s.day > lr.day), 0) as since,
+       coalesce(sum(s.quantity) filter (where s.day > :win_day), 0) as win
 from (select s.dealer_id, s.product_id, s.day, s.quantity from sell_through s
       where s.source = 'feed' and s.day > :recent_day and s.day <= :day {of_s}
       union all
@@ -168,7 +167,8 @@ from (select s.dealer_id, s.product_id, s.day, s.quantity from sell_through s
       where s.source = 'scan' and s.day > :recent_day and s.day <= :day {of_s} and not exists (
           select 1 from sell_through f where f.dealer_id = s.dealer_id and f.product_id = s.product_id
           and f.day = s.day and f.source = 'feed')) s
-group by 1, 2, 3"""
+left join pg_temp.inventory_last_report lr on lr.dealer_id = s.dealer_id and lr.product_id = s.product_id
+group by 1, 2"""
 
 # A sell-through row read by the key counts when it is the day's feed, or the day's scans with no feed.
 _COUNTED = """(s.source = 'feed' or not exists (
@@ -193,24 +193,26 @@ def statement(region: str | None, slices: int = 1, first: bool = False):
 
 
 def prepare(session: Session, params: dict) -> None:
-    """The statement's settings and the day's sell-through, summed per pair and day (on parallel
-    workers when the run is not sliced)."""
+    """The statement's settings, each pair's last report and its recent sell-through, summed (on
+    parallel workers when the run is not sliced)."""
     for setting in SETTINGS:
         session.execute(text(setting))
-    session.execute(text("drop table if exists pg_temp.inventory_sold_days"))
+    variant = params["region"] is not None, params["slices"] > 1
     parallel = PARALLEL if params["slices"] == 1 else ALONE
     for name, value in parallel.items():
         session.execute(text(f"set local {name} = {value}"))
-    session.execute(_SOLD_DAYS[params["region"] is not None, params["slices"] > 1], params)
+    for table, statement in (("inventory_last_report", _LAST_REPORT), ("inventory_sold", _SOLD)):
+        session.execute(text(f"drop table if exists pg_temp.{table}"))
+        session.execute(statement[variant], params)
+        session.execute(text(f"analyze pg_temp.{table}"))
     for name in parallel:
         session.execute(text(f"set local {name} to default"))
-    session.execute(text("analyze pg_temp.inventory_sold_days"))
 
 
 _VARIANTS = [(scoped, sliced) for scoped in (False, True) for sliced in (False, True)]
 _STATEMENTS = {
     (scoped, sliced, first): text(_HEALTH_SQL.format(
-        of_r=_narrowed("r.dealer_id", scoped, sliced), of_o=_narrowed("o.dealer_id", scoped, sliced),
+        of_o=_narrowed("o.dealer_id", scoped, sliced),
         of_rt=_narrowed("r.dealer_id", scoped, sliced), of_pc=_narrowed("pc.dealer_id", scoped, sliced),
         counted=_COUNTED,
         of_d=("and d.region = :region" if scoped else "") + (" " + _IN_SLICE.format(col="d.id") if sliced else ""),
@@ -219,16 +221,18 @@ _STATEMENTS = {
 # Whether a slice has figures for the day (a retry, a region's run of the same day): see `compute`.
 _SLICE_MEASURED = text("""select 1 from inventory_health where day = :day and dealer_id % :slices = :slice
                           and (cast(:region as text) is null or region = :region) limit 1""")
-_SOLD_DAYS = {(scoped, sliced): text(_SOLD_DAYS_SQL.format(of_s=_narrowed("s.dealer_id", scoped, sliced)))
-              for scoped, sliced in _VARIANTS}
+_LAST_REPORT = {(scoped, sliced): text(_LAST_REPORT_SQL.format(of_r=_narrowed("r.dealer_id", scoped, sliced)))
+                for scoped, sliced in _VARIANTS}
+_SOLD = {(scoped, sliced): text(_SOLD_SQL.format(of_s=_narrowed("s.dealer_id", scoped, sliced)))
+         for scoped, sliced in _VARIANTS}
 
 WORK_MEM = "256MB"  # the statement's hash tables stay in memory for millions of pairs
-# The planner cannot size the CTEs (it takes the folded days for a few thousand rows): it would sort
+# The planner cannot size the CTEs (it takes a million pairs' moves for a few thousand): it would sort
 # them, or walk the history in index order to group or merge-join it. Hash aggregates and hash joins
 # read each table once; indexes stay for the few probes (a scan row's feed, a stale report's days).
 SETTINGS = (f"set local work_mem = '{WORK_MEM}'", "set local enable_mergejoin = off", "set local enable_sort = off",
             "set local enable_incremental_sort = off")
-# Grouping millions of rows into one group per pair and day gains from workers, though the planner,
+# Grouping millions of rows into one group per pair gains from workers, though the planner,
 # charging each group's row passed back from a worker, would not use them: those rows are cheap.
 PARALLEL = {"parallel_tuple_cost": 0, "parallel_setup_cost": 0}
 # A sliced run has its slices on the cores already; workers would only add a pass: each slice's
@@ -250,8 +254,7 @@ def parameters(*, day: date, region: str | None, average_over_days: int, slow_ov
         "hist_day": day - timedelta(days=HISTORY_DAYS), "hist_from": day_start(day - timedelta(days=HISTORY_DAYS - 1)),
         "win_day": day - timedelta(days=average_over_days), "avg_days": average_over_days,
         "win_from": day_start(day - timedelta(days=average_over_days - 1)),
-        "cut": day - timedelta(days=FOLD_AFTER_DAYS),
-        "recent_day": day - timedelta(days=min(HISTORY_DAYS, max(average_over_days, FOLD_AFTER_DAYS))),
+        "recent_day": day - timedelta(days=min(HISTORY_DAYS, max(average_over_days, RECENT_DAYS))),
         "forecast_from": day - timedelta(days=14), "slow_over": slow_over if slow_over is not None else 999999,
         "this_month": day_start(this_month), "m4": day_start(months_back(day, 4)),
         "m3": day_start(months_back(day, 3)), "m2": day_start(months_back(day, 2)), "m1": day_start(months_back(day, 1)),

@@ -15,42 +15,45 @@ _PYTHON_TYPE = {"int": "an integer", "decimal": "a decimal number", "money": "an
 
 def coerce(spec, value):
     """Return the exact Python value of a fact, or raise FactError naming it."""
-    def fail():
-        expected = _PYTHON_TYPE[spec.type] + (f" {', '.join(spec.values)}" if spec.type == "enum" else "")
-        return FactError(f"fact '{spec.name}': expected {expected}, got {value!r}")
-
     t = spec.type
     if t == "bool":
         if isinstance(value, bool):
             return value
-        raise fail()
+        raise _wrong(spec, value)
     if t == "set":
         if isinstance(value, (list, tuple, set, frozenset)) and all(
                 isinstance(v, str) and SET_MEMBER.match(v) for v in value):
             return frozenset(value)
-        raise fail()
+        raise _wrong(spec, value)
     if t in ("string", "enum"):
         if not isinstance(value, str) or (t == "enum" and value not in spec.values):
-            raise fail()
+            raise _wrong(spec, value)
         return value
     if isinstance(value, bool) or isinstance(value, float):  # floats are never exact money
-        raise fail()
+        raise _wrong(spec, value)
     if t == "int":
         if isinstance(value, int):
             return value
-        raise fail()
-    if isinstance(value, (int, Decimal)):
+        raise _wrong(spec, value)
+    if type(value) is Decimal:
+        number = value  # immutable: the value itself is exact
+    elif isinstance(value, (int, Decimal)):
         number = Decimal(value)
     elif isinstance(value, str):
         try:
             number = Decimal(value)
         except InvalidOperation:
-            raise fail() from None
+            raise _wrong(spec, value) from None
     else:
-        raise fail()
+        raise _wrong(spec, value)
     if not number.is_finite() or (t == "money" and number != number.quantize(CENT)):
-        raise fail()
+        raise _wrong(spec, value)
     return number
+
+
+def _wrong(spec, value) -> FactError:
+    expected = _PYTHON_TYPE[spec.type] + (f" {', '.join(spec.values)}" if spec.type == "enum" else "")
+    return FactError(f"fact '{spec.name}': expected {expected}, got {value!r}")
 
 
 def check_facts(specs: dict, facts: dict, required=None) -> dict:
@@ -107,11 +110,14 @@ class RepeatChecked:
 
     def __init__(self, specs: dict):
         self.specs, self.last = specs, {}
+        self.declared = None  # (the names given, the required) last found declared and complete
 
     def __call__(self, facts: dict, required) -> tuple[dict, dict]:
         """(exact, shown) as check_facts and to_json give them."""
         specs, last = self.specs, self.last
-        _declared(specs, facts, required)
+        if self.declared is None or self.declared[1] != required or facts.keys() != self.declared[0]:
+            _declared(specs, facts, required)
+            self.declared = (set(facts), required)
         exact, shown = {}, {}
         for name, spec in specs.items():
             if name not in facts:

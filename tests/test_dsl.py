@@ -305,3 +305,10 @@ def test_facts_repeated_from_the_last_call_are_checked_once_and_still_by_type():
         assert checked(facts, None) == (exact, to_json(specs, exact))
     with pytest.raises(FactError, match="stock.on_hand"):
         checked(full_facts({"stock.on_hand": True}), None)
+    # The names given are checked again whenever they change: an undeclared or missing fact is refused.
+    with pytest.raises(FactError, match="undeclared fact 'stock.on_hnad'"):
+        checked({**full_facts({}), "stock.on_hnad": 1}, None)
+    facts = full_facts({})
+    del facts["stock.cover_days"]
+    with pytest.raises(FactError, match="missing fact 'stock.cover_days'"):
+        checked(facts, None)

@@ -117,14 +117,19 @@ _CANDIDATES = text("""
     order by h.dealer_id, h.product_id""")
 
 
-def facts_for(row) -> dict:
+def dealer_facts(row) -> dict:
+    """A candidate's dealer facts: the same for each of its skus, so made once a dealer."""
+    return {"dealer.code": row.code, "dealer.region": row.region, "dealer.level": row.level, "dealer.tier": row.tier,
+            "dealer.tags": list(row.tags or ()), "dealer.channel": row.channel,
+            "dealer.credit_points": int(row.credit_points)}
+
+
+def facts_for(row, dealer: dict) -> dict:
+    """A candidate's facts: its `dealer_facts` and its stock's."""
     turnover = row.turnover_days if row.turnover_days is not None else (NO_SALES_DAYS if row.on_hand else Decimal(0))
     cover = row.cover_days if row.cover_days is not None else NO_SALES_DAYS
     return {
-        "dealer.code": row.code, "dealer.region": row.region, "dealer.level": row.level, "dealer.tier": row.tier,
-        "dealer.tags": list(row.tags or ()), "dealer.channel": row.channel,
-        "dealer.credit_points": int(row.credit_points),
-        "stock.on_hand": row.on_hand, "stock.in_transit": row.in_transit, "stock.turnover_days": turnover,
+        **dealer, "stock.on_hand": row.on_hand, "stock.in_transit": row.in_transit, "stock.turnover_days": turnover,
         "stock.cover_days": cover, "stock.safety_stock": row.safety_stock,
         "stock.report_age_days": row.report_age_days if row.report_age_days is not None else 0,
         "stock.daily_demand": row.daily_demand, "product.pack_size": row.pack_size,
@@ -161,13 +166,17 @@ def advise_slice(session: Session, inp: InventoryStepInput) -> int:
     audiences = {severity: "{" + ",".join(told) + "}" for severity, told in spec.notify.items()}
     owners = _owners(session)
     tasks_of: dict = {}
+    day = run.day.isoformat()  # as COPY reads it (and each task id as text): written once, not once a row
 
-    def task_of(manager: str | None) -> uuid.UUID:
+    def task_of(manager: str | None) -> str:
         if manager not in tasks_of:
-            tasks_of[manager] = uuid.UUID(_task_id(run, _owner(owners, manager)[0]))
+            tasks_of[manager] = _task_id(run, _owner(owners, manager)[0])
         return tasks_of[manager]
-    for row in session.execute(_CANDIDATES, params).yield_per(2000):
-        facts = facts_for(row)
+    dealer_id = dealer = None
+    for row in session.execute(_CANDIDATES, params).yield_per(2000):  # in dealer order
+        if row.dealer_id != dealer_id:
+            dealer_id, dealer = row.dealer_id, dealer_facts(row)
+        facts = facts_for(row, dealer)
         if len(decided) >= MEMO_LIMIT:
             decided.clear()
         advised = advise(compiled, spec, facts, decided)
@@ -188,7 +197,7 @@ def advise_slice(session: Session, inp: InventoryStepInput) -> int:
                                                     if resources else "; no promotion resource in the file serves"
                                                     f" {row.sku} ({row.category or 'no category'})")
             batch.append(dict(
-                day=run.day, dealer_id=row.dealer_id, product_id=row.product_id, action=a.action,
+                day=day, dealer_id=row.dealer_id, product_id=row.product_id, action=a.action,
                 severity=a.severity, quantity=a.quantity, audience=audiences[a.severity],
                 explanation=json.dumps(explanation)[:-1] + ', "figures": ' + row.figures + "}",
                 task_id=task_of(row.account_manager) if a.severity in red_levels else None))

@@ -316,7 +316,8 @@ def _plain(number: Decimal) -> str:
 # --- advising -----------------------------------------------------------------------------------
 
 def full_facts(given: dict) -> dict:
-    return {**DEFAULTS, **given}
+    """The facts given, with the defaults of those not given (the run gives them all)."""
+    return given if given.keys() >= DEFAULTS.keys() else {**DEFAULTS, **given}
 
 
 def reorder_quantity(spec: InventorySpec, *, on_hand: int, in_transit: int, daily_demand: Decimal,

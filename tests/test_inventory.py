@@ -353,14 +353,14 @@ def test_a_report_older_than_the_days_read_counts_only_what_followed_it(client, 
     assert health.RECENT_DAYS < 50  # the shipped file averages over 90 days: 50 days back is read whole
     region = unique("r")
     dealer, hq = make_dealer(region=region), make_user("hq")
-    product, never, quiet = make_product(sessions), make_product(sessions), make_product(sessions)
-    assert report(client, dealer, [{"sku": product.sku, "day": (DAY - timedelta(days=50)).isoformat(), "on_hand": 100},
-                                   {"sku": quiet.sku, "day": (DAY - timedelta(days=100)).isoformat(),
-                                    "on_hand": 50}]).status_code == 201
+    product, never, quiet, late = (make_product(sessions) for _ in range(4))
+    assert report(client, dealer, [{"sku": product.sku, "day": (DAY - timedelta(days=50)).isoformat(), "on_hand": 100}]
+                  + [{"sku": p.sku, "day": (DAY - timedelta(days=100)).isoformat(), "on_hand": 50}
+                     for p in (quiet, late)]).status_code == 201
     rows = [{"sku": sku, "day": (DAY - timedelta(days=back)).isoformat(), "quantity": q}
             for sku in (product.sku, never.sku) for back, q in ((120, 4), (60, 7), (45, 10), (3, 5))]
-    rows += [{"sku": quiet.sku, "day": (DAY - timedelta(days=back)).isoformat(), "quantity": q} for back, q in ((95, 8),
-                                                                                                          (10, 3))]
+    rows += [{"sku": p.sku, "day": (DAY - timedelta(days=back)).isoformat(), "quantity": q}
+             for p, back, q in ((quiet, 95, 8), (late, 95, 8), (late, 10, 3))]
     r = client.post("/api/v1/inventory/sell-through", headers=dealer.headers, json={"rows": rows})
     assert r.status_code == 201, r.text
     delivered(sessions, dealer, never, 40, (DAY - timedelta(days=65)).isoformat())
@@ -374,8 +374,10 @@ def test_a_report_older_than_the_days_read_counts_only_what_followed_it(client, 
     # Never reported: 40 delivered less every sale of the history, the 4 before the 90 days too.
     assert got[never.sku]["on_hand"] == 14 and got[never.sku]["report_day"] is None
     assert got[never.sku]["sold"] == 22
-    # Reported before the 90 days: the sales after the report count, before the 90 days (by the key) or in them.
-    assert got[quiet.sku]["on_hand"] == 39 and got[quiet.sku]["sold"] == 3
+    # Reported before the 90 days: the sales after the report count, before the 90 days (by the key) or in
+    # them, also with no sale in them.
+    assert got[late.sku]["on_hand"] == 39 and got[late.sku]["sold"] == 3
+    assert got[quiet.sku]["on_hand"] == 42 and got[quiet.sku]["sold"] == 0
     assert got[quiet.sku]["report_age_days"] == 100
 
 

@@ -20,12 +20,11 @@ read once, each row meeting its pair's report as it is read, and summed straight
 two figures (sold since the report, sold in the window), into a second temporary table the insert
 reads. Only the recent sell-through is read (the averaging window, and at least RECENT_DAYS): a
 report older than the days read, or a pair never reported (both rare), reads its older days by the
-key. Both temporary tables run on parallel workers for a run of one slice (an
-INSERT … SELECT runs on one process). Orders are read once for deliveries and monthly orders; each
-line's day and month and each pair's figures are worked out once, and the insert writes in key
-order (plainly the first time: `compute`). A run measures its dealers in slices at once (`slice` of
-`slices`, by dealer id), so a run that one database
-process would carry alone uses as many as it has slices."""
+key. A run of one slice makes both temporary tables on parallel workers (an INSERT … SELECT runs on
+one process). Orders are read once for deliveries and monthly orders; each line's day and month and
+each pair's figures are worked out once, and the insert writes in key order (plainly the first
+time: `compute`). A run measures its dealers in slices at once (`slice` of `slices`, by dealer id),
+so a run that one database process would carry alone uses as many as it has slices."""
 from __future__ import annotations
 
 from datetime import date, timedelta
